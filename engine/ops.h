@@ -1,0 +1,82 @@
+// The ops API: every differentiable operation of the engine.
+//
+// Each op checks its inputs (shape errors name the op and the shapes), allocates
+// its output, runs the kernel of the tensor's device and, when an input requires
+// grad and grad mode is on, records a Node whose closure runs the backward kernel.
+// Tensors are NCHW, contiguous; all ops accept float32 and float64.
+//
+// Adding an op touches: kernels/cpu/<family>.{h,cpp} (forward + backward kernel),
+// engine/ops/<family>.cpp (this API), tests/test_<family>.cpp (finite differences),
+// tests/reference/ops_reference.py + tests/test_torch_parity.cpp (PyTorch), and
+// bench/bench_ops.cpp.
+#pragma once
+
+#include "engine/tensor.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace cxr {
+
+class Generator;
+
+// ---- elementwise --------------------------------------------------------------
+Tensor add(const Tensor& a, const Tensor& b);      // same shapes
+Tensor mul_scalar(const Tensor& x, double s);
+Tensor relu(const Tensor& x);
+// Inverted dropout: zeroes each element with probability p and scales the rest
+// by 1/(1-p) when training; identity otherwise. The mask comes from `gen`.
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen);
+
+// In place, outside autograd (optimizers, gradient accumulation).
+void add_(Tensor& a, const Tensor& b);             // a += b
+void scale_(Tensor& a, double s);                  // a *= s
+
+// ---- shape ----------------------------------------------------------------------
+Tensor reshape(const Tensor& x, const Shape& shape);  // one -1 allowed
+Tensor flatten(const Tensor& x);                      // [N, ...] -> [N, prod(...)]
+
+// ---- reductions -------------------------------------------------------------------
+Tensor sum(const Tensor& x);    // all elements -> 0-d tensor
+Tensor mean(const Tensor& x);   // all elements -> 0-d tensor
+
+// ---- convolution and linear ---------------------------------------------------------
+struct Conv2dOptions {
+  int stride = 1;
+  int padding = 0;
+  int groups = 1;  // groups == C_in == C_out: depthwise
+};
+// x [N, C_in, H, W], weight [C_out, C_in/groups, K, K], bias [C_out] or undefined.
+// Output [N, C_out, (H + 2p - K)/s + 1, (W + 2p - K)/s + 1].
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt);
+// x [N, in], weight [out, in], bias [out] or undefined -> [N, out].
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+
+// ---- normalisation ------------------------------------------------------------------
+// x [N, C, H, W]; gamma, beta, running_mean, running_var [C].
+// training: normalise with the batch mean and biased variance and update the running
+// statistics in place (running = (1-momentum)*running + momentum*batch, with the
+// unbiased variance), as PyTorch does. Evaluation: normalise with the running statistics.
+Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                    Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+
+// ---- pooling ------------------------------------------------------------------------
+Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding = 0);
+// Padding counts as zeros in the average (PyTorch's count_include_pad=True).
+Tensor avg_pool2d(const Tensor& x, int kernel, int stride, int padding = 0);
+Tensor global_avg_pool2d(const Tensor& x);  // [N, C, H, W] -> [N, C]
+
+// ---- classification -------------------------------------------------------------------
+Tensor softmax(const Tensor& x);      // over the last dimension of [N, C]
+Tensor log_softmax(const Tensor& x);  // over the last dimension of [N, C]
+// Mean negative log-likelihood of log_softmax(logits) [N, C] at labels (0..C-1).
+// With class_weights [C]: sum_i w[y_i] * nll_i / sum_i w[y_i], as torch's cross_entropy.
+Tensor cross_entropy(const Tensor& logits, const std::vector<int>& labels,
+                     const Tensor& class_weights = Tensor());
+
+// ---- resampling -----------------------------------------------------------------------
+// Bilinear resize of [N, C, H, W] to [N, C, out_h, out_w], half-pixel centres
+// (torch's interpolate(mode="bilinear", align_corners=False)).
+Tensor resize_bilinear(const Tensor& x, int out_h, int out_w);
+
+}  // namespace cxr

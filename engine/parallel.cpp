@@ -1,0 +1,159 @@
+#include "engine/parallel.h"
+
+#include "engine/check.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace cxr {
+
+namespace {
+
+thread_local bool t_inside_parallel = false;
+
+// Workers 1..n-1 wait for a job; the calling thread runs part 0 itself.
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads) { resize(threads); }
+  ~ThreadPool() { stop(); }
+
+  int size() const { return size_; }
+
+  void resize(int threads) {
+    stop();
+    size_ = std::max(1, threads);
+    stopping_ = false;
+    for (int i = 1; i < size_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  }
+
+  // Runs job(part) for part in [0, parts), parts <= size(); returns when all are done.
+  void run(int parts, const std::function<void(int)>& job) {
+    std::unique_lock lock(mutex_);
+    job_ = &job;
+    parts_ = parts;
+    pending_ = parts - 1;
+    error_ = nullptr;
+    ++generation_;
+    lock.unlock();
+    wake_.notify_all();
+
+    run_part(job, 0);
+
+    lock.lock();
+    done_.wait(lock, [this] { return pending_ == 0; });
+    job_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void run_part(const std::function<void(int)>& job, int part) {
+    t_inside_parallel = true;
+    try {
+      job(part);
+    } catch (...) {
+      std::lock_guard lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    t_inside_parallel = false;
+  }
+
+  void worker_loop(int index) {
+    std::uint64_t seen = 0;
+    for (;;) {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+      if (stopping_) return;
+      seen = generation_;
+      if (index >= parts_) continue;
+      const auto* job = job_;
+      lock.unlock();
+      run_part(*job, index);
+      lock.lock();
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+  }
+
+  int size_ = 1;
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  const std::function<void(int)>* job_ = nullptr;
+  int parts_ = 0, pending_ = 0;
+  std::uint64_t generation_ = 0;
+  bool stopping_ = false;
+  std::exception_ptr error_;
+};
+
+int default_threads() {
+  if (const char* env = std::getenv("CXR_THREADS")) {
+    const int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+ThreadPool& pool() {
+  static ThreadPool instance(default_threads());
+  return instance;
+}
+
+std::mutex& pool_mutex() {  // one parallel region at a time across caller threads
+  static std::mutex m;
+  return m;
+}
+
+}  // namespace
+
+int num_threads() { return pool().size(); }
+
+void set_num_threads(int n) {
+  CXR_CHECK(n >= 1, "set_num_threads: need at least 1 thread, got {}", n);
+  std::lock_guard lock(pool_mutex());
+  if (n != pool().size()) pool().resize(n);
+}
+
+void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain,
+                  const std::function<void(std::int64_t, std::int64_t)>& fn) {
+  const std::int64_t n = end - begin;
+  if (n <= 0) return;
+  grain = std::max<std::int64_t>(1, grain);
+  const int parts = static_cast<int>(std::min<std::int64_t>(num_threads(), (n + grain - 1) / grain));
+  if (parts <= 1 || t_inside_parallel) {
+    fn(begin, end);
+    return;
+  }
+  std::lock_guard lock(pool_mutex());
+  pool().run(parts, [&](int part) {
+    std::int64_t b, e;
+    static_chunk(n, part, parts, &b, &e);
+    fn(begin + b, begin + e);
+  });
+}
+
+void parallel_threads(const std::function<void(int, int)>& fn) {
+  const int parts = num_threads();
+  if (parts <= 1 || t_inside_parallel) {
+    // Serial fallback still presents every part, so results match the parallel split.
+    for (int t = 0; t < parts; ++t) fn(t, parts);
+    return;
+  }
+  std::lock_guard lock(pool_mutex());
+  pool().run(parts, [&](int part) { fn(part, parts); });
+}
+
+}  // namespace cxr

@@ -1,0 +1,44 @@
+// Seeded randomness. Everything random in CXR (initialisation, dropout masks,
+// shuffling, augmentation) draws from a Generator built from a user seed, so a run
+// is reproducible. Dropout masks use a counter-based hash of (key, element index),
+// so they do not depend on how the work is split across threads.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+namespace cxr {
+
+// SplitMix64 finaliser: a bijective 64-bit mix (Steele, Lea, Flood 2014).
+constexpr std::uint64_t mix64(std::uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// A uniform double in [0, 1) from the counter `index` of stream `key`.
+inline double uniform_at(std::uint64_t key, std::uint64_t index) {
+  return static_cast<double>(mix64(key ^ mix64(index)) >> 11) * 0x1.0p-53;
+}
+
+class Generator {
+ public:
+  explicit Generator(std::uint64_t seed = 0) : state_(mix64(seed)) {}
+
+  std::uint64_t next_u64() { return mix64(state_ += 0x9e3779b97f4a7c15ULL); }
+  double uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }  // [0, 1)
+  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+  std::uint64_t below(std::uint64_t n) { return next_u64() % n; }  // bias < 2^-40 for our n
+  // Standard normal by Box-Muller (one value per call; simple and reproducible).
+  double normal() {
+    const double u1 = 1.0 - uniform();  // (0, 1]
+    const double u2 = uniform();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+}  // namespace cxr

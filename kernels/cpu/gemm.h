@@ -1,0 +1,30 @@
+// General matrix multiply, row-major:
+//   C[M x N] = alpha * op(A)[M x K] * op(B)[K x N] + beta * C
+// op(X) is X or its transpose (trans_*), lda/ldb/ldc are row strides in elements.
+// beta == 0 overwrites C without reading it (C may hold garbage, even NaN).
+//
+// gemm() runs on the calling thread, so ops can call it inside their own
+// parallel_for (e.g. one image per task); gemm_parallel() splits the columns of C
+// across the thread pool, for single large products.
+#pragma once
+
+#include <cstdint>
+
+namespace cxr::cpu {
+
+template <class T>
+void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, T alpha,
+          const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc);
+
+template <class T>
+void gemm_parallel(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K,
+                   T alpha, const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta,
+                   T* C, std::int64_t ldc);
+
+// The textbook triple loop (double accumulation); the reference the fast GEMM is tested against.
+template <class T>
+void gemm_reference(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K,
+                    T alpha, const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta,
+                    T* C, std::int64_t ldc);
+
+}  // namespace cxr::cpu

@@ -1,0 +1,23 @@
+// cxr: the command-line entry point. Each subcommand lives in its own file and
+// registers itself here.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "engine/check.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"CXR: a from-scratch deep-learning engine for chest X-ray classification.\n"
+               "Research software, not a medical device."};
+  app.set_version_flag("--version", std::string("cxr ") + CXR_VERSION);
+  app.require_subcommand(0, 1);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (app.get_subcommands().empty()) {
+    fmt::print("{}", app.help());
+    return 0;
+  }
+  return 0;
+}

@@ -1,0 +1,127 @@
+#include "gradcheck.h"
+
+#include "engine/parallel.h"
+
+#include <cmath>
+
+using namespace cxr;
+using cxr::testing::expect_gradients_match;
+using cxr::testing::random_tensor;
+
+namespace {
+
+const std::vector<Shape> kShapes = {{1}, {7}, {2, 3, 5, 5}, {1, 1, 1, 1}, {3, 13}};
+
+TEST(Elementwise, AddGradients) {
+  Generator gen(11);
+  for (const auto& s : kShapes) {
+    auto a = random_tensor(s, gen).set_requires_grad();
+    auto b = random_tensor(s, gen).set_requires_grad();
+    expect_gradients_match([](const std::vector<Tensor>& in) { return add(in[0], in[1]); }, {a, b});
+  }
+}
+
+TEST(Elementwise, AddRejectsShapeMismatchNamingBothShapes) {
+  auto a = Tensor::zeros({2, 3});
+  auto b = Tensor::zeros({3, 2});
+  try {
+    add(a, b);
+    FAIL() << "add accepted mismatched shapes";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("add"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("[2, 3]"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("[3, 2]"), std::string::npos);
+  }
+}
+
+TEST(Elementwise, MulScalarGradients) {
+  Generator gen(12);
+  for (const auto& s : kShapes) {
+    auto x = random_tensor(s, gen).set_requires_grad();
+    expect_gradients_match([](const std::vector<Tensor>& in) { return mul_scalar(in[0], -2.5); }, {x});
+  }
+}
+
+TEST(Elementwise, ReluGradientsAwayFromKink) {
+  Generator gen(13);
+  for (const auto& s : kShapes) {
+    auto x = random_tensor(s, gen);
+    // Move values off the kink at 0 by more than the finite-difference step.
+    double* d = x.data<double>();
+    for (std::int64_t i = 0; i < x.numel(); ++i)
+      if (std::abs(d[i]) < 1e-3) d[i] = 0.5;
+    x.set_requires_grad();
+    expect_gradients_match([](const std::vector<Tensor>& in) { return relu(in[0]); }, {x});
+  }
+}
+
+TEST(Elementwise, ReluForwardValues) {
+  auto x = Tensor::from_vector(std::vector<double>{-2, -0.0, 0.5, 3}, {4}, DType::F32);
+  EXPECT_EQ(relu(x).to_vector(), (std::vector<double>{0, 0, 0.5, 3}));
+}
+
+TEST(Elementwise, DropoutIsSeededScaledAndThreadIndependent) {
+  Generator data_gen(14);
+  auto x = random_tensor({4, 8, 16, 16}, data_gen, DType::F32, 1.0, 2.0);
+  const double p = 0.3;
+  Generator g1(99), g2(99);
+  Tensor a = dropout(x, p, true, g1);
+  const int threads = num_threads();
+  set_num_threads(1);
+  Tensor b = dropout(x, p, true, g2);
+  set_num_threads(threads);
+  EXPECT_EQ(a.to_vector(), b.to_vector());  // same seed, any thread count: same mask
+
+  std::int64_t zeros = 0;
+  for (std::int64_t i = 0; i < a.numel(); ++i) {
+    if (a.at(i) == 0) {
+      ++zeros;
+    } else {
+      EXPECT_FLOAT_EQ(a.at(i), x.at(i) / (1 - p));
+    }
+  }
+  // 8192 Bernoulli(0.3) draws: mean 2458, sd 41; 6 sd either side never fails by chance.
+  EXPECT_NEAR(static_cast<double>(zeros), p * a.numel(), 6 * std::sqrt(a.numel() * p * (1 - p)));
+  Generator g3(99);
+  EXPECT_TRUE(dropout(x, p, false, g3).same(x));  // evaluation: identity
+}
+
+TEST(Elementwise, DropoutGradientsUseTheSameMask) {
+  Generator data_gen(15);
+  auto x = random_tensor({2, 3, 4, 5}, data_gen).set_requires_grad();
+  // Each evaluation of f must draw the same mask, so f re-seeds its generator.
+  expect_gradients_match(
+      [](const std::vector<Tensor>& in) {
+        Generator g(7);
+        return dropout(in[0], 0.4, true, g);
+      },
+      {x});
+}
+
+TEST(Reduction, SumAndMeanGradients) {
+  Generator gen(16);
+  for (const auto& s : kShapes) {
+    auto x = random_tensor(s, gen).set_requires_grad();
+    expect_gradients_match([](const std::vector<Tensor>& in) { return sum(in[0]); }, {x});
+    expect_gradients_match([](const std::vector<Tensor>& in) { return mean(in[0]); }, {x});
+  }
+}
+
+TEST(Reduction, SumIsExactOnSmallIntegers) {
+  Generator gen(17);
+  auto x = cxr::testing::random_int_tensor({100003}, gen, -3, 3);
+  double expected = 0;
+  for (std::int64_t i = 0; i < x.numel(); ++i) expected += x.at(i);
+  EXPECT_EQ(sum(x).item(), expected);
+}
+
+TEST(Shape, ReshapeAndFlattenGradients) {
+  Generator gen(18);
+  auto x = random_tensor({2, 3, 4, 5}, gen).set_requires_grad();
+  expect_gradients_match([](const std::vector<Tensor>& in) { return flatten(in[0]); }, {x});
+  expect_gradients_match([](const std::vector<Tensor>& in) { return reshape(in[0], {5, -1, 3}); },
+                         {x});
+  EXPECT_THROW(reshape(x, {7, -1}), Error);
+}
+
+}  // namespace

@@ -4,20 +4,23 @@
 #include <fmt/format.h>
 
 #include "engine/check.h"
+#include "models/cli/commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"CXR: a from-scratch deep-learning engine for chest X-ray classification.\n"
                "Research software, not a medical device."};
   app.set_version_flag("--version", std::string("cxr ") + CXR_VERSION);
   app.require_subcommand(0, 1);
+  // Subcommands (one file each in models/cli/) are added here.
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const cxr::Error& e) {
+    fmt::print(stderr, "cxr: error: {}\n", e.what());
+    return 1;
   }
-  if (app.get_subcommands().empty()) {
-    fmt::print("{}", app.help());
-    return 0;
-  }
+  if (app.get_subcommands().empty()) fmt::print("{}", app.help());
   return 0;
 }

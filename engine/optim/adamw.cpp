@@ -1,0 +1,37 @@
+#include "engine/optim/adamw.h"
+
+#include "kernels/cpu/optimizer.h"
+
+#include <cmath>
+
+namespace cxr {
+
+AdamW::AdamW(ParameterSet& params, AdamWOptions options)
+    : params_(params),
+      options_(options),
+      m_(Tensor::zeros_like(params.values())),
+      v_(Tensor::zeros_like(params.values())) {
+  CXR_CHECK(options.lr >= 0 && options.eps > 0 && options.beta1 >= 0 && options.beta1 < 1 &&
+                options.beta2 >= 0 && options.beta2 < 1 && options.weight_decay >= 0,
+            "AdamW: invalid options lr={} betas=({}, {}) eps={} weight_decay={}", options.lr,
+            options.beta1, options.beta2, options.eps, options.weight_decay);
+}
+
+void AdamW::step() {
+  ++step_;
+  cpu::AdamWStep s;
+  s.lr = options_.lr;
+  s.beta1 = options_.beta1;
+  s.beta2 = options_.beta2;
+  s.eps = options_.eps;
+  s.weight_decay = options_.weight_decay;
+  s.bias_correction1 = 1.0 - std::pow(options_.beta1, static_cast<double>(step_));
+  s.bias_correction2 = 1.0 - std::pow(options_.beta2, static_cast<double>(step_));
+  Tensor& p = params_.values();
+  dispatch_float(p.dtype(), "AdamW", [&]<class T>() {
+    cpu::adamw_update(p.data<T>(), m_.data<T>(), v_.data<T>(), params_.grads().data<T>(), s,
+                      p.numel());
+  });
+}
+
+}  // namespace cxr

@@ -1,0 +1,34 @@
+// SGD with momentum, Nesterov momentum and L2 weight decay, as torch.optim.SGD:
+//   g += wd * p;  buf = momentum * buf + (1 - dampening) * g  (buf = g on the first step)
+//   g  = nesterov ? g + momentum * buf : buf;   p -= lr * g
+#pragma once
+
+#include "engine/nn/module.h"
+
+namespace cxr {
+
+struct SGDOptions {
+  double lr = 0.01;
+  double momentum = 0.0;
+  double dampening = 0.0;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+};
+
+class SGD {
+ public:
+  SGD(ParameterSet& params, SGDOptions options);
+
+  void step();
+  void set_lr(double lr) { options_.lr = lr; }
+  double lr() const { return options_.lr; }
+  Tensor& momentum_buffer() { return buf_; }
+
+ private:
+  ParameterSet& params_;
+  SGDOptions options_;
+  Tensor buf_;
+  bool first_step_ = true;
+};
+
+}  // namespace cxr

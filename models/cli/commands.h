@@ -5,5 +5,6 @@
 
 namespace cxr::cli {
 
+void add_demo_command(CLI::App& app);
 
 }  // namespace cxr::cli

@@ -12,12 +12,13 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("cxr ") + CXR_VERSION);
   app.require_subcommand(0, 1);
   // Subcommands (one file each in models/cli/) are added here.
+  cxr::cli::add_demo_command(app);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
-  } catch (const cxr::Error& e) {
+  } catch (const std::exception& e) {
     fmt::print(stderr, "cxr: error: {}\n", e.what());
     return 1;
   }

@@ -4,12 +4,15 @@
 #include <fmt/format.h>
 
 #include "engine/check.h"
+#include "kernels/cuda/runtime.h"
 #include "models/cli/commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"CXR: a from-scratch deep-learning engine for chest X-ray classification.\n"
                "Research software, not a medical device."};
-  app.set_version_flag("--version", std::string("cxr ") + CXR_VERSION);
+  app.set_version_flag("--version", [] {
+    return fmt::format("cxr {}\n{}", CXR_VERSION, cxr::cuda::describe());
+  });
   app.require_subcommand(0, 1);
   // Subcommands (one file each in models/cli/) are added here.
   cxr::cli::add_demo_command(app);

@@ -28,7 +28,9 @@ class ThreadPool {
     stop();
     size_ = std::max(1, threads);
     stopping_ = false;
-    for (int i = 1; i < size_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+    // New workers start at the current generation, so a finished job is not re-run.
+    for (int i = 1; i < size_; ++i)
+      workers_.emplace_back([this, i, g = generation_] { worker_loop(i, g); });
   }
 
   // Runs job(part) for part in [0, parts), parts <= size(); returns when all are done.
@@ -62,8 +64,7 @@ class ThreadPool {
     t_inside_parallel = false;
   }
 
-  void worker_loop(int index) {
-    std::uint64_t seen = 0;
+  void worker_loop(int index, std::uint64_t seen) {
     for (;;) {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });

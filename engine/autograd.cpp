@@ -15,6 +15,8 @@ bool grad_enabled() { return t_grad_enabled; }
 
 NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
+EnableGradGuard::EnableGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = true; }
+EnableGradGuard::~EnableGradGuard() { t_grad_enabled = previous_; }
 
 bool any_requires_grad(std::initializer_list<const Tensor*> inputs) {
   if (!t_grad_enabled) return false;
@@ -71,17 +73,30 @@ void accumulate_into_grad(TensorImpl& t, const Tensor& g) {
   }
 }
 
-}  // namespace
-
-void run_backward(const Tensor& root, const Tensor& grad_root) {
+// The reverse sweep shared by run_backward and gradients. `wanted`, when given,
+// limits the sweep to tensors from which a wanted tensor can be reached and
+// collects the wanted gradients instead of accumulating into .grad.
+void sweep(const Tensor& root, const Tensor& grad_root,
+           const std::unordered_set<TensorImpl*>* wanted,
+           std::unordered_map<TensorImpl*, Tensor>* collected) {
   CXR_CHECK(root.requires_grad(), "backward: the tensor does not require grad and has no grad_fn");
   check_same_shape("backward (seed gradient vs. tensor)", grad_root, root);
   NoGradGuard no_grad;  // closures run kernels; they must not record new graphs
 
   const std::vector<TensorImpl*> order = topological_order(root.impl_ptr().get());
+  std::unordered_set<TensorImpl*> leads_to_wanted;  // inputs come first in `order`
+  if (wanted) {
+    for (TensorImpl* t : order) {
+      bool needed = wanted->count(t) > 0;
+      if (t->grad_fn)
+        for (const Tensor& in : t->grad_fn->inputs)
+          needed = needed || (in.defined() && leads_to_wanted.count(in.impl_ptr().get()) > 0);
+      if (needed) leads_to_wanted.insert(t);
+    }
+  }
+
   std::unordered_map<TensorImpl*, Tensor> pending;  // gradients summed so far
   pending[root.impl_ptr().get()] = grad_root;
-
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     TensorImpl* t = *it;
     auto found = pending.find(t);
@@ -89,8 +104,12 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
     Tensor g = std::move(found->second);
     pending.erase(found);
 
-    if (!t->grad_fn || t->retains_grad) accumulate_into_grad(*t, g);
-    if (!t->grad_fn) continue;
+    if (wanted) {
+      if (wanted->count(t)) (*collected)[t] = g;
+    } else if (!t->grad_fn || t->retains_grad) {
+      accumulate_into_grad(*t, g);
+    }
+    if (!t->grad_fn || (wanted && !leads_to_wanted.count(t))) continue;
 
     Node& node = *t->grad_fn;
     CXR_CHECK(node.backward, "backward: the graph through '{}' was already released", node.op);
@@ -101,6 +120,7 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
     for (std::size_t i = 0; i < node.inputs.size(); ++i) {
       const Tensor& in = node.inputs[i];
       if (!in.defined() || !in.requires_grad() || !input_grads[i].defined()) continue;
+      if (wanted && !leads_to_wanted.count(in.impl_ptr().get())) continue;
       check_same_shape(node.op.c_str(), input_grads[i], in);
       auto [slot, inserted] = pending.try_emplace(in.impl_ptr().get(), input_grads[i]);
       if (!inserted) slot->second = add(slot->second, input_grads[i]);  // used twice: sum
@@ -113,6 +133,29 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
       t->grad_fn->inputs.clear();
     }
   }
+}
+
+}  // namespace
+
+void run_backward(const Tensor& root, const Tensor& grad_root) {
+  sweep(root, grad_root, nullptr, nullptr);
+}
+
+std::vector<Tensor> gradients(const Tensor& root, const Tensor& grad_root,
+                              const std::vector<Tensor>& wrt) {
+  std::unordered_set<TensorImpl*> wanted;
+  for (const Tensor& t : wrt) {
+    CXR_CHECK(t.requires_grad(), "gradients: tensor {} does not require grad", t.str());
+    wanted.insert(t.impl_ptr().get());
+  }
+  std::unordered_map<TensorImpl*, Tensor> collected;
+  sweep(root, grad_root, &wanted, &collected);
+  std::vector<Tensor> out;
+  for (const Tensor& t : wrt) {
+    auto it = collected.find(t.impl_ptr().get());
+    out.push_back(it != collected.end() ? it->second.clone() : Tensor::zeros_like(t));
+  }
+  return out;
 }
 
 }  // namespace cxr

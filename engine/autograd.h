@@ -41,6 +41,18 @@ class NoGradGuard {
   bool previous_;
 };
 
+// RAII scope that turns graph recording on (e.g. explaining inside a no-grad server).
+class EnableGradGuard {
+ public:
+  EnableGradGuard();
+  ~EnableGradGuard();
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // True when grad mode is on and any input requires a gradient.
 bool any_requires_grad(std::initializer_list<const Tensor*> inputs);
 
@@ -52,5 +64,12 @@ void record(Tensor& output, const char* op, std::vector<Tensor> inputs, Node::Ba
 // as root). Leaves accumulate into .grad; retained non-leaves get .grad set.
 // The graph is released afterwards (no double backward).
 void run_backward(const Tensor& root, const Tensor& grad_root);
+
+// d(sum(root * grad_root))/d(wrt_i) for each tensor in `wrt` (leaves or
+// intermediates), like torch.autograd.grad: no .grad anywhere is touched and only
+// the part of the graph between root and `wrt` is swept (Grad-CAM at the last block
+// does not pay for a backward through the whole network). Releases the graph.
+std::vector<Tensor> gradients(const Tensor& root, const Tensor& grad_root,
+                              const std::vector<Tensor>& wrt);
 
 }  // namespace cxr

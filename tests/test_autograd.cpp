@@ -82,3 +82,29 @@ TEST(Autograd, DeepChainDoesNotOverflowTheStack) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Autograd, GradientsWithRespectToAnIntermediateTouchNoGrad) {
+  auto x = Tensor::from_vector(std::vector<double>{1, -2, 3}, {3}, DType::F64).set_requires_grad();
+  auto h = mul_scalar(x, 2.0);
+  auto y = add(relu(h), mul_scalar(h, 0.5));
+  auto seed = Tensor::from_vector(std::vector<double>{1, 1, 2}, {3}, DType::F64);
+  const auto g = gradients(y, seed, {h});
+  ASSERT_EQ(g.size(), 1u);
+  // dy/dh = [h > 0] + 0.5, times the seed.
+  EXPECT_EQ(g[0].to_vector(), (std::vector<double>{1.5, 0.5, 3.0}));
+  EXPECT_FALSE(x.grad().defined());  // the leaf was not touched
+  EXPECT_FALSE(h.grad().defined());
+}
+
+TEST(Autograd, GradientsOfAnUnreachedTensorAreZero) {
+  auto x = Tensor::ones({2}, DType::F64).set_requires_grad();
+  auto unrelated = Tensor::ones({3}, DType::F64).set_requires_grad();
+  auto y = mul_scalar(x, 3.0);
+  const auto g = gradients(y, Tensor::ones({2}, DType::F64), {unrelated, x});
+  EXPECT_EQ(g[0].to_vector(), (std::vector<double>{0, 0, 0}));
+  EXPECT_EQ(g[1].to_vector(), (std::vector<double>{3, 3}));
+}
+
+}  // namespace

@@ -1,0 +1,94 @@
+// max_pool2d, avg_pool2d and global_avg_pool2d.
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "kernels/cpu/pool.h"
+
+#include <memory>
+#include <vector>
+
+namespace cxr {
+
+namespace {
+
+// Checks the input and the window (as torch: padding at most half the kernel, so
+// every window holds at least one real pixel) and derives the output size.
+cpu::Pool2dShape pool_shape(const char* op, const Tensor& x, int kernel, int stride, int padding) {
+  check_dim(op, "input", x, 4);
+  check_contiguous(op, x);
+  CXR_CHECK(kernel >= 1 && stride >= 1 && padding >= 0,
+            "{}: need kernel >= 1, stride >= 1, padding >= 0, got kernel {}, stride {}, padding {}",
+            op, kernel, stride, padding);
+  CXR_CHECK(2 * padding <= kernel, "{}: padding {} is more than half the kernel {}", op, padding,
+            kernel);
+  cpu::Pool2dShape s{x.size(0), x.size(1), x.size(2), x.size(3), kernel, stride, padding, 0, 0};
+  CXR_CHECK(s.H >= 1 && s.W >= 1 && s.H + 2 * padding >= kernel && s.W + 2 * padding >= kernel,
+            "{}: kernel {} is larger than input {} with padding {}", op, kernel,
+            shape_str(x.shape()), padding);
+  s.out_h = (s.H + 2 * padding - kernel) / stride + 1;
+  s.out_w = (s.W + 2 * padding - kernel) / stride + 1;
+  return s;
+}
+
+Shape output_shape(const cpu::Pool2dShape& s) { return {s.N, s.C, s.out_h, s.out_w}; }
+Shape input_shape(const cpu::Pool2dShape& s) { return {s.N, s.C, s.H, s.W}; }
+
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding) {
+  const cpu::Pool2dShape s = pool_shape("max_pool2d", x, kernel, stride, padding);
+  Tensor out = Tensor::empty(output_shape(s), x.dtype());
+  // Indices h*W + w of each output's maximum within its map (int32: no int tensor dtype).
+  auto argmax = std::make_shared<std::vector<std::int32_t>>(static_cast<std::size_t>(out.numel()));
+  dispatch_float(x.dtype(), "max_pool2d", [&]<class T>() {
+    cpu::max_pool2d_forward(out.data<T>(), argmax->data(), x.data<T>(), s);
+  });
+  record(out, "max_pool2d", {x}, [s, argmax](const Tensor& dout_any) {
+    const Tensor dout = dout_any.contiguous();
+    Tensor dx = Tensor::empty(input_shape(s), dout.dtype());
+    dispatch_float(dout.dtype(), "max_pool2d backward", [&]<class T>() {
+      cpu::max_pool2d_backward(dx.data<T>(), dout.data<T>(), argmax->data(), s);
+    });
+    return std::vector<Tensor>{dx};
+  });
+  return out;
+}
+
+Tensor avg_pool2d(const Tensor& x, int kernel, int stride, int padding) {
+  const cpu::Pool2dShape s = pool_shape("avg_pool2d", x, kernel, stride, padding);
+  Tensor out = Tensor::empty(output_shape(s), x.dtype());
+  dispatch_float(x.dtype(), "avg_pool2d", [&]<class T>() {
+    cpu::avg_pool2d_forward(out.data<T>(), x.data<T>(), s);
+  });
+  record(out, "avg_pool2d", {x}, [s](const Tensor& dout_any) {
+    const Tensor dout = dout_any.contiguous();
+    Tensor dx = Tensor::empty(input_shape(s), dout.dtype());
+    dispatch_float(dout.dtype(), "avg_pool2d backward", [&]<class T>() {
+      cpu::avg_pool2d_backward(dx.data<T>(), dout.data<T>(), s);
+    });
+    return std::vector<Tensor>{dx};
+  });
+  return out;
+}
+
+Tensor global_avg_pool2d(const Tensor& x) {
+  check_dim("global_avg_pool2d", "input", x, 4);
+  check_contiguous("global_avg_pool2d", x);
+  const Shape in_shape = x.shape();
+  const std::int64_t maps = x.size(0) * x.size(1), HW = x.size(2) * x.size(3);
+  CXR_CHECK(HW > 0, "global_avg_pool2d: input {} has empty maps", shape_str(in_shape));
+  Tensor out = Tensor::empty({x.size(0), x.size(1)}, x.dtype());
+  dispatch_float(x.dtype(), "global_avg_pool2d", [&]<class T>() {
+    cpu::global_avg_pool2d_forward(out.data<T>(), x.data<T>(), maps, HW);
+  });
+  record(out, "global_avg_pool2d", {x}, [in_shape, maps, HW](const Tensor& dout_any) {
+    const Tensor dout = dout_any.contiguous();
+    Tensor dx = Tensor::empty(in_shape, dout.dtype());
+    dispatch_float(dout.dtype(), "global_avg_pool2d backward", [&]<class T>() {
+      cpu::global_avg_pool2d_backward(dx.data<T>(), dout.data<T>(), maps, HW);
+    });
+    return std::vector<Tensor>{dx};
+  });
+  return out;
+}
+
+}  // namespace cxr

@@ -1,0 +1,149 @@
+// softmax, log_softmax, cross_entropy: gradients against finite differences (with and
+// without class weights), hand-computed values and values printed by PyTorch 1.13,
+// stability at large logits, and the error messages.
+#include "gradcheck.h"
+
+#include <cmath>
+#include <string>
+
+using namespace cxr;
+using cxr::testing::expect_gradients_match;
+using cxr::testing::random_tensor;
+
+namespace {
+
+const std::vector<Shape> kShapes = {{1, 1}, {2, 1}, {3, 4}, {5, 13}, {1, 7}};
+
+std::vector<int> random_labels(std::int64_t N, std::int64_t C, Generator& gen) {
+  std::vector<int> labels(static_cast<std::size_t>(N));
+  for (auto& y : labels) y = static_cast<int>(gen.below(static_cast<std::uint64_t>(C)));
+  return labels;
+}
+
+TEST(Softmax, Gradients) {
+  Generator gen(1);
+  for (const auto& s : kShapes) {
+    auto x = random_tensor(s, gen, DType::F64, -3.0, 3.0).set_requires_grad();
+    expect_gradients_match([](const std::vector<Tensor>& in) { return softmax(in[0]); }, {x});
+    expect_gradients_match([](const std::vector<Tensor>& in) { return log_softmax(in[0]); }, {x});
+  }
+}
+
+TEST(Softmax, HandComputedValuesStableAtLargeLogits) {
+  // softmax([0, ln 3]) = [1/4, 3/4] at any offset: the row maximum is subtracted first.
+  for (double offset : {0.0, 1000.0, -1000.0}) {
+    auto x = Tensor::from_vector(std::vector<double>{offset, offset + std::log(3.0)}, {1, 2},
+                                 DType::F32);
+    const auto p = softmax(x).to_vector();
+    // float32: the offset 1000 itself carries 2^-14 of absolute rounding into x.
+    EXPECT_NEAR(p[0], 0.25, 1e-4);
+    EXPECT_NEAR(p[1], 0.75, 1e-4);
+    const auto lp = log_softmax(x).to_vector();
+    EXPECT_NEAR(lp[0], std::log(0.25), 1e-4);
+    EXPECT_NEAR(lp[1], std::log(0.75), 1e-4);
+  }
+  // exp(-1000) underflows to 0, but the log-probability stays finite and exact.
+  auto x = Tensor::from_vector(std::vector<double>{-1000, 0}, {1, 2}, DType::F64);
+  EXPECT_EQ(log_softmax(x).to_vector(), (std::vector<double>{-1000, 0}));
+  EXPECT_EQ(softmax(x).to_vector(), (std::vector<double>{0, 1}));
+}
+
+TEST(Softmax, RowsSumToOne) {
+  Generator gen(2);
+  auto x = random_tensor({7, 33}, gen, DType::F32, -20.0, 20.0);
+  const Tensor p = softmax(x);
+  for (int r = 0; r < 7; ++r) {
+    double sum = 0;
+    for (int j = 0; j < 33; ++j) sum += p.at(r * 33 + j);
+    EXPECT_NEAR(sum, 1.0, 33 * 6e-8);  // one float32 rounding per term
+  }
+}
+
+TEST(CrossEntropy, GradientsWithAndWithoutClassWeights) {
+  Generator gen(3);
+  for (const auto& s : kShapes) {
+    auto logits = random_tensor(s, gen, DType::F64, -3.0, 3.0).set_requires_grad();
+    const std::vector<int> labels = random_labels(s[0], s[1], gen);
+    const Tensor weights = random_tensor({s[1]}, gen, DType::F64, 0.2, 3.0);
+    expect_gradients_match(
+        [&](const std::vector<Tensor>& in) { return cross_entropy(in[0], labels); }, {logits});
+    expect_gradients_match(
+        [&](const std::vector<Tensor>& in) { return cross_entropy(in[0], labels, weights); }, {logits});
+  }
+}
+
+TEST(CrossEntropy, MatchesValuesPrintedByPyTorch) {
+  // F.cross_entropy(logits, labels, weight=w) and its gradient in float64 (torch 1.13).
+  auto logits = Tensor::from_vector(std::vector<double>{1, 2, 0.5, 0, -1, 3, 2, 2, 2, -0.5, 0.25, 1.5},
+                                    {4, 3}, DType::F64)
+                    .set_requires_grad();
+  const std::vector<int> labels = {0, 2, 1, 2};
+  auto w = Tensor::from_vector(std::vector<double>{0.5, 2.0, 1.5}, {3}, DType::F64);
+  const std::vector<double> want_grad = {
+      -0.06988873657980464, 0.05713924720106931,  0.012749489378735317, 0.012712533430356514,
+      0.004676679694232833, -0.017389213124589336, 0.12121212121212122,  -0.24242424242424243,
+      0.12121212121212122,  0.025959053495229555, 0.05495531668065027,  -0.0809143701758798};
+  // float64 in another order of operations: a few ulps.
+  const double atol = 1e-15, rtol = 1e-14;
+  Tensor loss = cross_entropy(logits, labels, w);
+  EXPECT_NEAR(loss.item(), 0.646575021951007, atol + rtol * 0.65);
+  loss.backward();
+  for (int i = 0; i < 12; ++i)
+    EXPECT_NEAR(logits.grad().at(i), want_grad[i], atol + rtol * std::abs(want_grad[i])) << i;
+  EXPECT_NEAR(cross_entropy(logits.detach(), labels).item(), 0.7452042100840713, atol + rtol * 0.75);
+}
+
+TEST(CrossEntropy, IsTheWeightedMeanOfNegativeLogSoftmax) {
+  Generator gen(4);
+  auto logits = random_tensor({9, 5}, gen, DType::F64, -4.0, 4.0);
+  const std::vector<int> labels = random_labels(9, 5, gen);
+  auto w = random_tensor({5}, gen, DType::F64, 0.1, 2.0);
+  const Tensor lp = log_softmax(logits);
+  double plain = 0, weighted = 0, total_weight = 0;
+  for (int i = 0; i < 9; ++i) {
+    const double nll = -lp.at(i * 5 + labels[i]);
+    plain += nll / 9;
+    weighted += w.at(labels[i]) * nll;
+    total_weight += w.at(labels[i]);
+  }
+  // float64 sums of 9 terms of O(1): a few ulps.
+  EXPECT_NEAR(cross_entropy(logits, labels).item(), plain, 1e-14);
+  EXPECT_NEAR(cross_entropy(logits, labels, w).item(), weighted / total_weight, 1e-14);
+  // Weights that are all equal change nothing.
+  EXPECT_NEAR(cross_entropy(logits, labels, Tensor::full({5}, 3.0, DType::F64)).item(), plain, 1e-14);
+}
+
+TEST(CrossEntropy, HandComputedValue) {
+  // Rows [0, ln 3]: p = [1/4, 3/4]. Labels 1 and 0: nll = ln(4/3) and ln 4.
+  auto logits = Tensor::from_vector(std::vector<double>{0, std::log(3.0), 0, std::log(3.0)}, {2, 2},
+                                    DType::F32);
+  const double want = (std::log(4.0 / 3.0) + std::log(4.0)) / 2;
+  EXPECT_NEAR(cross_entropy(logits, {1, 0}).item(), want, 2e-7);  // float32 log-softmax
+}
+
+void expect_error_mentioning(const std::function<void()>& f, const std::vector<std::string>& parts) {
+  try {
+    f();
+    FAIL() << "no error thrown";
+  } catch (const Error& e) {
+    for (const auto& part : parts)
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what() << " lacks " << part;
+  }
+}
+
+TEST(CrossEntropy, RejectsBadLabelsAndWeightsWithClearErrors) {
+  auto logits = Tensor::zeros({3, 4});
+  expect_error_mentioning([&] { cross_entropy(logits, {0, 4, 1}); },
+                          {"cross_entropy", "label 4", "4 classes"});
+  expect_error_mentioning([&] { cross_entropy(logits, {0, 1, -1}); }, {"label -1", "4 classes"});
+  expect_error_mentioning([&] { cross_entropy(logits, {0, 1}); }, {"2 labels", "[3, 4]"});
+  expect_error_mentioning([&] { cross_entropy(logits, {0, 1, 2}, Tensor::ones({3})); },
+                          {"class_weights", "[3]", "[4]"});
+  expect_error_mentioning(
+      [&] { cross_entropy(logits, {0, 1, 2}, Tensor::ones({4}).set_requires_grad()); },
+      {"class_weights", "must not require grad"});
+  expect_error_mentioning([&] { softmax(Tensor::zeros({2, 3, 4})); }, {"softmax", "2 dimensions"});
+  expect_error_mentioning([&] { log_softmax(Tensor::zeros({0, 3})); }, {"log_softmax", "empty"});
+}
+
+}  // namespace

@@ -4,8 +4,10 @@
 // beta == 0 overwrites C without reading it (C may hold garbage, even NaN).
 //
 // gemm() runs on the calling thread, so ops can call it inside their own
-// parallel_for (e.g. one image per task); gemm_parallel() splits the columns of C
-// across the thread pool, for single large products.
+// parallel_for (e.g. one image per task); gemm_parallel() splits C into blocks of
+// whole register tiles across the thread pool, for single large products. Both give
+// the same bits for any split and thread count (each element's sum has one order).
+// float: packed AVX2/FMA 6x16 micro-kernel; double: the same blocking, plain C++.
 #pragma once
 
 #include <cstdint>

@@ -9,7 +9,7 @@
 namespace cxr {
 
 struct SyntheticTrainingOptions {
-  int steps = 150;
+  int steps = 600;
   int batch = 32;
   int image_size = 32;
   double width = 0.25;  // channel multiplier of the reference net

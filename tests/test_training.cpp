@@ -13,7 +13,7 @@ using namespace cxr;
 namespace {
 
 TEST(Training, NarrowedReferenceNetLearnsTheSyntheticTask) {
-  SyntheticTrainingOptions o;  // width 0.25, 32x32 images, 150 steps of 32
+  SyntheticTrainingOptions o;  // width 0.25, 32x32 images, 600 steps of 32
   const auto result = train_synthetic(o);
   RecordProperty("seconds", std::to_string(result.seconds));
   std::printf("trained in %.1f s, held-out accuracy %.3f\n", result.seconds, result.test_accuracy);

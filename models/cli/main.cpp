@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   // Subcommands (one file each in models/cli/) are added here.
   cxr::cli::add_demo_command(app);
+  cxr::cli::add_data_command(app);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,39 @@
+// A built dataset directory opened for training: the memory-mapped image cache and
+// the manifest's labels, splits and patients. Cheap to copy (shares the mapping).
+#pragma once
+
+#include "engine/data/cache_file.h"
+#include "engine/data/manifest.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cxr::data {
+
+class Dataset {
+ public:
+  // Opens dir/cache.bin and dir/manifest.csv and checks that they agree.
+  static Dataset open(const std::filesystem::path& dir);
+
+  std::int64_t size() const { return static_cast<std::int64_t>(rows_->size()); }
+  int image_size() const { return cache_->info().size; }
+  int num_classes() const { return cache_->info().num_classes; }
+  const std::vector<std::string>& class_names() const;
+  // Train-split pixel statistics in [0, 1] units (the loader's default normalisation).
+  float mean() const { return cache_->info().mean; }
+  float stddev() const { return cache_->info().stddev; }
+
+  const std::uint8_t* pixels(std::int64_t i) const { return cache_->image(static_cast<std::uint64_t>(i)); }
+  int label(std::int64_t i) const { return (*rows_)[i].label; }
+  const ManifestRow& row(std::int64_t i) const { return (*rows_)[i]; }
+  std::vector<std::int64_t> indices(Split split) const;
+
+ private:
+  std::shared_ptr<const CacheFile> cache_;
+  std::shared_ptr<const std::vector<ManifestRow>> rows_;
+};
+
+}  // namespace cxr::data

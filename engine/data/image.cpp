@@ -1,0 +1,133 @@
+#include "engine/data/image.h"
+
+#include "engine/check.h"
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_resize.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <utility>
+
+namespace cxr::data {
+
+namespace {
+
+struct StbFree {
+  void operator()(void* p) const { stbi_image_free(p); }
+};
+
+// Width and height from a PNG IHDR or a JPEG SOF marker, read without decoding.
+// stb_image's own guard cannot tell us why it refused an oversized header (it tries
+// every format and reports the last one's complaint), so the limits are checked on
+// these first.
+std::optional<std::pair<std::int64_t, std::int64_t>> header_dimensions(std::span<const std::uint8_t> b) {
+  auto be16 = [&](std::size_t i) { return std::int64_t{b[i]} << 8 | b[i + 1]; };
+  auto be32 = [&](std::size_t i) { return be16(i) << 16 | be16(i + 2); };
+  static constexpr std::uint8_t kPng[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (b.size() >= 24 && std::equal(kPng, kPng + 8, b.begin()) && std::memcmp(&b[12], "IHDR", 4) == 0)
+    return std::pair{be32(16), be32(20)};
+  if (b.size() < 4 || b[0] != 0xFF || b[1] != 0xD8) return std::nullopt;
+  std::size_t i = 2;
+  while (i + 4 <= b.size()) {
+    if (b[i] != 0xFF) return std::nullopt;
+    const std::uint8_t marker = b[i + 1];
+    if (marker == 0xFF) {  // fill byte
+      ++i;
+      continue;
+    }
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {  // markers without a length
+      i += 2;
+      continue;
+    }
+    const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+    if (sof && i + 9 <= b.size()) return std::pair{be16(i + 7), be16(i + 5)};
+    if (marker == 0xDA || marker == 0xD9) return std::nullopt;  // scan data or end before a frame header
+    i += 2 + static_cast<std::size_t>(be16(i + 2));
+  }
+  return std::nullopt;
+}
+
+DecodeResult failure(std::string error, std::string detail) {
+  DecodeResult r;
+  r.error = std::move(error);
+  r.detail = std::move(detail);
+  return r;
+}
+
+}  // namespace
+
+DecodeResult decode_grey(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
+  if (bytes.size() > static_cast<std::size_t>(INT32_MAX))
+    return failure("image_too_large", fmt::format("{} bytes", bytes.size()));
+  auto too_large = [&](std::int64_t w, std::int64_t h) {
+    return w > limits.max_side || h > limits.max_side || w * h > limits.max_pixels;
+  };
+  auto refuse = [&](std::int64_t w, std::int64_t h) {
+    return failure("image_too_large", fmt::format("{}x{} exceeds the limit ({} px a side, {} px in all)", w, h,
+                                                  limits.max_side, limits.max_pixels));
+  };
+  if (const auto dims = header_dimensions(bytes); dims && too_large(dims->first, dims->second))
+    return refuse(dims->first, dims->second);
+  const auto* data = bytes.data();
+  const int len = static_cast<int>(bytes.size());
+  int w = 0, h = 0, channels = 0;
+  if (!stbi_info_from_memory(data, len, &w, &h, &channels))
+    return failure("corrupt_image", fmt::format("not a readable image: {}", stbi_failure_reason()));
+  if (w <= 0 || h <= 0) return failure("corrupt_image", fmt::format("empty image {}x{}", w, h));
+  if (too_large(w, h)) return refuse(w, h);
+
+  DecodeResult r;
+  r.image.width = w;
+  r.image.height = h;
+  r.image.pixels.resize(static_cast<std::size_t>(w) * h);
+  int dw = 0, dh = 0, dc = 0;
+  if (stbi_is_16_bit_from_memory(data, len)) {
+    std::unique_ptr<std::uint16_t, StbFree> px(stbi_load_16_from_memory(data, len, &dw, &dh, &dc, 1));
+    if (!px || dw != w || dh != h)
+      return failure("corrupt_image", fmt::format("16-bit decode failed: {}", px ? "size changed" : stbi_failure_reason()));
+    const std::size_t n = r.image.pixels.size();
+    const auto [lo, hi] = std::minmax_element(px.get(), px.get() + n);
+    const double range = *hi - *lo;
+    for (std::size_t i = 0; i < n; ++i)
+      r.image.pixels[i] = range > 0 ? static_cast<std::uint8_t>(std::lround((px.get()[i] - *lo) * 255.0 / range)) : 0;
+  } else {
+    std::unique_ptr<std::uint8_t, StbFree> px(stbi_load_from_memory(data, len, &dw, &dh, &dc, 1));
+    if (!px || dw != w || dh != h)
+      return failure("corrupt_image", fmt::format("decode failed: {}", px ? "size changed" : stbi_failure_reason()));
+    std::memcpy(r.image.pixels.data(), px.get(), r.image.pixels.size());
+  }
+  return r;
+}
+
+std::string_view fit_name(Fit fit) { return fit == Fit::pad ? "pad" : "crop"; }
+
+std::optional<Fit> parse_fit(std::string_view name) {
+  if (name == "pad") return Fit::pad;
+  if (name == "crop") return Fit::crop;
+  return std::nullopt;
+}
+
+void fit_square(std::uint8_t* out, int size, const GreyImage& image, Fit fit) {
+  const int w = image.width, h = image.height;
+  CXR_CHECK(w > 0 && h > 0 && size > 0, "fit_square: image {}x{} to size {}", w, h, size);
+  const std::uint8_t* in = image.pixels.data();
+  if (fit == Fit::crop) {
+    const int side = std::min(w, h);
+    const std::uint8_t* centre = in + static_cast<std::size_t>((h - side) / 2) * w + (w - side) / 2;
+    CXR_CHECK(stbir_resize_uint8(centre, side, side, w, out, size, size, size, 1),
+              "fit_square: resize failed (out of memory?)");
+    return;
+  }
+  const double scale = static_cast<double>(size) / std::max(w, h);
+  const int nw = std::clamp(static_cast<int>(std::lround(w * scale)), 1, size);
+  const int nh = std::clamp(static_cast<int>(std::lround(h * scale)), 1, size);
+  std::memset(out, 0, static_cast<std::size_t>(size) * size);
+  std::uint8_t* corner = out + static_cast<std::size_t>((size - nh) / 2) * size + (size - nw) / 2;
+  CXR_CHECK(stbir_resize_uint8(in, w, h, w, corner, nw, nh, size, 1),
+            "fit_square: resize failed (out of memory?)");
+}
+
+}  // namespace cxr::data

@@ -1,0 +1,55 @@
+// Image decoding (stb_image) and the square resize every cached image goes through.
+//
+// decode_grey: JPEG or PNG, 8 or 16 bit, grey / grey+alpha / RGB / RGBA -> 8-bit
+// grey. Colour becomes luma with stb_image's BT.601 weights (77 R + 150 G + 29 B)/256;
+// alpha is dropped (the X-rays with alpha are fully opaque). 16-bit images are
+// stretched from their own min..max to 0..255, since many 16-bit radiographs hold
+// 10- to 12-bit data that a fixed /257 would leave nearly black. The dimensions are
+// read from the header first, and an image over the limits is refused before any
+// pixel memory is allocated (decompression bombs).
+//
+// fit_square: size x size, aspect ratio kept. `pad` (the default) scales the longer
+// side to `size` and centres the image on black: nothing of the chest is lost, and
+// black is what air looks like on a radiograph. `crop` scales the shorter side and
+// cuts the centre square, which can remove the apices or the costophrenic angles.
+// Resampling is stb_image_resize's default (Mitchell filter when shrinking,
+// Catmull-Rom when enlarging), in linear intensity.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cxr::data {
+
+struct GreyImage {
+  int width = 0, height = 0;
+  std::vector<std::uint8_t> pixels;  // row-major, width * height
+};
+
+struct DecodeLimits {
+  int max_side = 16384;                         // pixels, either side
+  std::int64_t max_pixels = 100'000'000;        // width * height
+  std::int64_t max_file_bytes = 256ll << 20;    // checked by the caller before reading
+};
+
+struct DecodeResult {
+  GreyImage image;
+  std::string error;   // empty on success, else "corrupt_image" or "image_too_large"
+  std::string detail;
+  bool ok() const { return error.empty(); }
+};
+
+DecodeResult decode_grey(std::span<const std::uint8_t> bytes, const DecodeLimits& limits);
+
+enum class Fit : std::uint8_t { pad, crop };
+std::string_view fit_name(Fit fit);
+std::optional<Fit> parse_fit(std::string_view name);
+
+// Writes image resized to size x size into out (size * size bytes).
+void fit_square(std::uint8_t* out, int size, const GreyImage& image, Fit fit);
+
+}  // namespace cxr::data

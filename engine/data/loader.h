@@ -1,0 +1,60 @@
+// Batches for training from a built dataset: float32 images [B, 1, S, S],
+// normalised with the train split's mean and standard deviation (or given ones),
+// and int labels.
+//
+// Every epoch has its own order, drawn from (seed, epoch): a shuffle of the
+// indices, or with class_balanced a draw of as many samples, each from a class
+// chosen uniformly, then an image of that class uniformly (with replacement).
+// Augmentation parameters come from (seed, epoch, position in the epoch), so the
+// batches are identical whatever the number of worker threads. Workers prepare
+// up to `prefetch` batches ahead of the consumer; next() returns them in order.
+#pragma once
+
+#include "engine/data/augment.h"
+#include "engine/data/dataset.h"
+#include "engine/tensor.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace cxr::data {
+
+struct LoaderOptions {
+  int batch_size = 32;
+  bool shuffle = true;
+  bool class_balanced = false;
+  bool drop_last = false;
+  int workers = 2;   // 0: batches are made inside next()
+  int prefetch = 4;  // batches in flight ahead of the consumer
+  std::uint64_t seed = 0;
+  std::optional<AugmentOptions> augment;  // nothing: no augmentation
+  std::optional<float> mean, stddev;      // nothing: the dataset's train statistics
+};
+
+struct Batch {
+  Tensor images;                     // float32 [B, 1, S, S]
+  std::vector<int> labels;           // B
+  std::vector<std::int64_t> indices; // dataset indices, B
+};
+
+class Loader {
+ public:
+  Loader(Dataset dataset, std::vector<std::int64_t> indices, LoaderOptions options);
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  std::int64_t batches_per_epoch() const;
+  // Begins (prefetching) epoch `epoch`; abandons what is left of the previous one.
+  void start_epoch(std::int64_t epoch);
+  // The epoch's next batch, waiting for it if needed; nothing once the epoch is done.
+  std::optional<Batch> next();
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace cxr::data

@@ -60,6 +60,11 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
                     Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 
+// relu(batch_norm2d(...)) in one op: the ReLU is fused into batch norm's passes.
+Tensor batch_norm_relu2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                         Tensor& running_mean, Tensor& running_var, bool training,
+                         double momentum = 0.1, double eps = 1e-5);
+
 // ---- pooling ------------------------------------------------------------------------
 Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding = 0);
 // Padding counts as zeros in the average (PyTorch's count_include_pad=True).

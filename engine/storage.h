@@ -12,8 +12,9 @@ namespace cxr {
 
 class Storage {
  public:
-  // Zero-initialised, 64-byte aligned (one cache line, one AVX-512 vector).
-  Storage(std::size_t nbytes, Device device);
+  // 64-byte aligned (one cache line, one AVX-512 vector); zero-filled on request,
+  // otherwise the bytes are whatever the block last held.
+  Storage(std::size_t nbytes, Device device, bool zero_fill);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -28,5 +29,12 @@ class Storage {
   std::size_t nbytes_ = 0;
   Device device_;
 };
+
+// CPU blocks are recycled through a cache keyed by size: a training step
+// allocates the same activation sizes every iteration, and fresh pages from the
+// OS cost a page fault and a kernel zero-fill per 4 KiB. The cache holds at most
+// CXR_CPU_CACHE_MB (default 4096) MiB of free blocks.
+std::size_t cpu_cache_bytes();  // bytes held in free cached blocks now
+void release_cpu_cache();       // returns every cached block to the OS
 
 }  // namespace cxr

@@ -9,10 +9,10 @@ namespace cxr {
 
 namespace {
 
-std::shared_ptr<TensorImpl> make_impl(const Shape& shape, DType dtype, Device device) {
+std::shared_ptr<TensorImpl> make_impl(const Shape& shape, DType dtype, Device device, bool zero_fill) {
   for (auto d : shape) CXR_CHECK(d >= 0, "tensor: negative extent in shape {}", shape_str(shape));
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(shape_numel(shape) * dtype_size(dtype), device);
+  impl->storage = std::make_shared<Storage>(shape_numel(shape) * dtype_size(dtype), device, zero_fill);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
@@ -32,11 +32,11 @@ std::int64_t strided_offset(const TensorImpl& t, std::int64_t i) {
 }  // namespace
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
-  return Tensor(make_impl(shape, dtype, device));  // storage is zeroed anyway
+  return Tensor(make_impl(shape, dtype, device, false));
 }
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
-  return Tensor(make_impl(shape, dtype, device));
+  return Tensor(make_impl(shape, dtype, device, true));
 }
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {

@@ -28,8 +28,8 @@ SeparableBlock::SeparableBlock(int in_channels, int out_channels, int stride)
       bn2(add_module("bn2", std::make_unique<BatchNorm2d>(out_channels))) {}
 
 Tensor SeparableBlock::forward(const Tensor& x) {
-  Tensor h = relu(bn1.forward(depthwise.forward(x)));
-  return relu(bn2.forward(pointwise.forward(h)));
+  Tensor h = bn1.forward_relu(depthwise.forward(x));
+  return bn2.forward_relu(pointwise.forward(h));
 }
 
 
@@ -50,7 +50,7 @@ DepthwiseSeparableNet::DepthwiseSeparableNet(const NetConfig& config, std::uint6
 }
 
 Tensor DepthwiseSeparableNet::features(const Tensor& x) {
-  Tensor h = relu(stem_bn_.forward(stem_conv_.forward(x)));
+  Tensor h = stem_bn_.forward_relu(stem_conv_.forward(x));
   for (auto* block : blocks_) h = block->forward(h);
   return h;
 }

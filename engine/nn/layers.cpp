@@ -28,6 +28,10 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   return batch_norm2d(x, weight, bias, running_mean, running_var, training(), momentum, eps);
 }
 
+Tensor BatchNorm2d::forward_relu(const Tensor& x) {
+  return batch_norm_relu2d(x, weight, bias, running_mean, running_var, training(), momentum, eps);
+}
+
 Linear::Linear(int in_features, int out_features, bool has_bias) {
   declare_parameter("weight", &weight, {out_features, in_features}, Init::kaiming_normal(in_features));
   if (has_bias) declare_parameter("bias", &bias, {out_features}, Init::constant(0));

@@ -21,6 +21,7 @@ class BatchNorm2d : public Module {
  public:
   explicit BatchNorm2d(int channels, double momentum = 0.1, double eps = 1e-5);
   Tensor forward(const Tensor& x);
+  Tensor forward_relu(const Tensor& x);  // relu(forward(x)), fused
 
   Tensor weight, bias;                  // gamma, beta (torch names)
   Tensor running_mean, running_var;     // buffers

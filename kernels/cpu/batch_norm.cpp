@@ -37,15 +37,17 @@ void map_shifted_sums(const T* x, std::int64_t n, double shift, double* sum1, do
   *sum2 += b;
 }
 
-// sum(dy) and sum(dy * (x - mean)); the product is formed in T, summed in double.
+// sum(g) and sum(g * (x - mean)) with g = dy, or g = dy where relu_out > 0 when
+// relu_out is given; the product is formed in T, summed in double.
 template <class T>
-void map_gradient_sums(const T* dy, const T* x, std::int64_t n, T mean, double* sum_dy,
-                       double* sum_dy_xc) {
+void map_gradient_sums(const T* dy, const T* x, const T* relu_out, std::int64_t n, T mean,
+                       double* sum_dy, double* sum_dy_xc) {
   double a = 0, b = 0;
 #pragma omp simd reduction(+ : a, b)
   for (std::int64_t i = 0; i < n; ++i) {
-    a += static_cast<double>(dy[i]);
-    b += static_cast<double>(dy[i] * (x[i] - mean));
+    const T g = relu_out && !(relu_out[i] > T(0)) ? T(0) : dy[i];
+    a += static_cast<double>(g);
+    b += static_cast<double>(g * (x[i] - mean));
   }
   *sum_dy += a;
   *sum_dy_xc += b;
@@ -93,13 +95,15 @@ void map_shifted_sums<float>(const float* x, std::int64_t n, double shift, doubl
 }
 
 template <>
-void map_gradient_sums<float>(const float* dy, const float* x, std::int64_t n, float mean,
-                              double* sum_dy, double* sum_dy_xc) {
+void map_gradient_sums<float>(const float* dy, const float* x, const float* relu_out,
+                              std::int64_t n, float mean, double* sum_dy, double* sum_dy_xc) {
   const __m256 m = _mm256_set1_ps(mean);
+  const __m256 zero = _mm256_setzero_ps();
   __m256d a0 = _mm256_setzero_pd(), a1 = a0, b0 = a0, b1 = a0;
   std::int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const __m256 g = _mm256_loadu_ps(dy + i);
+    __m256 g = _mm256_loadu_ps(dy + i);
+    if (relu_out) g = _mm256_and_ps(g, _mm256_cmp_ps(_mm256_loadu_ps(relu_out + i), zero, _CMP_GT_OQ));
     const __m256 g_xc = _mm256_mul_ps(g, _mm256_sub_ps(_mm256_loadu_ps(x + i), m));
     a0 = _mm256_add_pd(a0, low_half(g));
     a1 = _mm256_add_pd(a1, high_half(g));
@@ -108,19 +112,25 @@ void map_gradient_sums<float>(const float* dy, const float* x, std::int64_t n, f
   }
   double a = horizontal_sum(_mm256_add_pd(a0, a1)), b = horizontal_sum(_mm256_add_pd(b0, b1));
   for (; i < n; ++i) {
-    a += static_cast<double>(dy[i]);
-    b += static_cast<double>(dy[i] * (x[i] - mean));
+    const float g = relu_out && !(relu_out[i] > 0.0f) ? 0.0f : dy[i];
+    a += static_cast<double>(g);
+    b += static_cast<double>(g * (x[i] - mean));
   }
   *sum_dy += a;
   *sum_dy_xc += b;
 }
 #endif
 
-// out = (x - mean) * scale + beta over one map.
+// out = (x - mean) * scale + beta over one map, then max(out, 0) when relu.
 template <class T>
-void map_normalise(T* out, const T* x, std::int64_t n, T mean, T scale, T beta) {
+void map_normalise(T* out, const T* x, std::int64_t n, T mean, T scale, T beta, bool relu) {
+  if (relu) {
 #pragma omp simd
-  for (std::int64_t i = 0; i < n; ++i) out[i] = (x[i] - mean) * scale + beta;
+    for (std::int64_t i = 0; i < n; ++i) out[i] = std::max((x[i] - mean) * scale + beta, T(0));
+  } else {
+#pragma omp simd
+    for (std::int64_t i = 0; i < n; ++i) out[i] = (x[i] - mean) * scale + beta;
+  }
 }
 
 }  // namespace
@@ -128,7 +138,8 @@ void map_normalise(T* out, const T* x, std::int64_t n, T mean, T scale, T beta) 
 template <class T>
 void batch_norm_forward_train(T* out, T* save_mean, T* save_invstd, T* running_mean, T* running_var,
                               const T* x, const T* gamma, const T* beta, std::int64_t N,
-                              std::int64_t C, std::int64_t HW, double momentum, double eps) {
+                              std::int64_t C, std::int64_t HW, double momentum, double eps,
+                              bool relu) {
   const std::int64_t M = N * HW;
   // One channel at a time: its values are still in cache for the normalisation.
   parallel_for(0, C, grain_for(M), [&](std::int64_t c0, std::int64_t c1) {
@@ -151,7 +162,7 @@ void batch_norm_forward_train(T* out, T* save_mean, T* save_invstd, T* running_m
       const T scale = static_cast<T>(static_cast<double>(gamma[c]) * invstd);
       for (std::int64_t n = 0; n < N; ++n) {
         const std::int64_t at = (n * C + c) * HW;
-        map_normalise(out + at, x + at, HW, static_cast<T>(mean), scale, beta[c]);
+        map_normalise(out + at, x + at, HW, static_cast<T>(mean), scale, beta[c], relu);
       }
     }
   });
@@ -160,14 +171,14 @@ void batch_norm_forward_train(T* out, T* save_mean, T* save_invstd, T* running_m
 template <class T>
 void batch_norm_forward_eval(T* out, T* save_invstd, const T* x, const T* gamma, const T* beta,
                              const T* running_mean, const T* running_var, std::int64_t N,
-                             std::int64_t C, std::int64_t HW, double eps) {
+                             std::int64_t C, std::int64_t HW, double eps, bool relu) {
   for (std::int64_t c = 0; c < C; ++c)
     save_invstd[c] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps));
   parallel_for(0, N * C, grain_for(HW), [&](std::int64_t m0, std::int64_t m1) {
     for (std::int64_t m = m0; m < m1; ++m) {
       const std::int64_t c = m % C;
       const T scale = static_cast<T>(static_cast<double>(gamma[c]) * save_invstd[c]);
-      map_normalise(out + m * HW, x + m * HW, HW, running_mean[c], scale, beta[c]);
+      map_normalise(out + m * HW, x + m * HW, HW, running_mean[c], scale, beta[c], relu);
     }
   });
 }
@@ -175,14 +186,15 @@ void batch_norm_forward_eval(T* out, T* save_invstd, const T* x, const T* gamma,
 template <class T>
 void batch_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean,
                          const T* invstd, const T* gamma, std::int64_t N, std::int64_t C,
-                         std::int64_t HW, bool training) {
+                         std::int64_t HW, bool training, const T* relu_out) {
   const double M = static_cast<double>(N * HW);
   parallel_for(0, C, grain_for(N * HW), [&](std::int64_t c0, std::int64_t c1) {
     for (std::int64_t c = c0; c < c1; ++c) {
       double sum_dy = 0, sum_dy_xc = 0;  // sum(dy), sum(dy * (x - mean))
       for (std::int64_t n = 0; n < N; ++n) {
         const std::int64_t at = (n * C + c) * HW;
-        map_gradient_sums(dy + at, x + at, HW, mean[c], &sum_dy, &sum_dy_xc);
+        map_gradient_sums(dy + at, x + at, relu_out ? relu_out + at : nullptr, HW, mean[c], &sum_dy,
+                          &sum_dy_xc);
       }
       const double is = static_cast<double>(invstd[c]);
       dbeta[c] = static_cast<T>(sum_dy);
@@ -203,10 +215,23 @@ void batch_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, co
         T* dx_map = dx + at;
         const T* dy_map = dy + at;
         const T* x_map = x + at;
-        if (training) {
+        const T* r_map = relu_out ? relu_out + at : nullptr;
+        if (training && r_map) {
+#pragma omp simd
+          for (std::int64_t i = 0; i < HW; ++i) {
+            const T g = r_map[i] > T(0) ? dy_map[i] : T(0);
+            dx_map[i] = k_dy_t * g + k_xc * (x_map[i] - mean_c) + k_0;
+          }
+        } else if (training) {
 #pragma omp simd
           for (std::int64_t i = 0; i < HW; ++i)
             dx_map[i] = k_dy_t * dy_map[i] + k_xc * (x_map[i] - mean_c) + k_0;
+        } else if (r_map) {
+#pragma omp simd
+          for (std::int64_t i = 0; i < HW; ++i) {
+            const T g = r_map[i] > T(0) ? dy_map[i] : T(0);
+            dx_map[i] = k_dy_t * g;
+          }
         } else {
 #pragma omp simd
           for (std::int64_t i = 0; i < HW; ++i) dx_map[i] = k_dy_t * dy_map[i];
@@ -219,12 +244,13 @@ void batch_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, co
 #define CXR_INSTANTIATE(T)                                                                       \
   template void batch_norm_forward_train<T>(T*, T*, T*, T*, T*, const T*, const T*, const T*,    \
                                             std::int64_t, std::int64_t, std::int64_t, double,    \
-                                            double);                                             \
+                                            double, bool);                                       \
   template void batch_norm_forward_eval<T>(T*, T*, const T*, const T*, const T*, const T*,       \
                                            const T*, std::int64_t, std::int64_t, std::int64_t,   \
-                                           double);                                              \
+                                           double, bool);                                        \
   template void batch_norm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*,       \
-                                       const T*, std::int64_t, std::int64_t, std::int64_t, bool);
+                                       const T*, std::int64_t, std::int64_t, std::int64_t, bool,  \
+                                       const T*);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)
 #undef CXR_INSTANTIATE

@@ -49,7 +49,10 @@ template <class T> void relu_forward(T* out, const T* x, std::int64_t n) {
 template <class T> void relu_backward(T* dx, const T* out, const T* dout, std::int64_t n) {
   parallel_for(0, n, kGrain, [&](std::int64_t i0, std::int64_t i1) {
 #pragma omp simd
-    for (std::int64_t i = i0; i < i1; ++i) dx[i] = out[i] > T(0) ? dout[i] : T(0);
+    for (std::int64_t i = i0; i < i1; ++i) {
+      const T g = dout[i];  // loaded unconditionally, so the select vectorises
+      dx[i] = out[i] > T(0) ? g : T(0);
+    }
   });
 }
 

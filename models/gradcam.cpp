@@ -1,0 +1,101 @@
+#include "models/gradcam.h"
+
+#include "engine/autograd.h"
+#include "engine/ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace cxr {
+
+CamMethod parse_cam_method(const std::string& name) {
+  if (name == "gradcam") return CamMethod::GradCam;
+  if (name == "gradcam++") return CamMethod::GradCamPlusPlus;
+  throw Error(fmt::format("unknown explanation method '{}': expected gradcam or gradcam++", name));
+}
+
+std::string cam_method_name(CamMethod method) {
+  return method == CamMethod::GradCam ? "gradcam" : "gradcam++";
+}
+
+std::vector<double> cam_channel_weights(const Tensor& A, const Tensor& g, CamMethod method) {
+  check_same_shape("cam_channel_weights", A, g);
+  check_dim("cam_channel_weights", "feature map", A, 3);
+  const std::int64_t C = A.size(0), hw = A.size(1) * A.size(2);
+  std::vector<double> weights(static_cast<std::size_t>(C), 0.0);
+  for (std::int64_t k = 0; k < C; ++k) {
+    if (method == CamMethod::GradCam) {
+      double s = 0;
+      for (std::int64_t i = 0; i < hw; ++i) s += g.at(k * hw + i);
+      weights[k] = s / static_cast<double>(hw);
+      continue;
+    }
+    double sum_A = 0;
+    for (std::int64_t i = 0; i < hw; ++i) sum_A += A.at(k * hw + i);
+    double w = 0;
+    for (std::int64_t i = 0; i < hw; ++i) {
+      const double gi = g.at(k * hw + i);
+      const double g2 = gi * gi, g3 = g2 * gi;
+      const double denom = 2 * g2 + sum_A * g3;
+      const double alpha = denom != 0 ? g2 / denom : 0.0;
+      w += alpha * std::max(gi, 0.0);
+    }
+    weights[k] = w;
+  }
+  return weights;
+}
+
+Heatmap explain(DepthwiseSeparableNet& net, const Tensor& image, CamMethod method, int target_class) {
+  check_dim("explain", "image", image, 4);
+  CXR_CHECK(image.size(0) == 1, "explain: expects one image, got a batch of {}", image.size(0));
+  net.eval();
+
+  // The feature map is computed without a graph, then becomes the leaf that the
+  // head's graph starts from: the backward covers only the part after it.
+  Tensor features;
+  {
+    NoGradGuard no_grad;
+    features = net.features(image).detach();
+  }
+  features.set_requires_grad(true);
+  EnableGradGuard record_graph;
+  const Tensor logits = net.head(features);
+  const std::int64_t classes = logits.size(1);
+
+  Heatmap h;
+  const Tensor probs = softmax(logits.detach());
+  for (std::int64_t c = 0; c < classes; ++c) h.probabilities.push_back(probs.at(c));
+  if (target_class < 0)
+    target_class = static_cast<int>(std::max_element(h.probabilities.begin(), h.probabilities.end()) -
+                                    h.probabilities.begin());
+  CXR_CHECK(target_class < classes, "explain: class {} does not exist (the model has {})",
+            target_class, classes);
+  h.target_class = target_class;
+
+  // d(score_c)/d(features): a one-hot seed on the logits; no parameter .grad is touched.
+  Tensor seed = Tensor::zeros(logits.shape(), logits.dtype());
+  dispatch_float(seed.dtype(), "explain", [&]<class T>() { seed.data<T>()[target_class] = T(1); });
+  const Tensor grad = gradients(logits, seed, {features})[0];
+
+  const std::int64_t C = features.size(1), fh = features.size(2), fw = features.size(3);
+  h.feature_map = features.detach().view({C, fh, fw});
+  h.feature_grad = grad.view({C, fh, fw});
+  const std::vector<double> weights = cam_channel_weights(h.feature_map, h.feature_grad, method);
+
+  h.coarse = Tensor::zeros({1, 1, fh, fw}, DType::F64);
+  double* cam = h.coarse.data<double>();
+  for (std::int64_t k = 0; k < C; ++k)
+    for (std::int64_t i = 0; i < fh * fw; ++i) cam[i] += weights[k] * h.feature_map.at(k * fh * fw + i);
+  for (std::int64_t i = 0; i < fh * fw; ++i) cam[i] = std::max(cam[i], 0.0);
+
+  NoGradGuard no_grad;
+  Tensor up = resize_bilinear(h.coarse, static_cast<int>(image.size(2)), static_cast<int>(image.size(3)));
+  const double peak = *std::max_element(up.data<double>(), up.data<double>() + up.numel());
+  if (peak > 0) scale_(up, 1.0 / peak);
+  h.map = up.view({image.size(2), image.size(3)});
+  h.coarse = h.coarse.view({fh, fw});
+
+  return h;
+}
+
+}  // namespace cxr

@@ -1,0 +1,101 @@
+// Grad-CAM and Grad-CAM++: the gradients they use are exact, and the maps follow
+// the published formulas.
+#include "gradcheck.h"
+
+#include "models/gradcam.h"
+
+#include <cmath>
+
+using namespace cxr;
+using cxr::testing::random_tensor;
+
+namespace {
+
+NetConfig tiny_config() {
+  NetConfig c = NetConfig::cxr_small().narrowed(0.125);
+  c.blocks.resize(4);
+  c.dropout = 0.3;
+  return c;
+}
+
+TEST(GradCam, FeatureGradientEqualsCentralDifferencesInFloat64) {
+  DepthwiseSeparableNet net(tiny_config(), 3);
+  ParameterSet params(net, 4, DType::F64);
+  Generator gen(5);
+  const Tensor image = random_tensor({1, 1, 33, 33}, gen);
+  const int target = 2;
+  const Heatmap h = explain(net, image, CamMethod::GradCam, target);
+
+  // score_c as a function of the feature map A, evaluated directly.
+  Tensor A = h.feature_map.clone();
+  const Shape batch_shape{1, A.size(0), A.size(1), A.size(2)};
+  auto score = [&](const Tensor& a) {
+    NoGradGuard no_grad;
+    return net.head(a.view(batch_shape)).at(target);
+  };
+  // h = 1e-6 in float64: see tests/gradcheck.h for why atol 1e-6 + rtol 1e-5 is tight but safe.
+  const double step = 1e-6;
+  double* a = A.data<double>();
+  for (std::int64_t i = 0; i < A.numel(); ++i) {
+    const double saved = a[i];
+    a[i] = saved + step;
+    const double plus = score(A);
+    a[i] = saved - step;
+    const double minus = score(A);
+    a[i] = saved;
+    const double numeric = (plus - minus) / (2 * step);
+    ASSERT_NEAR(h.feature_grad.at(i), numeric, 1e-6 + 1e-5 * std::abs(numeric)) << "element " << i;
+  }
+}
+
+TEST(GradCam, ChannelWeightsFollowThePublishedFormulas) {
+  // Two channels of 2x2: hand-computed weights.
+  const Tensor A = Tensor::from_vector(std::vector<double>{1, 2, 0, 1, /**/ 0, 0, 3, 1}, {2, 2, 2},
+                                       DType::F64);
+  const Tensor g = Tensor::from_vector(std::vector<double>{0.5, -1, 0, 2, /**/ 0, 0, 0, 0}, {2, 2, 2},
+                                       DType::F64);
+  const auto w = cam_channel_weights(A, g, CamMethod::GradCam);
+  EXPECT_DOUBLE_EQ(w[0], (0.5 - 1 + 0 + 2) / 4);
+  EXPECT_DOUBLE_EQ(w[1], 0.0);
+
+  const auto wpp = cam_channel_weights(A, g, CamMethod::GradCamPlusPlus);
+  // Channel 0: sum A = 4; alpha = g^2 / (2 g^2 + 4 g^3), weight = sum alpha * relu(g).
+  auto alpha = [](double gi) { return gi * gi / (2 * gi * gi + 4 * gi * gi * gi); };
+  const double expected0 = alpha(0.5) * 0.5 + alpha(-1.0) * 0.0 + 0.0 + alpha(2.0) * 2.0;
+  EXPECT_DOUBLE_EQ(wpp[0], expected0);
+  EXPECT_DOUBLE_EQ(wpp[1], 0.0);  // zero denominators give alpha 0, not NaN
+}
+
+TEST(GradCam, MapIsNormalisedAtInputSizeAndLeavesParameterGradsAlone) {
+  DepthwiseSeparableNet net(tiny_config(), 3);
+  ParameterSet params(net, 4);
+  Generator gen(6);
+  const Tensor image = random_tensor({1, 1, 40, 37}, gen, DType::F32);
+  for (CamMethod m : {CamMethod::GradCam, CamMethod::GradCamPlusPlus}) {
+    const Heatmap h = explain(net, image, m);
+    EXPECT_EQ(h.map.shape(), (Shape{40, 37}));
+    double lo = 1e9, hi = -1e9;
+    for (std::int64_t i = 0; i < h.map.numel(); ++i) {
+      lo = std::min(lo, h.map.at(i));
+      hi = std::max(hi, h.map.at(i));
+    }
+    EXPECT_GE(lo, 0.0);
+    EXPECT_TRUE(hi == 1.0 || hi == 0.0) << "max " << hi;
+    double psum = 0;
+    for (double p : h.probabilities) psum += p;
+    EXPECT_NEAR(psum, 1.0, 1e-6);  // softmax in float32: sums to 1 within a few ulps
+  }
+  double grad_norm = 0;
+  for (std::int64_t i = 0; i < params.grads().numel(); ++i) grad_norm += std::abs(params.grads().at(i));
+  EXPECT_EQ(grad_norm, 0.0);
+}
+
+TEST(GradCam, RejectsBadRequests) {
+  DepthwiseSeparableNet net(tiny_config(), 3);
+  ParameterSet params(net, 4);
+  EXPECT_THROW(explain(net, Tensor::zeros({2, 1, 32, 32}), CamMethod::GradCam), Error);
+  EXPECT_THROW(explain(net, Tensor::zeros({1, 1, 32, 32}), CamMethod::GradCam, 9), Error);
+  EXPECT_THROW(parse_cam_method("lime"), Error);
+}
+
+}  // namespace

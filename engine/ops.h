@@ -49,6 +49,9 @@ struct Conv2dOptions {
 // x [N, C_in, H, W], weight [C_out, C_in/groups, K, K], bias [C_out] or undefined.
 // Output [N, C_out, (H + 2p - K)/s + 1, (W + 2p - K)/s + 1].
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt);
+// relu(conv2d(...)) in one op: the ReLU runs on each output block while it is in cache.
+Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                   const Conv2dOptions& opt);
 // x [N, in], weight [out, in], bias [out] or undefined -> [N, out].
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 

@@ -1,5 +1,8 @@
 #include "models/depthwise_net.h"
 
+#include "engine/autograd.h"
+#include "engine/nn/fold_batch_norm.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -27,11 +30,24 @@ SeparableBlock::SeparableBlock(int in_channels, int out_channels, int stride)
       pointwise(add_module("pointwise", std::make_unique<Conv2d>(in_channels, out_channels, 1))),
       bn2(add_module("bn2", std::make_unique<BatchNorm2d>(out_channels))) {}
 
-Tensor SeparableBlock::forward(const Tensor& x) {
-  Tensor h = bn1.forward_relu(depthwise.forward(x));
-  return bn2.forward_relu(pointwise.forward(h));
+namespace {
+
+// Inference without a graph: batch norm folded into the convolution, ReLU fused.
+bool folded_inference(const Module& m) { return !m.training() && !grad_enabled(); }
+
+Tensor conv_bn_relu(const Tensor& x, const Conv2d& conv, BatchNorm2d& bn) {
+  if (folded_inference(bn)) {
+    const FoldedConv2d f = fold_batch_norm(conv, bn);
+    return conv2d_relu(x, f.weight, f.bias, f.options);
+  }
+  return bn.forward_relu(conv.forward(x));
 }
 
+}  // namespace
+
+Tensor SeparableBlock::forward(const Tensor& x) {
+  return conv_bn_relu(conv_bn_relu(x, depthwise, bn1), pointwise, bn2);
+}
 
 DepthwiseSeparableNet::DepthwiseSeparableNet(const NetConfig& config, std::uint64_t dropout_seed)
     : config_(config),
@@ -50,7 +66,7 @@ DepthwiseSeparableNet::DepthwiseSeparableNet(const NetConfig& config, std::uint6
 }
 
 Tensor DepthwiseSeparableNet::features(const Tensor& x) {
-  Tensor h = stem_bn_.forward_relu(stem_conv_.forward(x));
+  Tensor h = conv_bn_relu(x, stem_conv_, stem_bn_);
   for (auto* block : blocks_) h = block->forward(h);
   return h;
 }

@@ -91,7 +91,10 @@ Heatmap explain(DepthwiseSeparableNet& net, const Tensor& image, CamMethod metho
   NoGradGuard no_grad;
   Tensor up = resize_bilinear(h.coarse, static_cast<int>(image.size(2)), static_cast<int>(image.size(3)));
   const double peak = *std::max_element(up.data<double>(), up.data<double>() + up.numel());
-  if (peak > 0) scale_(up, 1.0 / peak);
+  if (peak > 0) {
+    double* p = up.data<double>();
+    for (std::int64_t i = 0; i < up.numel(); ++i) p[i] /= peak;  // divide: the peak becomes exactly 1
+  }
   h.map = up.view({image.size(2), image.size(3)});
   h.coarse = h.coarse.view({fh, fw});
 

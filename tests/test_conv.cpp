@@ -128,7 +128,8 @@ std::vector<float> abs_copy(const Tensor& t) {
 // equal. Random data: |fl(sum) - sum| <= gamma_n * sum |terms| with gamma_n ~ n u,
 // u = 2^-24, n the number of terms (Higham 3.1); sum |terms| is the reference run
 // on absolute values.
-using ForwardFn = void (*)(float*, const float*, const float*, const float*, const cpu::Conv2dShape&);
+using ForwardFn = void (*)(float*, const float*, const float*, const float*, const cpu::Conv2dShape&,
+                           bool);
 using BackwardFn = void (*)(float*, float*, float*, const float*, const float*, const float*,
                             const cpu::Conv2dShape&);
 
@@ -143,7 +144,7 @@ void expect_matches_reference(const ConvCase& c, ForwardFn forward, BackwardFn b
   const std::size_t nw = static_cast<std::size_t>(d.w.numel()), nb = static_cast<std::size_t>(c.C_out);
 
   std::vector<float> y(ny), y_ref(ny), dx(nx), dx_ref(nx), dw(nw), dw_ref(nw), db(nb), db_ref(nb);
-  forward(y.data(), d.x.data<float>(), d.w.data<float>(), bias, s);
+  forward(y.data(), d.x.data<float>(), d.w.data<float>(), bias, s, false);
   backward(dx.data(), dw.data(), db.data(), d.dy.data<float>(), d.x.data<float>(), d.w.data<float>(), s);
   cpu::conv2d_forward_reference(y_ref.data(), d.x.data<float>(), d.w.data<float>(), bias, s);
   cpu::conv2d_backward_reference(dx_ref.data(), dw_ref.data(), db_ref.data(), d.dy.data<float>(),

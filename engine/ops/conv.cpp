@@ -4,6 +4,7 @@
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "kernels/cpu/conv2d.h"
+#include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/linear.h"
 
 namespace cxr {
@@ -56,13 +57,12 @@ cpu::Conv2dShape checked_conv2d_shape(const Tensor& x, const Tensor& weight, con
   return cpu::conv2d_shape(x.size(0), C_in, H, W, C_out, K, opt.stride, opt.padding, opt.groups);
 }
 
-}  // namespace
-
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt) {
+Tensor conv2d_impl(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                   const Conv2dOptions& opt, bool relu) {
   const cpu::Conv2dShape s = checked_conv2d_shape(x, weight, bias, opt);
   Tensor y = Tensor::empty({s.N, s.C_out, s.H_out, s.W_out}, x.dtype(), x.device());
-  dispatch_float(x.dtype(), "conv2d", [&]<class T>() {
-    cpu::conv2d_forward<T>(y.data<T>(), x.data<T>(), weight.data<T>(), data_or_null<T>(bias), s);
+  dispatch_float(x.dtype(), op, [&]<class T>() {
+    cpu::conv2d_forward<T>(y.data<T>(), x.data<T>(), weight.data<T>(), data_or_null<T>(bias), s, relu);
   });
   if (!any_requires_grad({&x, &weight, &bias})) return y;
 
@@ -71,8 +71,16 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   const Tensor saved_x = need_dw ? x.detach() : Tensor();
   const Tensor saved_w = need_dx ? weight.detach() : Tensor();
   const Shape x_shape = x.shape(), w_shape = weight.shape();
-  record(y, "conv2d", {x, weight, bias}, [=](const Tensor& grad) {
-    const Tensor dy = grad.contiguous();
+  const Tensor saved_y = relu ? y.detach() : Tensor();  // the ReLU mask; detached, never y itself
+  record(y, op, {x, weight, bias}, [=](const Tensor& grad) {
+    Tensor dy = grad.contiguous();
+    if (relu) {
+      Tensor masked = Tensor::empty_like(dy);
+      dispatch_float(dy.dtype(), "conv2d_relu backward", [&]<class T>() {
+        cpu::relu_backward(masked.data<T>(), saved_y.data<T>(), dy.data<T>(), dy.numel());
+      });
+      dy = masked;
+    }
     Tensor dx = need_dx ? Tensor::empty(x_shape, dy.dtype(), dy.device()) : Tensor();
     Tensor dw = need_dw ? Tensor::empty(w_shape, dy.dtype(), dy.device()) : Tensor();
     Tensor db = need_db ? Tensor::empty({s.C_out}, dy.dtype(), dy.device()) : Tensor();
@@ -83,6 +91,16 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
     return std::vector<Tensor>{dx, dw, db};
   });
   return y;
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt) {
+  return conv2d_impl("conv2d", x, weight, bias, opt, false);
+}
+
+Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt) {
+  return conv2d_impl("conv2d_relu", x, weight, bias, opt, true);
 }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {

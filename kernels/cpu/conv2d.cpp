@@ -26,13 +26,13 @@ Conv2dShape conv2d_shape(i64 N, i64 C_in, i64 H, i64 W, i64 C_out, i64 K, i64 st
 }
 
 template <class T>
-void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s) {
+void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s, bool relu) {
   if (is_pointwise(s)) {
-    pointwise_conv2d_forward(y, x, weight, bias, s);
+    pointwise_conv2d_forward(y, x, weight, bias, s, relu);
   } else if (is_depthwise3x3(s)) {
-    depthwise_conv2d_forward(y, x, weight, bias, s);
+    depthwise_conv2d_forward(y, x, weight, bias, s, relu);
   } else {
-    conv2d_im2col_forward(y, x, weight, bias, s);
+    conv2d_im2col_forward(y, x, weight, bias, s, relu);
   }
 }
 
@@ -122,7 +122,8 @@ i64 max_chunk_cols(i64 ckk) { return std::max<i64>(16, (i64{1} << 18) / ckk); }
 }  // namespace
 
 template <class T>
-void conv2d_im2col_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s) {
+void conv2d_im2col_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s,
+                           bool relu) {
   const i64 cin_g = s.C_in / s.groups, cout_g = s.C_out / s.groups, ckk = cin_g * s.K * s.K;
   const i64 P = s.H_out * s.W_out;
   const ColumnTasks tasks = column_tasks(s.N, P, max_chunk_cols(ckk));
@@ -136,6 +137,7 @@ void conv2d_im2col_forward(T* y, const T* x, const T* weight, const T* bias, con
         if (bias) fill_rows_with_bias(yg, P, cout_g, c1 - c0, bias + g * cout_g);
         gemm<T>(false, false, cout_g, c1 - c0, ckk, T(1), weight + g * cout_g * ckk, ckk, col, c1 - c0,
                 bias ? T(1) : T(0), yg, P);
+        if (relu) relu_rows(yg, P, cout_g, c1 - c0);
       }
     }
   });
@@ -181,9 +183,10 @@ void conv2d_im2col_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x
 }
 
 #define CXR_INSTANTIATE(T)                                                                         \
-  template void conv2d_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&);          \
+  template void conv2d_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&, bool);    \
   template void conv2d_backward<T>(T*, T*, T*, const T*, const T*, const T*, const Conv2dShape&); \
-  template void conv2d_im2col_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&);   \
+  template void conv2d_im2col_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&,    \
+                                         bool);                                                  \
   template void conv2d_im2col_backward<T>(T*, T*, T*, const T*, const T*, const T*,               \
                                           const Conv2dShape&);                                    \
   template void conv2d_bias_backward<T>(T*, const T*, const Conv2dShape&);

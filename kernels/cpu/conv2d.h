@@ -30,8 +30,11 @@ Conv2dShape conv2d_shape(std::int64_t N, std::int64_t C_in, std::int64_t H, std:
                          std::int64_t padding, std::int64_t groups);
 
 // y [N, C_out, H_out, W_out]; x [N, C_in, H, W]; weight [C_out, C_in/G, K, K]; bias [C_out] or null.
+// relu: y = max(y, 0), applied to each block of y while it is still in cache (the
+// fused conv + ReLU of inference, where batch norm is folded into weight and bias).
 template <class T>
-void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s);
+void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s,
+                    bool relu = false);
 
 // Overwrites dx [N, C_in, H, W], dweight [C_out, C_in/G, K, K] and dbias [C_out]; a
 // null output is skipped (then x is unused without dweight, weight without dx).
@@ -41,7 +44,8 @@ void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const
 
 // The im2col + GEMM path for any shape (what the dispatcher uses outside the fast paths).
 template <class T>
-void conv2d_im2col_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s);
+void conv2d_im2col_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s,
+                           bool relu = false);
 template <class T>
 void conv2d_im2col_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight,
                             const Conv2dShape& s);

@@ -53,6 +53,15 @@ void fill_rows_with_bias(T* C, std::int64_t ldc, std::int64_t rows, std::int64_t
   for (std::int64_t r = 0; r < rows; ++r) std::fill(C + r * ldc, C + r * ldc + cols, bias[r]);
 }
 
+// C[r, 0 : cols) = max(C[r, 0 : cols), 0) for rows r < rows (row stride ldc).
+template <class T> void relu_rows(T* C, std::int64_t ldc, std::int64_t rows, std::int64_t cols) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    T* row = C + r * ldc;
+#pragma omp simd
+    for (std::int64_t i = 0; i < cols; ++i) row[i] = row[i] > T(0) ? row[i] : T(0);
+  }
+}
+
 // out[0 : size) = sum over tasks of what accumulate(partial, task, first) adds into
 // `partial` (first: the partial is uninitialised and must be overwritten).
 template <class T, class Fn>

@@ -5,6 +5,8 @@
 // vectorise along the row; the copy stays in L1/L2 and is cheap next to the taps.
 #include "kernels/cpu/depthwise_conv2d.h"
 
+#include "kernels/cpu/conv2d_tasks.h"
+
 #include "engine/parallel.h"
 
 #include <algorithm>
@@ -139,7 +141,8 @@ void input_grad_scatter(T* dx, const T* dy, const T* w, const Conv2dShape& s, T*
 }  // namespace
 
 template <class T>
-void depthwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s) {
+void depthwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s,
+                              bool relu) {
   const i64 p = s.padding, pw = s.W + 2 * p;
   with_stride(s.stride, [&]<int S>() {
     parallel_for(0, s.N * s.C_in, 1, [&](i64 q0, i64 q1) {
@@ -147,8 +150,10 @@ void depthwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, 
       for (i64 q = q0; q < q1; ++q) {  // plane q = (n, c)
         const i64 c = q % s.C_in;
         pad_plane(padded.data(), x + q * s.H * s.W, s.H, s.W, p);
-        filter_plane<T, S>(y + q * s.H_out * s.W_out, s.H_out, s.W_out, padded.data(), pw, s.stride,
-                           weight + c * 9, bias ? bias[c] : T(0));
+        T* out = y + q * s.H_out * s.W_out;
+        filter_plane<T, S>(out, s.H_out, s.W_out, padded.data(), pw, s.stride, weight + c * 9,
+                           bias ? bias[c] : T(0));
+        if (relu) relu_rows(out, 0, 1, s.H_out * s.W_out);  // the plane is still in cache
       }
     });
   });
@@ -207,7 +212,8 @@ void depthwise_conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T
 }
 
 #define CXR_INSTANTIATE(T)                                                                         \
-  template void depthwise_conv2d_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&); \
+  template void depthwise_conv2d_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&, \
+                                            bool);                                               \
   template void depthwise_conv2d_backward<T>(T*, T*, T*, const T*, const T*, const T*,            \
                                              const Conv2dShape&);
 CXR_INSTANTIATE(float)

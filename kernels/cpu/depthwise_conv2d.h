@@ -23,7 +23,8 @@ inline bool is_depthwise3x3(const Conv2dShape& s) {
 }
 
 template <class T>
-void depthwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s);
+void depthwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s,
+                              bool relu = false);
 
 // Same contract as conv2d_backward.
 template <class T>

@@ -12,7 +12,8 @@ constexpr std::int64_t kMaxChunkCols = 4096;
 }  // namespace
 
 template <class T>
-void pointwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s) {
+void pointwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s,
+                              bool relu) {
   const std::int64_t HW = s.H * s.W;
   const ColumnTasks tasks = column_tasks(s.N, HW, kMaxChunkCols);
   parallel_for(0, tasks.count, 1, [&](std::int64_t t0, std::int64_t t1) {
@@ -23,6 +24,7 @@ void pointwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, 
       // Y[n][:, chunk] = W X[n][:, chunk] (+ bias already in Y)
       gemm<T>(false, false, s.C_out, cols, s.C_in, T(1), weight, s.C_in, x + n * s.C_in * HW + c0, HW,
               bias ? T(1) : T(0), yn, HW);
+      if (relu) relu_rows(yn, HW, s.C_out, cols);  // the chunk is still in L2
     }
   });
 }
@@ -55,7 +57,8 @@ void pointwise_conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T
 }
 
 #define CXR_INSTANTIATE(T)                                                                        \
-  template void pointwise_conv2d_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&); \
+  template void pointwise_conv2d_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&, \
+                                            bool);                                               \
   template void pointwise_conv2d_backward<T>(T*, T*, T*, const T*, const T*, const T*,            \
                                              const Conv2dShape&);
 CXR_INSTANTIATE(float)

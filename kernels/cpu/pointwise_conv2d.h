@@ -19,7 +19,8 @@ inline bool is_pointwise(const Conv2dShape& s) {
 }
 
 template <class T>
-void pointwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s);
+void pointwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s,
+                              bool relu = false);
 
 // Same contract as conv2d_backward.
 template <class T>

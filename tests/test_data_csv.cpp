@@ -100,7 +100,10 @@ TEST(DataCsv, EmptyInput) {
 TEST(DataCsv, FieldQuotingRoundTrips) {
   const std::vector<std::string> values = {"plain", "a,b", "say \"hi\"", "two\nlines", "cr\r\nlf", " padded ", ""};
   std::string line;
-  for (std::size_t i = 0; i < values.size(); ++i) line += (i ? "," : "") + csv_field(values[i]);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i) line += ',';
+    line += csv_field(values[i]);
+  }
   EXPECT_EQ(csv_field("plain"), "plain");
   EXPECT_EQ(csv_field("a,b"), "\"a,b\"");
   const auto t = parse_csv("h1,h2,h3,h4,h5,h6,h7\n" + line + "\n");

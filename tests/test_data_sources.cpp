@@ -131,9 +131,13 @@ TEST(DataIeee8023, SelectsFrontalXraysAndReportsEveryRowLeftOut) {
                                                                 {"missing_patient_id", 1},
                                                                 {"unknown_finding", 1}}));
   for (const auto& s : scan.skipped) {
-    if (s.reason == "malformed_csv_row") EXPECT_EQ(s.item, "metadata.csv line 15");
-    if (s.reason == "unknown_finding") EXPECT_NE(s.detail.find("Pneumonia/Viral/Mystery"), std::string::npos);
-    if (s.reason == "duplicate_metadata_row") EXPECT_NE(s.detail.find("line 2"), std::string::npos);
+    if (s.reason == "malformed_csv_row") {
+      EXPECT_EQ(s.item, "metadata.csv line 15");
+    } else if (s.reason == "unknown_finding") {
+      EXPECT_NE(s.detail.find("Pneumonia/Viral/Mystery"), std::string::npos);
+    } else if (s.reason == "duplicate_metadata_row") {
+      EXPECT_NE(s.detail.find("line 2"), std::string::npos);
+    }
   }
   // Two patient ids sharing an image file must share a split.
   ASSERT_EQ(scan.same_patient.size(), 1u);

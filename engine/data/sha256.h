@@ -1,12 +1,14 @@
-// SHA-256 (FIPS 180-4): the manifest's file checksums and the exact-duplicate test
-// on decoded pixels.
+// SHA-256 (FIPS 180-4) through OpenSSL's libcrypto (SHA-NI where the CPU has it):
+// the manifest's file checksums and the exact-duplicate test on decoded pixels.
 #pragma once
 
 #include <array>
-#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
+
+typedef struct evp_md_ctx_st EVP_MD_CTX;
 
 namespace cxr::data {
 
@@ -15,15 +17,15 @@ using Digest = std::array<std::uint8_t, 32>;
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
   void update(std::span<const std::uint8_t> bytes);
   Digest finish();  // the hasher is spent afterwards
 
  private:
-  void block(const std::uint8_t* p);
-  std::array<std::uint32_t, 8> h_;
-  std::array<std::uint8_t, 64> buffer_{};
-  std::size_t buffered_ = 0;
-  std::uint64_t length_ = 0;  // bytes
+  EVP_MD_CTX* ctx_;
 };
 
 Digest sha256(std::span<const std::uint8_t> bytes);

@@ -2,6 +2,7 @@
 // x, gamma and beta), forward values and running statistics against a plain
 // double reference and against values printed by PyTorch 1.13, the float32 fast
 // path against the float64 path, determinism, and the error messages.
+#include "expect_error.h"
 #include "gradcheck.h"
 
 #include "engine/parallel.h"
@@ -12,6 +13,7 @@
 
 using namespace cxr;
 using cxr::testing::expect_gradients_match;
+using cxr::testing::expect_error_mentioning;
 using cxr::testing::random_tensor;
 
 namespace {
@@ -257,16 +259,6 @@ TEST(BatchNorm, ResultsDoNotDependOnTheThreadCount) {
     return all;
   };
   EXPECT_EQ(run(1), run(3));
-}
-
-void expect_error_mentioning(const std::function<void()>& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    FAIL() << "no error thrown";
-  } catch (const Error& e) {
-    for (const auto& part : parts)
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what() << " lacks " << part;
-  }
 }
 
 TEST(BatchNorm, RejectsBadInputsWithClearErrors) {

@@ -1,6 +1,7 @@
 // softmax, log_softmax, cross_entropy: gradients against finite differences (with and
 // without class weights), hand-computed values and values printed by PyTorch 1.13,
 // stability at large logits, and the error messages.
+#include "expect_error.h"
 #include "gradcheck.h"
 
 #include <cmath>
@@ -8,6 +9,7 @@
 
 using namespace cxr;
 using cxr::testing::expect_gradients_match;
+using cxr::testing::expect_error_mentioning;
 using cxr::testing::random_tensor;
 
 namespace {
@@ -119,16 +121,6 @@ TEST(CrossEntropy, HandComputedValue) {
                                     DType::F32);
   const double want = (std::log(4.0 / 3.0) + std::log(4.0)) / 2;
   EXPECT_NEAR(cross_entropy(logits, {1, 0}).item(), want, 2e-7);  // float32 log-softmax
-}
-
-void expect_error_mentioning(const std::function<void()>& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    FAIL() << "no error thrown";
-  } catch (const Error& e) {
-    for (const auto& part : parts)
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what() << " lacks " << part;
-  }
 }
 
 TEST(CrossEntropy, RejectsBadLabelsAndWeightsWithClearErrors) {

@@ -2,6 +2,7 @@
 // forward values against a plain reference (an explicitly padded copy of the input)
 // and hand-computed values, tie-breaking and NaN propagation as in PyTorch, and the
 // error messages.
+#include "expect_error.h"
 #include "gradcheck.h"
 
 #include <cmath>
@@ -11,6 +12,7 @@
 
 using namespace cxr;
 using cxr::testing::expect_gradients_match;
+using cxr::testing::expect_error_mentioning;
 using cxr::testing::random_tensor;
 
 namespace {
@@ -156,16 +158,6 @@ TEST(GlobalAvgPool, GradientsAndValues) {
   EXPECT_EQ(out.shape(), (Shape{3, 5}));
   for (std::int64_t m = 0; m < 15; ++m)
     EXPECT_EQ(out.at(m), (x.at(4 * m) + x.at(4 * m + 1) + x.at(4 * m + 2) + x.at(4 * m + 3)) / 4);
-}
-
-void expect_error_mentioning(const std::function<void()>& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    FAIL() << "no error thrown";
-  } catch (const Error& e) {
-    for (const auto& part : parts)
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what() << " lacks " << part;
-  }
 }
 
 TEST(Pool, RejectsBadWindowsWithClearErrors) {

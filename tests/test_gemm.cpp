@@ -73,6 +73,37 @@ TEST(Gemm, SmallIntegersMatchTheReferenceExactlyForAllTransposes) {
   }
 }
 
+// The epilogue (row bias + ReLU) on small integers: exact, also for K past one KC
+// block (257, 300), where it must run on the full sum and not per block.
+TEST(Gemm, EpilogueAddsRowBiasThenReluOnTheFullSum) {
+  Generator gen(11);
+  for (bool ta : {false, true}) {
+    for (const Case& c : kCases) {
+      auto A = operand<float>(ta, c.M, c.K, 1);
+      auto B = operand<float>(false, c.K, c.N, 2);
+      Matrix<float> C(c.M, c.N, 3), R(c.M, c.N, 3);
+      std::vector<float> bias(static_cast<std::size_t>(c.M));
+      fill_ints(A, gen, -3, 3);
+      fill_ints(B, gen, -3, 3);
+      for (auto& b : bias) b = static_cast<float>(static_cast<int>(gen.below(21)) - 10);
+      for (bool relu : {false, true}) {
+        gemm<float>(ta, false, c.M, c.N, c.K, 1.0f, A.v.data(), A.ld, B.v.data(), B.ld, 0.0f, C.v.data(),
+                    C.ld, cxr::cpu::GemmEpilogue<float>{bias.data(), relu});
+        gemm_reference<float>(ta, false, c.M, c.N, c.K, 1.0f, A.v.data(), A.ld, B.v.data(), B.ld, 0.0f,
+                              R.v.data(), R.ld);
+        for (std::int64_t i = 0; i < c.M; ++i)
+          for (std::int64_t j = 0; j < c.N; ++j) {
+            float& r = R.v[i * R.ld + j];
+            r += bias[i];
+            if (relu && r < 0) r = 0;
+          }
+        ASSERT_EQ(C.v, R.v) << "trans_a " << ta << " relu " << relu << " M " << c.M << " N " << c.N
+                            << " K " << c.K;
+      }
+    }
+  }
+}
+
 // Rigorous float32 bound: |fl(sum) - sum| <= gamma_K * sum |a_k b_k| with
 // gamma_K ~ K u, u = 2^-24 (Higham, Accuracy and Stability, 3.1); (K + 2) covers
 // the alpha/beta update too. The reference accumulates in double.

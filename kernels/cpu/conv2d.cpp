@@ -134,10 +134,8 @@ void conv2d_im2col_forward(T* y, const T* x, const T* weight, const T* bias, con
       for (i64 g = 0; g < s.groups; ++g) {
         im2col(col, x + (n * s.C_in + g * cin_g) * s.H * s.W, s, c0, c1);
         T* yg = y + (n * s.C_out + g * cout_g) * P + c0;
-        if (bias) fill_rows_with_bias(yg, P, cout_g, c1 - c0, bias + g * cout_g);
         gemm<T>(false, false, cout_g, c1 - c0, ckk, T(1), weight + g * cout_g * ckk, ckk, col, c1 - c0,
-                bias ? T(1) : T(0), yg, P);
-        if (relu) relu_rows(yg, P, cout_g, c1 - c0);
+                T(0), yg, P, GemmEpilogue<T>{bias ? bias + g * cout_g : nullptr, relu});
       }
     }
   });

@@ -46,22 +46,6 @@ template <class T> T* thread_scratch(std::int64_t n) {
   return buffer.data();
 }
 
-// C[r, 0 : cols) = bias[r] for rows r < rows (row stride ldc), so that a GEMM with
-// beta = 1 adds the product to the bias.
-template <class T>
-void fill_rows_with_bias(T* C, std::int64_t ldc, std::int64_t rows, std::int64_t cols, const T* bias) {
-  for (std::int64_t r = 0; r < rows; ++r) std::fill(C + r * ldc, C + r * ldc + cols, bias[r]);
-}
-
-// C[r, 0 : cols) = max(C[r, 0 : cols), 0) for rows r < rows (row stride ldc).
-template <class T> void relu_rows(T* C, std::int64_t ldc, std::int64_t rows, std::int64_t cols) {
-  for (std::int64_t r = 0; r < rows; ++r) {
-    T* row = C + r * ldc;
-#pragma omp simd
-    for (std::int64_t i = 0; i < cols; ++i) row[i] = row[i] > T(0) ? row[i] : T(0);
-  }
-}
-
 // out[0 : size) = sum over tasks of what accumulate(partial, task, first) adds into
 // `partial` (first: the partial is uninitialised and must be overwritten).
 template <class T, class Fn>

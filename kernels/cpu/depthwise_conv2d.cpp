@@ -40,9 +40,10 @@ template <class T> void pad_plane(T* dst, const T* src, i64 h, i64 w, i64 pad) {
 }
 
 // out [out_h x out_w] = b + sum_{kh, kw} w[3 kh + kw] * in[oh*s + kh, ow*s + kw], with
-// `in` a padded plane of row stride in_w.
+// `in` a padded plane of row stride in_w; then max(out, 0) when relu.
 template <class T, int S>
-void filter_plane(T* out, i64 out_h, i64 out_w, const T* in, i64 in_w, i64 stride, const T* w, T b) {
+void filter_plane(T* out, i64 out_h, i64 out_w, const T* in, i64 in_w, i64 stride, const T* w, T b,
+                  bool relu) {
   const i64 s = S > 0 ? S : stride;
   for (i64 oh = 0; oh < out_h; ++oh) {
     const T* r0 = in + oh * s * in_w;
@@ -52,9 +53,10 @@ void filter_plane(T* out, i64 out_h, i64 out_w, const T* in, i64 in_w, i64 strid
 #pragma omp simd
     for (i64 ow = 0; ow < out_w; ++ow) {
       const i64 c = ow * s;
-      o[ow] = b + w[0] * r0[c] + w[1] * r0[c + 1] + w[2] * r0[c + 2]
-                + w[3] * r1[c] + w[4] * r1[c + 1] + w[5] * r1[c + 2]
-                + w[6] * r2[c] + w[7] * r2[c + 1] + w[8] * r2[c + 2];
+      const T v = b + w[0] * r0[c] + w[1] * r0[c + 1] + w[2] * r0[c + 2]
+                    + w[3] * r1[c] + w[4] * r1[c + 1] + w[5] * r1[c + 2]
+                    + w[6] * r2[c] + w[7] * r2[c + 1] + w[8] * r2[c + 2];
+      o[ow] = relu && !(v > T(0)) ? T(0) : v;
     }
   }
 }
@@ -150,10 +152,8 @@ void depthwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, 
       for (i64 q = q0; q < q1; ++q) {  // plane q = (n, c)
         const i64 c = q % s.C_in;
         pad_plane(padded.data(), x + q * s.H * s.W, s.H, s.W, p);
-        T* out = y + q * s.H_out * s.W_out;
-        filter_plane<T, S>(out, s.H_out, s.W_out, padded.data(), pw, s.stride, weight + c * 9,
-                           bias ? bias[c] : T(0));
-        if (relu) relu_rows(out, 0, 1, s.H_out * s.W_out);  // the plane is still in cache
+        filter_plane<T, S>(y + q * s.H_out * s.W_out, s.H_out, s.W_out, padded.data(), pw, s.stride,
+                           weight + c * 9, bias ? bias[c] : T(0), relu);
       }
     });
   });
@@ -189,7 +189,7 @@ void depthwise_conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T
             T* dxq = dx + q * s.H * s.W;
             if (dx_by_filter) {
               pad_plane(work.data(), dyq, s.H_out, s.W_out, fp);
-              filter_plane<T, 1>(dxq, s.H, s.W, work.data(), fw, 1, flipped, T(0));
+              filter_plane<T, 1>(dxq, s.H, s.W, work.data(), fw, 1, flipped, T(0), false);
             } else if constexpr (S == 2) {
               input_grad_stride2(dxq, dyq, w, s, work.data());
             } else {

@@ -148,10 +148,18 @@ void pack_b(T* dst, bool trans_b, const T* B, i64 ldb, i64 p0, i64 kc, i64 j0, i
   }
 }
 
-// C[MR x NR] = alpha * (sum over k of a[k][r] * b[k][c]) + beta * C; C is not read
-// when beta == 0. a and b are packed panels.
+// One element through the epilogue: + bias, then ReLU.
+template <class T> T finish(T v, const T* bias, i64 r, bool relu) {
+  if (bias) v += bias[r];
+  return relu && !(v > T(0)) ? T(0) : v;
+}
+
+// C[MR x NR] = alpha * (sum over k of a[k][r] * b[k][c]) + beta * C, then the
+// epilogue (bias: the tile's MR row biases, or null); C is not read when beta == 0.
+// a and b are packed panels.
 template <class T, i64 MR, i64 NR>
-void micro_kernel_generic(i64 kc, const T* a, const T* b, T* C, i64 ldc, T alpha, T beta) {
+void micro_kernel_generic(i64 kc, const T* a, const T* b, T* C, i64 ldc, T alpha, T beta,
+                          const T* bias, bool relu) {
   T acc[MR][NR] = {};
   for (i64 k = 0; k < kc; ++k) {
     for (i64 r = 0; r < MR; ++r) {
@@ -161,12 +169,14 @@ void micro_kernel_generic(i64 kc, const T* a, const T* b, T* C, i64 ldc, T alpha
   }
   for (i64 r = 0; r < MR; ++r)
     for (i64 c = 0; c < NR; ++c)
-      C[r * ldc + c] = beta == T(0) ? alpha * acc[r][c] : std::fma(beta, C[r * ldc + c], alpha * acc[r][c]);
+      C[r * ldc + c] = finish(beta == T(0) ? alpha * acc[r][c] : std::fma(beta, C[r * ldc + c], alpha * acc[r][c]),
+                              bias, r, relu);
 }
 
 template <class T>
-void micro_kernel(i64 kc, const T* a, const T* b, T* C, i64 ldc, T alpha, T beta) {
-  micro_kernel_generic<T, Blocking<T>::MR, Blocking<T>::NR>(kc, a, b, C, ldc, alpha, beta);
+void micro_kernel(i64 kc, const T* a, const T* b, T* C, i64 ldc, T alpha, T beta, const T* bias,
+                  bool relu) {
+  micro_kernel_generic<T, Blocking<T>::MR, Blocking<T>::NR>(kc, a, b, C, ldc, alpha, beta, bias, relu);
 }
 
 #ifdef CXR_GEMM_AVX2
@@ -175,7 +185,7 @@ void micro_kernel(i64 kc, const T* a, const T* b, T* C, i64 ldc, T alpha, T beta
 // the B loads into the FMAs, 12 loads per k instead of 2.
 template <>
 [[gnu::noinline]] void micro_kernel<float>(i64 kc, const float* a, const float* b, float* C, i64 ldc,
-                                           float alpha, float beta) {
+                                           float alpha, float beta, const float* bias, bool relu) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -196,16 +206,20 @@ template <>
   }
   const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
   const bool read_c = beta != 0.0f;
-  auto store = [&](float* c, __m256 acc) {
-    const __m256 scaled = _mm256_mul_ps(va, acc);
-    _mm256_storeu_ps(c, read_c ? _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), scaled) : scaled);
+  const __m256 zero = _mm256_setzero_ps();
+  auto store = [&](float* c, __m256 acc, int r) {
+    __m256 v = _mm256_mul_ps(va, acc);
+    if (read_c) v = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), v);
+    if (bias) v = _mm256_add_ps(v, _mm256_set1_ps(bias[r]));
+    if (relu) v = _mm256_max_ps(v, zero);  // NaN -> 0, as relu_forward
+    _mm256_storeu_ps(c, v);
   };
-  store(C + 0 * ldc, c00); store(C + 0 * ldc + 8, c01);
-  store(C + 1 * ldc, c10); store(C + 1 * ldc + 8, c11);
-  store(C + 2 * ldc, c20); store(C + 2 * ldc + 8, c21);
-  store(C + 3 * ldc, c30); store(C + 3 * ldc + 8, c31);
-  store(C + 4 * ldc, c40); store(C + 4 * ldc + 8, c41);
-  store(C + 5 * ldc, c50); store(C + 5 * ldc + 8, c51);
+  store(C + 0 * ldc, c00, 0); store(C + 0 * ldc + 8, c01, 0);
+  store(C + 1 * ldc, c10, 1); store(C + 1 * ldc + 8, c11, 1);
+  store(C + 2 * ldc, c20, 2); store(C + 2 * ldc + 8, c21, 2);
+  store(C + 3 * ldc, c30, 3); store(C + 3 * ldc + 8, c31, 3);
+  store(C + 4 * ldc, c40, 4); store(C + 4 * ldc + 8, c41, 4);
+  store(C + 5 * ldc, c50, 5); store(C + 5 * ldc + 8, c51, 5);
 }
 #endif
 
@@ -218,9 +232,11 @@ template <class T> PackBuffers<T>& pack_buffers() {
   return buffers;
 }
 
-// C[mc x nc] (+)= alpha * packed A block * packed B block, tile by tile.
+// C[mc x nc] (+)= alpha * packed A block * packed B block, tile by tile, then the
+// epilogue (bias: the block's mc row biases, or null).
 template <class T>
-void macro_kernel(i64 mc, i64 nc, i64 kc, T alpha, const T* pa, const T* pb, T beta, T* C, i64 ldc) {
+void macro_kernel(i64 mc, i64 nc, i64 kc, T alpha, const T* pa, const T* pb, T beta, T* C, i64 ldc,
+                  const T* bias, bool relu) {
   constexpr i64 MR = Blocking<T>::MR, NR = Blocking<T>::NR;
   alignas(64) T edge[MR * NR];
   for (i64 jr = 0; jr < nc; jr += NR) {
@@ -230,33 +246,37 @@ void macro_kernel(i64 mc, i64 nc, i64 kc, T alpha, const T* pa, const T* pb, T b
       const T* a = pa + ir * kc;
       const T* b = pb + jr * kc;
       T* c = C + ir * ldc + jr;
+      const T* tile_bias = bias ? bias + ir : nullptr;
       if (m == MR && n == NR) {
-        micro_kernel<T>(kc, a, b, c, ldc, alpha, beta);
+        micro_kernel<T>(kc, a, b, c, ldc, alpha, beta, tile_bias, relu);
         continue;
       }
-      micro_kernel<T>(kc, a, b, edge, NR, alpha, T(0));
+      micro_kernel<T>(kc, a, b, edge, NR, alpha, T(0), nullptr, false);
       for (i64 r = 0; r < m; ++r)
         for (i64 j = 0; j < n; ++j)
-          c[r * ldc + j] = beta == T(0) ? edge[r * NR + j] : std::fma(beta, c[r * ldc + j], edge[r * NR + j]);
+          c[r * ldc + j] = finish(beta == T(0) ? edge[r * NR + j] : std::fma(beta, c[r * ldc + j], edge[r * NR + j]),
+                                  tile_bias, r, relu);
     }
   }
 }
 
-// C = beta * C (beta == 0 writes zeros without reading C).
-template <class T> void scale_c(i64 M, i64 N, T beta, T* C, i64 ldc) {
+// C = beta * C (beta == 0 writes zeros without reading C), then the epilogue.
+template <class T> void scale_c(i64 M, i64 N, T beta, T* C, i64 ldc, const GemmEpilogue<T>& e) {
   for (i64 i = 0; i < M; ++i)
-    for (i64 j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+    for (i64 j = 0; j < N; ++j)
+      C[i * ldc + j] = finish(beta == T(0) ? T(0) : beta * C[i * ldc + j], e.row_bias, i, e.relu);
 }
 
 }  // namespace
 
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, T alpha,
-          const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
+          const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc,
+          const GemmEpilogue<T>& epilogue) {
   using Bk = Blocking<T>;
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == T(0)) {
-    scale_c(M, N, beta, C, ldc);
+    scale_c(M, N, beta, C, ldc, epilogue);
     return;
   }
   PackBuffers<T>& buf = pack_buffers<T>();
@@ -271,11 +291,14 @@ void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64
     for (i64 pc = 0; pc < K; pc += Bk::KC) {
       const i64 kc = std::min(Bk::KC, K - pc);
       const T beta_block = pc == 0 ? beta : T(1);  // later K blocks add to the partial sum
+      const bool last_block = pc + kc == K;        // the epilogue runs once, on the full sum
       pack_b<T, Bk::NR>(buf.b.data(), trans_b, B, ldb, pc, kc, jc, nc);
       for (i64 ic = 0; ic < M; ic += Bk::MC) {
         const i64 mc = std::min(Bk::MC, M - ic);
         pack_a<T, Bk::MR>(buf.a.data(), trans_a, A, lda, ic, mc, pc, kc);
-        macro_kernel<T>(mc, nc, kc, alpha, buf.a.data(), buf.b.data(), beta_block, C + ic * ldc + jc, ldc);
+        macro_kernel<T>(mc, nc, kc, alpha, buf.a.data(), buf.b.data(), beta_block, C + ic * ldc + jc, ldc,
+                        last_block && epilogue.row_bias ? epilogue.row_bias + ic : nullptr,
+                        last_block && epilogue.relu);
       }
     }
   }
@@ -329,7 +352,8 @@ void gemm_reference(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, 
 
 #define CXR_INSTANTIATE(T)                                                                      \
   template void gemm<T>(bool, bool, std::int64_t, std::int64_t, std::int64_t, T, const T*,      \
-                        std::int64_t, const T*, std::int64_t, T, T*, std::int64_t);             \
+                        std::int64_t, const T*, std::int64_t, T, T*, std::int64_t,              \
+                        const GemmEpilogue<T>&);                                                \
   template void gemm_parallel<T>(bool, bool, std::int64_t, std::int64_t, std::int64_t, T,       \
                                  const T*, std::int64_t, const T*, std::int64_t, T, T*,         \
                                  std::int64_t);                                                 \

@@ -14,9 +14,18 @@
 
 namespace cxr::cpu {
 
+// Applied to each tile of C as it is stored after the last K block, while it is in
+// registers: C[i, j] = relu?(C[i, j] + row_bias[i]). A fused conv's bias and ReLU
+// then cost no extra pass over C.
+template <class T> struct GemmEpilogue {
+  const T* row_bias = nullptr;  // [M] or null
+  bool relu = false;
+};
+
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, T alpha,
-          const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc);
+          const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc,
+          const GemmEpilogue<T>& epilogue = {});
 
 template <class T>
 void gemm_parallel(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K,

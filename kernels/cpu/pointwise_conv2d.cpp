@@ -19,12 +19,9 @@ void pointwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, 
   parallel_for(0, tasks.count, 1, [&](std::int64_t t0, std::int64_t t1) {
     for (std::int64_t t = t0; t < t1; ++t) {
       const std::int64_t n = tasks.image(t), c0 = tasks.begin(t), cols = tasks.end(t) - c0;
-      T* yn = y + n * s.C_out * HW + c0;
-      if (bias) fill_rows_with_bias(yn, HW, s.C_out, cols, bias);
-      // Y[n][:, chunk] = W X[n][:, chunk] (+ bias already in Y)
+      // Y[n][:, chunk] = relu?(W X[n][:, chunk] + bias), bias and ReLU applied in registers
       gemm<T>(false, false, s.C_out, cols, s.C_in, T(1), weight, s.C_in, x + n * s.C_in * HW + c0, HW,
-              bias ? T(1) : T(0), yn, HW);
-      if (relu) relu_rows(yn, HW, s.C_out, cols);  // the chunk is still in L2
+              T(0), y + n * s.C_out * HW + c0, HW, GemmEpilogue<T>{bias, relu});
     }
   });
 }

@@ -3,6 +3,8 @@
 // KC 256, NC 2048), alpha/beta, padded leading dimensions.
 #include "kernels/cpu/gemm.h"
 
+#include "engine/check.h"
+
 #include "engine/parallel.h"
 #include "engine/random.h"
 
@@ -16,8 +18,36 @@ using namespace cxr;
 using cxr::cpu::gemm;
 using cxr::cpu::gemm_parallel;
 using cxr::cpu::gemm_reference;
+using cxr::cpu::GemmIsa;
 
 namespace {
+
+// Every float micro-kernel this machine can run (AVX2 always on x86 builds, AVX-512
+// where the CPU has it); tests run on each.
+std::vector<GemmIsa> available_isas() {
+  std::vector<GemmIsa> isas{cxr::cpu::gemm_isa()};
+  for (GemmIsa isa : {GemmIsa::Avx2, GemmIsa::Avx512}) {
+    if (isa == isas[0]) continue;
+    try {
+      cxr::cpu::set_gemm_isa(isa);
+      isas.push_back(isa);
+    } catch (const Error&) {
+    }
+  }
+  cxr::cpu::set_gemm_isa(isas[0]);
+  return isas;
+}
+
+// Runs body() once per available kernel and restores the default.
+template <class Fn> void for_each_isa(Fn&& body) {
+  const auto isas = available_isas();
+  for (GemmIsa isa : isas) {
+    cxr::cpu::set_gemm_isa(isa);
+    SCOPED_TRACE(isa == GemmIsa::Avx512 ? "AVX-512 kernel" : isa == GemmIsa::Avx2 ? "AVX2 kernel" : "portable");
+    body();
+  }
+  cxr::cpu::set_gemm_isa(isas[0]);
+}
 
 struct Case {
   std::int64_t M, N, K;
@@ -51,57 +81,88 @@ template <class T> Matrix<T> operand(bool trans, std::int64_t rows, std::int64_t
 
 TEST(Gemm, SmallIntegersMatchTheReferenceExactlyForAllTransposes) {
   Generator gen(1);
-  for (bool ta : {false, true}) {
-    for (bool tb : {false, true}) {
-      for (const Case& c : kCases) {
-        auto A = operand<float>(ta, c.M, c.K, 3);
-        auto B = operand<float>(tb, c.K, c.N, 2);
-        Matrix<float> C(c.M, c.N, 5), R(c.M, c.N, 5);
-        fill_ints(A, gen, -3, 3);
-        fill_ints(B, gen, -3, 3);
-        fill_ints(C, gen, -5, 5);
-        R.v = C.v;
-        // |sum| <= 9 K <= 2700 and alpha, beta are small integers: every step is exact in float32.
-        gemm<float>(ta, tb, c.M, c.N, c.K, 2.0f, A.v.data(), A.ld, B.v.data(), B.ld, -1.0f, C.v.data(), C.ld);
-        gemm_reference<float>(ta, tb, c.M, c.N, c.K, 2.0f, A.v.data(), A.ld, B.v.data(), B.ld, -1.0f,
-                              R.v.data(), R.ld);
-        // Comparing the whole buffers also checks the padding columns of C are untouched.
-        ASSERT_EQ(C.v, R.v) << "trans_a " << ta << " trans_b " << tb << " M " << c.M << " N " << c.N << " K "
-                            << c.K;
+  for_each_isa([&] {
+    for (bool ta : {false, true}) {
+      for (bool tb : {false, true}) {
+        for (const Case& c : kCases) {
+          auto A = operand<float>(ta, c.M, c.K, 3);
+          auto B = operand<float>(tb, c.K, c.N, 2);
+          Matrix<float> C(c.M, c.N, 5), R(c.M, c.N, 5);
+          fill_ints(A, gen, -3, 3);
+          fill_ints(B, gen, -3, 3);
+          fill_ints(C, gen, -5, 5);
+          R.v = C.v;
+          // |sum| <= 9 K <= 2700 and alpha, beta are small integers: every step is exact in float32.
+          gemm<float>(ta, tb, c.M, c.N, c.K, 2.0f, A.v.data(), A.ld, B.v.data(), B.ld, -1.0f, C.v.data(), C.ld);
+          gemm_reference<float>(ta, tb, c.M, c.N, c.K, 2.0f, A.v.data(), A.ld, B.v.data(), B.ld, -1.0f,
+                                R.v.data(), R.ld);
+          // Comparing the whole buffers also checks the padding columns of C are untouched.
+          ASSERT_EQ(C.v, R.v) << "trans_a " << ta << " trans_b " << tb << " M " << c.M << " N " << c.N << " K "
+                              << c.K;
+        }
       }
     }
-  }
+  });
 }
 
 // The epilogue (row bias + ReLU) on small integers: exact, also for K past one KC
 // block (257, 300), where it must run on the full sum and not per block.
 TEST(Gemm, EpilogueAddsRowBiasThenReluOnTheFullSum) {
   Generator gen(11);
+  for_each_isa([&] {
+    for (bool ta : {false, true}) {
+      for (const Case& c : kCases) {
+        auto A = operand<float>(ta, c.M, c.K, 1);
+        auto B = operand<float>(false, c.K, c.N, 2);
+        Matrix<float> C(c.M, c.N, 3), R(c.M, c.N, 3);
+        std::vector<float> bias(static_cast<std::size_t>(c.M));
+        fill_ints(A, gen, -3, 3);
+        fill_ints(B, gen, -3, 3);
+        for (auto& b : bias) b = static_cast<float>(static_cast<int>(gen.below(21)) - 10);
+        for (bool relu : {false, true}) {
+          gemm<float>(ta, false, c.M, c.N, c.K, 1.0f, A.v.data(), A.ld, B.v.data(), B.ld, 0.0f, C.v.data(),
+                      C.ld, cxr::cpu::GemmEpilogue<float>{bias.data(), relu});
+          gemm_reference<float>(ta, false, c.M, c.N, c.K, 1.0f, A.v.data(), A.ld, B.v.data(), B.ld, 0.0f,
+                                R.v.data(), R.ld);
+          for (std::int64_t i = 0; i < c.M; ++i)
+            for (std::int64_t j = 0; j < c.N; ++j) {
+              float& r = R.v[i * R.ld + j];
+              r += bias[i];
+              if (relu && r < 0) r = 0;
+            }
+          ASSERT_EQ(C.v, R.v) << "trans_a " << ta << " relu " << relu << " M " << c.M << " N " << c.N
+                              << " K " << c.K;
+        }
+      }
+    }
+  });
+}
+
+// The AVX2 and AVX-512 kernels sum every element in the same FMA order: the same
+// bits on random floats, so results do not depend on the machine's vector width.
+TEST(Gemm, AvxKernelsAreBitIdentical) {
+  const auto isas = available_isas();
+  if (isas.size() < 2) GTEST_SKIP() << "this CPU runs only one float kernel";
+  Generator gen(12);
   for (bool ta : {false, true}) {
-    for (const Case& c : kCases) {
-      auto A = operand<float>(ta, c.M, c.K, 1);
-      auto B = operand<float>(false, c.K, c.N, 2);
-      Matrix<float> C(c.M, c.N, 3), R(c.M, c.N, 3);
-      std::vector<float> bias(static_cast<std::size_t>(c.M));
-      fill_ints(A, gen, -3, 3);
-      fill_ints(B, gen, -3, 3);
-      for (auto& b : bias) b = static_cast<float>(static_cast<int>(gen.below(21)) - 10);
-      for (bool relu : {false, true}) {
-        gemm<float>(ta, false, c.M, c.N, c.K, 1.0f, A.v.data(), A.ld, B.v.data(), B.ld, 0.0f, C.v.data(),
-                    C.ld, cxr::cpu::GemmEpilogue<float>{bias.data(), relu});
-        gemm_reference<float>(ta, false, c.M, c.N, c.K, 1.0f, A.v.data(), A.ld, B.v.data(), B.ld, 0.0f,
-                              R.v.data(), R.ld);
-        for (std::int64_t i = 0; i < c.M; ++i)
-          for (std::int64_t j = 0; j < c.N; ++j) {
-            float& r = R.v[i * R.ld + j];
-            r += bias[i];
-            if (relu && r < 0) r = 0;
-          }
-        ASSERT_EQ(C.v, R.v) << "trans_a " << ta << " relu " << relu << " M " << c.M << " N " << c.N
-                            << " K " << c.K;
+    for (bool tb : {false, true}) {
+      for (const Case& c : kCases) {
+        auto A = operand<float>(ta, c.M, c.K, 1);
+        auto B = operand<float>(tb, c.K, c.N, 1);
+        Matrix<float> C0(c.M, c.N), C1(c.M, c.N);
+        fill_random(A, gen);
+        fill_random(B, gen);
+        fill_random(C0, gen);
+        C1.v = C0.v;
+        cxr::cpu::set_gemm_isa(GemmIsa::Avx2);
+        gemm<float>(ta, tb, c.M, c.N, c.K, 0.5f, A.v.data(), A.ld, B.v.data(), B.ld, 0.25f, C0.v.data(), C0.ld);
+        cxr::cpu::set_gemm_isa(GemmIsa::Avx512);
+        gemm<float>(ta, tb, c.M, c.N, c.K, 0.5f, A.v.data(), A.ld, B.v.data(), B.ld, 0.25f, C1.v.data(), C1.ld);
+        ASSERT_EQ(C0.v, C1.v) << "trans_a " << ta << " trans_b " << tb << " M " << c.M << " N " << c.N;
       }
     }
   }
+  cxr::cpu::set_gemm_isa(isas[0]);
 }
 
 // Rigorous float32 bound: |fl(sum) - sum| <= gamma_K * sum |a_k b_k| with

@@ -22,6 +22,13 @@ template <class T> struct GemmEpilogue {
   bool relu = false;
 };
 
+// Which float micro-kernel gemm() uses: AVX-512 where the CPU has it, else AVX2
+// (x86 builds); both give bit-identical results. set_gemm_isa() is for tests and
+// benchmarks (CXR_GEMM_ISA=avx2 in the environment does the same).
+enum class GemmIsa { Auto, Portable, Avx2, Avx512 };
+GemmIsa gemm_isa();
+void set_gemm_isa(GemmIsa isa);
+
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, T alpha,
           const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc,

@@ -110,23 +110,34 @@ std::optional<Fit> parse_fit(std::string_view name) {
   return std::nullopt;
 }
 
-void fit_square(std::uint8_t* out, int size, const GreyImage& image, Fit fit) {
-  const int w = image.width, h = image.height;
-  CXR_CHECK(w > 0 && h > 0 && size > 0, "fit_square: image {}x{} to size {}", w, h, size);
-  const std::uint8_t* in = image.pixels.data();
+FitGeometry fit_geometry(int width, int height, int size, Fit fit) {
+  CXR_CHECK(width > 0 && height > 0 && size > 0, "fit_square: image {}x{} to size {}", width, height, size);
+  FitGeometry g;
   if (fit == Fit::crop) {
-    const int side = std::min(w, h);
-    const std::uint8_t* centre = in + static_cast<std::size_t>((h - side) / 2) * w + (w - side) / 2;
-    CXR_CHECK(stbir_resize_uint8(centre, side, side, w, out, size, size, size, 1),
-              "fit_square: resize failed (out of memory?)");
-    return;
+    const int side = std::min(width, height);
+    g.src_x = (width - side) / 2;
+    g.src_y = (height - side) / 2;
+    g.src_w = g.src_h = side;
+    g.dst_w = g.dst_h = size;
+    return g;
   }
-  const double scale = static_cast<double>(size) / std::max(w, h);
-  const int nw = std::clamp(static_cast<int>(std::lround(w * scale)), 1, size);
-  const int nh = std::clamp(static_cast<int>(std::lround(h * scale)), 1, size);
+  const double scale = static_cast<double>(size) / std::max(width, height);
+  g.src_w = width;
+  g.src_h = height;
+  g.dst_w = std::clamp(static_cast<int>(std::lround(width * scale)), 1, size);
+  g.dst_h = std::clamp(static_cast<int>(std::lround(height * scale)), 1, size);
+  g.dst_x = (size - g.dst_w) / 2;
+  g.dst_y = (size - g.dst_h) / 2;
+  return g;
+}
+
+void fit_square(std::uint8_t* out, int size, const GreyImage& image, Fit fit) {
+  const FitGeometry g = fit_geometry(image.width, image.height, size, fit);
+  const int w = image.width;
   std::memset(out, 0, static_cast<std::size_t>(size) * size);
-  std::uint8_t* corner = out + static_cast<std::size_t>((size - nh) / 2) * size + (size - nw) / 2;
-  CXR_CHECK(stbir_resize_uint8(in, w, h, w, corner, nw, nh, size, 1),
+  const std::uint8_t* from = image.pixels.data() + static_cast<std::size_t>(g.src_y) * w + g.src_x;
+  std::uint8_t* to = out + static_cast<std::size_t>(g.dst_y) * size + g.dst_x;
+  CXR_CHECK(stbir_resize_uint8(from, g.src_w, g.src_h, w, to, g.dst_w, g.dst_h, size, 1),
             "fit_square: resize failed (out of memory?)");
 }
 

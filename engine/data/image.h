@@ -49,6 +49,19 @@ enum class Fit : std::uint8_t { pad, crop };
 std::string_view fit_name(Fit fit);
 std::optional<Fit> parse_fit(std::string_view name);
 
+// Where fit_square puts an image: the source rectangle src_* (pixels of the image)
+// is resampled onto the rectangle dst_* of the square; the rest of the square is
+// black. Coordinates are continuous, with pixel i covering [i, i + 1).
+struct FitGeometry {
+  int src_x = 0, src_y = 0, src_w = 1, src_h = 1;
+  int dst_x = 0, dst_y = 0, dst_w = 1, dst_h = 1;
+  double to_square_x(double x) const { return dst_x + (x - src_x) * dst_w / src_w; }
+  double to_square_y(double y) const { return dst_y + (y - src_y) * dst_h / src_h; }
+  double to_source_x(double x) const { return src_x + (x - dst_x) * src_w / dst_w; }
+  double to_source_y(double y) const { return src_y + (y - dst_y) * src_h / dst_h; }
+};
+FitGeometry fit_geometry(int width, int height, int size, Fit fit);
+
 // Writes image resized to size x size into out (size * size bytes).
 void fit_square(std::uint8_t* out, int size, const GreyImage& image, Fit fit);
 

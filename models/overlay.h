@@ -1,0 +1,50 @@
+// Pictures of a heatmap: the X-ray in grey with the map in the jet colour map
+// blended over it, written as a PNG with text metadata; and the map as CSV.
+//
+// The map lives on the model's input square (size x size, after fit_square); the
+// overlay is drawn on the decoded image at its own resolution, so the map is taken
+// back through the fit geometry (engine/data/image.h) and sampled bilinearly
+// (half-pixel centres). Parts of the image that the square does not show (the
+// sides cut off by `crop`) get no colour.
+#pragma once
+
+#include "engine/data/image.h"
+#include "engine/tensor.h"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace cxr {
+
+struct RgbImage {
+  int width = 0, height = 0;
+  std::vector<std::uint8_t> pixels;  // row-major, R G B interleaved
+};
+
+// matplotlib's "jet" (its piecewise-linear segment data): 0 dark blue, 0.5 green-ish
+// cyan/yellow, 1 dark red. v is clamped to [0, 1].
+std::array<std::uint8_t, 3> jet(double v);
+
+// The map [size, size] on the input square -> [height, width] of the source image;
+// values outside the square's picture of the image are NaN (no colour).
+Tensor heatmap_to_source(const Tensor& map, const data::FitGeometry& geometry, int width, int height);
+
+// out = (1 - opacity) * grey + opacity * jet(heat) per pixel; grey alone where heat
+// is NaN. heat is [xray.height, xray.width]; opacity in [0, 1].
+RgbImage render_overlay(const data::GreyImage& xray, const Tensor& heat, double opacity);
+
+// PNG bytes (stb_image_write) with one tEXt chunk per (keyword, text) pair after
+// the header. Keywords are 1-79 printable Latin-1 characters; text is Latin-1 with
+// no NUL (checked).
+std::string encode_png(const RgbImage& image, const std::vector<std::pair<std::string, std::string>>& text);
+
+// The tEXt chunks of a PNG, in file order (for tests and tools).
+std::vector<std::pair<std::string, std::string>> png_text_chunks(const std::string& png);
+
+// A 2-D map as CSV: one line per row, values with 6 decimals, comma-separated.
+std::string heatmap_csv(const Tensor& map);
+
+}  // namespace cxr

@@ -65,9 +65,11 @@ std::array<std::uint8_t, 3> jet(double v) {
   return {to_byte(piecewise(red, v)), to_byte(piecewise(green, v)), to_byte(piecewise(blue, v))};
 }
 
-Tensor heatmap_to_source(const Tensor& map, const data::FitGeometry& g, int width, int height) {
+Tensor heatmap_to_source(const Tensor& map, const data::FitGeometry& g, int square_size, int width, int height) {
   check_dim("heatmap_to_source", "map", map, 2);
-  CXR_CHECK(width > 0 && height > 0, "heatmap_to_source: image {}x{}", width, height);
+  CXR_CHECK(map.size(0) == map.size(1), "heatmap_to_source: the map {} is not square", map.str());
+  CXR_CHECK(width > 0 && height > 0 && square_size > 0, "heatmap_to_source: image {}x{}, square {}", width, height,
+            square_size);
   const Tensor m = map.to(DType::F64).contiguous();
   const double* in = m.data<double>();
   const std::int64_t mh = m.size(0), mw = m.size(1);
@@ -81,12 +83,13 @@ Tensor heatmap_to_source(const Tensor& map, const data::FitGeometry& g, int widt
     i1 = std::min(i0 + 1, n - 1);
     t = u - static_cast<double>(i0);
   };
+  const double to_map = static_cast<double>(mh) / square_size;
   for (int y = 0; y < height; ++y) {
     const double sy = g.to_square_y(y + 0.5);
     const bool y_inside = sy >= g.dst_y && sy <= g.dst_y + g.dst_h;
     std::int64_t y0, y1;
     double ty;
-    taps(sy, mh, y0, y1, ty);
+    taps(sy * to_map, mh, y0, y1, ty);
     for (int x = 0; x < width; ++x) {
       const double sx = g.to_square_x(x + 0.5);
       if (!y_inside || sx < g.dst_x || sx > g.dst_x + g.dst_w) {
@@ -95,7 +98,7 @@ Tensor heatmap_to_source(const Tensor& map, const data::FitGeometry& g, int widt
       }
       std::int64_t x0, x1;
       double tx;
-      taps(sx, mw, x0, x1, tx);
+      taps(sx * to_map, mw, x0, x1, tx);
       const double top = (1 - tx) * in[y0 * mw + x0] + tx * in[y0 * mw + x1];
       const double bottom = (1 - tx) * in[y1 * mw + x0] + tx * in[y1 * mw + x1];
       o[static_cast<std::int64_t>(y) * width + x] = (1 - ty) * top + ty * bottom;

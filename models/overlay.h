@@ -28,9 +28,12 @@ struct RgbImage {
 // cyan/yellow, 1 dark red. v is clamped to [0, 1].
 std::array<std::uint8_t, 3> jet(double v);
 
-// The map [size, size] on the input square -> [height, width] of the source image;
-// values outside the square's picture of the image are NaN (no colour).
-Tensor heatmap_to_source(const Tensor& map, const data::FitGeometry& geometry, int width, int height);
+// The map [m, m] -> [height, width] of the source image, where `geometry` places the
+// image on a square of `square_size` (the map covers the same square: coordinates
+// scale by m / square_size). Values outside the square's picture of the image are
+// NaN (no colour).
+Tensor heatmap_to_source(const Tensor& map, const data::FitGeometry& geometry, int square_size, int width,
+                         int height);
 
 // out = (1 - opacity) * grey + opacity * jet(heat) per pixel; grey alone where heat
 // is NaN. heat is [xray.height, xray.width]; opacity in [0, 1].

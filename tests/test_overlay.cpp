@@ -77,7 +77,7 @@ TEST(Overlay, HeatmapGoesBackThroughTheGeometry) {
   for (int x = 0; x < 4; ++x) values[1 * 4 + x] = values[2 * 4 + x] = 0.5;
   const Tensor map = Tensor::from_vector(values, {4, 4}, DType::F64);
   const data::FitGeometry pad = data::fit_geometry(8, 4, 4, data::Fit::pad);
-  const Tensor back = heatmap_to_source(map, pad, 8, 4);
+  const Tensor back = heatmap_to_source(map, pad, 4, 8, 4);
   ASSERT_EQ(back.shape(), (Shape{4, 8}));
   // Source rows map to square y in [1, 3]; rows 0 and 3 sit at 1.25 and 2.75, which
   // interpolate between the 0.5 rows and the 0 rows (centres 0.5 and 3.5): 0.375.
@@ -86,13 +86,23 @@ TEST(Overlay, HeatmapGoesBackThroughTheGeometry) {
   EXPECT_DOUBLE_EQ(back.at(2 * 8 + 3), 0.5);
   EXPECT_DOUBLE_EQ(back.at(3 * 8 + 3), 0.375);
   // Identity geometry: the map itself.
-  const Tensor same = heatmap_to_source(map, data::fit_geometry(4, 4, 4, data::Fit::pad), 4, 4);
+  const Tensor same = heatmap_to_source(map, data::fit_geometry(4, 4, 4, data::Fit::pad), 4, 4, 4);
   for (int i = 0; i < 16; ++i) EXPECT_DOUBLE_EQ(same.at(i), values[i]);
   // crop: the sides outside the centre square have no heat.
-  const Tensor cropped = heatmap_to_source(map, data::fit_geometry(8, 4, 4, data::Fit::crop), 8, 4);
+  const Tensor cropped = heatmap_to_source(map, data::fit_geometry(8, 4, 4, data::Fit::crop), 4, 8, 4);
   EXPECT_TRUE(std::isnan(cropped.at(0)));
   EXPECT_TRUE(std::isnan(cropped.at(7)));
   EXPECT_FALSE(std::isnan(cropped.at(1 * 8 + 2)));
+  // A map of another size than the geometry's square covers the same square: the
+  // 4 x 4 map upsampled to 8 x 8 by nearest neighbour gives the same values back.
+  std::vector<double> big(64);
+  for (int y = 0; y < 8; ++y)
+    for (int x = 0; x < 8; ++x) big[y * 8 + x] = values[(y / 2) * 4 + x / 2];
+  const Tensor scaled = heatmap_to_source(Tensor::from_vector(big, {8, 8}, DType::F64),
+                                          data::fit_geometry(4, 4, 4, data::Fit::pad), 4, 4, 4);
+  // Source pixel centres (i + 0.5) land on map coordinates 2i + 1, the edge between
+  // two equal map pixels: exact.
+  for (int i = 0; i < 16; ++i) EXPECT_DOUBLE_EQ(scaled.at(i), values[i]);
 }
 
 TEST(Overlay, PngCarriesTextChunksAndDecodesToThePixels) {

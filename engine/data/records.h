@@ -20,6 +20,11 @@ inline std::string_view source_name(Source s) { return s == Source::ieee8023 ? "
 inline std::string_view split_name(Split s) {
   return s == Split::train ? "train" : s == Split::val ? "val" : "test";
 }
+inline std::optional<Split> split_from_name(std::string_view name) {
+  for (Split s : kSplits)
+    if (split_name(s) == name) return s;
+  return std::nullopt;
+}
 
 struct Candidate {
   Source source = Source::ieee8023;

@@ -30,6 +30,9 @@ class Generator {
   double uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }  // [0, 1)
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
   std::uint64_t below(std::uint64_t n) { return next_u64() % n; }  // bias < 2^-40 for our n
+  // The whole state, for checkpoints: set_state(state()) continues the same stream.
+  std::uint64_t state() const { return state_; }
+  void set_state(std::uint64_t state) { state_ = state; }
   // Standard normal by Box-Muller (one value per call; simple and reproducible).
   double normal() {
     const double u1 = 1.0 - uniform();  // (0, 1]

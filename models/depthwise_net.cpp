@@ -4,78 +4,138 @@
 #include "engine/nn/fold_batch_norm.h"
 
 #include <algorithm>
-#include <cmath>
 
 namespace cxr {
-
-NetConfig NetConfig::cxr_small(int num_classes) {
-  NetConfig c;
-  c.blocks = {{64, 1}, {128, 2}, {128, 1}, {256, 2}, {256, 1}, {512, 2}, {512, 1}, {512, 1}};
-  c.num_classes = num_classes;
-  return c;
-}
-
-NetConfig NetConfig::narrowed(double width) const {
-  NetConfig c = *this;
-  auto scale = [width](int ch) { return std::max(1, static_cast<int>(std::lround(ch * width))); };
-  c.stem_channels = scale(c.stem_channels);
-  for (auto& b : c.blocks) b.out_channels = scale(b.out_channels);
-  return c;
-}
-
-SeparableBlock::SeparableBlock(int in_channels, int out_channels, int stride)
-    : depthwise(add_module("depthwise", std::make_unique<Conv2d>(in_channels, in_channels, 3, stride,
-                                                                 1, in_channels))),
-      bn1(add_module("bn1", std::make_unique<BatchNorm2d>(in_channels))),
-      pointwise(add_module("pointwise", std::make_unique<Conv2d>(in_channels, out_channels, 1))),
-      bn2(add_module("bn2", std::make_unique<BatchNorm2d>(out_channels))) {}
 
 namespace {
 
 // Inference without a graph: batch norm folded into the convolution, ReLU fused.
 bool folded_inference(const Module& m) { return !m.training() && !grad_enabled(); }
 
-Tensor conv_bn_relu(const Tensor& x, const Conv2d& conv, BatchNorm2d& bn) {
-  if (folded_inference(bn)) {
-    const FoldedConv2d f = fold_batch_norm(conv, bn);
+// relu(bn(conv(x))), or relu(conv(x) + bias) without batch norm.
+Tensor conv_bn_relu(const Tensor& x, const Conv2d& conv, BatchNorm2d* bn) {
+  if (bn == nullptr) return conv2d_relu(x, conv.weight, conv.bias, conv.options);
+  if (folded_inference(*bn)) {
+    const FoldedConv2d f = fold_batch_norm(conv, *bn);
     return conv2d_relu(x, f.weight, f.bias, f.options);
   }
-  return bn.forward_relu(conv.forward(x));
+  return bn->forward_relu(conv.forward(x));
+}
+
+class SeparableBlock : public NetBlock {
+ public:
+  SeparableBlock(int in_channels, int out_channels, int stride, bool batch_norm)
+      : depthwise_(add_module("depthwise", std::make_unique<Conv2d>(in_channels, in_channels, 3, stride, 1,
+                                                                    in_channels))),
+        bn1_(batch_norm ? &add_module("bn1", std::make_unique<BatchNorm2d>(in_channels)) : nullptr),
+        pointwise_(add_module("pointwise",
+                              std::make_unique<Conv2d>(in_channels, out_channels, 1, 1, 0, 1, !batch_norm))),
+        bn2_(batch_norm ? &add_module("bn2", std::make_unique<BatchNorm2d>(out_channels)) : nullptr) {}
+
+  Tensor forward(const Tensor& x) override {
+    if (bn1_ == nullptr) return conv_bn_relu(depthwise_.forward(x), pointwise_, nullptr);
+    return conv_bn_relu(conv_bn_relu(x, depthwise_, bn1_), pointwise_, bn2_);
+  }
+
+ private:
+  Conv2d& depthwise_;
+  BatchNorm2d* bn1_;
+  Conv2d& pointwise_;
+  BatchNorm2d* bn2_;
+};
+
+class ConvBlock : public NetBlock {
+ public:
+  ConvBlock(int in_channels, int out_channels, int stride, bool batch_norm)
+      : conv_(add_module("conv", std::make_unique<Conv2d>(in_channels, out_channels, 3, stride, 1, 1, !batch_norm))),
+        bn_(batch_norm ? &add_module("bn", std::make_unique<BatchNorm2d>(out_channels)) : nullptr) {}
+
+  Tensor forward(const Tensor& x) override { return conv_bn_relu(x, conv_, bn_); }
+
+ private:
+  Conv2d& conv_;
+  BatchNorm2d* bn_;
+};
+
+class MaxPoolBlock : public NetBlock {
+ public:
+  Tensor forward(const Tensor& x) override { return max_pool2d(x, 2, 2); }
+};
+
+const NetConfig& validated(const NetConfig& config) {
+  config.validate();
+  return config;
 }
 
 }  // namespace
 
-Tensor SeparableBlock::forward(const Tensor& x) {
-  return conv_bn_relu(conv_bn_relu(x, depthwise, bn1), pointwise, bn2);
-}
-
 DepthwiseSeparableNet::DepthwiseSeparableNet(const NetConfig& config, std::uint64_t dropout_seed)
-    : config_(config),
-      stem_conv_(add_module("stem_conv", std::make_unique<Conv2d>(config.in_channels,
-                                                                  config.stem_channels, 3, 2, 1))),
-      stem_bn_(add_module("stem_bn", std::make_unique<BatchNorm2d>(config.stem_channels))),
-      dropout_gen_(dropout_seed) {
+    : ClassifierNet(validated(config), dropout_seed),
+      stem_conv_(add_module("stem_conv", std::make_unique<Conv2d>(config.in_channels, config.stem_channels, 3,
+                                                                  config.stem_stride, 1, 1,
+                                                                  !config.stem_batch_norm))) {
+  if (config.stem_batch_norm)
+    stem_bn_ = &add_module("stem_bn", std::make_unique<BatchNorm2d>(config.stem_channels));
   int channels = config.stem_channels;
   for (std::size_t i = 0; i < config.blocks.size(); ++i) {
     const auto& b = config.blocks[i];
-    blocks_.push_back(&add_module("blocks." + std::to_string(i),
-                                  std::make_unique<SeparableBlock>(channels, b.out_channels, b.stride)));
-    channels = b.out_channels;
+    std::unique_ptr<NetBlock> block;
+    switch (b.kind) {
+      case BlockKind::separable:
+        block = std::make_unique<SeparableBlock>(channels, b.out_channels, b.stride, b.batch_norm);
+        break;
+      case BlockKind::conv:
+        block = std::make_unique<ConvBlock>(channels, b.out_channels, b.stride, b.batch_norm);
+        break;
+      case BlockKind::max_pool:
+        block = std::make_unique<MaxPoolBlock>();
+        break;
+    }
+    if (b.kind != BlockKind::max_pool) channels = b.out_channels;
+    blocks_.push_back(&add_module("blocks." + std::to_string(i), std::move(block)));
+  }
+  if (config.hidden_units > 0) {
+    hidden_ = &add_module("hidden", std::make_unique<Linear>(channels, config.hidden_units));
+    channels = config.hidden_units;
   }
   classifier_ = &add_module("classifier", std::make_unique<Linear>(channels, config.num_classes));
 }
 
-Tensor DepthwiseSeparableNet::features(const Tensor& x) {
-  Tensor h = conv_bn_relu(x, stem_conv_, stem_bn_);
-  for (auto* block : blocks_) h = block->forward(h);
+std::vector<std::string> DepthwiseSeparableNet::layer_names() const {
+  std::vector<std::string> names{"stem"};
+  for (std::size_t i = 0; i < blocks_.size(); ++i) names.push_back("blocks." + std::to_string(i));
+  return names;
+}
+
+std::size_t DepthwiseSeparableNet::layer_index(const std::string& layer) const {
+  const auto names = layer_names();
+  const auto it = std::find(names.begin(), names.end(), layer);
+  if (it == names.end())
+    throw Error(fmt::format("no layer '{}' in this network: expected one of stem, blocks.0 .. blocks.{}", layer,
+                            blocks_.size() - 1));
+  return static_cast<std::size_t>(it - names.begin());
+}
+
+Tensor DepthwiseSeparableNet::run_layers(Tensor h, std::size_t begin, std::size_t end) {
+  for (std::size_t i = begin; i < end; ++i)
+    h = i == 0 ? conv_bn_relu(h, stem_conv_, stem_bn_) : blocks_[i - 1]->forward(h);
   return h;
 }
 
+Tensor DepthwiseSeparableNet::features(const Tensor& x) { return run_layers(x, 0, blocks_.size() + 1); }
+
 Tensor DepthwiseSeparableNet::head(const Tensor& features) {
-  Tensor pooled = global_avg_pool2d(features);
-  return classifier_->forward(dropout(pooled, config_.dropout, training(), dropout_gen_));
+  Tensor h = global_avg_pool2d(features);
+  if (hidden_ != nullptr) h = relu(hidden_->forward(h));
+  return classifier_->forward(dropout(h, config().dropout, training(), dropout_generator()));
 }
 
-Tensor DepthwiseSeparableNet::forward(const Tensor& x) { return head(features(x)); }
+Tensor DepthwiseSeparableNet::forward_until(const Tensor& x, const std::string& layer) {
+  return run_layers(x, 0, layer_index(layer) + 1);
+}
+
+Tensor DepthwiseSeparableNet::forward_after(const Tensor& h, const std::string& layer) {
+  return head(run_layers(h, layer_index(layer) + 1, blocks_.size() + 1));
+}
 
 }  // namespace cxr

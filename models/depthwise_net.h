@@ -1,15 +1,17 @@
-// The depthwise-separable CNN family of CXR (MobileNet-style, Howard et al. 2017).
+// The depthwise-separable CNN family of CXR: the network a NetConfig describes
+// (models/net_config.h) over the engine's layers. The `cxr-small` and `kaggle-sep`
+// presets (models/presets.h) are two configurations of it.
 //
-//   stem:   conv 3x3 stride 2 (in -> stem) + BN + ReLU
-//   blocks: depthwise 3x3 (stride s) + BN + ReLU, pointwise 1x1 + BN + ReLU
-//   head:   global average pool, dropout, linear -> classes
+// Parameter names match the PyTorch reference (tests/reference/reference_net.py):
+// stem_conv, stem_bn, blocks.<i>.{depthwise,bn1,pointwise,bn2 | conv,bn}, hidden,
+// classifier; so weights move between the two through safetensors.
 //
-// Parameter names match the PyTorch reference (tests/reference/reference_net.py),
-// so weights move between the two through safetensors.
+// In evaluation mode without a graph, every batch norm is folded into the
+// convolution before it and the ReLU fused (conv2d_relu): one pass per activation.
 #pragma once
 
 #include "engine/nn/layers.h"
-#include "engine/random.h"
+#include "models/classifier_net.h"
 
 #include <memory>
 #include <string>
@@ -17,55 +19,33 @@
 
 namespace cxr {
 
-struct NetConfig {
-  struct Block {
-    int out_channels;
-    int stride;
-  };
-  int in_channels = 1;
-  int stem_channels = 32;
-  std::vector<Block> blocks;
-  int num_classes = 4;
-  double dropout = 0.3;
-  int input_size = 224;
-
-  // The reference net of the engine benchmarks and the `cxr-small` preset.
-  static NetConfig cxr_small(int num_classes = 4);
-  // Every channel count multiplied by `width` (at least 1): for fast tests.
-  NetConfig narrowed(double width) const;
-};
-
-class SeparableBlock : public Module {
+// One entry of NetConfig::blocks.
+class NetBlock : public Module {
  public:
-  SeparableBlock(int in_channels, int out_channels, int stride);
-  Tensor forward(const Tensor& x);
-
-  Conv2d& depthwise;
-  BatchNorm2d& bn1;
-  Conv2d& pointwise;
-  BatchNorm2d& bn2;
+  virtual Tensor forward(const Tensor& x) = 0;
 };
 
-class DepthwiseSeparableNet : public Module {
+class DepthwiseSeparableNet : public ClassifierNet {
  public:
   explicit DepthwiseSeparableNet(const NetConfig& config, std::uint64_t dropout_seed = 0);
 
-  // x [N, in, H, W] -> logits [N, classes].
-  Tensor forward(const Tensor& x);
-  // The last block's output [N, C, h, w]: the feature map Grad-CAM explains.
-  Tensor features(const Tensor& x);
-  // features -> logits.
-  Tensor head(const Tensor& features);
+  Tensor features(const Tensor& x) override;
+  Tensor head(const Tensor& features) override;
 
-  const NetConfig& config() const { return config_; }
+  std::vector<std::string> layer_names() const override;
+  Tensor forward_until(const Tensor& x, const std::string& layer) override;
+  Tensor forward_after(const Tensor& h, const std::string& layer) override;
 
  private:
-  NetConfig config_;
+  std::size_t layer_index(const std::string& layer) const;
+  // Layers [begin, end) of stem, blocks.0, blocks.1, ...
+  Tensor run_layers(Tensor h, std::size_t begin, std::size_t end);
+
   Conv2d& stem_conv_;
-  BatchNorm2d& stem_bn_;
-  std::vector<SeparableBlock*> blocks_;
+  BatchNorm2d* stem_bn_ = nullptr;  // null when the stem has no batch norm
+  std::vector<NetBlock*> blocks_;
+  Linear* hidden_ = nullptr;        // null when the head has no hidden layer
   Linear* classifier_;
-  Generator dropout_gen_;
 };
 
 }  // namespace cxr

@@ -45,21 +45,23 @@ std::vector<double> cam_channel_weights(const Tensor& A, const Tensor& g, CamMet
   return weights;
 }
 
-Heatmap explain(DepthwiseSeparableNet& net, const Tensor& image, CamMethod method, int target_class) {
+Heatmap explain(ClassifierNet& net, const Tensor& image, CamMethod method, int target_class,
+                const std::string& layer) {
   check_dim("explain", "image", image, 4);
   CXR_CHECK(image.size(0) == 1, "explain: expects one image, got a batch of {}", image.size(0));
   net.eval();
+  const std::string at = layer.empty() ? net.layer_names().back() : layer;
 
   // The feature map is computed without a graph, then becomes the leaf that the
-  // head's graph starts from: the backward covers only the part after it.
+  // graph of the layers after it starts from: the backward covers only that part.
   Tensor features;
   {
     NoGradGuard no_grad;
-    features = net.features(image).detach();
+    features = net.forward_until(image, at).detach();
   }
   features.set_requires_grad(true);
   EnableGradGuard record_graph;
-  const Tensor logits = net.head(features);
+  const Tensor logits = net.forward_after(features, at);
   const std::int64_t classes = logits.size(1);
 
   Heatmap h;

@@ -1,7 +1,7 @@
 // Class-activation heatmaps from exact gradients.
 //
-// Grad-CAM (Selvaraju et al. 2017): with A [C, h, w] the feature map of the last
-// convolutional block and g = d(score_c)/dA, computed by the engine's autograd
+// Grad-CAM (Selvaraju et al. 2017): with A [C, h, w] the feature map of a layer
+// (by default the last block) and g = d(score_c)/dA, computed by the engine's autograd
 // (score_c is the logit of class c, before softmax):
 //   weight_k = mean_ij g_kij,   map = ReLU(sum_k weight_k * A_k)
 // Grad-CAM++ (Chattopadhay et al. 2018), the closed form for an exponential score:
@@ -10,7 +10,7 @@
 // Both maps are bilinearly upsampled to the input size and normalised to [0, 1].
 #pragma once
 
-#include "models/depthwise_net.h"
+#include "models/classifier_net.h"
 
 #include <string>
 #include <vector>
@@ -31,10 +31,10 @@ struct Heatmap {
   Tensor map;                         // [H, W] in [0, 1] (all zeros if the coarse map is)
 };
 
-// Explains `image` [1, in, H, W] for `target_class` (-1: the predicted class).
-// The net is put in evaluation mode.
-Heatmap explain(DepthwiseSeparableNet& net, const Tensor& image, CamMethod method,
-                int target_class = -1);
+// Explains `image` [1, in, H, W] for `target_class` (-1: the predicted class) at
+// `layer` (one of net.layer_names(); empty: the last). The net is put in evaluation mode.
+Heatmap explain(ClassifierNet& net, const Tensor& image, CamMethod method, int target_class = -1,
+                const std::string& layer = "");
 
 // The channel weights of a method from A and g (both [C, h, w]); exposed for tests.
 std::vector<double> cam_channel_weights(const Tensor& A, const Tensor& g, CamMethod method);

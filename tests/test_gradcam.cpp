@@ -2,6 +2,7 @@
 // the published formulas.
 #include "gradcheck.h"
 
+#include "models/depthwise_net.h"
 #include "models/gradcam.h"
 
 #include <cmath>
@@ -88,6 +89,31 @@ TEST(GradCam, MapIsNormalisedAtInputSizeAndLeavesParameterGradsAlone) {
   double grad_norm = 0;
   for (std::int64_t i = 0; i < params.grads().numel(); ++i) grad_norm += std::abs(params.grads().at(i));
   EXPECT_EQ(grad_norm, 0.0);
+}
+
+TEST(GradCam, ExplainsTheChosenLayer) {
+  DepthwiseSeparableNet net(tiny_config(), 3);
+  ParameterSet params(net, 4);
+  Generator gen(7);
+  const Tensor image = random_tensor({1, 1, 32, 32}, gen, DType::F32);
+  const Heatmap last = explain(net, image, CamMethod::GradCam);
+  const Heatmap named_last = explain(net, image, CamMethod::GradCam, -1, net.layer_names().back());
+  for (std::int64_t i = 0; i < last.coarse.numel(); ++i) EXPECT_EQ(named_last.coarse.at(i), last.coarse.at(i));
+
+  const Heatmap early = explain(net, image, CamMethod::GradCam, -1, "blocks.0");
+  Shape early_shape;
+  {
+    NoGradGuard no_grad;
+    early_shape = net.forward_until(image, "blocks.0").shape();
+  }
+  EXPECT_EQ(early.feature_map.shape(), (Shape{early_shape[1], early_shape[2], early_shape[3]}));
+  EXPECT_NE(early.coarse.shape(), last.coarse.shape());  // 16x16 against 4x4
+  EXPECT_EQ(early.map.shape(), (Shape{32, 32}));
+  // The same logits, split at another layer: folded and unfolded batch norm differ
+  // by float32 rounding only (~1e-7 relative), far inside 1e-5.
+  for (std::size_t c = 0; c < last.probabilities.size(); ++c)
+    EXPECT_NEAR(early.probabilities[c], last.probabilities[c], 1e-5);
+  EXPECT_THROW(explain(net, image, CamMethod::GradCam, -1, "blocks.9"), Error);
 }
 
 TEST(GradCam, RejectsBadRequests) {

@@ -128,8 +128,10 @@ std::int64_t Loader::batches_per_epoch() const {
   return s_->opt.drop_last ? n / b : (n + b - 1) / b;
 }
 
-void Loader::start_epoch(std::int64_t epoch) {
+void Loader::start_epoch(std::int64_t epoch, std::int64_t first_batch) {
   CXR_CHECK(epoch >= 0, "loader: epoch must be non-negative, got {}", epoch);
+  CXR_CHECK(first_batch >= 0 && first_batch <= batches_per_epoch(),
+            "loader: first batch {} out of range (an epoch has {})", first_batch, batches_per_epoch());
   std::unique_lock lock(s_->mutex);
   s_->num_batches = 0;  // no new claims; let batches in flight finish
   s_->ready.wait(lock, [&] { return s_->in_flight == 0; });
@@ -137,7 +139,7 @@ void Loader::start_epoch(std::int64_t epoch) {
   s_->order = s_->epoch_order(epoch);
   for (auto& slot : s_->slots) slot.reset();
   s_->error = nullptr;
-  s_->next_claim = s_->next_deliver = 0;
+  s_->next_claim = s_->next_deliver = first_batch;
   s_->num_batches = batches_per_epoch();
   lock.unlock();
   s_->work.notify_all();

@@ -47,8 +47,9 @@ class Loader {
   Loader& operator=(const Loader&) = delete;
 
   std::int64_t batches_per_epoch() const;
-  // Begins (prefetching) epoch `epoch`; abandons what is left of the previous one.
-  void start_epoch(std::int64_t epoch);
+  // Begins (prefetching) epoch `epoch` at its batch `first_batch` (a resumed run
+  // skips the batches it has seen); abandons what is left of the previous epoch.
+  void start_epoch(std::int64_t epoch, std::int64_t first_batch = 0);
   // The epoch's next batch, waiting for it if needed; nothing once the epoch is done.
   std::optional<Batch> next();
 

@@ -15,12 +15,12 @@ SGD::SGD(ParameterSet& params, SGDOptions options)
 
 void SGD::step() {
   cpu::SGDStep s{options_.lr, options_.momentum, options_.dampening, options_.weight_decay,
-                 options_.nesterov, first_step_};
+                 options_.nesterov, step_ == 0};
   Tensor& p = params_.values();
   dispatch_float(p.dtype(), "SGD", [&]<class T>() {
     cpu::sgd_update(p.data<T>(), buf_.data<T>(), params_.grads().data<T>(), s, p.numel());
   });
-  first_step_ = false;
+  ++step_;
 }
 
 }  // namespace cxr

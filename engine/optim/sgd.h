@@ -23,12 +23,15 @@ class SGD {
   void set_lr(double lr) { options_.lr = lr; }
   double lr() const { return options_.lr; }
   Tensor& momentum_buffer() { return buf_; }
+  // Steps taken (the first one initialises the momentum buffer); for checkpoints.
+  std::int64_t steps() const { return step_; }
+  void set_steps(std::int64_t steps) { step_ = steps; }
 
  private:
   ParameterSet& params_;
   SGDOptions options_;
   Tensor buf_;
-  bool first_step_ = true;
+  std::int64_t step_ = 0;
 };
 
 }  // namespace cxr

@@ -7,5 +7,6 @@ namespace cxr::cli {
 
 void add_demo_command(CLI::App& app);
 void add_data_command(CLI::App& app);
+void add_train_command(CLI::App& app);
 
 }  // namespace cxr::cli

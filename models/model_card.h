@@ -1,0 +1,47 @@
+// The model card `cxr train` writes next to a model (model.card.json): what the
+// model is, what it was trained on and how, and how training went.
+//
+//   format, version      "cxr-model-card", 1
+//   model                file, preset, config, parameters, classes, normalization
+//   data                 dir, manifest_sha256, images per split and class
+//   training             options, threads, class weights, stop reason, epochs run,
+//                        steps, seconds, images per second, git commit, cxr version
+//   history              one record per epoch (models/trainer.h EpochRecord)
+//   final                the best epoch's validation metrics (the saved model) and
+//                        the last epoch's
+// Test-split metrics come from `cxr eval`, not from here.
+#pragma once
+
+#include "models/model_file.h"
+#include "models/trainer.h"
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace cxr {
+
+struct ModelCard {
+  std::filesystem::path model_path;
+  ModelInfo info;
+  std::int64_t parameters = 0;
+  std::filesystem::path data_dir;
+  std::string manifest_sha256;
+  std::map<std::string, std::vector<std::int64_t>> split_counts;  // split -> images per class
+  TrainOptions options;
+  int threads = 0;
+  std::vector<double> class_weights;
+  std::string git_commit;
+  TrainResult result;
+};
+
+// Atomic (temp file + rename).
+void write_model_card(const std::filesystem::path& path, const ModelCard& card);
+
+// The commit of the source tree this binary was built from, read with git at run
+// time (so: when the training starts) with "-dirty" appended when the tree has
+// uncommitted changes; "unknown" without git or the tree.
+std::string source_git_commit();
+
+}  // namespace cxr

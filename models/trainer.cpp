@@ -1,0 +1,475 @@
+#include "models/trainer.h"
+
+#include "engine/autograd.h"
+#include "engine/data/dataset.h"
+#include "engine/data/loader.h"
+#include "engine/data/sha256.h"
+#include "engine/ops.h"
+#include "engine/optim/adamw.h"
+#include "engine/optim/lr_schedule.h"
+#include "engine/optim/sgd.h"
+#include "engine/parallel.h"
+#include "models/metrics.h"
+#include "models/model_card.h"
+#include "models/model_file.h"
+#include "models/presets.h"
+#include "models/train_state.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <memory>
+
+namespace cxr {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double TrainOptions::learning_rate() const {
+  return lr.value_or(optimizer == OptimizerKind::adamw ? 1e-3 : 0.05);
+}
+
+std::string optimizer_name(OptimizerKind kind) { return kind == OptimizerKind::adamw ? "adamw" : "sgd"; }
+
+OptimizerKind parse_optimizer(const std::string& name) {
+  if (name == "adamw") return OptimizerKind::adamw;
+  if (name == "sgd") return OptimizerKind::sgd;
+  throw Error(fmt::format("unknown optimizer '{}': expected adamw or sgd", name));
+}
+
+std::string stop_reason_name(StopReason reason) {
+  switch (reason) {
+    case StopReason::completed: return "completed";
+    case StopReason::early_stopping: return "early_stopping";
+    case StopReason::interrupted: return "interrupted";
+    case StopReason::time_limit: return "time_limit";
+  }
+  return "?";
+}
+
+namespace {
+
+// model.safetensors -> model<suffix>
+fs::path sibling(const fs::path& out, const std::string& suffix) {
+  fs::path p = out;
+  if (p.extension() == ".safetensors") p.replace_extension();
+  return p.string() + suffix;
+}
+
+}  // namespace
+
+fs::path card_path_for(const fs::path& out) { return sibling(out, ".card.json"); }
+fs::path checkpoint_path_for(const fs::path& out) { return sibling(out, ".checkpoint.safetensors"); }
+
+namespace {
+
+std::string file_sha256(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  CXR_CHECK(in, "cannot read '{}'", path.string());
+  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  return data::to_hex(data::sha256({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}));
+}
+
+void check_options(const TrainOptions& o) {
+  CXR_CHECK(!o.data_dir.empty(), "train: no data directory given");
+  CXR_CHECK(fs::is_directory(o.data_dir), "train: data directory '{}' does not exist (build one with `cxr data build`)",
+            o.data_dir.string());
+  CXR_CHECK(!o.out.empty(), "train: no output model path given");
+  CXR_CHECK(o.epochs > 0 && o.batch > 0, "train: epochs ({}) and batch ({}) must be positive", o.epochs, o.batch);
+  CXR_CHECK(o.learning_rate() > 0, "train: the learning rate must be positive, got {}", o.learning_rate());
+  CXR_CHECK(o.size == 0 || o.size >= 16, "train: --size must be at least 16 (or 0: the dataset's), got {}", o.size);
+  CXR_CHECK(o.patience >= 0 && o.max_minutes >= 0 && o.workers >= 0,
+            "train: patience, max minutes and workers must be non-negative");
+  CXR_CHECK(o.width > 0 && o.weight_decay >= 0 && o.momentum >= 0, "train: width, weight decay and momentum out of range");
+}
+
+// A resume must train the same model on the same data the same way; where the
+// run goes (out), how long it may take and how patient it is may change.
+void check_resumable(const TrainOptions& now, const TrainOptions& saved, const std::string& path) {
+  std::vector<std::string> diffs;
+  auto cmp = [&](const char* name, const auto& a, const auto& b) {
+    if (a != b) diffs.push_back(fmt::format("{} {} (checkpoint: {})", name, a, b));
+  };
+  cmp("preset", now.preset, saved.preset);
+  cmp("epochs", now.epochs, saved.epochs);
+  cmp("batch", now.batch, saved.batch);
+  cmp("lr", now.learning_rate(), saved.learning_rate());
+  cmp("optimizer", optimizer_name(now.optimizer), optimizer_name(saved.optimizer));
+  cmp("class weights", now.class_weights, saved.class_weights);
+  cmp("augment", now.augment, saved.augment);
+  cmp("seed", now.seed, saved.seed);
+  cmp("size", now.size, saved.size);
+  cmp("weight decay", now.weight_decay, saved.weight_decay);
+  cmp("momentum", now.momentum, saved.momentum);
+  cmp("width", now.width, saved.width);
+  if (diffs.empty()) return;
+  std::string message = fmt::format("train: cannot resume from '{}' with different settings:", path);
+  for (const auto& d : diffs) message += "\n  " + d;
+  throw Error(message);
+}
+
+// The optimizer behind one interface, with its state as named tensors.
+class Optimizer {
+ public:
+  Optimizer(ParameterSet& params, const TrainOptions& o) {
+    if (o.optimizer == OptimizerKind::adamw)
+      adamw_ = std::make_unique<AdamW>(params, AdamWOptions{o.learning_rate(), 0.9, 0.999, 1e-8, o.weight_decay});
+    else
+      sgd_ = std::make_unique<SGD>(params, SGDOptions{o.learning_rate(), o.momentum, 0.0, o.weight_decay, true});
+  }
+  void step(double lr) {
+    if (adamw_) {
+      adamw_->set_lr(lr);
+      adamw_->step();
+    } else {
+      sgd_->set_lr(lr);
+      sgd_->step();
+    }
+  }
+  std::int64_t steps() const { return adamw_ ? adamw_->steps() : sgd_->steps(); }
+  void set_steps(std::int64_t n) {
+    if (adamw_)
+      adamw_->set_steps(n);
+    else
+      sgd_->set_steps(n);
+  }
+  std::vector<std::pair<std::string, Tensor>> state() const {
+    if (adamw_) return {{"optimizer.exp_avg", adamw_->exp_avg()}, {"optimizer.exp_avg_sq", adamw_->exp_avg_sq()}};
+    return {{"optimizer.momentum_buffer", sgd_->momentum_buffer()}};
+  }
+
+ private:
+  std::unique_ptr<AdamW> adamw_;
+  std::unique_ptr<SGD> sgd_;
+};
+
+// w_c = N / (C n_c) over the train split (classes without images get 0).
+std::vector<double> balanced_class_weights(const data::Dataset& ds, const std::vector<std::int64_t>& train) {
+  std::vector<std::int64_t> counts(ds.num_classes(), 0);
+  for (auto i : train) ++counts[ds.label(i)];
+  std::vector<double> w(counts.size(), 0.0);
+  for (std::size_t c = 0; c < counts.size(); ++c)
+    if (counts[c] > 0)
+      w[c] = static_cast<double>(train.size()) / (static_cast<double>(counts.size()) * static_cast<double>(counts[c]));
+  return w;
+}
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+class Run {
+ public:
+  Run(const TrainOptions& options, const std::atomic<bool>* stop, const TrainCallbacks& callbacks)
+      : stop_(stop), cb_(callbacks) {
+    check_options(options);
+    std::optional<TrainCheckpoint> resumed;
+    if (options.resume) {
+      resumed = load_train_checkpoint(options.resume->string());
+      check_resumable(options, resumed->state.options, options.resume->string());
+    }
+    s_.options = options;
+    s_.options.resume.reset();
+    const TrainOptions& o = s_.options;
+
+    ds_ = data::Dataset::open(o.data_dir);
+    s_.manifest_sha256 = file_sha256(o.data_dir / "manifest.csv");
+    s_.threads = num_threads();
+    git_commit_ = source_git_commit();
+    if (resumed)
+      CXR_CHECK(resumed->state.manifest_sha256 == s_.manifest_sha256,
+                "train: '{}' holds a different dataset than the checkpoint was trained on (manifest SHA-256 {} vs {})",
+                o.data_dir.string(), s_.manifest_sha256, resumed->state.manifest_sha256);
+    train_idx_ = ds_.indices(data::Split::train);
+    const auto val_idx = ds_.indices(data::Split::val);
+    CXR_CHECK(!train_idx_.empty() && !val_idx.empty(), "train: '{}' needs train and validation images ({} and {})",
+              o.data_dir.string(), train_idx_.size(), val_idx.size());
+
+    size_ = o.size > 0 ? o.size : ds_.image_size();
+    NetConfig config = preset_config(o.preset, ds_.num_classes(), size_);
+    if (o.width != 1.0) config = config.narrowed(o.width);
+    info_.preset = o.preset;
+    info_.config = config;
+    info_.class_names = ds_.class_names();
+    info_.mean = ds_.mean();
+    info_.stddev = ds_.stddev();
+    net_ = make_net(config, o.seed + 1);
+    params_ = std::make_unique<ParameterSet>(*net_, o.seed);
+    opt_ = std::make_unique<Optimizer>(*params_, o);
+
+    data::LoaderOptions lo;
+    lo.batch_size = o.batch;
+    lo.workers = o.workers;
+    lo.seed = o.seed;
+    lo.drop_last = static_cast<std::int64_t>(train_idx_.size()) >= o.batch;  // no tiny last batch for batch norm
+    if (o.augment) lo.augment = data::AugmentOptions{};
+    train_loader_ = std::make_unique<data::Loader>(ds_, train_idx_, lo);
+    lo.shuffle = false;
+    lo.drop_last = false;
+    lo.augment.reset();
+    val_loader_ = std::make_unique<data::Loader>(ds_, val_idx, lo);
+
+    class_weights_ = o.class_weights ? balanced_class_weights(ds_, train_idx_)
+                                     : std::vector<double>(ds_.num_classes(), 1.0);
+    weight_tensor_ = Tensor::from_vector(class_weights_, {static_cast<std::int64_t>(class_weights_.size())}, DType::F32);
+    const std::int64_t total_steps = o.epochs * train_loader_->batches_per_epoch();
+    schedule_ = CosineWarmupSchedule{o.learning_rate(), std::max<std::int64_t>(1, total_steps / 20),
+                                     std::max<std::int64_t>(2, total_steps), o.learning_rate() * 0.01};
+    if (resumed) restore(*resumed, options.resume->string());
+
+    plan_.train_images = static_cast<std::int64_t>(train_idx_.size());
+    plan_.val_images = static_cast<std::int64_t>(val_idx.size());
+    plan_.batches_per_epoch = train_loader_->batches_per_epoch();
+    plan_.parameters = params_->count();
+    plan_.input_size = size_;
+    plan_.threads = s_.threads;
+    plan_.class_names = info_.class_names;
+    plan_.class_weights = class_weights_;
+    plan_.lr = o.learning_rate();
+    plan_.start_epoch = static_cast<int>(s_.epoch);
+    plan_.start_batch = s_.batch;
+  }
+
+  TrainResult run() {
+    if (cb_.on_start) cb_.on_start(plan_);
+    const TrainOptions& o = s_.options;
+    session_start_ = Clock::now();
+    StopReason reason = StopReason::completed;
+    while (s_.epoch < o.epochs) {
+      if (auto r = train_epoch()) return finish(*r);
+      EpochRecord record;
+      if (auto r = validate(record)) return finish(*r);
+      const bool best = record.val_macro_f1 > s_.best_macro_f1;
+      s_.history.push_back(record);
+      if (best) {
+        s_.best_macro_f1 = record.val_macro_f1;
+        s_.best_epoch = record.epoch;
+        s_.bad_epochs = 0;
+        save_model(o.out.string(), *net_, info_);
+      } else {
+        ++s_.bad_epochs;
+      }
+      ++s_.epoch;
+      s_.batch = 0;
+      s_.epoch_loss_sum = 0;
+      s_.epoch_batches = 0;
+      s_.epoch_train_seconds = 0;
+      s_.epoch_images = 0;
+      if (cb_.on_epoch) cb_.on_epoch(record, best);
+      if (o.patience > 0 && s_.bad_epochs >= o.patience && s_.epoch < o.epochs) {
+        reason = StopReason::early_stopping;
+        break;
+      }
+      if (s_.epoch < o.epochs) {
+        if (auto r = should_stop()) return finish(*r);
+        save_checkpoint();  // a crash loses at most one epoch
+      }
+    }
+    return finish(reason);
+  }
+
+ private:
+  std::optional<StopReason> should_stop() const {
+    if (stop_ != nullptr && stop_->load()) return StopReason::interrupted;
+    if (s_.options.max_minutes > 0 && seconds_since(session_start_) > 60 * s_.options.max_minutes)
+      return StopReason::time_limit;
+    return std::nullopt;
+  }
+
+  Tensor input(const Tensor& images) const {
+    if (images.size(2) == size_ && images.size(3) == size_) return images;
+    return resize_bilinear(images, size_, size_);
+  }
+
+  // Trains the rest of the current epoch; a stop reason when stopped inside it.
+  std::optional<StopReason> train_epoch() {
+    const std::int64_t batches = train_loader_->batches_per_epoch();
+    train_loader_->start_epoch(s_.epoch, s_.batch);
+    net_->train();
+    auto t = Clock::now();
+    while (auto batch = train_loader_->next()) {
+      params_->zero_grad();
+      Tensor loss = cross_entropy(net_->forward(input(batch->images)), batch->labels, weight_tensor_);
+      loss.backward();
+      last_lr_ = schedule_.lr_at(s_.step);
+      opt_->step(last_lr_);
+      const double value = loss.item();
+      const double dt = seconds_since(t);
+      t = Clock::now();
+      const auto n = static_cast<std::int64_t>(batch->labels.size());
+      ++s_.batch;
+      ++s_.step;
+      s_.epoch_loss_sum += value;
+      ++s_.epoch_batches;
+      s_.epoch_train_seconds += dt;
+      s_.epoch_images += n;
+      s_.train_seconds += dt;
+      s_.train_images += n;
+      session_train_seconds_ += dt;
+      session_images_ += n;
+      if (cb_.on_step) {
+        StepReport r;
+        r.epoch = static_cast<int>(s_.epoch) + 1;
+        r.epochs = s_.options.epochs;
+        r.batch = s_.batch;
+        r.batches = batches;
+        r.step = s_.step;
+        r.loss = value;
+        r.lr = last_lr_;
+        r.images_per_second = session_images_ / session_train_seconds_;
+        const std::int64_t steps_left = s_.options.epochs * batches - s_.step;
+        r.eta_seconds = steps_left * session_train_seconds_ / static_cast<double>(session_images_) * s_.options.batch;
+        cb_.on_step(r);
+      }
+      if (auto r = should_stop()) return r;
+    }
+    return std::nullopt;
+  }
+
+  std::optional<StopReason> validate(EpochRecord& record) {
+    net_->eval();
+    NoGradGuard no_grad;
+    val_loader_->start_epoch(0);
+    std::vector<int> labels, predictions;
+    double loss_sum = 0;
+    while (auto batch = val_loader_->next()) {
+      const Tensor logits = net_->forward(input(batch->images));
+      const auto n = static_cast<std::int64_t>(batch->labels.size());
+      loss_sum += cross_entropy(logits, batch->labels).item() * static_cast<double>(n);
+      const std::int64_t classes = logits.size(1);
+      for (std::int64_t i = 0; i < n; ++i) {
+        int best = 0;
+        for (std::int64_t c = 1; c < classes; ++c)
+          if (logits.at(i * classes + c) > logits.at(i * classes + best)) best = static_cast<int>(c);
+        predictions.push_back(best);
+      }
+      labels.insert(labels.end(), batch->labels.begin(), batch->labels.end());
+      if (auto r = should_stop()) return r;
+    }
+    const ClassificationReport report =
+        report_from_confusion(confusion_matrix(labels, predictions, ds_.num_classes()), info_.class_names);
+    record.epoch = static_cast<int>(s_.epoch) + 1;
+    record.lr = last_lr_;
+    record.train_loss = s_.epoch_batches > 0 ? s_.epoch_loss_sum / static_cast<double>(s_.epoch_batches) : 0.0;
+    record.val_loss = loss_sum / static_cast<double>(labels.size());
+    record.val_accuracy = report.accuracy;
+    record.val_macro_f1 = report.macro_f1;
+    for (const auto& c : report.classes) record.val_f1.push_back(c.f1);
+    record.train_seconds = s_.epoch_train_seconds;
+    record.images_per_second = s_.epoch_train_seconds > 0 ? s_.epoch_images / s_.epoch_train_seconds : 0.0;
+    return std::nullopt;
+  }
+
+  std::vector<std::pair<std::string, Tensor>> state_tensors() const {
+    std::vector<std::pair<std::string, Tensor>> t{{"model.values", params_->values()},
+                                                  {"model.buffers", params_->buffer_values()}};
+    for (auto& p : opt_->state()) t.push_back(std::move(p));
+    return t;
+  }
+
+  void save_checkpoint() {
+    s_.dropout_state = net_->dropout_generator().state();
+    save_train_checkpoint(checkpoint_path_for(s_.options.out).string(), s_, state_tensors());
+  }
+
+  void restore(const TrainCheckpoint& c, const std::string& path) {
+    const TrainOptions now = s_.options;
+    s_ = c.state;
+    plan_.checkpoint_threads = c.state.threads;
+    // What may change on resume comes from this session.
+    s_.options.out = now.out;
+    s_.options.data_dir = now.data_dir;
+    s_.options.patience = now.patience;
+    s_.options.max_minutes = now.max_minutes;
+    s_.options.workers = now.workers;
+    s_.threads = num_threads();
+    for (auto& [name, dst] : state_tensors()) {
+      auto it = c.tensors.find(name);
+      CXR_CHECK(it != c.tensors.end() && it->second.shape() == dst.shape(),
+                "train: checkpoint '{}': tensor '{}' is missing or has the wrong shape for this model", path, name);
+      Tensor target = dst;
+      target.copy_(it->second);
+    }
+    opt_->set_steps(s_.step);
+    net_->dropout_generator().set_state(s_.dropout_state);
+    CXR_CHECK(s_.epoch >= 0 && s_.batch >= 0 && s_.batch <= train_loader_->batches_per_epoch(),
+              "train: checkpoint '{}': position epoch {} batch {} does not fit this run", path, s_.epoch, s_.batch);
+    last_lr_ = s_.step > 0 ? schedule_.lr_at(s_.step - 1) : 0.0;
+  }
+
+  void write_card(StopReason reason) const {
+    ModelCard card;
+    card.model_path = s_.options.out;
+    card.info = info_;
+    card.parameters = params_->count();
+    card.data_dir = s_.options.data_dir;
+    card.manifest_sha256 = s_.manifest_sha256;
+    for (data::Split split : data::kSplits) {
+      std::vector<std::int64_t> counts(ds_.num_classes(), 0);
+      for (auto i : ds_.indices(split)) ++counts[ds_.label(i)];
+      card.split_counts[std::string(data::split_name(split))] = counts;
+    }
+    card.options = s_.options;
+    card.threads = s_.threads;
+    card.class_weights = class_weights_;
+    card.git_commit = git_commit_;
+    card.result = result(reason);
+    write_model_card(card_path_for(s_.options.out), card);
+  }
+
+  TrainResult result(StopReason reason) const {
+    TrainResult r;
+    r.history = s_.history;
+    r.best_epoch = s_.best_epoch;
+    r.stop = reason;
+    r.steps = s_.step;
+    r.train_seconds = s_.train_seconds;
+    r.images_per_second = s_.train_seconds > 0 ? s_.train_images / s_.train_seconds : 0.0;
+    r.model_path = s_.options.out;
+    r.card_path = card_path_for(s_.options.out);
+    r.checkpoint_path = checkpoint_path_for(s_.options.out);
+    return r;
+  }
+
+  TrainResult finish(StopReason reason) {
+    const bool resumable = reason == StopReason::interrupted || reason == StopReason::time_limit;
+    if (resumable) {
+      save_checkpoint();
+    } else {
+      std::error_code ec;
+      fs::remove(checkpoint_path_for(s_.options.out), ec);
+    }
+    if (s_.best_epoch > 0) write_card(reason);
+    return result(reason);
+  }
+
+  TrainState s_;
+  const std::atomic<bool>* stop_;
+  TrainCallbacks cb_;
+  data::Dataset ds_;
+  std::vector<std::int64_t> train_idx_;
+  int size_ = 0;
+  ModelInfo info_;
+  std::unique_ptr<ClassifierNet> net_;
+  std::unique_ptr<ParameterSet> params_;
+  std::unique_ptr<Optimizer> opt_;
+  std::unique_ptr<data::Loader> train_loader_, val_loader_;
+  std::vector<double> class_weights_;
+  std::string git_commit_;
+  Tensor weight_tensor_;
+  CosineWarmupSchedule schedule_{1, 0, 1, 0};
+  double last_lr_ = 0;
+  TrainPlan plan_;
+  Clock::time_point session_start_;
+  double session_train_seconds_ = 0;
+  std::int64_t session_images_ = 0;
+};
+
+}  // namespace
+
+TrainResult train(const TrainOptions& options, const std::atomic<bool>* stop, const TrainCallbacks& callbacks) {
+  Run run(options, stop, callbacks);
+  return run.run();
+}
+
+}  // namespace cxr

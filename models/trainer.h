@@ -1,0 +1,128 @@
+// `cxr train`: trains a preset network on a built dataset directory
+// (engine/data/build.h) and keeps the best model by validation macro-F1.
+//
+// One run: AdamW (or SGD with Nesterov momentum) under a linear warm-up + cosine
+// learning rate, cross-entropy with inverse-frequency class weights ("auto":
+// w_c = N / (C n_c) over the train split), seeded augmentation, validation after
+// every epoch. Whenever the validation macro-F1 improves, the model file `out` is
+// rewritten; after `patience` epochs without improvement training stops early.
+//
+// Files next to `out` (model.safetensors):
+//   model.card.json           the model card (models/model_card.h), after every epoch
+//   model.checkpoint.safetensors
+//                             the resumable state (models/train_state.h), after every
+//                             epoch and when stopped by the stop flag (Ctrl-C) or the
+//                             time limit; removed when the run ends normally
+//
+// Determinism: every random choice derives from the seed (initialisation, dropout,
+// order, augmentation), so with the same thread count a run is reproducible bit
+// for bit, and a run resumed from a checkpoint continues exactly as the
+// uninterrupted one would have (same losses, same weights).
+#pragma once
+
+#include "models/net_config.h"
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cxr {
+
+enum class OptimizerKind { adamw, sgd };
+
+struct TrainOptions {
+  std::filesystem::path data_dir;
+  std::string preset = "cxr-small";
+  std::filesystem::path out;            // the best model (safetensors)
+  int epochs = 10;
+  int batch = 32;
+  std::optional<double> lr;             // nothing: 1e-3 for AdamW, 0.05 for SGD
+  OptimizerKind optimizer = OptimizerKind::adamw;
+  bool class_weights = true;            // false: every class weighs 1
+  bool augment = true;
+  std::uint64_t seed = 0;
+  int size = 0;                         // input side; 0: the dataset's image size
+  int patience = 5;                     // epochs without a better val macro-F1; 0: never stop early
+  double max_minutes = 0;               // stop (resumably) after this long; 0: no limit
+  double weight_decay = 1e-4;           // decoupled for AdamW, L2 for SGD
+  double momentum = 0.9;                // SGD only
+  double width = 1.0;                   // channel multiplier of the preset (small nets for tests)
+  int workers = 2;                      // loader threads preparing batches
+  std::optional<std::filesystem::path> resume;  // a checkpoint to continue from
+
+  double learning_rate() const;
+};
+
+std::string optimizer_name(OptimizerKind kind);
+OptimizerKind parse_optimizer(const std::string& name);  // "adamw" | "sgd"
+
+// The files a run writes next to `out`.
+std::filesystem::path card_path_for(const std::filesystem::path& out);
+std::filesystem::path checkpoint_path_for(const std::filesystem::path& out);
+
+struct EpochRecord {
+  int epoch = 0;                  // 1-based
+  double lr = 0;                  // at the epoch's last step
+  double train_loss = 0;          // mean over the epoch's batches (class-weighted cross-entropy)
+  double val_loss = 0;            // mean unweighted cross-entropy over the validation images
+  double val_accuracy = 0;
+  double val_macro_f1 = 0;
+  std::vector<double> val_f1;     // per class
+  double train_seconds = 0;       // time in training steps (validation excluded)
+  double images_per_second = 0;   // training images / train_seconds
+};
+
+enum class StopReason { completed, early_stopping, interrupted, time_limit };
+std::string stop_reason_name(StopReason reason);
+
+struct TrainPlan {
+  std::int64_t train_images = 0, val_images = 0;
+  std::int64_t batches_per_epoch = 0;
+  std::int64_t parameters = 0;
+  int input_size = 0;
+  int threads = 0;
+  std::vector<std::string> class_names;
+  std::vector<double> class_weights;
+  double lr = 0;
+  int start_epoch = 0;                 // 0-based epoch and batch where this session starts
+  std::int64_t start_batch = 0;
+  int checkpoint_threads = 0;          // threads of the run resumed from (0: not resuming); bit-identical
+                                       // continuation needs the same count
+};
+
+struct StepReport {
+  int epoch = 0, epochs = 0;           // 1-based epoch
+  std::int64_t batch = 0, batches = 0; // batch: 1-based within the epoch
+  std::int64_t step = 0;               // optimizer steps so far, all sessions
+  double loss = 0, lr = 0;
+  double images_per_second = 0;        // this session's training throughput
+  double eta_seconds = 0;              // for the remaining training steps at that rate
+};
+
+struct TrainCallbacks {
+  std::function<void(const TrainPlan&)> on_start;
+  std::function<void(const StepReport&)> on_step;
+  std::function<void(const EpochRecord&, bool is_best)> on_epoch;
+};
+
+struct TrainResult {
+  std::vector<EpochRecord> history;    // every epoch, earlier sessions included
+  int best_epoch = 0;                  // 0: no epoch finished
+  StopReason stop = StopReason::completed;
+  std::int64_t steps = 0;
+  double train_seconds = 0;            // all sessions, training steps only
+  double images_per_second = 0;
+  std::filesystem::path model_path, card_path, checkpoint_path;
+};
+
+// Trains as the options say; returns when the epochs are done, early stopping
+// triggers, `*stop` becomes true (checked after every batch) or the time limit
+// passes. Throws cxr::Error for unusable options, data or checkpoints.
+TrainResult train(const TrainOptions& options, const std::atomic<bool>* stop = nullptr,
+                  const TrainCallbacks& callbacks = {});
+
+}  // namespace cxr

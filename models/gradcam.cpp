@@ -45,12 +45,25 @@ std::vector<double> cam_channel_weights(const Tensor& A, const Tensor& g, CamMet
   return weights;
 }
 
+std::string default_cam_layer(const ClassifierNet& net) {
+  // Layers are "stem", then "blocks.<i>" for config().blocks[i] (models/depthwise_net.h).
+  const auto names = net.layer_names();
+  const auto& blocks = net.config().blocks;
+  for (std::size_t i = blocks.size(); i-- > 0;) {
+    if (blocks[i].kind == BlockKind::max_pool) continue;
+    const std::string name = "blocks." + std::to_string(i);
+    if (std::find(names.begin(), names.end(), name) != names.end()) return name;
+    break;
+  }
+  return names.back();
+}
+
 Heatmap explain(ClassifierNet& net, const Tensor& image, CamMethod method, int target_class,
                 const std::string& layer) {
   check_dim("explain", "image", image, 4);
   CXR_CHECK(image.size(0) == 1, "explain: expects one image, got a batch of {}", image.size(0));
   net.eval();
-  const std::string at = layer.empty() ? net.layer_names().back() : layer;
+  const std::string at = layer.empty() ? default_cam_layer(net) : layer;
 
   // The feature map is computed without a graph, then becomes the leaf that the
   // graph of the layers after it starts from: the backward covers only that part.
@@ -73,6 +86,7 @@ Heatmap explain(ClassifierNet& net, const Tensor& image, CamMethod method, int t
   CXR_CHECK(target_class < classes, "explain: class {} does not exist (the model has {})",
             target_class, classes);
   h.target_class = target_class;
+  h.layer = at;
 
   // d(score_c)/d(features): a one-hot seed on the logits; no parameter .grad is touched.
   Tensor seed = Tensor::zeros(logits.shape(), logits.dtype());

@@ -4,6 +4,7 @@
 
 #include "models/depthwise_net.h"
 #include "models/gradcam.h"
+#include "models/presets.h"
 
 #include <cmath>
 
@@ -114,6 +115,20 @@ TEST(GradCam, ExplainsTheChosenLayer) {
   for (std::size_t c = 0; c < last.probabilities.size(); ++c)
     EXPECT_NEAR(early.probabilities[c], last.probabilities[c], 1e-5);
   EXPECT_THROW(explain(net, image, CamMethod::GradCam, -1, "blocks.9"), Error);
+}
+
+TEST(GradCam, DefaultLayerIsTheLastConvolutionalBlock) {
+  DepthwiseSeparableNet small(tiny_config(), 3);
+  EXPECT_EQ(default_cam_layer(small), "blocks.3");
+  // kaggle-sep ends in a max pool (blocks.12); its last convolutional block is blocks.11.
+  DepthwiseSeparableNet kaggle(preset_config("kaggle-sep", 4, 32).narrowed(0.125), 3);
+  ParameterSet params(kaggle, 4);
+  EXPECT_EQ(kaggle.layer_names().back(), "blocks.12");
+  EXPECT_EQ(default_cam_layer(kaggle), "blocks.11");
+  Generator gen(8);
+  const Heatmap h = explain(kaggle, random_tensor({1, 1, 32, 32}, gen, DType::F32), CamMethod::GradCam);
+  EXPECT_EQ(h.layer, "blocks.11");
+  EXPECT_EQ(h.coarse.shape(), (Shape{4, 4}));  // three pools before it: 32 / 8
 }
 
 TEST(GradCam, RejectsBadRequests) {

@@ -8,5 +8,9 @@ namespace cxr::cli {
 void add_demo_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_predict_command(CLI::App& app);
+void add_explain_command(CLI::App& app);
+void add_eval_heatmaps_command(CLI::App& app);
 
 }  // namespace cxr::cli

@@ -18,6 +18,10 @@ int main(int argc, char** argv) {
   cxr::cli::add_demo_command(app);
   cxr::cli::add_data_command(app);
   cxr::cli::add_train_command(app);
+  cxr::cli::add_eval_command(app);
+  cxr::cli::add_predict_command(app);
+  cxr::cli::add_explain_command(app);
+  cxr::cli::add_eval_heatmaps_command(app);
 
   try {
     app.parse(argc, argv);

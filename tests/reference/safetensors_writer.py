@@ -1,4 +1,4 @@
-"""Writes safetensors files by hand (the Debian image has no safetensors package).
+"""Writes and reads safetensors files by hand (the Debian image has no safetensors package).
 
 Format (https://github.com/huggingface/safetensors): an 8-byte little-endian header
 length, a JSON header {"__metadata__": {...}, name: {dtype, shape, data_offsets}},
@@ -16,6 +16,7 @@ except ImportError as error:  # scripts/install-deps installs python3-torch
              "(scripts/install-deps). The PyTorch parity tests need it.")
 
 _DTYPES = {torch.float32: ("F32", "<f4"), torch.float64: ("F64", "<f8")}
+_NUMPY_DTYPES = {"F32": "<f4", "F64": "<f8"}
 
 
 def save(path, tensors, metadata=None):
@@ -42,3 +43,20 @@ def save(path, tensors, metadata=None):
         for blob in blobs:
             f.write(blob)
     os.replace(tmp, path)
+
+
+def load(path):
+    """Reads a float32/float64 safetensors file: ({name: tensor}, {str: str} metadata)."""
+    import numpy
+    with open(path, "rb") as f:
+        blob = f.read()
+    (length,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + length].decode("utf-8"))
+    metadata = header.pop("__metadata__", {})
+    data = blob[8 + length:]
+    tensors = {}
+    for name, entry in header.items():
+        begin, end = entry["data_offsets"]
+        array = numpy.frombuffer(data[begin:end], dtype=_NUMPY_DTYPES[entry["dtype"]])
+        tensors[name] = torch.from_numpy(array.copy()).reshape(entry["shape"])
+    return tensors, metadata

@@ -1,0 +1,120 @@
+#include "models/inference.h"
+
+#include "engine/autograd.h"
+#include "engine/data/augment.h"
+#include "engine/ops.h"
+
+#include <fmt/ranges.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace cxr {
+
+ImageError::ImageError(const std::string& path, std::string code, std::string detail)
+    : Error(path.empty() ? fmt::format("{}: {}", code, detail) : fmt::format("'{}': {}: {}", path, code, detail)),
+      code_(std::move(code)),
+      detail_(std::move(detail)) {}
+
+std::string default_model_path() {
+  const char* env = std::getenv("CXR_MODEL");
+  if (env != nullptr && *env != '\0') return env;
+  return CXR_DEFAULT_MODEL;
+}
+
+data::Fit model_fit(const ModelInfo& info) {
+  const auto it = info.extra.find("fit");
+  if (it == info.extra.end()) return data::Fit::pad;
+  const auto fit = data::parse_fit(it->second);
+  CXR_CHECK(fit.has_value(), "model metadata: fit is '{}', expected pad or crop", it->second);
+  return *fit;
+}
+
+int model_fit_size(const ModelInfo& info) {
+  const auto it = info.extra.find("dataset_size");
+  if (it == info.extra.end()) return info.config.input_size;
+  int size = 0;
+  const auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), size);
+  CXR_CHECK(ec == std::errc() && end == it->second.data() + it->second.size() && size >= 8,
+            "model metadata: dataset_size is '{}', expected a side in pixels", it->second);
+  return size;
+}
+
+Tensor normalised_input(const std::uint8_t* pixels, int size, const ModelInfo& info) {
+  Tensor input = Tensor::empty({1, 1, size, size}, DType::F32);
+  data::normalize_image(input.data<float>(), pixels, static_cast<std::int64_t>(size) * size, info.mean, info.stddev);
+  const int s = info.config.input_size;
+  if (size == s) return input;
+  NoGradGuard no_grad;
+  return resize_bilinear(input, s, s);
+}
+
+namespace {
+
+PreparedImage prepare(std::span<const std::uint8_t> bytes, const ModelInfo& info, const std::string& name) {
+  data::DecodeResult decoded = data::decode_grey(bytes, data::DecodeLimits{});
+  if (!decoded.ok()) throw ImageError(name, decoded.error, decoded.detail);
+  PreparedImage p;
+  p.source = std::move(decoded.image);
+  if (p.source.width < kMinImageSide || p.source.height < kMinImageSide)
+    throw ImageError(name, "image_too_small",
+                     fmt::format("{}x{}, a chest X-ray needs at least {} px a side", p.source.width,
+                                 p.source.height, kMinImageSide));
+  const int size = model_fit_size(info);
+  const data::Fit fit = model_fit(info);
+  p.geometry = data::fit_geometry(p.source.width, p.source.height, size, fit);
+  p.fitted = {size, size, std::vector<std::uint8_t>(static_cast<std::size_t>(size) * size)};
+  data::fit_square(p.fitted.pixels.data(), size, p.source, fit);
+  p.input = normalised_input(p.fitted.pixels.data(), size, info);
+  return p;
+}
+
+}  // namespace
+
+PreparedImage prepare_image(std::span<const std::uint8_t> bytes, const ModelInfo& info) {
+  return prepare(bytes, info, "");
+}
+
+PreparedImage prepare_image_file(const std::string& path, const ModelInfo& info) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (!fs::exists(status)) throw ImageError(path, "unreadable_file", "no such file");
+  if (!fs::is_regular_file(status)) throw ImageError(path, "unreadable_file", "not a regular file");
+  const auto bytes = fs::file_size(path, ec);
+  if (ec) throw ImageError(path, "unreadable_file", ec.message());
+  const auto limit = data::DecodeLimits{}.max_file_bytes;
+  if (bytes > static_cast<std::uintmax_t>(limit))
+    throw ImageError(path, "image_too_large", fmt::format("{} bytes, the limit is {}", bytes, limit));
+  std::vector<std::uint8_t> data(static_cast<std::size_t>(bytes));
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(bytes)))
+    throw ImageError(path, "unreadable_file", "cannot read it");
+  return prepare(data, info, path);
+}
+
+void check_dataset_matches_model(const data::Dataset& dataset, const ModelInfo& info, const std::string& data_dir,
+                                 const std::string& model_path) {
+  const int size = model_fit_size(info);
+  CXR_CHECK(dataset.image_size() == size,
+            "{} holds {}x{} images but {} was trained from {}x{}: rebuild the dataset with --size {}", data_dir,
+            dataset.image_size(), dataset.image_size(), model_path, size, size, size);
+  CXR_CHECK(dataset.class_names() == info.class_names, "{} has the classes [{}] but {} predicts [{}]", data_dir,
+            fmt::join(dataset.class_names(), ", "), model_path, fmt::join(info.class_names, ", "));
+}
+
+std::vector<std::vector<double>> predict_probabilities(ClassifierNet& net, const Tensor& batch) {
+  check_dim("predict", "batch", batch, 4);
+  net.eval();
+  NoGradGuard no_grad;
+  const Tensor probs = softmax(net.forward(batch)).to(DType::F64).contiguous();
+  const std::int64_t n = probs.size(0), k = probs.size(1);
+  std::vector<std::vector<double>> out(static_cast<std::size_t>(n));
+  const double* p = probs.data<double>();
+  for (std::int64_t i = 0; i < n; ++i) out[i].assign(p + i * k, p + (i + 1) * k);
+  return out;
+}
+
+}  // namespace cxr

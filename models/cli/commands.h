@@ -7,6 +7,7 @@ namespace cxr::cli {
 
 void add_demo_command(CLI::App& app);
 void add_data_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_predict_command(CLI::App& app);

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   // Subcommands (one file each in models/cli/) are added here.
   cxr::cli::add_demo_command(app);
   cxr::cli::add_data_command(app);
+  cxr::cli::add_serve_command(app);
   cxr::cli::add_train_command(app);
   cxr::cli::add_eval_command(app);
   cxr::cli::add_predict_command(app);

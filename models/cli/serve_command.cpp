@@ -1,0 +1,89 @@
+// `cxr serve`: the web application (server/): the browser UI from web/, the JSON
+// API under /api/v1, a store of added samples and model versions.
+#include "engine/check.h"
+#include "engine/parallel.h"
+#include "kernels/cuda/runtime.h"
+#include "models/cli/commands.h"
+#include "server/server.h"
+#include "server/store.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <memory>
+
+namespace cxr::cli {
+
+namespace {
+
+struct ServeOptions {
+  std::string model;  // empty: the store's active version, else the bundled model
+  std::string store = "var";
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string device = "cpu";
+  int threads = 0;
+  std::string web = std::string(CXR_SOURCE_ROOT) + "/web";
+};
+
+// The version to serve: --model (stored as a version and activated), else the
+// store's active one, else the bundled model on first start.
+server::ModelRecord choose_model(server::Store& store, const ServeOptions& o) {
+  std::string file = o.model;
+  if (file.empty()) {
+    if (auto active = store.active_model()) return *active;
+    file = std::string(CXR_SOURCE_ROOT) + "/models/pretrained/cxr-small.safetensors";
+    CXR_CHECK(std::filesystem::exists(file), "serve: no model: pass --model FILE (the bundled model {} is missing)",
+              file);
+  }
+  const server::ModelRecord record = store.add_model(file, "", "{}");
+  store.set_active(record.id);
+  return *store.model(record.id);
+}
+
+void serve(const ServeOptions& o) {
+  CXR_CHECK(o.device == "cpu" || o.device == "cuda", "serve: --device must be cpu or cuda, got '{}'", o.device);
+  CXR_CHECK(o.device == "cpu" || cuda::device_count() > 0, "serve: --device cuda, but {}", cuda::describe());
+  if (o.threads > 0) set_num_threads(o.threads);
+
+  server::Store store(o.store);
+  if (const auto token = store.create_token_if_missing())
+    fmt::print("cxr serve: new store {}; API token for adding samples, fine-tuning and activating models "
+               "(shown once, keep it):\n  {}\n",
+               std::filesystem::absolute(o.store).string(), *token);
+  const auto served = server::load_served_model(choose_model(store, o));
+  server::InferenceService inference(served);
+  server::App app;
+  app.inference = &inference;
+  app.store = &store;
+  app.web_root = o.web;
+  app.openapi = std::string(CXR_SOURCE_ROOT) + "/docs/openapi.yaml";
+  server::ServerOptions options;
+  options.host = o.host;
+  options.port = static_cast<unsigned short>(o.port);
+  server::Server server(app, options);
+  server.start();
+  fmt::print("cxr serve: http://{}:{}/  (model {}, {} classes, {} CPU threads; Ctrl-C stops)\n", o.host,
+             server.port(), served->version, served->model.info.class_names.size(), num_threads());
+  std::fflush(stdout);
+  server.wait_for_signal();
+  fmt::print("cxr serve: stopped\n");
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand("serve", "Start the web application (browser UI and JSON API)");
+  cmd->add_option("--model", o->model, "model file to serve (stored as a new version and activated)");
+  cmd->add_option("--store", o->store, "store folder: samples, model versions, token")->capture_default_str();
+  cmd->add_option("--host", o->host, "IP address to listen on")->capture_default_str();
+  cmd->add_option("--port", o->port, "TCP port (0: any free port)")->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  cmd->add_option("--device", o->device, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--web", o->web, "folder of the browser UI")->capture_default_str();
+  cmd->callback([o] { serve(*o); });
+}
+
+}  // namespace cxr::cli

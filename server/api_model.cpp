@@ -1,0 +1,52 @@
+// GET /api/v1/health and GET /api/v1/model.
+#include "server/api.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+
+namespace cxr::server {
+
+json::object model_summary(const ServedModel& served) {
+  const ModelInfo& info = served.model.info;
+  json::array classes;
+  for (const auto& name : info.class_names) classes.emplace_back(name);
+  json::object extra;
+  for (const auto& [key, value] : info.extra) extra[key] = value;
+  return {{"version", served.version},
+          {"preset", info.preset},
+          {"classes", std::move(classes)},
+          {"input_size", info.config.input_size},
+          {"normalization", {{"mean", info.mean}, {"stddev", info.stddev}}},
+          {"parameters", served.model.params ? served.model.params->count() : 0},
+          {"metrics", served.metrics},
+          {"extra", std::move(extra)}};
+}
+
+int parse_class(const ModelInfo& info, const std::string& value) {
+  for (std::size_t i = 0; i < info.class_names.size(); ++i)
+    if (info.class_names[i] == value) return static_cast<int>(i);
+  char* end = nullptr;
+  const long index = std::strtol(value.c_str(), &end, 10);
+  if (!value.empty() && *end == '\0' && index >= 0 && index < static_cast<long>(info.class_names.size()))
+    return static_cast<int>(index);
+  std::string names;
+  for (const auto& n : info.class_names) names += (names.empty() ? "" : ", ") + n;
+  throw HttpError(http::status::bad_request, "unknown_class",
+                  fmt::format("unknown class '{}': expected one of {} (or an index)", value, names));
+}
+
+Response get_health(App& app, const Request& req) {
+  const double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - app.started).count();
+  return json_response(req, http::status::ok,
+                       {{"status", "ok"},
+                        {"version", CXR_VERSION},
+                        {"model", app.inference->model()->version},
+                        {"uptime_s", uptime}});
+}
+
+Response get_model(App& app, const Request& req) {
+  return json_response(req, http::status::ok, model_summary(*app.inference->model()));
+}
+
+}  // namespace cxr::server

@@ -1,0 +1,26 @@
+// What the request handlers share: the services behind the API and the folders
+// the server reads. Owned by the Server; handlers get a reference.
+#pragma once
+
+#include "server/inference.h"
+#include "server/store.h"
+
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+
+namespace cxr::server {
+
+struct App {
+  InferenceService* inference = nullptr;
+  Store* store = nullptr;             // samples, model versions, the token
+  std::mutex activation;              // the store's active flag and the served model change together
+  std::filesystem::path web_root;     // the only folder served as static files
+  std::filesystem::path openapi;      // docs/openapi.yaml
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+};
+
+// Loads a stored model version for serving (throws cxr::Error when the file is bad).
+std::shared_ptr<const ServedModel> load_served_model(const ModelRecord& record);
+
+}  // namespace cxr::server

@@ -1,0 +1,101 @@
+// The inference service: predictions and explanations run on one worker thread,
+// never on the HTTP I/O threads. Requests that wait while the worker is busy are
+// taken together: the plain predictions of a round become one batched forward pass.
+//
+// The active model is a shared_ptr swapped atomically. A request is preprocessed
+// for the model that was active when it arrived and keeps that model alive, so an
+// activation never changes the model under a request in flight.
+//
+// One worker suffices: the engine's kernels already spread each op over the CPU
+// threads, and two workers would only take turns on the kernel thread pool.
+#pragma once
+
+#include "models/gradcam.h"
+#include "models/inference.h"
+#include "models/model_file.h"
+
+#include <boost/json.hpp>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace cxr::server {
+
+struct ServedModel {
+  std::string version;             // registry id ("v1", ...) or a label for a model not in a store
+  LoadedModel model;
+  boost::json::object metrics;     // the version's recorded evaluation, may be empty
+};
+
+// An upload prepared exactly as training sees it (models/inference.h), for the
+// model that was active when it arrived.
+struct Preprocessed {
+  std::shared_ptr<const ServedModel> model;
+  PreparedImage image;
+};
+
+constexpr int kMaxImageSide = 8192;
+
+// Throws HttpError: 413 image_too_large (over 8192 on a side, refused from the
+// header before any pixel is decoded), 400 corrupt_image or image_too_small.
+Preprocessed preprocess(std::span<const std::uint8_t> bytes, std::shared_ptr<const ServedModel> model);
+
+struct Explanation {
+  CamMethod method = CamMethod::GradCam;
+  int target_class = 0;
+  int grid_height = 0, grid_width = 0;
+  std::vector<float> grid;  // the coarse map divided by its maximum (all zeros if it is 0)
+  Tensor map;               // [input_size, input_size] in [0, 1]
+};
+
+struct Prediction {
+  std::shared_ptr<const ServedModel> model;
+  std::vector<double> probabilities;
+  int label = 0;
+  std::optional<Explanation> explanation;
+  int batch_size = 1;         // predictions computed together in this round
+  double queue_ms = 0, compute_ms = 0;
+};
+
+struct PredictJob {
+  Preprocessed image;
+  std::optional<CamMethod> explain;  // nothing: probabilities only
+  int target_class = -1;             // -1: the predicted class
+};
+
+class InferenceService {
+ public:
+  InferenceService(std::shared_ptr<const ServedModel> model, int max_batch = 16);
+  ~InferenceService();  // finishes queued work, then joins
+  InferenceService(const InferenceService&) = delete;
+  InferenceService& operator=(const InferenceService&) = delete;
+
+  std::shared_ptr<const ServedModel> model() const { return std::atomic_load(&model_); }
+  void set_model(std::shared_ptr<const ServedModel> model) { std::atomic_store(&model_, std::move(model)); }
+
+  std::future<Prediction> submit(PredictJob job);
+
+ private:
+  struct Pending;
+  void run();
+  void process(std::vector<Pending>& batch);
+
+  std::shared_ptr<const ServedModel> model_;
+  const int max_batch_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+}  // namespace cxr::server

@@ -1,0 +1,146 @@
+#include "server/session.h"
+
+#include "server/router.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <optional>
+
+namespace cxr::server {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+
+constexpr auto kEventPoll = std::chrono::milliseconds(100);
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(asio::ip::tcp::socket socket, std::shared_ptr<ServerState> state)
+      : stream_(std::move(socket)), state_(std::move(state)), timer_(stream_.get_executor()) {}
+
+  void run() {
+    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::do_read, shared_from_this()));
+  }
+
+ private:
+  void do_read() {
+    if (state_->draining) return close();
+    parser_.emplace();
+    parser_->body_limit(kBodyLimit);
+    stream_.expires_after(state_->read_timeout);
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec == http::error::body_limit)
+      return write(error_response(11, false, http::status::payload_too_large, "body_too_large",
+                                  "the request body exceeds the 25 MB limit"),
+                   false);
+    if (ec && ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::end_of_stream &&
+        ec != http::error::partial_message)
+      return write(error_response(11, false, http::status::bad_request, "bad_request",
+                                  "malformed HTTP request: " + ec.message()),
+                   false);
+    if (ec) return close();
+
+    ++state_->in_flight;
+    stream_.expires_never();
+    asio::post(state_->handlers, [self = shared_from_this(), req = parser_->release()]() mutable {
+      Reply reply = handle(self->state_->app, req);
+      asio::post(self->stream_.get_executor(), [self, reply = std::move(reply)]() mutable {
+        self->events_ = std::move(reply.events);
+        self->write(std::move(reply.response), true);
+      });
+    });
+  }
+
+  void write(Response response, bool counted) {
+    response_ = std::move(response);
+    if (state_->draining) response_.keep_alive(false);
+    stream_.expires_after(state_->read_timeout);
+    http::async_write(stream_, response_, [self = shared_from_this(), counted](beast::error_code ec, std::size_t) {
+      if (counted) --self->state_->in_flight;
+      self->on_write(ec);
+    });
+  }
+
+  void on_write(beast::error_code ec) {
+    if (ec) return close();
+    if (events_) return poll_events();
+    if (!response_.keep_alive()) return parser_ && !parser_->is_done() ? drain_then_close() : close();
+    do_read();
+  }
+
+  // Event streams: poll the source, write what is new, stop when it has ended.
+  void poll_events() {
+    if (state_->draining) return close();
+    pending_.clear();
+    const bool more = events_->poll(cursor_, pending_);
+    if (!pending_.empty()) {
+      stream_.expires_after(state_->read_timeout);
+      asio::async_write(stream_, asio::buffer(pending_),
+                        [self = shared_from_this(), more](beast::error_code ec, std::size_t) {
+                          if (ec || !more) return self->close();
+                          self->wait_then_poll();
+                        });
+      return;
+    }
+    if (!more) return close();
+    wait_then_poll();
+  }
+
+  void wait_then_poll() {
+    timer_.expires_after(kEventPoll);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->poll_events();
+    });
+  }
+
+  // After refusing a request whose body was not read: stop sending, then read and
+  // discard what the client still sends for a moment, so that closing does not
+  // reset the connection before the client has read the answer.
+  void drain_then_close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    stream_.expires_after(std::chrono::seconds(2));
+    drain_.resize(64 * 1024);
+    stream_.async_read_some(asio::buffer(drain_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->drained_ += n;
+      if (ec || self->drained_ > 2 * kBodyLimit) return self->close();
+      self->drain_then_close();
+    });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<ServerState> state_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  Response response_;
+  std::shared_ptr<EventStream> events_;
+  std::size_t cursor_ = 0;
+  std::string pending_;
+  std::vector<char> drain_;
+  std::size_t drained_ = 0;
+  asio::steady_timer timer_;
+};
+
+}  // namespace
+
+void start_session(asio::ip::tcp::socket socket, std::shared_ptr<ServerState> state) {
+  std::make_shared<Session>(std::move(socket), std::move(state))->run();
+}
+
+}  // namespace cxr::server

@@ -1,0 +1,86 @@
+// The application's store, one folder (default ./var):
+//   cxr.db            SQLite: meta (the API token's hash), samples, models
+//   images/ab/<sha>   the added X-rays as uploaded, named by the SHA-256 of their bytes
+//   models/<sha>.safetensors   every model version, named by the SHA-256 of the file
+//
+// Files are written atomically (temp + rename) before the row that refers to them
+// is committed, so a crash leaves at worst an unreferenced file, never a row
+// without its file. The same image bytes are stored once: a second upload is
+// reported as a duplicate of the first.
+#pragma once
+
+#include "server/sqlite.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cxr::server {
+
+struct SampleRecord {
+  std::int64_t id = 0;
+  std::string sha256, label, patient_id, source, created_at;
+  int width = 0, height = 0;
+};
+
+struct SamplePage {
+  std::vector<SampleRecord> samples;
+  std::int64_t total = 0;                      // matching the filter
+  std::map<std::string, std::int64_t> counts;  // per label, over all samples
+};
+
+struct ModelRecord {
+  std::string id;          // "v1", "v2", ...
+  std::string file;        // absolute path of the model file
+  std::string parent;      // the version it was fine-tuned from ("" for an imported one)
+  std::string created_at;
+  std::string metrics;     // JSON object text ("{}" when none)
+  bool active = false;
+};
+
+class Store {
+ public:
+  explicit Store(const std::filesystem::path& dir);
+
+  const std::filesystem::path& dir() const { return dir_; }
+
+  // Creates the API token on first use: returns it (to print once) and keeps only
+  // its SHA-256; returns nothing when the store already has one.
+  std::optional<std::string> create_token_if_missing();
+  bool token_matches(std::string_view token);
+
+  struct Added {
+    SampleRecord sample;
+    bool duplicate = false;
+  };
+  Added add_sample(std::string_view bytes, const std::string& label, const std::string& patient_id,
+                   const std::string& source, int width, int height);
+  SamplePage list_samples(const std::optional<std::string>& label, const std::optional<std::string>& source,
+                          std::int64_t page, std::int64_t per_page);
+  std::optional<SampleRecord> sample(std::int64_t id);
+  std::vector<SampleRecord> all_samples();
+  bool delete_sample(std::int64_t id);  // false: no such sample
+  std::filesystem::path image_path(const std::string& sha256) const;
+
+  // Copies a model file into the store (once per content) as a new version, or
+  // returns the version that already holds these bytes.
+  ModelRecord add_model(const std::filesystem::path& file, const std::string& parent, const std::string& metrics);
+  std::vector<ModelRecord> models();
+  std::optional<ModelRecord> model(const std::string& id);
+  std::optional<ModelRecord> active_model();
+  void set_active(const std::string& id);  // throws cxr::Error for an unknown id
+
+ private:
+  ModelRecord read_model(Statement& s);
+
+  std::filesystem::path dir_;
+  std::mutex mutex_;
+  Database db_;
+};
+
+}  // namespace cxr::server

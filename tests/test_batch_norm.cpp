@@ -61,33 +61,21 @@ Reference reference_train(const Tensor& x, const Tensor& gamma, const Tensor& be
   return r;
 }
 
-TEST(BatchNorm, TrainingGradientsOfInputGammaAndBeta) {
+// Training (batch statistics) and evaluation (running statistics) modes.
+TEST(BatchNorm, GradientsOfInputGammaAndBetaInBothModes) {
   Generator gen(1);
-  for (const auto& s : kShapes) {
-    auto x = random_tensor(s, gen).set_requires_grad();
-    Params p = random_params(s[1], gen);
-    p.gamma.set_requires_grad();
-    p.beta.set_requires_grad();
-    expect_gradients_match(
-        [&p](const std::vector<Tensor>& in) {
-          return batch_norm2d(in[0], in[1], in[2], p.running_mean, p.running_var, true, 0.1, 1e-5);
-        },
-        {x, p.gamma, p.beta});
-  }
-}
-
-TEST(BatchNorm, EvaluationGradientsOfInputGammaAndBeta) {
-  Generator gen(2);
-  for (const auto& s : kShapes) {
-    auto x = random_tensor(s, gen).set_requires_grad();
-    Params p = random_params(s[1], gen);
-    p.gamma.set_requires_grad();
-    p.beta.set_requires_grad();
-    expect_gradients_match(
-        [&p](const std::vector<Tensor>& in) {
-          return batch_norm2d(in[0], in[1], in[2], p.running_mean, p.running_var, false, 0.1, 1e-5);
-        },
-        {x, p.gamma, p.beta});
+  for (bool training : {true, false}) {
+    for (const auto& s : kShapes) {
+      auto x = random_tensor(s, gen).set_requires_grad();
+      Params p = random_params(s[1], gen);
+      p.gamma.set_requires_grad();
+      p.beta.set_requires_grad();
+      expect_gradients_match(
+          [&p, training](const std::vector<Tensor>& in) {
+            return batch_norm2d(in[0], in[1], in[2], p.running_mean, p.running_var, training, 0.1, 1e-5);
+          },
+          {x, p.gamma, p.beta});
+    }
   }
 }
 

@@ -25,7 +25,7 @@ json::object to_json(const TrainOptions& o, bool exact) {
                  {"batch", o.batch},
                  {"lr", number(o.learning_rate(), exact)},
                  {"optimizer", optimizer_name(o.optimizer)},
-                 {"class_weights", o.class_weights ? "auto" : "none"},
+                 {"class_weights", class_weighting_name(o.class_weights)},
                  {"augment", o.augment},
                  {"seed", o.seed},
                  {"size", o.size},
@@ -49,9 +49,7 @@ TrainOptions train_options_from_json(const json::value& value) {
   o.batch = get_int(j, "batch", where);
   o.lr = get_double(j, "lr", where);
   o.optimizer = parse_optimizer(get_string(j, "optimizer", where));
-  const std::string weights = get_string(j, "class_weights", where);
-  CXR_CHECK(weights == "auto" || weights == "none", "{}: class_weights \"{}\" (auto or none)", where, weights);
-  o.class_weights = weights == "auto";
+  o.class_weights = parse_class_weighting(get_string(j, "class_weights", where));
   o.augment = get_bool(j, "augment", where);
   o.seed = get_uint64(j, "seed", where);
   o.size = get_int(j, "size", where);

@@ -3,7 +3,6 @@
 #include "engine/autograd.h"
 #include "engine/data/dataset.h"
 #include "engine/data/loader.h"
-#include "engine/data/sha256.h"
 #include "engine/ops.h"
 #include "engine/optim/adamw.h"
 #include "engine/optim/lr_schedule.h"
@@ -18,8 +17,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <fstream>
-#include <iterator>
 #include <memory>
 
 namespace cxr {
@@ -37,6 +34,22 @@ OptimizerKind parse_optimizer(const std::string& name) {
   if (name == "adamw") return OptimizerKind::adamw;
   if (name == "sgd") return OptimizerKind::sgd;
   throw Error(fmt::format("unknown optimizer '{}': expected adamw or sgd", name));
+}
+
+std::string class_weighting_name(ClassWeighting w) {
+  switch (w) {
+    case ClassWeighting::balanced: return "auto";
+    case ClassWeighting::sqrt_balanced: return "sqrt";
+    case ClassWeighting::none: return "none";
+  }
+  return "?";
+}
+
+ClassWeighting parse_class_weighting(const std::string& name) {
+  if (name == "auto") return ClassWeighting::balanced;
+  if (name == "sqrt") return ClassWeighting::sqrt_balanced;
+  if (name == "none") return ClassWeighting::none;
+  throw Error(fmt::format("unknown class weighting '{}': expected auto, sqrt or none", name));
 }
 
 std::string stop_reason_name(StopReason reason) {
@@ -65,13 +78,6 @@ fs::path checkpoint_path_for(const fs::path& out) { return sibling(out, ".checkp
 
 namespace {
 
-std::string file_sha256(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  CXR_CHECK(in, "cannot read '{}'", path.string());
-  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  return data::to_hex(data::sha256({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()}));
-}
-
 void check_options(const TrainOptions& o) {
   CXR_CHECK(!o.data_dir.empty(), "train: no data directory given");
   CXR_CHECK(fs::is_directory(o.data_dir), "train: data directory '{}' does not exist (build one with `cxr data build`)",
@@ -97,7 +103,7 @@ void check_resumable(const TrainOptions& now, const TrainOptions& saved, const s
   cmp("batch", now.batch, saved.batch);
   cmp("lr", now.learning_rate(), saved.learning_rate());
   cmp("optimizer", optimizer_name(now.optimizer), optimizer_name(saved.optimizer));
-  cmp("class weights", now.class_weights, saved.class_weights);
+  cmp("class weights", class_weighting_name(now.class_weights), class_weighting_name(saved.class_weights));
   cmp("augment", now.augment, saved.augment);
   cmp("seed", now.seed, saved.seed);
   cmp("size", now.size, saved.size);
@@ -145,14 +151,18 @@ class Optimizer {
   std::unique_ptr<SGD> sgd_;
 };
 
-// w_c = N / (C n_c) over the train split (classes without images get 0).
-std::vector<double> balanced_class_weights(const data::Dataset& ds, const std::vector<std::int64_t>& train) {
+// w_c = N / (C n_c) over the train split, or its square root (classes without images get 0).
+std::vector<double> class_weights_of(ClassWeighting weighting, const data::Dataset& ds,
+                                     const std::vector<std::int64_t>& train) {
+  if (weighting == ClassWeighting::none) return std::vector<double>(ds.num_classes(), 1.0);
   std::vector<std::int64_t> counts(ds.num_classes(), 0);
   for (auto i : train) ++counts[ds.label(i)];
   std::vector<double> w(counts.size(), 0.0);
   for (std::size_t c = 0; c < counts.size(); ++c)
     if (counts[c] > 0)
       w[c] = static_cast<double>(train.size()) / (static_cast<double>(counts.size()) * static_cast<double>(counts[c]));
+  if (weighting == ClassWeighting::sqrt_balanced)
+    for (double& x : w) x = std::sqrt(x);
   return w;
 }
 
@@ -173,7 +183,7 @@ class Run {
     const TrainOptions& o = s_.options;
 
     ds_ = data::Dataset::open(o.data_dir);
-    s_.manifest_sha256 = file_sha256(o.data_dir / "manifest.csv");
+    s_.manifest_sha256 = ds_.manifest_sha256();
     s_.threads = num_threads();
     git_commit_ = source_git_commit();
     if (resumed)
@@ -193,6 +203,9 @@ class Run {
     info_.class_names = ds_.class_names();
     info_.mean = ds_.mean();
     info_.stddev = ds_.stddev();
+    // Inference must fit and resize an image exactly as this dataset did (models/inference.h).
+    info_.extra["fit"] = std::string(data::fit_name(ds_.fit()));
+    info_.extra["dataset_size"] = std::to_string(ds_.image_size());
     net_ = make_net(config, o.seed + 1);
     params_ = std::make_unique<ParameterSet>(*net_, o.seed);
     opt_ = std::make_unique<Optimizer>(*params_, o);
@@ -209,8 +222,7 @@ class Run {
     lo.augment.reset();
     val_loader_ = std::make_unique<data::Loader>(ds_, val_idx, lo);
 
-    class_weights_ = o.class_weights ? balanced_class_weights(ds_, train_idx_)
-                                     : std::vector<double>(ds_.num_classes(), 1.0);
+    class_weights_ = class_weights_of(o.class_weights, ds_, train_idx_);
     weight_tensor_ = Tensor::from_vector(class_weights_, {static_cast<std::int64_t>(class_weights_.size())}, DType::F32);
     const std::int64_t total_steps = o.epochs * train_loader_->batches_per_epoch();
     schedule_ = CosineWarmupSchedule{o.learning_rate(), std::max<std::int64_t>(1, total_steps / 20),

@@ -34,6 +34,11 @@ namespace cxr {
 
 enum class OptimizerKind { adamw, sgd };
 
+// How the cross-entropy weighs classes: balanced is N / (C n_c) over the train
+// split; sqrt_balanced its square root (a softer push towards rare classes, which
+// trades some of their recall for precision); none weighs every class 1.
+enum class ClassWeighting { balanced, sqrt_balanced, none };
+
 struct TrainOptions {
   std::filesystem::path data_dir;
   std::string preset = "cxr-small";
@@ -42,7 +47,7 @@ struct TrainOptions {
   int batch = 32;
   std::optional<double> lr;             // nothing: 1e-3 for AdamW, 0.05 for SGD
   OptimizerKind optimizer = OptimizerKind::adamw;
-  bool class_weights = true;            // false: every class weighs 1
+  ClassWeighting class_weights = ClassWeighting::balanced;
   bool augment = true;
   std::uint64_t seed = 0;
   int size = 0;                         // input side; 0: the dataset's image size
@@ -58,6 +63,8 @@ struct TrainOptions {
 };
 
 std::string optimizer_name(OptimizerKind kind);
+std::string class_weighting_name(ClassWeighting w);        // "auto", "sqrt", "none"
+ClassWeighting parse_class_weighting(const std::string& name);  // throws on anything else
 OptimizerKind parse_optimizer(const std::string& name);  // "adamw" | "sgd"
 
 // The files a run writes next to `out`.

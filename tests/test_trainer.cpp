@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <csignal>
 
 using namespace cxr;
@@ -238,7 +239,30 @@ TEST_F(Trainer, TrainsAtASmallerInputSize) {
   o.size = 16;
   const Recorded r = run(o);
   EXPECT_EQ(r.result.stop, StopReason::completed);
-  EXPECT_EQ(load_model(o.out.string()).info.config.input_size, 16);
+  const ModelInfo info = load_model(o.out.string()).info;
+  EXPECT_EQ(info.config.input_size, 16);
+  // Inference fits images as the dataset did, at its size, then resizes to 16.
+  EXPECT_EQ(info.extra.at("fit"), "pad");
+  EXPECT_EQ(info.extra.at("dataset_size"), std::to_string(kSize));
+}
+
+TEST_F(Trainer, SquareRootClassWeightsAreTheRootsOfTheBalancedOnes) {
+  std::map<std::string, std::vector<double>> weights;
+  for (const char* name : {"auto", "sqrt", "none"}) {
+    TrainOptions o = options(std::string("weights-") + name);
+    o.epochs = 1;
+    o.class_weights = parse_class_weighting(name);
+    EXPECT_EQ(class_weighting_name(o.class_weights), name);
+    const auto card = boost::json::parse(cxr::test::read_file(run(o).result.card_path)).as_object();
+    for (const auto& w : card.at("training").at("class_weights").as_array()) weights[name].push_back(w.to_number<double>());
+  }
+  ASSERT_EQ(weights["auto"].size(), 4u);
+  ASSERT_NE(weights["auto"], weights["none"]);  // the random labels are unbalanced: the roots differ from 1
+  for (std::size_t c = 0; c < 4; ++c) {
+    EXPECT_DOUBLE_EQ(weights["sqrt"][c], std::sqrt(weights["auto"][c]));
+    EXPECT_EQ(weights["none"][c], 1.0);
+  }
+  EXPECT_THROW(parse_class_weighting("inverse"), Error);
 }
 
 TEST_F(Trainer, StopsEarlyWhenValidationStopsImproving) {

@@ -2,8 +2,41 @@
 
 #include "engine/check.h"
 #include "engine/data/labels.h"
+#include "engine/data/sha256.h"
+
+#include <boost/json.hpp>
+
+#include <fstream>
+#include <iterator>
 
 namespace cxr::data {
+
+namespace {
+
+std::string read_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  CXR_CHECK(in, "cannot read '{}'", path.string());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// settings.fit of stats.json; a dataset without one (older builds, hand-made test
+// fixtures) was padded, the builder's default.
+Fit fit_from_stats(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path)) return Fit::pad;
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(read_bytes(path), ec);
+  CXR_CHECK(!ec && v.is_object(), "{}: not a JSON object ({})", path.string(), ec.message());
+  const auto* settings = v.as_object().if_contains("settings");
+  const auto* fit = settings != nullptr && settings->is_object() ? settings->as_object().if_contains("fit") : nullptr;
+  if (fit == nullptr) return Fit::pad;
+  CXR_CHECK(fit->is_string(), "{}: settings.fit is not a string", path.string());
+  const auto parsed = parse_fit(std::string_view(fit->as_string()));
+  CXR_CHECK(parsed.has_value(), "{}: settings.fit is '{}', expected pad or crop", path.string(),
+            std::string_view(fit->as_string()));
+  return *parsed;
+}
+
+}  // namespace
 
 Dataset Dataset::open(const std::filesystem::path& dir) {
   Dataset d;
@@ -12,6 +45,9 @@ Dataset Dataset::open(const std::filesystem::path& dir) {
       read_manifest(dir / "manifest.csv", d.cache_->info().num_classes));
   CXR_CHECK(d.rows_->size() == d.cache_->info().count, "dataset {}: manifest.csv has {} rows, cache.bin {} images",
             dir.string(), d.rows_->size(), d.cache_->info().count);
+  const std::string manifest = read_bytes(dir / "manifest.csv");
+  d.manifest_sha256_ = to_hex(sha256({reinterpret_cast<const std::uint8_t*>(manifest.data()), manifest.size()}));
+  d.fit_ = fit_from_stats(dir / "stats.json");
   return d;
 }
 

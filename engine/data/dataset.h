@@ -3,6 +3,7 @@
 #pragma once
 
 #include "engine/data/cache_file.h"
+#include "engine/data/image.h"
 #include "engine/data/manifest.h"
 
 #include <cstdint>
@@ -15,7 +16,8 @@ namespace cxr::data {
 
 class Dataset {
  public:
-  // Opens dir/cache.bin and dir/manifest.csv and checks that they agree.
+  // Opens dir/cache.bin and dir/manifest.csv and checks that they agree; reads the
+  // fit from dir/stats.json (pad when the file or the setting is absent).
   static Dataset open(const std::filesystem::path& dir);
 
   std::int64_t size() const { return static_cast<std::int64_t>(rows_->size()); }
@@ -30,10 +32,16 @@ class Dataset {
   int label(std::int64_t i) const { return (*rows_)[i].label; }
   const ManifestRow& row(std::int64_t i) const { return (*rows_)[i]; }
   std::vector<std::int64_t> indices(Split split) const;
+  // How the source images were fitted to the square (a model needs the same at inference).
+  Fit fit() const { return fit_; }
+  // SHA-256 of manifest.csv: names the exact images, labels and split a model saw.
+  const std::string& manifest_sha256() const { return manifest_sha256_; }
 
  private:
   std::shared_ptr<const CacheFile> cache_;
   std::shared_ptr<const std::vector<ManifestRow>> rows_;
+  Fit fit_ = Fit::pad;
+  std::string manifest_sha256_;
 };
 
 }  // namespace cxr::data

@@ -112,6 +112,7 @@ void run_eval(const EvalOptions& opt) {
     json::object out{{"model", opt.model},
                      {"preset", model.info.preset},
                      {"data", opt.data},
+                     {"manifest_sha256", dataset.manifest_sha256()},
                      {"split", opt.split},
                      {"metrics", report_to_json(report)},
                      {"by_source", std::move(sources)},

@@ -93,7 +93,7 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
   const int size = dataset.image_size();                 // the fitted square of the cache
   const int input_size = model.info.config.input_size;  // the maps' square (the same or resized)
   const json::object settings = read_stats(opt.data);
-  const data::Fit fit = data::parse_fit(setting(settings, "fit")).value_or(data::Fit::pad);
+  const data::Fit fit = dataset.fit();
 
   // Lung boxes, when the ieee8023 folder can be found.
   const std::string covid = !opt.covid.empty() ? opt.covid : setting(settings, "covid_dir");

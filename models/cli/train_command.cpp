@@ -77,8 +77,8 @@ void add_options(CLI::App* cmd, TrainOptions& o, Given& g) {
   cmd->add_option("--optimizer", g.optimizer, "adamw or sgd (Nesterov momentum 0.9)")
       ->check(CLI::IsMember({"adamw", "sgd"}))
       ->capture_default_str();
-  cmd->add_option("--class-weights", g.class_weights, "auto: inverse class frequency of the train split; none")
-      ->check(CLI::IsMember({"auto", "none"}))
+  cmd->add_option("--class-weights", g.class_weights, "auto: inverse class frequency of the train split; sqrt: its square root; none")
+      ->check(CLI::IsMember({"auto", "sqrt", "none"}))
       ->capture_default_str();
   cmd->add_option("--augment", g.augment, "on or off")->check(CLI::IsMember({"on", "off"}))->capture_default_str();
   cmd->add_option("--seed", o.seed, "seed of initialisation, order, augmentation and dropout")->capture_default_str();
@@ -105,7 +105,7 @@ TrainOptions resolve(CLI::App* cmd, const TrainOptions& given, const Given& g) {
   auto was_given = [cmd](const char* name) { return cmd->get_option(name)->count() > 0; };
   TrainOptions o = given;
   o.optimizer = parse_optimizer(g.optimizer);
-  o.class_weights = g.class_weights == "auto";
+  o.class_weights = parse_class_weighting(g.class_weights);
   o.augment = g.augment == "on";
   if (g.resume.empty()) {
     CXR_CHECK(was_given("--data") && was_given("--out"), "train: --data and --out are required (or --resume)");

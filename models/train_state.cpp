@@ -34,6 +34,7 @@ json::object to_json(const TrainOptions& o, bool exact) {
                  {"weight_decay", number(o.weight_decay, exact)},
                  {"momentum", number(o.momentum, exact)},
                  {"width", number(o.width, exact)},
+                 {"train_fraction", number(o.train_fraction, exact)},
                  {"workers", o.workers}};
   return j;
 }
@@ -58,6 +59,7 @@ TrainOptions train_options_from_json(const json::value& value) {
   o.weight_decay = get_double(j, "weight_decay", where);
   o.momentum = get_double(j, "momentum", where);
   o.width = get_double(j, "width", where);
+  if (j.contains("train_fraction")) o.train_fraction = get_double(j, "train_fraction", where);  // absent before 0.2
   o.workers = get_int(j, "workers", where);
   return o;
 }

@@ -8,6 +8,7 @@
 #include "engine/optim/lr_schedule.h"
 #include "engine/optim/sgd.h"
 #include "engine/parallel.h"
+#include "engine/random.h"
 #include "models/metrics.h"
 #include "models/model_card.h"
 #include "models/model_file.h"
@@ -17,7 +18,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <memory>
+#include <set>
 
 namespace cxr {
 
@@ -89,6 +92,30 @@ void check_options(const TrainOptions& o) {
   CXR_CHECK(o.patience >= 0 && o.max_minutes >= 0 && o.workers >= 0,
             "train: patience, max minutes and workers must be non-negative");
   CXR_CHECK(o.width > 0 && o.weight_decay >= 0 && o.momentum >= 0, "train: width, weight decay and momentum out of range");
+  CXR_CHECK(o.train_fraction > 0 && o.train_fraction <= 1, "train: --train-fraction must be in (0, 1], got {}",
+            o.train_fraction);
+}
+
+// A seeded share of the train split's patients, taken per class (a patient counts
+// for the class of their first image) so that the class mix stays as it was; every
+// image of a kept patient is kept. At least one patient per class.
+std::vector<std::int64_t> patient_subset(const data::Dataset& ds, const std::vector<std::int64_t>& train,
+                                         double fraction, std::uint64_t seed) {
+  std::map<std::string, int> class_of_patient;
+  std::vector<std::vector<std::string>> patients(ds.num_classes());
+  for (auto i : train)
+    if (class_of_patient.emplace(ds.row(i).patient, ds.label(i)).second) patients[ds.label(i)].push_back(ds.row(i).patient);
+  Generator gen(seed ^ 0x7261696e66726163ULL);  // its own stream: the loader's order is unchanged
+  std::set<std::string> kept;
+  for (auto& list : patients) {
+    for (std::size_t k = list.size(); k > 1; --k) std::swap(list[k - 1], list[gen.below(k)]);  // Fisher-Yates
+    const auto n = std::min(list.size(), std::max<std::size_t>(1, std::llround(fraction * list.size())));
+    kept.insert(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+  std::vector<std::int64_t> out;
+  for (auto i : train)
+    if (kept.count(ds.row(i).patient) > 0) out.push_back(i);
+  return out;
 }
 
 // A resume must train the same model on the same data the same way; where the
@@ -109,6 +136,7 @@ void check_resumable(const TrainOptions& now, const TrainOptions& saved, const s
   cmp("size", now.size, saved.size);
   cmp("weight decay", now.weight_decay, saved.weight_decay);
   cmp("momentum", now.momentum, saved.momentum);
+  cmp("train fraction", now.train_fraction, saved.train_fraction);
   cmp("width", now.width, saved.width);
   if (diffs.empty()) return;
   std::string message = fmt::format("train: cannot resume from '{}' with different settings:", path);
@@ -191,6 +219,7 @@ class Run {
                 "train: '{}' holds a different dataset than the checkpoint was trained on (manifest SHA-256 {} vs {})",
                 o.data_dir.string(), s_.manifest_sha256, resumed->state.manifest_sha256);
     train_idx_ = ds_.indices(data::Split::train);
+    if (o.train_fraction < 1.0) train_idx_ = patient_subset(ds_, train_idx_, o.train_fraction, o.seed);
     const auto val_idx = ds_.indices(data::Split::val);
     CXR_CHECK(!train_idx_.empty() && !val_idx.empty(), "train: '{}' needs train and validation images ({} and {})",
               o.data_dir.string(), train_idx_.size(), val_idx.size());
@@ -418,7 +447,8 @@ class Run {
     card.manifest_sha256 = s_.manifest_sha256;
     for (data::Split split : data::kSplits) {
       std::vector<std::int64_t> counts(ds_.num_classes(), 0);
-      for (auto i : ds_.indices(split)) ++counts[ds_.label(i)];
+      // The train counts are the images trained on (a --train-fraction subset).
+      for (auto i : split == data::Split::train ? train_idx_ : ds_.indices(split)) ++counts[ds_.label(i)];
       card.split_counts[std::string(data::split_name(split))] = counts;
     }
     card.options = s_.options;

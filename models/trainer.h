@@ -56,6 +56,7 @@ struct TrainOptions {
   double weight_decay = 1e-4;           // decoupled for AdamW, L2 for SGD
   double momentum = 0.9;                // SGD only
   double width = 1.0;                   // channel multiplier of the preset (small nets for tests)
+  double train_fraction = 1.0;          // share of the train split's patients used (learning curves)
   int workers = 2;                      // loader threads preparing batches
   std::optional<std::filesystem::path> resume;  // a checkpoint to continue from
 

@@ -246,6 +246,24 @@ TEST_F(Trainer, TrainsAtASmallerInputSize) {
   EXPECT_EQ(info.extra.at("dataset_size"), std::to_string(kSize));
 }
 
+TEST_F(Trainer, TrainFractionTrainsOnAPatientSubsetOfEveryClass) {
+  TrainOptions o = options("fraction");
+  o.epochs = 1;
+  o.train_fraction = 0.25;
+  const Recorded r = run(o);
+  const auto card = boost::json::parse(cxr::test::read_file(r.result.card_path)).as_object();
+  const auto& train = card.at("data").at("images").at("train").as_object();
+  std::int64_t kept = 0;
+  for (const auto& [name, n] : train) {
+    EXPECT_GT(n.as_int64(), 0) << name;  // every class keeps patients
+    kept += n.as_int64();
+  }
+  // One image per patient in the fixture: a quarter of 512, rounded per class.
+  EXPECT_NEAR(static_cast<double>(kept), 128.0, 2.0);
+  EXPECT_EQ(r.result.steps, kept / 16);  // batches of 16, the last partial one dropped
+  EXPECT_EQ(card.at("training").at("options").at("train_fraction").to_number<double>(), 0.25);
+}
+
 TEST_F(Trainer, SquareRootClassWeightsAreTheRootsOfTheBalancedOnes) {
   std::map<std::string, std::vector<double>> weights;
   for (const char* name : {"auto", "sqrt", "none"}) {
@@ -292,6 +310,9 @@ TEST_F(Trainer, BadInputsAreClearErrors) {
   o = options("bad");
   o.epochs = 0;
   expect_error_mentioning([&] { train(o); }, {"epochs"});
+  o = options("bad");
+  o.train_fraction = 0;
+  expect_error_mentioning([&] { train(o); }, {"--train-fraction", "(0, 1]"});
 
   // A resume that would change the run, or train on other data.
   o = options("bad");

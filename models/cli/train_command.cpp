@@ -95,6 +95,13 @@ void add_options(CLI::App* cmd, TrainOptions& o, Given& g) {
   cmd->add_option("--max-minutes", o.max_minutes, "stop with a resumable checkpoint after this long (0: no limit)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd->add_option("--width", o.width, "channel multiplier of the preset (e.g. 0.5: half the channels)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--train-fraction", o.train_fraction,
+                  "share of the train split's patients to train on, per class (learning curves)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   cmd->add_option("--workers", o.workers, "threads preparing batches")->check(CLI::NonNegativeNumber)
       ->capture_default_str();
 }
@@ -126,6 +133,8 @@ TrainOptions resolve(CLI::App* cmd, const TrainOptions& given, const Given& g) {
   if (was_given("--patience")) r.patience = o.patience;
   if (was_given("--max-minutes")) r.max_minutes = o.max_minutes;
   if (was_given("--workers")) r.workers = o.workers;
+  if (was_given("--width")) r.width = o.width;
+  if (was_given("--train-fraction")) r.train_fraction = o.train_fraction;
   r.resume = g.resume;
   return r;
 }

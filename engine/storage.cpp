@@ -1,6 +1,7 @@
 #include "engine/storage.h"
 
 #include "engine/check.h"
+#include "kernels/cuda/runtime.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -98,7 +99,12 @@ bool poison_empty() {
 }  // namespace
 
 Storage::Storage(std::size_t nbytes, Device device, bool zero_fill) : nbytes_(nbytes), device_(device) {
-  CXR_CHECK(device.is_cpu(), "Storage: device {} is not available in this build", device.str());
+  if (device.is_cuda()) {
+    cuda::require_device(device.index);
+    data_ = cuda::device_alloc(nbytes);
+    if (zero_fill || poison_empty()) cuda::fill_bytes(data_, zero_fill ? 0x00 : 0xFF, nbytes);
+    return;
+  }
   data_ = cache().allocate(rounded(nbytes));
   if (zero_fill) {
     std::memset(data_, 0, rounded(nbytes));
@@ -107,7 +113,13 @@ Storage::Storage(std::size_t nbytes, Device device, bool zero_fill) : nbytes_(nb
   }
 }
 
-Storage::~Storage() { cache().deallocate(data_, rounded(nbytes_)); }
+Storage::~Storage() {
+  if (device_.is_cuda()) {
+    cuda::device_free(data_, nbytes_);
+  } else {
+    cache().deallocate(data_, rounded(nbytes_));
+  }
+}
 
 std::size_t cpu_cache_bytes() { return cache().held(); }
 void release_cpu_cache() { cache().release(); }

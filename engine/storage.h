@@ -12,8 +12,11 @@ namespace cxr {
 
 class Storage {
  public:
-  // 64-byte aligned (one cache line, one AVX-512 vector); zero-filled on request,
-  // otherwise the bytes are whatever the block last held.
+  // CPU blocks are 64-byte aligned (one cache line, one AVX-512 vector), CUDA blocks
+  // 256-byte aligned (cudaMalloc) and come from cuda::device_alloc's cache (throws a
+  // cxr::Error when the build or the machine has no usable GPU). Zero-filled on
+  // request (on the GPU: queued on the CXR stream), otherwise the bytes are whatever
+  // the block last held.
   Storage(std::size_t nbytes, Device device, bool zero_fill);
   ~Storage();
   Storage(const Storage&) = delete;

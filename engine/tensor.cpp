@@ -1,6 +1,7 @@
 #include "engine/tensor.h"
 
 #include "engine/autograd.h"
+#include "kernels/cuda/runtime.h"
 
 #include <algorithm>
 #include <cstring>
@@ -27,6 +28,35 @@ std::int64_t strided_offset(const TensorImpl& t, std::int64_t i) {
     i /= t.shape[d];
   }
   return off;
+}
+
+// Elements of storage a view reaches: offset up to its last element (strides >= 0).
+std::int64_t span_end(const TensorImpl& t) {
+  std::int64_t end = t.offset + 1;
+  for (std::size_t d = 0; d < t.shape.size(); ++d) {
+    if (t.shape[d] == 0) return t.offset;
+    end += (t.shape[d] - 1) * t.strides[d];
+  }
+  return end;
+}
+
+// A CPU copy of a CUDA view with the same shape, strides and dtype: the storage
+// range the view reaches is downloaded, so strided views come across as they are.
+Tensor download_view(const Tensor& t) {
+  const std::size_t esize = dtype_size(t.dtype());
+  const std::int64_t count = span_end(t.impl()) - t.offset();
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(count) * esize, Device::cpu(), false);
+  impl->shape = t.shape();
+  impl->strides = t.strides();
+  impl->dtype = t.dtype();
+  cuda::copy_bytes(impl->storage->data(), false, static_cast<const char*>(t.storage()->data()) + t.offset() * esize,
+                   true, static_cast<std::size_t>(count) * esize);
+  return Tensor(impl);
+}
+
+void* element_ptr(const Tensor& t) {
+  return static_cast<char*>(t.storage()->data()) + t.offset() * dtype_size(t.dtype());
 }
 
 }  // namespace
@@ -81,11 +111,14 @@ void Tensor::check_dtype(DType expected) const {
 }
 
 double Tensor::at(std::int64_t i) const {
-  CXR_CHECK(device().is_cpu(), "at(): tensor {} is not on the cpu", str());
   CXR_CHECK(i >= 0 && i < numel(), "at({}): tensor {} has {} elements", i, str(), numel());
   const std::int64_t off = strided_offset(impl(), i);
   return dispatch_float(dtype(), "at", [&]<class T>() -> double {
-    return static_cast<double>(static_cast<const T*>(impl().storage->data())[off]);
+    const T* base = static_cast<const T*>(impl().storage->data());
+    if (device().is_cpu()) return static_cast<double>(base[off]);
+    T value;  // one element from the GPU: waits for the queued work
+    cuda::copy_bytes(&value, false, base + off, true, sizeof(T));
+    return static_cast<double>(value);
   });
 }
 
@@ -95,6 +128,7 @@ double Tensor::item() const {
 }
 
 std::vector<double> Tensor::to_vector() const {
+  if (device().is_cuda()) return download_view(*this).to_vector();
   std::vector<double> out(static_cast<std::size_t>(numel()));
   for (std::int64_t i = 0; i < numel(); ++i) out[i] = at(i);
   return out;
@@ -167,8 +201,10 @@ Tensor Tensor::clone() const {
 
 Tensor Tensor::to(Device target) const {
   if (target == device()) return *this;
-  CXR_CHECK(false, "to({}): that device is not available in this build", target.str());
-  return {};
+  if (target.is_cuda()) cuda::require_device(target.index);
+  Tensor out = empty(shape(), dtype(), target);
+  out.copy_(*this);
+  return out;
 }
 
 Tensor Tensor::to(DType target) const {
@@ -191,12 +227,29 @@ Tensor Tensor::detach() const {
 void Tensor::copy_(const Tensor& src) {
   CXR_CHECK(shape() == src.shape(), "copy_: source {} does not match destination {}", src.str(),
             str());
-  CXR_CHECK(device().is_cpu() && src.device().is_cpu(), "copy_: {} -> {} is not supported", src.str(),
-            str());
+  const bool cuda_involved = device().is_cuda() || src.device().is_cuda();
   if (dtype() == src.dtype() && is_contiguous() && src.is_contiguous()) {
-    std::memmove(static_cast<char*>(storage()->data()) + offset() * dtype_size(dtype()),
-                 static_cast<const char*>(src.storage()->data()) + src.offset() * dtype_size(dtype()),
-                 numel() * dtype_size(dtype()));
+    const std::size_t bytes = numel() * dtype_size(dtype());
+    if (cuda_involved) {
+      cuda::copy_bytes(element_ptr(*this), device().is_cuda(), element_ptr(src), src.device().is_cuda(), bytes);
+    } else {
+      std::memmove(element_ptr(*this), element_ptr(src), bytes);
+    }
+    return;
+  }
+  if (cuda_involved) {
+    // Conversions and strided views go through the host: rare (tests, dtype
+    // changes), never in a training step, so simplicity wins over speed.
+    CXR_CHECK(device().is_cpu() || is_contiguous(),
+              "copy_: a strided destination on {} is not supported ({} -> {})", device().str(), src.str(), str());
+    const Tensor host_src = src.device().is_cuda() ? download_view(src) : src;
+    if (device().is_cpu()) {
+      copy_(host_src);
+    } else {
+      Tensor staged = empty(shape(), dtype());
+      staged.copy_(host_src);
+      copy_(staged);
+    }
     return;
   }
   dispatch_float(dtype(), "copy_", [&]<class T>() {
@@ -209,7 +262,10 @@ void Tensor::copy_(const Tensor& src) {
 void Tensor::fill_(double value) {
   dispatch_float(dtype(), "fill_", [&]<class T>() {
     T* base = static_cast<T*>(storage()->data());
-    if (is_contiguous()) {
+    if (device().is_cuda()) {
+      CXR_CHECK(is_contiguous(), "fill_: tensor {} must be contiguous", str());
+      cuda::fill(base + offset(), static_cast<T>(value), numel());
+    } else if (is_contiguous()) {
       std::fill_n(base + offset(), numel(), static_cast<T>(value));
     } else {
       for (std::int64_t i = 0; i < numel(); ++i) base[strided_offset(impl(), i)] = static_cast<T>(value);
@@ -240,6 +296,19 @@ void Tensor::backward(const Tensor& grad_output) const {
 void check_same_shape(const char* op, const Tensor& a, const Tensor& b) {
   CXR_CHECK(a.shape() == b.shape(), "{}: shapes differ: {} vs {}", op, shape_str(a.shape()),
             shape_str(b.shape()));
+}
+
+void check_same_device(const char* op, std::initializer_list<const Tensor*> ts) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : ts) {
+    if (!t || !t->defined()) continue;
+    if (!first) {
+      first = t;
+    } else {
+      CXR_CHECK(t->device() == first->device(), "{}: inputs are on different devices: {} and {}", op, first->str(),
+                t->str());
+    }
+  }
 }
 
 void check_contiguous(const char* op, const Tensor& t) {

@@ -13,6 +13,7 @@
 #include "engine/storage.h"
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -80,6 +81,7 @@ class Tensor {
     return static_cast<const T*>(impl().storage->data()) + impl().offset;
   }
   // Element read as double (any layout); for tests and small reductions, not hot paths.
+  // On a CUDA tensor they copy to the host first (and so wait for queued GPU work).
   double at(std::int64_t flat_index) const;
   double item() const;  // single-element tensors
   std::vector<double> to_vector() const;
@@ -90,10 +92,12 @@ class Tensor {
   Tensor view_of_storage(std::int64_t offset, const Shape& shape) const;  // contiguous sub-view
   Tensor contiguous() const;                      // self if already contiguous, else a copy
   Tensor clone() const;                           // always a contiguous copy, no autograd history
-  Tensor to(Device device) const;                 // self when already there
+  // Self when already there. To CUDA: throws a cxr::Error naming the reason when the
+  // build has no CUDA backend or no GPU is visible.
+  Tensor to(Device device) const;
   Tensor to(DType dtype) const;                   // self when already that dtype
   Tensor detach() const;                          // shares storage, no autograd history
-  void copy_(const Tensor& src);                  // same shape, any dtype; no autograd
+  void copy_(const Tensor& src);                  // same shape, any dtype, any devices; no autograd
   void fill_(double value);
   void zero_() { fill_(0.0); }
 
@@ -122,6 +126,9 @@ class Tensor {
 
 // "op: <what> has shape [..], expected [..]" unless shapes are equal.
 void check_same_shape(const char* op, const Tensor& a, const Tensor& b);
+// "op: inputs are on different devices: float32[..] on cuda:0 and float32[..] on cpu";
+// undefined tensors (an absent bias) are skipped.
+void check_same_device(const char* op, std::initializer_list<const Tensor*> ts);
 void check_contiguous(const char* op, const Tensor& t);
 void check_dim(const char* op, const char* what, const Tensor& t, std::int64_t dim);
 

@@ -10,12 +10,16 @@ namespace cxr {
 namespace {
 
 // Inference without a graph: batch norm folded into the convolution, ReLU fused.
-bool folded_inference(const Module& m) { return !m.training() && !grad_enabled(); }
+// The fold is a host loop over the weights: on the GPU the eval-mode batch norm runs
+// unfolded instead (one more pass per activation, but no weight round trip per call).
+bool folded_inference(const Module& m, const Tensor& weight) {
+  return !m.training() && !grad_enabled() && weight.device().is_cpu();
+}
 
 // relu(bn(conv(x))), or relu(conv(x) + bias) without batch norm.
 Tensor conv_bn_relu(const Tensor& x, const Conv2d& conv, BatchNorm2d* bn) {
   if (bn == nullptr) return conv2d_relu(x, conv.weight, conv.bias, conv.options);
-  if (folded_inference(*bn)) {
+  if (folded_inference(*bn, conv.weight)) {
     const FoldedConv2d f = fold_batch_norm(conv, *bn);
     return conv2d_relu(x, f.weight, f.bias, f.options);
   }

@@ -6,8 +6,8 @@
 // stem_conv, stem_bn, blocks.<i>.{depthwise,bn1,pointwise,bn2 | conv,bn}, hidden,
 // classifier; so weights move between the two through safetensors.
 //
-// In evaluation mode without a graph, every batch norm is folded into the
-// convolution before it and the ReLU fused (conv2d_relu): one pass per activation.
+// In evaluation mode without a graph on the CPU, every batch norm is folded into
+// the convolution before it and the ReLU fused (conv2d_relu): one pass per activation.
 #pragma once
 
 #include "engine/nn/layers.h"

@@ -67,10 +67,13 @@ Heatmap explain(ClassifierNet& net, const Tensor& image, CamMethod method, int t
 
   // The feature map is computed without a graph, then becomes the leaf that the
   // graph of the layers after it starts from: the backward covers only that part.
+  // On the GPU the network runs there; A and g come back to the host (a few KiB)
+  // and the weighting, upsampling and normalisation below run on the CPU.
+  const Device device = net.device();
   Tensor features;
   {
     NoGradGuard no_grad;
-    features = net.forward_until(image, at).detach();
+    features = net.forward_until(image.to(device), at).detach();
   }
   features.set_requires_grad(true);
   EnableGradGuard record_graph;
@@ -78,7 +81,7 @@ Heatmap explain(ClassifierNet& net, const Tensor& image, CamMethod method, int t
   const std::int64_t classes = logits.size(1);
 
   Heatmap h;
-  const Tensor probs = softmax(logits.detach());
+  const Tensor probs = softmax(logits.detach()).to(Device::cpu());
   for (std::int64_t c = 0; c < classes; ++c) h.probabilities.push_back(probs.at(c));
   if (target_class < 0)
     target_class = static_cast<int>(std::max_element(h.probabilities.begin(), h.probabilities.end()) -
@@ -91,11 +94,11 @@ Heatmap explain(ClassifierNet& net, const Tensor& image, CamMethod method, int t
   // d(score_c)/d(features): a one-hot seed on the logits; no parameter .grad is touched.
   Tensor seed = Tensor::zeros(logits.shape(), logits.dtype());
   dispatch_float(seed.dtype(), "explain", [&]<class T>() { seed.data<T>()[target_class] = T(1); });
-  const Tensor grad = gradients(logits, seed, {features})[0];
+  const Tensor grad = gradients(logits, seed.to(device), {features})[0];
 
   const std::int64_t C = features.size(1), fh = features.size(2), fw = features.size(3);
-  h.feature_map = features.detach().view({C, fh, fw});
-  h.feature_grad = grad.view({C, fh, fw});
+  h.feature_map = features.detach().to(Device::cpu()).view({C, fh, fw});
+  h.feature_grad = grad.to(Device::cpu()).view({C, fh, fw});
   const std::vector<double> weights = cam_channel_weights(h.feature_map, h.feature_grad, method);
 
   h.coarse = Tensor::zeros({1, 1, fh, fw}, DType::F64);

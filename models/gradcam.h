@@ -26,8 +26,8 @@ struct Heatmap {
   std::string layer;                  // the layer explained
   int target_class = 0;
   std::vector<double> probabilities;  // softmax of the logits
-  Tensor feature_map;                 // A [C, h, w] (float32, detached)
-  Tensor feature_grad;                // dscore/dA [C, h, w]
+  Tensor feature_map;                 // A [C, h, w] (float32, detached, on the CPU)
+  Tensor feature_grad;                // dscore/dA [C, h, w] (on the CPU)
   Tensor coarse;                      // [h, w], before upsampling, not normalised
   Tensor map;                         // [H, W] in [0, 1] (all zeros if the coarse map is)
 };
@@ -38,7 +38,8 @@ std::string default_cam_layer(const ClassifierNet& net);
 
 // Explains `image` [1, in, H, W] for `target_class` (-1: the predicted class) at
 // `layer` (one of net.layer_names(); empty: default_cam_layer). The net is put in
-// evaluation mode.
+// evaluation mode; it runs on the device of its parameters (the image is copied there)
+// and every tensor of the result is on the CPU.
 Heatmap explain(ClassifierNet& net, const Tensor& image, CamMethod method, int target_class = -1,
                 const std::string& layer = "");
 

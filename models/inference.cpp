@@ -109,7 +109,7 @@ std::vector<std::vector<double>> predict_probabilities(ClassifierNet& net, const
   check_dim("predict", "batch", batch, 4);
   net.eval();
   NoGradGuard no_grad;
-  const Tensor probs = softmax(net.forward(batch)).to(DType::F64).contiguous();
+  const Tensor probs = softmax(net.forward(batch.to(net.device()))).to(Device::cpu()).to(DType::F64).contiguous();
   const std::int64_t n = probs.size(0), k = probs.size(1);
   std::vector<std::vector<double>> out(static_cast<std::size_t>(n));
   const double* p = probs.data<double>();

@@ -76,8 +76,8 @@ Tensor normalised_input(const std::uint8_t* pixels, int size, const ModelInfo& i
 void check_dataset_matches_model(const data::Dataset& dataset, const ModelInfo& info, const std::string& data_dir,
                                  const std::string& model_path);
 
-// Softmax probabilities [N][classes] of a batch [N, 1, S, S], in evaluation mode
-// without a graph (folded batch norm).
+// Softmax probabilities [N][classes] of a batch [N, 1, S, S] (on any device: it is
+// copied to the net's), in evaluation mode without a graph (folded batch norm on the CPU).
 std::vector<std::vector<double>> predict_probabilities(ClassifierNet& net, const Tensor& batch);
 
 }  // namespace cxr

@@ -35,7 +35,8 @@ json::object to_json(const TrainOptions& o, bool exact) {
                  {"momentum", number(o.momentum, exact)},
                  {"width", number(o.width, exact)},
                  {"train_fraction", number(o.train_fraction, exact)},
-                 {"workers", o.workers}};
+                 {"workers", o.workers},
+                 {"device", o.device}};
   return j;
 }
 
@@ -61,6 +62,7 @@ TrainOptions train_options_from_json(const json::value& value) {
   o.width = get_double(j, "width", where);
   if (j.contains("train_fraction")) o.train_fraction = get_double(j, "train_fraction", where);  // absent before 0.2
   o.workers = get_int(j, "workers", where);
+  if (j.contains("device")) o.device = get_string(j, "device", where);  // absent before the CUDA backend
   return o;
 }
 

@@ -9,6 +9,7 @@
 #include "engine/optim/sgd.h"
 #include "engine/parallel.h"
 #include "engine/random.h"
+#include "models/device_choice.h"
 #include "models/metrics.h"
 #include "models/model_card.h"
 #include "models/model_file.h"
@@ -208,6 +209,8 @@ class Run {
     }
     s_.options = options;
     s_.options.resume.reset();
+    device_ = resolve_device(options.device);
+    s_.options.device = device_.str();
     const TrainOptions& o = s_.options;
 
     ds_ = data::Dataset::open(o.data_dir);
@@ -237,6 +240,7 @@ class Run {
     info_.extra["dataset_size"] = std::to_string(ds_.image_size());
     net_ = make_net(config, o.seed + 1);
     params_ = std::make_unique<ParameterSet>(*net_, o.seed);
+    params_->to(device_);  // before the optimizer: its state is made where the parameters are
     opt_ = std::make_unique<Optimizer>(*params_, o);
 
     data::LoaderOptions lo;
@@ -252,7 +256,8 @@ class Run {
     val_loader_ = std::make_unique<data::Loader>(ds_, val_idx, lo);
 
     class_weights_ = class_weights_of(o.class_weights, ds_, train_idx_);
-    weight_tensor_ = Tensor::from_vector(class_weights_, {static_cast<std::int64_t>(class_weights_.size())}, DType::F32);
+    weight_tensor_ =
+        Tensor::from_vector(class_weights_, {static_cast<std::int64_t>(class_weights_.size())}, DType::F32).to(device_);
     const std::int64_t total_steps = o.epochs * train_loader_->batches_per_epoch();
     schedule_ = CosineWarmupSchedule{o.learning_rate(), std::max<std::int64_t>(1, total_steps / 20),
                                      std::max<std::int64_t>(2, total_steps), o.learning_rate() * 0.01};
@@ -264,6 +269,7 @@ class Run {
     plan_.parameters = params_->count();
     plan_.input_size = size_;
     plan_.threads = s_.threads;
+    plan_.device = device_.str();
     plan_.class_names = info_.class_names;
     plan_.class_weights = class_weights_;
     plan_.lr = o.learning_rate();
@@ -318,8 +324,9 @@ class Run {
   }
 
   Tensor input(const Tensor& images) const {
-    if (images.size(2) == size_ && images.size(3) == size_) return images;
-    return resize_bilinear(images, size_, size_);
+    const Tensor x = images.to(device_);
+    if (x.size(2) == size_ && x.size(3) == size_) return x;
+    return resize_bilinear(x, size_, size_);
   }
 
   // Trains the rest of the current epoch; a stop reason when stopped inside it.
@@ -334,7 +341,7 @@ class Run {
       loss.backward();
       last_lr_ = schedule_.lr_at(s_.step);
       opt_->step(last_lr_);
-      const double value = loss.item();
+      const double value = loss.to(Device::cpu()).item();
       const double dt = seconds_since(t);
       t = Clock::now();
       const auto n = static_cast<std::int64_t>(batch->labels.size());
@@ -374,7 +381,7 @@ class Run {
     std::vector<int> labels, predictions;
     double loss_sum = 0;
     while (auto batch = val_loader_->next()) {
-      const Tensor logits = net_->forward(input(batch->images));
+      const Tensor logits = net_->forward(input(batch->images)).to(Device::cpu());
       const auto n = static_cast<std::int64_t>(batch->labels.size());
       loss_sum += cross_entropy(logits, batch->labels).item() * static_cast<double>(n);
       const std::int64_t classes = logits.size(1);
@@ -410,7 +417,9 @@ class Run {
 
   void save_checkpoint() {
     s_.dropout_state = net_->dropout_generator().state();
-    save_train_checkpoint(checkpoint_path_for(s_.options.out).string(), s_, state_tensors());
+    std::vector<std::pair<std::string, Tensor>> on_host;
+    for (auto& [name, t] : state_tensors()) on_host.emplace_back(name, t.to(Device::cpu()));
+    save_train_checkpoint(checkpoint_path_for(s_.options.out).string(), s_, on_host);
   }
 
   void restore(const TrainCheckpoint& c, const std::string& path) {
@@ -423,13 +432,14 @@ class Run {
     s_.options.patience = now.patience;
     s_.options.max_minutes = now.max_minutes;
     s_.options.workers = now.workers;
+    s_.options.device = now.device;
     s_.threads = num_threads();
     for (auto& [name, dst] : state_tensors()) {
       auto it = c.tensors.find(name);
       CXR_CHECK(it != c.tensors.end() && it->second.shape() == dst.shape(),
                 "train: checkpoint '{}': tensor '{}' is missing or has the wrong shape for this model", path, name);
       Tensor target = dst;
-      target.copy_(it->second);
+      target.copy_(it->second.to(target.device()));
     }
     opt_->set_steps(s_.step);
     net_->dropout_generator().set_state(s_.dropout_state);
@@ -492,6 +502,7 @@ class Run {
   std::vector<std::int64_t> train_idx_;
   int size_ = 0;
   ModelInfo info_;
+  Device device_;
   std::unique_ptr<ClassifierNet> net_;
   std::unique_ptr<ParameterSet> params_;
   std::unique_ptr<Optimizer> opt_;

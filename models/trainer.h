@@ -17,7 +17,10 @@
 // Determinism: every random choice derives from the seed (initialisation, dropout,
 // order, augmentation), so with the same thread count a run is reproducible bit
 // for bit, and a run resumed from a checkpoint continues exactly as the
-// uninterrupted one would have (same losses, same weights).
+// uninterrupted one would have (same losses, same weights). With --device cuda the
+// steps run on the GPU (batches are copied there, the loss comes back each step); the
+// GPU kernels reduce in a fixed order, so a GPU run repeats on the same GPU model, and
+// it follows the CPU run to float tolerance, not bit for bit.
 #pragma once
 
 #include "models/net_config.h"
@@ -58,6 +61,7 @@ struct TrainOptions {
   double width = 1.0;                   // channel multiplier of the preset (small nets for tests)
   double train_fraction = 1.0;          // share of the train split's patients used (learning curves)
   int workers = 2;                      // loader threads preparing batches
+  std::string device = "cpu";           // cpu, cuda or auto (models/device_choice.h); may change on resume
   std::optional<std::filesystem::path> resume;  // a checkpoint to continue from
 
   double learning_rate() const;
@@ -93,6 +97,7 @@ struct TrainPlan {
   std::int64_t parameters = 0;
   int input_size = 0;
   int threads = 0;
+  std::string device;                  // where the steps run: "cpu" or "cuda:0"
   std::vector<std::string> class_names;
   std::vector<double> class_weights;
   double lr = 0;

@@ -5,10 +5,11 @@
 
 namespace cxr::server {
 
-std::shared_ptr<const ServedModel> load_served_model(const ModelRecord& record) {
+std::shared_ptr<const ServedModel> load_served_model(const ModelRecord& record, Device device) {
   auto served = std::make_shared<ServedModel>();
   served->version = record.id;
   served->model = load_model(record.file);
+  served->model.params->to(device);
   served->metrics = json::parse(record.metrics).as_object();
   return served;
 }
@@ -28,7 +29,7 @@ Response post_activate(App& app, const Request& req, const std::string& id) {
   const auto record = store.model(id);
   if (!record) throw HttpError(http::status::not_found, "not_found", fmt::format("no model version '{}'", id));
   // Load first: a file that fails to load leaves the active version as it was.
-  auto served = load_served_model(*record);
+  auto served = load_served_model(*record, app.device);
   std::lock_guard lock(app.activation);
   store.set_active(id);
   app.inference->set_model(std::move(served));

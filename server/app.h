@@ -17,10 +17,11 @@ struct App {
   std::mutex activation;              // the store's active flag and the served model change together
   std::filesystem::path web_root;     // the only folder served as static files
   std::filesystem::path openapi;      // docs/openapi.yaml
+  Device device = Device::cpu();      // where served models compute (cxr serve --device)
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
-// Loads a stored model version for serving (throws cxr::Error when the file is bad).
-std::shared_ptr<const ServedModel> load_served_model(const ModelRecord& record);
+// Loads a stored model version for serving on `device` (throws cxr::Error when the file is bad).
+std::shared_ptr<const ServedModel> load_served_model(const ModelRecord& record, Device device = Device::cpu());
 
 }  // namespace cxr::server

@@ -31,7 +31,7 @@ std::string name_list(const std::vector<std::string>& names, std::size_t limit =
 void save_checkpoint(const std::string& path, Module& module,
                      const std::map<std::string, std::string>& metadata) {
   std::vector<std::pair<std::string, Tensor>> named;
-  for (const auto& d : tensors_of(module)) named.emplace_back(d.name, *d.slot);
+  for (const auto& d : tensors_of(module)) named.emplace_back(d.name, d.slot->to(Device::cpu()));
   save_safetensors(path, named, metadata);
 }
 
@@ -58,7 +58,7 @@ void load_checkpoint(const SafetensorsFile& file, Module& module) {
     for (const auto& p : problems) message += "\n  " + p;
     throw Error(message);
   }
-  for (const auto& d : declared) d.slot->copy_(file.tensors.at(d.name));
+  for (const auto& d : declared) d.slot->copy_(file.tensors.at(d.name).to(d.slot->device()));
 }
 
 std::map<std::string, std::string> load_checkpoint(const std::string& path, Module& module) {

@@ -12,7 +12,7 @@ namespace cxr {
 
 struct SafetensorsFile;
 
-// The module must be bound to a ParameterSet (its tensors exist).
+// The module must be bound to a ParameterSet (its tensors exist), on any device.
 void save_checkpoint(const std::string& path, Module& module,
                      const std::map<std::string, std::string>& metadata = {});
 

@@ -38,6 +38,11 @@ std::vector<Module::Declared> Module::buffers() {
   return out;
 }
 
+Device Module::device() {
+  const auto declared = parameters();
+  return declared.empty() ? Device::cpu() : declared.front().slot->device();
+}
+
 namespace {
 
 // Tensors start on 16-element boundaries (64 bytes in float32): aligned vector loads.
@@ -91,6 +96,20 @@ ParameterSet::ParameterSet(Module& root, std::uint64_t seed, DType dtype) {
   }
   for (std::size_t i = 0; i < buffers_.size(); ++i)
     initialise(*declared_buffers[i].slot, declared_buffers[i].init, gen);
+}
+
+void ParameterSet::to(Device device) {
+  if (device == values_.device()) return;
+  values_ = values_.to(device);
+  grads_ = grads_.to(device);
+  buffer_values_ = buffer_values_.to(device);
+  // The views share their TensorImpl with the module's slots: repointing the
+  // storage moves the slot too, at the same offset.
+  for (auto& p : parameters_) {
+    p.tensor.impl().storage = values_.storage();
+    if (p.tensor.impl().grad) p.tensor.impl().grad->storage = grads_.storage();
+  }
+  for (auto& b : buffers_) b.tensor.impl().storage = buffer_values_.storage();
 }
 
 }  // namespace cxr

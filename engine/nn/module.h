@@ -47,6 +47,8 @@ class Module {
   // Every parameter / buffer of the tree, in declaration order, with full names.
   std::vector<Declared> parameters();
   std::vector<Declared> buffers();
+  // Where the tree's parameters live (cpu when it has none); inputs go there.
+  Device device();
 
  protected:
   void declare_parameter(std::string name, Tensor* slot, Shape shape, Init init);
@@ -87,6 +89,13 @@ class ParameterSet {
   const std::vector<Entry>& buffers() const { return buffers_; }
   std::int64_t count() const { return values_.numel(); }  // number of scalar parameters
   void zero_grad() { grads_.zero_(); }
+
+  // Moves the flat parameter, gradient and buffer storage to `device` (one copy
+  // each). Every module slot and .grad view keeps its offset and now points into the
+  // new storage, so the module and anything holding its tensors see the move;
+  // tensors made from the old buffers before (an optimizer's state) do not.
+  void to(Device device);
+  Device device() const { return values_.device(); }
 
  private:
   Tensor values_, grads_, buffer_values_;

@@ -10,6 +10,7 @@
 #include "engine/ops.h"
 #include "engine/parallel.h"
 #include "models/cli/commands.h"
+#include "models/device_choice.h"
 #include "models/cli/progress.h"
 #include "models/inference.h"
 #include "models/metrics.h"
@@ -33,11 +34,14 @@ struct EvalOptions {
   std::string data, model, split = "test", json;
   int batch = 32;
   int threads = 0;
+  std::string device = "cpu";
 };
 
 void run_eval(const EvalOptions& opt) {
   if (opt.threads > 0) set_num_threads(opt.threads);
+  const Device device = resolve_device(opt.device);
   LoadedModel model = load_model(opt.model);
+  model.params->to(device);
   const data::Dataset dataset = data::Dataset::open(opt.data);
   check_dataset_matches_model(dataset, model.info, opt.data, opt.model);
   const data::Split split = *data::split_from_name(opt.split);  // CLI11 checked the name
@@ -91,8 +95,9 @@ void run_eval(const EvalOptions& opt) {
                                   {"probabilities", std::move(p)}});
   }
 
-  fmt::print("cxr eval: {} on the {} split of {} ({} images, {:.1f} s, {:.0f} images/s, {} threads)\n\n",
-             opt.model, opt.split, opt.data, report.count, seconds, report.count / seconds, num_threads());
+  fmt::print("cxr eval: {} on the {} split of {} ({} images, {:.1f} s, {:.0f} images/s, {} threads, {})\n\n",
+             opt.model, opt.split, opt.data, report.count, seconds, report.count / seconds, num_threads(),
+             device.str());
   fmt::print("{}\n", format_report(report));
   json::object sources;
   for (const auto& [name, lp] : by_source) {
@@ -119,6 +124,7 @@ void run_eval(const EvalOptions& opt) {
                      {"seconds", seconds},
                      {"images_per_second", report.count / seconds},
                      {"threads", num_threads()},
+                     {"device", device.str()},
                      {"caveat", kShortcutCaveat},
                      {"images", std::move(images)}};
     write_file_atomically(opt.json, json::serialize(out) + "\n");
@@ -141,6 +147,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--json", opt->json, "write everything (metrics, per-image probabilities) to this JSON file");
   cmd->add_option("--batch", opt->batch, "images per forward pass")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--threads", opt->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--device", opt->device, kDeviceHelp)->capture_default_str();
   cmd->callback([opt] { run_eval(*opt); });
 }
 

@@ -12,6 +12,7 @@
 #include "engine/io/atomic_file.h"
 #include "engine/parallel.h"
 #include "models/cli/commands.h"
+#include "models/device_choice.h"
 #include "models/cli/progress.h"
 #include "models/gradcam.h"
 #include "models/heatmap_eval.h"
@@ -45,6 +46,7 @@ struct EvalHeatmapsOptions {
   double blur_sigma = 5.0;
   std::uint64_t seed = 0;
   int threads = 0;
+  std::string device = "cpu";
 };
 
 constexpr const char* kMaps[] = {"gradcam", "gradcam++", "random"};
@@ -86,7 +88,9 @@ std::string setting(const json::object& settings, const char* key) {
 
 void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
   if (opt.threads > 0) set_num_threads(opt.threads);
+  const Device device = resolve_device(opt.device);
   LoadedModel model = load_model(opt.model);
+  model.params->to(device);
   ClassifierNet& net = *model.net;
   const data::Dataset dataset = data::Dataset::open(opt.data);
   check_dataset_matches_model(dataset, model.info, opt.data, opt.model);
@@ -259,6 +263,7 @@ void add_eval_heatmaps_command(CLI::App& app) {
   cmd->add_option("--seed", opt->seed, "seed of the image order, the random maps and tie-breaking")->capture_default_str();
   cmd->add_option("--json", opt->json, "write the summary and per-image values to this JSON file");
   cmd->add_option("--threads", opt->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--device", opt->device, kDeviceHelp)->capture_default_str();
   cmd->callback([opt] { run_eval_heatmaps(*opt); });
 }
 

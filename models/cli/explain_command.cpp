@@ -6,6 +6,7 @@
 #include "engine/io/atomic_file.h"
 #include "engine/parallel.h"
 #include "models/cli/commands.h"
+#include "models/device_choice.h"
 #include "models/gradcam.h"
 #include "models/inference.h"
 #include "models/overlay.h"
@@ -27,12 +28,15 @@ struct ExplainOptions {
   std::string model, image, method = "gradcam", class_name, layer, out, heatmap;
   double opacity = 0.45;
   int threads = 0;
+  std::string device = "cpu";
 };
 
 void run_explain(const ExplainOptions& opt) {
   if (opt.threads > 0) set_num_threads(opt.threads);
+  const Device device = resolve_device(opt.device);
   const std::string model_path = opt.model.empty() ? default_model_path() : opt.model;
   LoadedModel model = load_model(model_path);
+  model.params->to(device);
   const auto& names = model.info.class_names;
   int target = -1;
   if (!opt.class_name.empty()) {
@@ -95,6 +99,7 @@ void add_explain_command(CLI::App& app) {
   cmd->add_option("--heatmap", opt->heatmap, "also write the map (model input size, values in [0, 1]) as CSV");
   cmd->add_option("--opacity", opt->opacity, "colour map opacity")->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->add_option("--threads", opt->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--device", opt->device, kDeviceHelp)->capture_default_str();
   cmd->callback([opt] { run_explain(*opt); });
 }
 

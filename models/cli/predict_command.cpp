@@ -6,6 +6,7 @@
 // Without --model: $CXR_MODEL, else the bundled models/pretrained/cxr-small.safetensors.
 #include "engine/parallel.h"
 #include "models/cli/commands.h"
+#include "models/device_choice.h"
 #include "models/inference.h"
 
 #include <boost/json.hpp>
@@ -26,12 +27,15 @@ struct PredictOptions {
   std::string model;
   std::vector<std::string> images;
   int threads = 0;
+  std::string device = "cpu";
 };
 
 void run_predict(const PredictOptions& opt) {
   if (opt.threads > 0) set_num_threads(opt.threads);
+  const Device device = resolve_device(opt.device);
   const std::string model_path = opt.model.empty() ? default_model_path() : opt.model;
   LoadedModel model = load_model(model_path);
+  model.params->to(device);
   const auto& names = model.info.class_names;
   int failures = 0;
   for (std::size_t begin = 0; begin < opt.images.size(); begin += kBatch) {
@@ -94,6 +98,7 @@ void add_predict_command(CLI::App& app) {
                   "model file (default: $CXR_MODEL, else the bundled models/pretrained/cxr-small.safetensors)");
   cmd->add_option("images", opt->images, "image files")->required();
   cmd->add_option("--threads", opt->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--device", opt->device, kDeviceHelp)->capture_default_str();
   cmd->callback([opt] { run_predict(*opt); });
 }
 

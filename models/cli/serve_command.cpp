@@ -2,8 +2,8 @@
 // API under /api/v1, a store of added samples and model versions.
 #include "engine/check.h"
 #include "engine/parallel.h"
-#include "kernels/cuda/runtime.h"
 #include "models/cli/commands.h"
+#include "models/device_choice.h"
 #include "server/server.h"
 #include "server/store.h"
 
@@ -42,8 +42,7 @@ server::ModelRecord choose_model(server::Store& store, const ServeOptions& o) {
 }
 
 void serve(const ServeOptions& o) {
-  CXR_CHECK(o.device == "cpu" || o.device == "cuda", "serve: --device must be cpu or cuda, got '{}'", o.device);
-  CXR_CHECK(o.device == "cpu" || cuda::device_count() > 0, "serve: --device cuda, but {}", cuda::describe());
+  const Device device = resolve_device(o.device);
   if (o.threads > 0) set_num_threads(o.threads);
 
   server::Store store(o.store);
@@ -51,20 +50,21 @@ void serve(const ServeOptions& o) {
     fmt::print("cxr serve: new store {}; API token for adding samples, fine-tuning and activating models "
                "(shown once, keep it):\n  {}\n",
                std::filesystem::absolute(o.store).string(), *token);
-  const auto served = server::load_served_model(choose_model(store, o));
+  const auto served = server::load_served_model(choose_model(store, o), device);
   server::InferenceService inference(served);
   server::App app;
   app.inference = &inference;
   app.store = &store;
   app.web_root = o.web;
+  app.device = device;
   app.openapi = std::string(CXR_SOURCE_ROOT) + "/docs/openapi.yaml";
   server::ServerOptions options;
   options.host = o.host;
   options.port = static_cast<unsigned short>(o.port);
   server::Server server(app, options);
   server.start();
-  fmt::print("cxr serve: http://{}:{}/  (model {}, {} classes, {} CPU threads; Ctrl-C stops)\n", o.host,
-             server.port(), served->version, served->model.info.class_names.size(), num_threads());
+  fmt::print("cxr serve: http://{}:{}/  (model {}, {} classes, on {}, {} CPU threads; Ctrl-C stops)\n", o.host,
+             server.port(), served->version, served->model.info.class_names.size(), device.str(), num_threads());
   std::fflush(stdout);
   server.wait_for_signal();
   fmt::print("cxr serve: stopped\n");
@@ -80,7 +80,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--host", o->host, "IP address to listen on")->capture_default_str();
   cmd->add_option("--port", o->port, "TCP port (0: any free port)")->check(CLI::Range(0, 65535))
       ->capture_default_str();
-  cmd->add_option("--device", o->device, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--device", o->device, kDeviceHelp)->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--web", o->web, "folder of the browser UI")->capture_default_str();
   cmd->callback([o] { serve(*o); });

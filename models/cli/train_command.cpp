@@ -3,6 +3,7 @@
 // Ctrl-C saving a checkpoint that `--resume` continues from.
 #include "engine/parallel.h"
 #include "models/cli/commands.h"
+#include "models/device_choice.h"
 #include "models/presets.h"
 #include "models/stop_signal.h"
 #include "models/train_state.h"
@@ -104,6 +105,7 @@ void add_options(CLI::App* cmd, TrainOptions& o, Given& g) {
       ->capture_default_str();
   cmd->add_option("--workers", o.workers, "threads preparing batches")->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd->add_option("--device", o.device, kDeviceHelp)->capture_default_str();
 }
 
 // With --resume, the checkpoint's settings are the defaults; what the command line
@@ -133,6 +135,7 @@ TrainOptions resolve(CLI::App* cmd, const TrainOptions& given, const Given& g) {
   if (was_given("--patience")) r.patience = o.patience;
   if (was_given("--max-minutes")) r.max_minutes = o.max_minutes;
   if (was_given("--workers")) r.workers = o.workers;
+  r.device = o.device;  // where this session runs, not where the checkpoint ran
   if (was_given("--width")) r.width = o.width;
   if (was_given("--train-fraction")) r.train_fraction = o.train_fraction;
   r.resume = g.resume;
@@ -146,9 +149,10 @@ void print_plan(const TrainOptions& o, const TrainPlan& p) {
   std::string weights;
   for (std::size_t c = 0; c < p.class_names.size(); ++c)
     weights += fmt::format("{}{} {:.3f}", c ? ", " : "", p.class_names[c], p.class_weights[c]);
-  fmt::print("  {} epochs of {} batches of {}, {} lr {:g} (warm-up + cosine), augmentation {}, seed {}, {} threads\n",
+  fmt::print("  {} epochs of {} batches of {}, {} lr {:g} (warm-up + cosine), augmentation {}, seed {}, {} threads, "
+             "on {}\n",
              o.epochs, p.batches_per_epoch, o.batch, optimizer_name(o.optimizer), p.lr, o.augment ? "on" : "off",
-             o.seed, p.threads);
+             o.seed, p.threads, p.device);
   fmt::print("  class weights: {}\n", weights);
   if (p.checkpoint_threads > 0) {
     fmt::print("  resuming at epoch {} batch {}\n", p.start_epoch + 1, p.start_batch);

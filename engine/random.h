@@ -4,23 +4,12 @@
 // so they do not depend on how the work is split across threads.
 #pragma once
 
+#include "kernels/cuda/counter_random.h"  // mix64, uniform_at (shared with the GPU's dropout)
+
 #include <cmath>
 #include <cstdint>
 
 namespace cxr {
-
-// SplitMix64 finaliser: a bijective 64-bit mix (Steele, Lea, Flood 2014).
-constexpr std::uint64_t mix64(std::uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-// A uniform double in [0, 1) from the counter `index` of stream `key`.
-inline double uniform_at(std::uint64_t key, std::uint64_t index) {
-  return static_cast<double>(mix64(key ^ mix64(index)) >> 11) * 0x1.0p-53;
-}
 
 class Generator {
  public:

@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #define CXR_REQUIRE_GPU()                                                                       \
@@ -76,6 +77,45 @@ inline void expect_bitwise_equal(const Tensor& actual, const Tensor& expected) {
   const auto* pe = static_cast<const unsigned char*>(e.storage()->data()) + e.offset() * dtype_size(e.dtype());
   EXPECT_EQ(std::memcmp(pa, pe, bytes), 0) << actual.str() << " differs from " << expected.str()
                                            << " in its bits";
+}
+
+// Runs f on `inputs` (CPU tensors; those with requires_grad get gradients) and on
+// GPU copies of them, and compares the outputs and the gradients of sum(out * R)
+// with expect_close(atol, rtol). R holds random small integers, so with integer
+// inputs and exact weights every gradient is exact in any summation order. Also
+// checks that the GPU output and gradients live on the GPU.
+inline void expect_cuda_matches_cpu(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                                    const std::vector<Tensor>& inputs, double atol, double rtol,
+                                    std::uint64_t seed = 1) {
+  std::vector<Tensor> cpu, gpu;
+  for (const Tensor& t : inputs) {
+    ASSERT_TRUE(t.device().is_cpu()) << "inputs are given on the cpu";
+    cpu.push_back(t.detach().clone());
+    gpu.push_back(t.detach().to(Device::cuda()));
+    if (t.requires_grad()) {
+      cpu.back().set_requires_grad();
+      gpu.back().set_requires_grad();
+    }
+  }
+  const Tensor out_cpu = f(cpu);
+  const Tensor out_gpu = f(gpu);
+  ASSERT_TRUE(out_gpu.device().is_cuda()) << "output " << out_gpu.str();
+  {
+    SCOPED_TRACE("forward");
+    expect_close(out_gpu, out_cpu, atol, rtol);
+  }
+  if (!out_cpu.requires_grad()) return;
+  Generator gen(seed);
+  const Tensor R = random_int_tensor(out_cpu.shape(), gen, -4, 4, out_cpu.dtype());
+  out_cpu.backward(R);
+  out_gpu.backward(R.to(Device::cuda()));
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    if (!inputs[k].requires_grad()) continue;
+    SCOPED_TRACE("gradient of input " + std::to_string(k));
+    ASSERT_TRUE(gpu[k].grad().defined());
+    EXPECT_TRUE(gpu[k].grad().device().is_cuda());
+    expect_close(gpu[k].grad(), cpu[k].grad(), atol, rtol);
+  }
 }
 
 // A device array of n elements with `pad` sentinel elements on each side: data()

@@ -1,7 +1,16 @@
-// softmax, log_softmax and cross_entropy over the last dimension of [N, C].
+// softmax, log_softmax and cross_entropy over the last dimension of [N, C], on the
+// CPU or the GPU (the kernels of the logits' device; outputs live there too). On the
+// GPU the labels are uploaded once per call and kept for the backward; the loss value
+// comes back to the host (one wait), as the CPU kernel returns it.
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "kernels/cpu/softmax.h"
+#include "kernels/cuda/runtime.h"
+#ifdef CXR_HAVE_CUDA
+#include "kernels/cuda/softmax.h"
+#endif
+
+#include <memory>
 
 namespace cxr {
 
@@ -20,6 +29,9 @@ Tensor softmax(const Tensor& x) {
   const std::int64_t N = x.size(0), C = x.size(1);
   Tensor out = Tensor::empty_like(x);
   dispatch_float(x.dtype(), "softmax", [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+    if (x.device().is_cuda()) return cuda::softmax_forward(out.data<T>(), x.data<T>(), N, C);
+#endif
     cpu::softmax_forward(out.data<T>(), x.data<T>(), N, C);
   });
   if (any_requires_grad({&x})) {
@@ -27,6 +39,11 @@ Tensor softmax(const Tensor& x) {
       const Tensor dout = dout_any.contiguous();
       Tensor dx = Tensor::empty_like(dout);
       dispatch_float(dout.dtype(), "softmax backward", [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+        if (dout.device().is_cuda())
+          return cuda::softmax_backward(dx.data<T>(), saved_out.data<T>(), dout.data<T>(), dout.size(0),
+                                        dout.size(1));
+#endif
         cpu::softmax_backward(dx.data<T>(), saved_out.data<T>(), dout.data<T>(), dout.size(0),
                               dout.size(1));
       });
@@ -41,6 +58,9 @@ Tensor log_softmax(const Tensor& x) {
   const std::int64_t N = x.size(0), C = x.size(1);
   Tensor out = Tensor::empty_like(x);
   dispatch_float(x.dtype(), "log_softmax", [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+    if (x.device().is_cuda()) return cuda::log_softmax_forward(out.data<T>(), x.data<T>(), N, C);
+#endif
     cpu::log_softmax_forward(out.data<T>(), x.data<T>(), N, C);
   });
   if (any_requires_grad({&x})) {
@@ -48,6 +68,11 @@ Tensor log_softmax(const Tensor& x) {
       const Tensor dout = dout_any.contiguous();
       Tensor dx = Tensor::empty_like(dout);
       dispatch_float(dout.dtype(), "log_softmax backward", [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+        if (dout.device().is_cuda())
+          return cuda::log_softmax_backward(dx.data<T>(), saved_out.data<T>(), dout.data<T>(), dout.size(0),
+                                            dout.size(1));
+#endif
         cpu::log_softmax_backward(dx.data<T>(), saved_out.data<T>(), dout.data<T>(),
                                   dout.size(0), dout.size(1));
       });
@@ -76,24 +101,36 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int>& labels,
     CXR_CHECK(!class_weights.requires_grad(),
               "cross_entropy: class_weights are constants and must not require grad");
     check_contiguous("cross_entropy", class_weights);
+    check_same_device("cross_entropy", {&logits, &class_weights});
   }
 
+  // The labels where the kernels read them: a device copy, shared with the backward.
+  std::shared_ptr<const cuda::DeviceArray<int>> device_labels;
+  if (logits.device().is_cuda()) device_labels = std::make_shared<cuda::DeviceArray<int>>(labels.data(), N);
   Tensor logp = Tensor::empty_like(logits);
   const double loss = dispatch_float(logits.dtype(), "cross_entropy", [&]<class T>() {
-    return cpu::cross_entropy_forward(logp.data<T>(), logits.data<T>(), labels.data(),
-                                      class_weights.defined() ? class_weights.data<T>() : nullptr,
-                                      N, C);
+    const T* weights = class_weights.defined() ? class_weights.data<T>() : nullptr;
+#ifdef CXR_HAVE_CUDA
+    if (device_labels)
+      return cuda::cross_entropy_forward(logp.data<T>(), logits.data<T>(), device_labels->get(), weights, N, C);
+#endif
+    return cpu::cross_entropy_forward(logp.data<T>(), logits.data<T>(), labels.data(), weights, N, C);
   });
-  Tensor out = Tensor::full({}, loss, logits.dtype());
+  Tensor out = Tensor::full({}, loss, logits.dtype(), logits.device());
   if (any_requires_grad({&logits})) {
     record(out, "cross_entropy", {logits},
-           [logp, labels, weights = class_weights.defined() ? class_weights.detach() : Tensor()](
+           [logp, labels, device_labels, weights = class_weights.defined() ? class_weights.detach() : Tensor()](
                const Tensor& dout) {
              Tensor dlogits = Tensor::empty_like(logp);
              dispatch_float(logp.dtype(), "cross_entropy backward", [&]<class T>() {
-               cpu::cross_entropy_backward(dlogits.data<T>(), logp.data<T>(), labels.data(),
-                                           weights.defined() ? weights.data<T>() : nullptr,
-                                           dout.item(), logp.size(0), logp.size(1));
+               const T* w = weights.defined() ? weights.data<T>() : nullptr;
+#ifdef CXR_HAVE_CUDA
+               if (device_labels)
+                 return cuda::cross_entropy_backward(dlogits.data<T>(), logp.data<T>(), device_labels->get(), w,
+                                                     dout.item(), logp.size(0), logp.size(1));
+#endif
+               cpu::cross_entropy_backward(dlogits.data<T>(), logp.data<T>(), labels.data(), w, dout.item(),
+                                           logp.size(0), logp.size(1));
              });
              return std::vector<Tensor>{dlogits};
            });

@@ -1,7 +1,12 @@
-// max_pool2d, avg_pool2d and global_avg_pool2d.
+// max_pool2d, avg_pool2d and global_avg_pool2d, on the CPU or the GPU (the kernels
+// of the input's device; outputs live there too).
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "kernels/cpu/pool.h"
+#include "kernels/cuda/runtime.h"
+#ifdef CXR_HAVE_CUDA
+#include "kernels/cuda/pool.h"
+#endif
 
 #include <memory>
 #include <vector>
@@ -32,20 +37,43 @@ cpu::Pool2dShape pool_shape(const char* op, const Tensor& x, int kernel, int str
 Shape output_shape(const cpu::Pool2dShape& s) { return {s.N, s.C, s.out_h, s.out_w}; }
 Shape input_shape(const cpu::Pool2dShape& s) { return {s.N, s.C, s.H, s.W}; }
 
+// Indices h*W + w of each output's maximum within its map (int32: no int tensor
+// dtype), on the input's device.
+class ArgmaxIndices {
+ public:
+  ArgmaxIndices(std::int64_t n, Device device) {
+    if (device.is_cuda()) {
+      device_ = std::make_unique<cuda::DeviceArray<std::int32_t>>(n);
+    } else {
+      host_.resize(static_cast<std::size_t>(n));
+    }
+  }
+  std::int32_t* data() { return device_ ? device_->get() : host_.data(); }
+
+ private:
+  std::vector<std::int32_t> host_;
+  std::unique_ptr<cuda::DeviceArray<std::int32_t>> device_;
+};
+
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding) {
   const cpu::Pool2dShape s = pool_shape("max_pool2d", x, kernel, stride, padding);
-  Tensor out = Tensor::empty(output_shape(s), x.dtype());
-  // Indices h*W + w of each output's maximum within its map (int32: no int tensor dtype).
-  auto argmax = std::make_shared<std::vector<std::int32_t>>(static_cast<std::size_t>(out.numel()));
+  Tensor out = Tensor::empty(output_shape(s), x.dtype(), x.device());
+  auto argmax = std::make_shared<ArgmaxIndices>(out.numel(), x.device());
   dispatch_float(x.dtype(), "max_pool2d", [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+    if (x.device().is_cuda()) return cuda::max_pool2d_forward(out.data<T>(), argmax->data(), x.data<T>(), s);
+#endif
     cpu::max_pool2d_forward(out.data<T>(), argmax->data(), x.data<T>(), s);
   });
   record(out, "max_pool2d", {x}, [s, argmax](const Tensor& dout_any) {
     const Tensor dout = dout_any.contiguous();
-    Tensor dx = Tensor::empty(input_shape(s), dout.dtype());
+    Tensor dx = Tensor::empty(input_shape(s), dout.dtype(), dout.device());
     dispatch_float(dout.dtype(), "max_pool2d backward", [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+      if (dout.device().is_cuda()) return cuda::max_pool2d_backward(dx.data<T>(), dout.data<T>(), argmax->data(), s);
+#endif
       cpu::max_pool2d_backward(dx.data<T>(), dout.data<T>(), argmax->data(), s);
     });
     return std::vector<Tensor>{dx};
@@ -55,14 +83,20 @@ Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding) {
 
 Tensor avg_pool2d(const Tensor& x, int kernel, int stride, int padding) {
   const cpu::Pool2dShape s = pool_shape("avg_pool2d", x, kernel, stride, padding);
-  Tensor out = Tensor::empty(output_shape(s), x.dtype());
+  Tensor out = Tensor::empty(output_shape(s), x.dtype(), x.device());
   dispatch_float(x.dtype(), "avg_pool2d", [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+    if (x.device().is_cuda()) return cuda::avg_pool2d_forward(out.data<T>(), x.data<T>(), s);
+#endif
     cpu::avg_pool2d_forward(out.data<T>(), x.data<T>(), s);
   });
   record(out, "avg_pool2d", {x}, [s](const Tensor& dout_any) {
     const Tensor dout = dout_any.contiguous();
-    Tensor dx = Tensor::empty(input_shape(s), dout.dtype());
+    Tensor dx = Tensor::empty(input_shape(s), dout.dtype(), dout.device());
     dispatch_float(dout.dtype(), "avg_pool2d backward", [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+      if (dout.device().is_cuda()) return cuda::avg_pool2d_backward(dx.data<T>(), dout.data<T>(), s);
+#endif
       cpu::avg_pool2d_backward(dx.data<T>(), dout.data<T>(), s);
     });
     return std::vector<Tensor>{dx};
@@ -76,14 +110,21 @@ Tensor global_avg_pool2d(const Tensor& x) {
   const Shape in_shape = x.shape();
   const std::int64_t maps = x.size(0) * x.size(1), HW = x.size(2) * x.size(3);
   CXR_CHECK(HW > 0, "global_avg_pool2d: input {} has empty maps", shape_str(in_shape));
-  Tensor out = Tensor::empty({x.size(0), x.size(1)}, x.dtype());
+  Tensor out = Tensor::empty({x.size(0), x.size(1)}, x.dtype(), x.device());
   dispatch_float(x.dtype(), "global_avg_pool2d", [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+    if (x.device().is_cuda()) return cuda::global_avg_pool2d_forward(out.data<T>(), x.data<T>(), maps, HW);
+#endif
     cpu::global_avg_pool2d_forward(out.data<T>(), x.data<T>(), maps, HW);
   });
   record(out, "global_avg_pool2d", {x}, [in_shape, maps, HW](const Tensor& dout_any) {
     const Tensor dout = dout_any.contiguous();
-    Tensor dx = Tensor::empty(in_shape, dout.dtype());
+    Tensor dx = Tensor::empty(in_shape, dout.dtype(), dout.device());
     dispatch_float(dout.dtype(), "global_avg_pool2d backward", [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+      if (dout.device().is_cuda())
+        return cuda::global_avg_pool2d_backward(dx.data<T>(), dout.data<T>(), maps, HW);
+#endif
       cpu::global_avg_pool2d_backward(dx.data<T>(), dout.data<T>(), maps, HW);
     });
     return std::vector<Tensor>{dx};

@@ -1,7 +1,12 @@
 // sum and mean over all elements. The backward broadcasts the scalar gradient.
+// On the GPU the total comes back to the host (one wait) and the 0-d result is
+// written on the input's device.
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "kernels/cpu/elementwise.h"
+#ifdef CXR_HAVE_CUDA
+#include "kernels/cuda/elementwise.h"
+#endif
 
 namespace cxr {
 
@@ -9,6 +14,9 @@ namespace {
 Tensor reduce_all(const char* op, const Tensor& x, double scale) {
   check_contiguous(op, x);
   const double total = dispatch_float(x.dtype(), op, [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+    if (x.device().is_cuda()) return cuda::sum_forward(x.data<T>(), x.numel());
+#endif
     return cpu::sum_forward(x.data<T>(), x.numel());
   });
   Tensor out = Tensor::full({}, total * scale, x.dtype(), x.device());

@@ -1,6 +1,9 @@
 #include "engine/optim/adamw.h"
 
 #include "kernels/cpu/optimizer.h"
+#ifdef CXR_HAVE_CUDA
+#include "kernels/cuda/optimizer.h"
+#endif
 
 #include <cmath>
 
@@ -28,7 +31,12 @@ void AdamW::step() {
   s.bias_correction1 = 1.0 - std::pow(options_.beta1, static_cast<double>(step_));
   s.bias_correction2 = 1.0 - std::pow(options_.beta2, static_cast<double>(step_));
   Tensor& p = params_.values();
+  check_same_device("AdamW (parameters, gradients, moments)", {&p, &params_.grads(), &m_, &v_});
   dispatch_float(p.dtype(), "AdamW", [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+    if (p.device().is_cuda())  // one fused kernel over the flat buffer
+      return cuda::adamw_update(p.data<T>(), m_.data<T>(), v_.data<T>(), params_.grads().data<T>(), s, p.numel());
+#endif
     cpu::adamw_update(p.data<T>(), m_.data<T>(), v_.data<T>(), params_.grads().data<T>(), s,
                       p.numel());
   });

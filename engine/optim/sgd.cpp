@@ -1,6 +1,9 @@
 #include "engine/optim/sgd.h"
 
 #include "kernels/cpu/optimizer.h"
+#ifdef CXR_HAVE_CUDA
+#include "kernels/cuda/optimizer.h"
+#endif
 
 namespace cxr {
 
@@ -17,7 +20,12 @@ void SGD::step() {
   cpu::SGDStep s{options_.lr, options_.momentum, options_.dampening, options_.weight_decay,
                  options_.nesterov, step_ == 0};
   Tensor& p = params_.values();
+  check_same_device("SGD (parameters, gradients, momentum)", {&p, &params_.grads(), &buf_});
   dispatch_float(p.dtype(), "SGD", [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+    if (p.device().is_cuda())
+      return cuda::sgd_update(p.data<T>(), buf_.data<T>(), params_.grads().data<T>(), s, p.numel());
+#endif
     cpu::sgd_update(p.data<T>(), buf_.data<T>(), params_.grads().data<T>(), s, p.numel());
   });
   ++step_;

@@ -45,4 +45,24 @@ void fill_bytes(void* dst, unsigned char byte, std::size_t n);  // device memset
 template <class T> void fill(T* dst, T value, std::int64_t n);  // device, float or double
 void synchronize();  // waits until all work queued on the stream has finished
 
+// An owned device array of n elements for data no Tensor holds (int labels, pooling
+// argmax indices, scratch), from the caching allocator; freed when it goes.
+template <class T> class DeviceArray {
+ public:
+  explicit DeviceArray(std::int64_t n) : n_(n), p_(static_cast<T*>(device_alloc(bytes()))) {}
+  // Uploads `n` host values.
+  DeviceArray(const T* host, std::int64_t n) : DeviceArray(n) { copy_bytes(p_, true, host, false, bytes()); }
+  ~DeviceArray() { device_free(p_, bytes()); }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+
+  T* get() const { return p_; }
+  std::int64_t size() const { return n_; }
+
+ private:
+  std::size_t bytes() const { return static_cast<std::size_t>(n_) * sizeof(T); }
+  std::int64_t n_;
+  T* p_;
+};
+
 }  // namespace cxr::cuda

@@ -1,0 +1,21 @@
+// A batch tensor from uint8 images on any device: float32 [B, 1, S, S], each image
+// augmented with its parameters (drawn on the host by sample_augment, so the CPU and
+// the GPU get the same ones) or only normalised. On the GPU the bytes are uploaded
+// (a quarter of the floats) and the augmentation runs there (kernels/cuda/augment.h);
+// the two devices agree to interpolation rounding.
+#pragma once
+
+#include "engine/data/augment.h"
+#include "engine/tensor.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace cxr::data {
+
+// images: B pointers to S x S pixels (host memory). params: B entries, or empty for
+// normalisation only.
+Tensor make_image_batch(const std::vector<const std::uint8_t*>& images, int size,
+                        const std::vector<AugmentParams>& params, float mean, float stddev, Device device);
+
+}  // namespace cxr::data

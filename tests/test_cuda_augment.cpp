@@ -1,0 +1,75 @@
+// Batches built by make_image_batch: on the CPU they are augment_image /
+// normalize_image per image; on the GPU they agree with the CPU batch.
+//
+// Tolerance of the augmented GPU batch: source points and border pixels are computed
+// as on the CPU, but the CPU's AVX2 loop blends interior pixels with FMAs, the GPU
+// without: a few ulps of the 0..255 intensity (~1e-4), times gain (1/255 at contrast
+// 1) and 1/stddev (< 10 here), so 1e-5 absolute. Normalisation alone is one multiply
+// and one add per pixel on both: exact.
+#include "cuda_testing.h"
+
+#include "engine/data/augment.h"
+#include "engine/data/device_batch.h"
+
+using namespace cxr;
+using cxr::testing::expect_close;
+
+namespace {
+
+struct Images {
+  int size;
+  std::vector<std::vector<std::uint8_t>> pixels;
+  std::vector<const std::uint8_t*> pointers;
+  std::vector<data::AugmentParams> params;
+
+  Images(int count, int size_, std::uint64_t seed) : size(size_) {
+    Generator gen(seed);
+    data::AugmentOptions options;
+    options.rotation_deg = 25;
+    options.horizontal_flip = true;  // some images mirrored
+    for (int i = 0; i < count; ++i) {
+      pixels.emplace_back(static_cast<std::size_t>(size) * size);
+      for (auto& p : pixels.back()) p = static_cast<std::uint8_t>(gen.below(256));
+      params.push_back(data::sample_augment(options, size, gen));
+    }
+    for (const auto& p : pixels) pointers.push_back(p.data());
+  }
+};
+
+constexpr float kMean = 0.45f, kStd = 0.23f;
+
+TEST(ImageBatch, CpuBatchIsThePerImageAugmentation) {
+  const Images images(3, 19, 1);
+  const Tensor batch = data::make_image_batch(images.pointers, images.size, images.params, kMean, kStd, Device::cpu());
+  ASSERT_EQ(batch.shape(), (Shape{3, 1, 19, 19}));
+  const Tensor plain = data::make_image_batch(images.pointers, images.size, {}, kMean, kStd, Device::cpu());
+  std::vector<float> one(19 * 19);
+  for (int i = 0; i < 3; ++i) {
+    data::augment_image(one.data(), images.pointers[i], 19, images.params[i], kMean, kStd);
+    for (int p = 0; p < 19 * 19; ++p) ASSERT_EQ(batch.at(i * 19 * 19 + p), one[p]) << "image " << i << " pixel " << p;
+    data::normalize_image(one.data(), images.pointers[i], 19 * 19, kMean, kStd);
+    for (int p = 0; p < 19 * 19; ++p) ASSERT_EQ(plain.at(i * 19 * 19 + p), one[p]) << "image " << i << " pixel " << p;
+  }
+}
+
+TEST(ImageBatch, RejectsMismatchedParameters) {
+  const Images images(2, 5, 2);
+  EXPECT_THROW(data::make_image_batch(images.pointers, 5, {images.params[0]}, kMean, kStd, Device::cpu()), Error);
+}
+
+TEST(ImageBatch, GpuAugmentationAgreesWithTheCpu) {
+  CXR_REQUIRE_GPU();
+  for (auto [count, size] : std::vector<std::pair<int, int>>{{1, 1}, {4, 37}, {2, 64}, {5, 8}}) {
+    SCOPED_TRACE(std::to_string(count) + " images of " + std::to_string(size));
+    const Images images(count, size, 3 + size);
+    const Tensor cpu = data::make_image_batch(images.pointers, size, images.params, kMean, kStd, Device::cpu());
+    const Tensor gpu = data::make_image_batch(images.pointers, size, images.params, kMean, kStd, Device::cuda());
+    EXPECT_TRUE(gpu.device().is_cuda());
+    expect_close(gpu, cpu, 1e-5, 0);
+    const Tensor cpu_plain = data::make_image_batch(images.pointers, size, {}, kMean, kStd, Device::cpu());
+    const Tensor gpu_plain = data::make_image_batch(images.pointers, size, {}, kMean, kStd, Device::cuda());
+    expect_close(gpu_plain, cpu_plain, 0, 0);
+  }
+}
+
+}  // namespace

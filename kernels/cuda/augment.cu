@@ -7,9 +7,9 @@
 // the host as engine/data/augment.cpp forms them and copied to the device once per
 // call; each thread forms its row's start point in double and its column's source
 // point with one fma, as the CPU does, then samples bilinearly with black outside
-// the image. This file is compiled without FMA contraction, so the source points and
-// the border pixels equal the CPU's; the CPU's AVX2 loop blends interior pixels with
-// FMAs, so there the two agree to rounding (a few ulps of the 0..255 intensity).
+// the image, with the CPU's scalar formulas. The CPU's AVX2 loop and the compilers
+// fuse different products into FMAs, so the two agree to rounding (a few ulps of the
+// 0..255 intensity).
 #include "kernels/cuda/augment.h"
 
 #include "kernels/cuda/launch.cuh"

@@ -6,8 +6,9 @@
 // its gradient and state once, updates them in registers and writes them back, so
 // a step costs one pass over memory. The constants are formed on the host exactly as
 // kernels/cpu/optimizer.cpp forms them and the per-element arithmetic is the CPU's,
-// in the same order; this file is compiled without FMA contraction and division and
-// square root are IEEE-rounded on the GPU, so the update equals the CPU's.
+// in the same order, with IEEE-rounded division and square root; the compilers fuse
+// different products into FMAs (GCC and nvcc each where they see fit), so an update
+// agrees with the CPU's to a few ulps.
 // The norm uses the fixed-order two-pass reduction of reduce.cuh (deterministic).
 #include "kernels/cuda/optimizer.h"
 

@@ -2,11 +2,11 @@
 //
 // Shape legend: maps = N*C, H x W input map, OH x OW output map.
 // A tap (i0, i1, w0, w1) of output index j is computed in each thread with the CPU's
-// arithmetic (this file is compiled without FMA contraction, so every operation
-// rounds as on the CPU).
+// formula.
 // Forward: one thread per output element; it blends the two input rows at the
-// output's columns (the CPU's row pass) and then the two rows (its column pass), so
-// the result equals the CPU's.
+// output's columns (the CPU's row pass) and then the two rows (its column pass), the
+// CPU's operations in its order (the compilers may fuse different products into FMAs,
+// so results agree to a few ulps).
 // Backward, deterministic, as gathers in two passes through a maps x H x OW buffer:
 // pass 1, one thread per (map, input row h, output column): the sum over the output
 // rows whose taps touch h; pass 2, one thread per input element: the sum over the

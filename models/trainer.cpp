@@ -247,6 +247,7 @@ class Run {
     lo.batch_size = o.batch;
     lo.workers = o.workers;
     lo.seed = o.seed;
+    lo.device = device_;  // on the GPU the workers upload uint8 pixels and augment there
     lo.drop_last = static_cast<std::int64_t>(train_idx_.size()) >= o.batch;  // no tiny last batch for batch norm
     if (o.augment) lo.augment = data::AugmentOptions{};
     train_loader_ = std::make_unique<data::Loader>(ds_, train_idx_, lo);
@@ -323,10 +324,10 @@ class Run {
     return std::nullopt;
   }
 
+  // Batches come from the loaders on the run's device.
   Tensor input(const Tensor& images) const {
-    const Tensor x = images.to(device_);
-    if (x.size(2) == size_ && x.size(3) == size_) return x;
-    return resize_bilinear(x, size_, size_);
+    if (images.size(2) == size_ && images.size(3) == size_) return images;
+    return resize_bilinear(images, size_, size_);
   }
 
   // Trains the rest of the current epoch; a stop reason when stopped inside it.

@@ -18,9 +18,10 @@
 // order, augmentation), so with the same thread count a run is reproducible bit
 // for bit, and a run resumed from a checkpoint continues exactly as the
 // uninterrupted one would have (same losses, same weights). With --device cuda the
-// steps run on the GPU (batches are copied there, the loss comes back each step); the
-// GPU kernels reduce in a fixed order, so a GPU run repeats on the same GPU model, and
-// it follows the CPU run to float tolerance, not bit for bit.
+// steps run on the GPU: the loader uploads uint8 pixels and augments there with the
+// same parameters, and the loss comes back each step. The GPU kernels reduce in a
+// fixed order, so a GPU run repeats on the same GPU model, and it follows the CPU
+// run to float tolerance, not bit for bit.
 #pragma once
 
 #include "models/net_config.h"

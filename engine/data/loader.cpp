@@ -1,6 +1,7 @@
 #include "engine/data/loader.h"
 
 #include "engine/check.h"
+#include "engine/data/device_batch.h"
 #include "engine/random.h"
 
 #include <algorithm>
@@ -52,22 +53,20 @@ struct Loader::State {
     const std::int64_t begin = k * opt.batch_size;
     const std::int64_t count = std::min<std::int64_t>(opt.batch_size, static_cast<std::int64_t>(order.size()) - begin);
     const int size = dataset.image_size();
-    const std::int64_t pixels = static_cast<std::int64_t>(size) * size;
     Batch b;
-    b.images = Tensor::empty({count, 1, size, size});
-    float* out = b.images.data<float>();
+    std::vector<const std::uint8_t*> pixels;
+    std::vector<AugmentParams> params;
     for (std::int64_t j = 0; j < count; ++j) {
       const std::int64_t i = order[begin + j];
       b.indices.push_back(i);
       b.labels.push_back(dataset.label(i));
+      pixels.push_back(dataset.pixels(i));
       if (opt.augment) {
         Generator gen(mix64(mix64(mix64(opt.seed) + static_cast<std::uint64_t>(epoch)) + begin + j));
-        augment_image(out + j * pixels, dataset.pixels(i), size, sample_augment(*opt.augment, size, gen), mean,
-                      stddev);
-      } else {
-        normalize_image(out + j * pixels, dataset.pixels(i), pixels, mean, stddev);
+        params.push_back(sample_augment(*opt.augment, size, gen));
       }
     }
+    b.images = make_image_batch(pixels, size, params, mean, stddev, opt.device);
     return b;
   }
 

@@ -8,6 +8,8 @@
 // Augmentation parameters come from (seed, epoch, position in the epoch), so the
 // batches are identical whatever the number of worker threads. Workers prepare
 // up to `prefetch` batches ahead of the consumer; next() returns them in order.
+// With device cuda the batches are made on the GPU (engine/data/device_batch.h): the
+// workers upload the uint8 pixels and augment there, with the same parameters.
 #pragma once
 
 #include "engine/data/augment.h"
@@ -31,10 +33,11 @@ struct LoaderOptions {
   std::uint64_t seed = 0;
   std::optional<AugmentOptions> augment;  // nothing: no augmentation
   std::optional<float> mean, stddev;      // nothing: the dataset's train statistics
+  Device device = Device::cpu();          // where the batch tensors are made
 };
 
 struct Batch {
-  Tensor images;                     // float32 [B, 1, S, S]
+  Tensor images;                     // float32 [B, 1, S, S] on LoaderOptions::device
   std::vector<int> labels;           // B
   std::vector<std::int64_t> indices; // dataset indices, B
 };

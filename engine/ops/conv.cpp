@@ -1,11 +1,16 @@
-// conv2d and linear: input checks, the CPU kernels, and the backward closures.
-// A closure saves only what its gradients need (x for dweight, weight for dx) and
-// skips the input gradient when the input does not require grad (the stem's image).
+// conv2d and linear: input checks, the CPU or CUDA kernels (by the input's device),
+// and the backward closures. A closure saves only what its gradients need (x for
+// dweight, weight for dx) and skips the input gradient when the input does not
+// require grad (the stem's image).
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "kernels/cpu/conv2d.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/linear.h"
+
+#ifdef CXR_HAVE_CUDA
+#include "kernels/cuda/linear.h"
+#endif
 
 namespace cxr {
 
@@ -14,10 +19,9 @@ namespace {
 template <class T> T* data_or_null(Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
 template <class T> const T* data_or_null(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
 
-// Common checks of the parameters of conv2d and linear.
+// Common checks of the parameters of conv2d and linear (devices: check_same_device).
 void check_parameter(const char* op, const char* what, const Tensor& x, const Tensor& t) {
   CXR_CHECK(t.dtype() == x.dtype(), "{}: {} is {} but the input is {}", op, what, t.str(), x.str());
-  CXR_CHECK(t.device() == x.device(), "{}: {} is {} but the input is {}", op, what, t.str(), x.str());
   check_contiguous(op, t);
 }
 
@@ -34,6 +38,7 @@ cpu::Conv2dShape checked_conv2d_shape(const Tensor& x, const Tensor& weight, con
                                       const Conv2dOptions& opt) {
   check_dim("conv2d", "input", x, 4);
   check_dim("conv2d", "weight", weight, 4);
+  check_same_device("conv2d", {&x, &weight, &bias});
   check_contiguous("conv2d", x);
   check_parameter("conv2d", "weight", x, weight);
   const std::string wshape = shape_str(weight.shape());
@@ -106,6 +111,7 @@ Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, co
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   check_dim("linear", "input", x, 2);
   check_dim("linear", "weight", weight, 2);
+  check_same_device("linear", {&x, &weight, &bias});
   check_contiguous("linear", x);
   check_parameter("linear", "weight", x, weight);
   const std::int64_t N = x.size(0), in = x.size(1), out = weight.size(0);
@@ -115,6 +121,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 
   Tensor y = Tensor::empty({N, out}, x.dtype(), x.device());
   dispatch_float(x.dtype(), "linear", [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+    if (x.device().is_cuda())
+      return cuda::linear_forward<T>(y.data<T>(), x.data<T>(), weight.data<T>(), data_or_null<T>(bias), N, in, out);
+#endif
     cpu::linear_forward<T>(y.data<T>(), x.data<T>(), weight.data<T>(), data_or_null<T>(bias), N, in, out);
   });
   if (!any_requires_grad({&x, &weight, &bias})) return y;
@@ -129,6 +139,12 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     Tensor dw = need_dw ? Tensor::empty({out, in}, dy.dtype(), dy.device()) : Tensor();
     Tensor db = need_db ? Tensor::empty({out}, dy.dtype(), dy.device()) : Tensor();
     dispatch_float(dy.dtype(), "linear backward", [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+      if (dy.device().is_cuda())
+        return cuda::linear_backward<T>(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db),
+                                        dy.data<T>(), data_or_null<T>(saved_x), data_or_null<T>(saved_w), N, in,
+                                        out);
+#endif
       cpu::linear_backward<T>(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db), dy.data<T>(),
                               data_or_null<T>(saved_x), data_or_null<T>(saved_w), N, in, out);
     });

@@ -9,6 +9,8 @@
 #include "kernels/cpu/linear.h"
 
 #ifdef CXR_HAVE_CUDA
+#include "kernels/cuda/conv2d.h"
+#include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/linear.h"
 #endif
 
@@ -67,6 +69,10 @@ Tensor conv2d_impl(const char* op, const Tensor& x, const Tensor& weight, const 
   const cpu::Conv2dShape s = checked_conv2d_shape(x, weight, bias, opt);
   Tensor y = Tensor::empty({s.N, s.C_out, s.H_out, s.W_out}, x.dtype(), x.device());
   dispatch_float(x.dtype(), op, [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+    if (x.device().is_cuda())
+      return cuda::conv2d_forward<T>(y.data<T>(), x.data<T>(), weight.data<T>(), data_or_null<T>(bias), s, relu);
+#endif
     cpu::conv2d_forward<T>(y.data<T>(), x.data<T>(), weight.data<T>(), data_or_null<T>(bias), s, relu);
   });
   if (!any_requires_grad({&x, &weight, &bias})) return y;
@@ -82,6 +88,10 @@ Tensor conv2d_impl(const char* op, const Tensor& x, const Tensor& weight, const 
     if (relu) {
       Tensor masked = Tensor::empty_like(dy);
       dispatch_float(dy.dtype(), "conv2d_relu backward", [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+        if (dy.device().is_cuda())
+          return cuda::relu_backward(masked.data<T>(), saved_y.data<T>(), dy.data<T>(), dy.numel());
+#endif
         cpu::relu_backward(masked.data<T>(), saved_y.data<T>(), dy.data<T>(), dy.numel());
       });
       dy = masked;
@@ -90,6 +100,11 @@ Tensor conv2d_impl(const char* op, const Tensor& x, const Tensor& weight, const 
     Tensor dw = need_dw ? Tensor::empty(w_shape, dy.dtype(), dy.device()) : Tensor();
     Tensor db = need_db ? Tensor::empty({s.C_out}, dy.dtype(), dy.device()) : Tensor();
     dispatch_float(dy.dtype(), "conv2d backward", [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+      if (dy.device().is_cuda())
+        return cuda::conv2d_backward<T>(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db),
+                                        dy.data<T>(), data_or_null<T>(saved_x), data_or_null<T>(saved_w), s);
+#endif
       cpu::conv2d_backward<T>(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db), dy.data<T>(),
                               data_or_null<T>(saved_x), data_or_null<T>(saved_w), s);
     });

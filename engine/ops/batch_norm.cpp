@@ -2,9 +2,14 @@
 // evaluation (running statistics). The running statistics are buffers written in
 // place, never graph inputs; the backward differentiates x, gamma and beta.
 // batch_norm_relu2d is the same op with the following ReLU fused into its passes.
+// The kernels run where the input lives (CPU or CUDA); every tensor must be there.
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "kernels/cpu/batch_norm.h"
+
+#ifdef CXR_HAVE_CUDA
+#include "kernels/cuda/batch_norm.h"
+#endif
 
 namespace cxr {
 
@@ -28,6 +33,7 @@ Tensor batch_norm_impl(const char* op, const Tensor& x, const Tensor& gamma, con
   check_channel_vector(op, "bias", beta, x);
   check_channel_vector(op, "running_mean", running_mean, x);
   check_channel_vector(op, "running_var", running_var, x);
+  check_same_device(op, {&x, &gamma, &beta, &running_mean, &running_var});
   CXR_CHECK(eps > 0, "{}: eps must be positive, got {}", op, eps);
   const std::int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
   CXR_CHECK(!training || N * HW > 1,
@@ -36,16 +42,28 @@ Tensor batch_norm_impl(const char* op, const Tensor& x, const Tensor& gamma, con
 
   Tensor out = Tensor::empty_like(x);
   // The statistics the output is normalised with.
-  Tensor mean = training ? Tensor::empty({C}, x.dtype()) : running_mean;
-  Tensor invstd = Tensor::empty({C}, x.dtype());
+  Tensor mean = training ? Tensor::empty({C}, x.dtype(), x.device()) : running_mean;
+  Tensor invstd = Tensor::empty({C}, x.dtype(), x.device());
   if (training) {
     dispatch_float(x.dtype(), op, [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+      if (x.device().is_cuda())
+        return cuda::batch_norm_forward_train(out.data<T>(), mean.data<T>(), invstd.data<T>(),
+                                              running_mean.data<T>(), running_var.data<T>(), x.data<T>(),
+                                              gamma.data<T>(), beta.data<T>(), N, C, HW, momentum, eps, relu);
+#endif
       cpu::batch_norm_forward_train(out.data<T>(), mean.data<T>(), invstd.data<T>(),
                                     running_mean.data<T>(), running_var.data<T>(), x.data<T>(),
                                     gamma.data<T>(), beta.data<T>(), N, C, HW, momentum, eps, relu);
     });
   } else {
     dispatch_float(x.dtype(), op, [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+      if (x.device().is_cuda())
+        return cuda::batch_norm_forward_eval(out.data<T>(), invstd.data<T>(), x.data<T>(), gamma.data<T>(),
+                                             beta.data<T>(), running_mean.data<T>(), running_var.data<T>(), N, C,
+                                             HW, eps, relu);
+#endif
       cpu::batch_norm_forward_eval(out.data<T>(), invstd.data<T>(), x.data<T>(), gamma.data<T>(),
                                    beta.data<T>(), running_mean.data<T>(), running_var.data<T>(),
                                    N, C, HW, eps, relu);
@@ -64,9 +82,17 @@ Tensor batch_norm_impl(const char* op, const Tensor& x, const Tensor& gamma, con
              const std::int64_t N = dout.size(0), C = dout.size(1),
                                 HW = dout.size(2) * dout.size(3);
              Tensor dx = need_dx ? Tensor::empty_like(dout) : Tensor();
-             Tensor dgamma = Tensor::empty({C}, dout.dtype());
-             Tensor dbeta = Tensor::empty({C}, dout.dtype());
+             Tensor dgamma = Tensor::empty({C}, dout.dtype(), dout.device());
+             Tensor dbeta = Tensor::empty({C}, dout.dtype(), dout.device());
              dispatch_float(dout.dtype(), "batch norm backward", [&]<class T>() {
+#ifdef CXR_HAVE_CUDA
+               if (dout.device().is_cuda())
+                 return cuda::batch_norm_backward(need_dx ? dx.data<T>() : nullptr, dgamma.data<T>(),
+                                                  dbeta.data<T>(), dout.data<T>(), saved_x.data<T>(),
+                                                  mean.data<T>(), invstd.data<T>(), saved_gamma.data<T>(), N, C,
+                                                  HW, training,
+                                                  saved_out.defined() ? saved_out.data<T>() : nullptr);
+#endif
                cpu::batch_norm_backward(need_dx ? dx.data<T>() : nullptr, dgamma.data<T>(),
                                         dbeta.data<T>(), dout.data<T>(), saved_x.data<T>(),
                                         mean.data<T>(), invstd.data<T>(),

@@ -16,6 +16,10 @@ namespace {
 
 thread_local bool t_inside_parallel = false;
 
+}  // namespace
+
+namespace detail {
+
 // Workers 1..n-1 wait for a job; the calling thread runs part 0 itself.
 class ThreadPool {
  public:
@@ -100,6 +104,15 @@ class ThreadPool {
   std::exception_ptr error_;
 };
 
+}  // namespace detail
+
+namespace {
+
+using detail::ThreadPool;
+
+// The calling thread's own pool (ThreadPoolScope), or null: the shared pool.
+thread_local ThreadPool* t_own_pool = nullptr;
+
 int default_threads() {
   if (const char* env = std::getenv("CXR_THREADS")) {
     const int n = std::atoi(env);
@@ -118,9 +131,28 @@ std::mutex& pool_mutex() {  // one parallel region at a time across caller threa
   return m;
 }
 
+// Runs job on `parts` parts of the calling thread's pool: its own, or the shared
+// one, which serves one parallel region at a time across caller threads.
+void run_parts(int parts, const std::function<void(int)>& job) {
+  if (t_own_pool != nullptr) {
+    t_own_pool->run(parts, job);
+    return;
+  }
+  std::lock_guard lock(pool_mutex());
+  pool().run(parts, job);
+}
+
 }  // namespace
 
-int num_threads() { return pool().size(); }
+ThreadPoolScope::ThreadPoolScope(int threads) : previous_(t_own_pool) {
+  CXR_CHECK(threads >= 1, "ThreadPoolScope: need at least 1 thread, got {}", threads);
+  pool_ = std::make_unique<ThreadPool>(threads);
+  t_own_pool = pool_.get();
+}
+
+ThreadPoolScope::~ThreadPoolScope() { t_own_pool = previous_; }
+
+int num_threads() { return t_own_pool != nullptr ? t_own_pool->size() : pool().size(); }
 
 void set_num_threads(int n) {
   CXR_CHECK(n >= 1, "set_num_threads: need at least 1 thread, got {}", n);
@@ -138,8 +170,7 @@ void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain,
     fn(begin, end);
     return;
   }
-  std::lock_guard lock(pool_mutex());
-  pool().run(parts, [&](int part) {
+  run_parts(parts, [&](int part) {
     std::int64_t b, e;
     static_chunk(n, part, parts, &b, &e);
     fn(begin + b, begin + e);
@@ -153,8 +184,7 @@ void parallel_threads(const std::function<void(int, int)>& fn) {
     for (int t = 0; t < parts; ++t) fn(t, parts);
     return;
   }
-  std::lock_guard lock(pool_mutex());
-  pool().run(parts, [&](int part) { fn(part, parts); });
+  run_parts(parts, [&](int part) { fn(part, parts); });
 }
 
 }  // namespace cxr

@@ -5,16 +5,44 @@
 // per-thread partial sums, reduced in thread order, give bit-identical results
 // from run to run (the engine's determinism rule). A parallel_for inside another
 // runs serially on the calling thread.
+//
+// Threads that call kernels at the same time take turns on the shared pool, one
+// parallel region at a time. A thread that must neither wait for nor hold up the
+// others (the web app's fine-tuning, beside its predictions) gets a pool of its
+// own with a ThreadPoolScope.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 namespace cxr {
 
-// Number of threads kernels use (default: hardware concurrency; CXR_THREADS overrides).
+// Number of threads kernels use on the calling thread: its ThreadPoolScope's, else
+// the shared pool's (default: hardware concurrency; CXR_THREADS overrides).
 int num_threads();
+// Resizes the shared pool.
 void set_num_threads(int n);
+
+namespace detail {
+class ThreadPool;
+}
+
+// While it lives, the parallel regions of the thread that made it run on a pool of
+// `threads` threads of its own (1: serially on that thread), never on the shared
+// pool; num_threads() on that thread says `threads`, so results are those of a
+// process running with that many threads. Scopes nest; destroy on the same thread.
+class ThreadPoolScope {
+ public:
+  explicit ThreadPoolScope(int threads);
+  ~ThreadPoolScope();
+  ThreadPoolScope(const ThreadPoolScope&) = delete;
+  ThreadPoolScope& operator=(const ThreadPoolScope&) = delete;
+
+ private:
+  std::unique_ptr<detail::ThreadPool> pool_;
+  detail::ThreadPool* previous_;
+};
 
 // Calls fn(chunk_begin, chunk_end) on up to num_threads() disjoint chunks covering
 // [begin, end); chunks hold at least `grain` items (except the last).

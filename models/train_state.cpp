@@ -37,6 +37,10 @@ json::object to_json(const TrainOptions& o, bool exact) {
                  {"train_fraction", number(o.train_fraction, exact)},
                  {"workers", o.workers},
                  {"device", o.device}};
+  // Fine-tuning only: absent from plain runs, so their cards and checkpoints are unchanged.
+  if (o.init_model) j["init_model"] = o.init_model->string();
+  if (o.unfreeze != Unfreeze::all) j["unfreeze"] = unfreeze_name(o.unfreeze);
+  if (o.extra_data) j["extra_data"] = o.extra_data->string();
   return j;
 }
 
@@ -63,6 +67,13 @@ TrainOptions train_options_from_json(const json::value& value) {
   if (j.contains("train_fraction")) o.train_fraction = get_double(j, "train_fraction", where);  // absent before 0.2
   o.workers = get_int(j, "workers", where);
   if (j.contains("device")) o.device = get_string(j, "device", where);  // absent before the CUDA backend
+  if (j.contains("init_model")) o.init_model = get_string(j, "init_model", where);
+  if (j.contains("unfreeze")) {
+    const auto u = parse_unfreeze(get_string(j, "unfreeze", where));
+    CXR_CHECK(u.has_value(), "{}: unknown unfreeze '{}'", where, get_string(j, "unfreeze", where));
+    o.unfreeze = *u;
+  }
+  if (j.contains("extra_data")) o.extra_data = get_string(j, "extra_data", where);
   return o;
 }
 

@@ -10,6 +10,7 @@
 #include "engine/parallel.h"
 #include "engine/random.h"
 #include "models/device_choice.h"
+#include "models/inference.h"
 #include "models/metrics.h"
 #include "models/model_card.h"
 #include "models/model_file.h"
@@ -66,6 +67,36 @@ std::string stop_reason_name(StopReason reason) {
   return "?";
 }
 
+std::string unfreeze_name(Unfreeze u) {
+  switch (u) {
+    case Unfreeze::all: return "all";
+    case Unfreeze::last_3_blocks: return "last_3_blocks";
+    case Unfreeze::last_block: return "last_block";
+    case Unfreeze::head: return "head";
+  }
+  return "?";
+}
+
+std::optional<Unfreeze> parse_unfreeze(const std::string& name) {
+  for (Unfreeze u : {Unfreeze::all, Unfreeze::last_3_blocks, Unfreeze::last_block, Unfreeze::head})
+    if (unfreeze_name(u) == name) return u;
+  return std::nullopt;
+}
+
+std::string last_frozen_layer(const NetConfig& config, Unfreeze unfreeze) {
+  if (unfreeze == Unfreeze::all) return "";
+  const auto layer = [](int block) { return block < 0 ? std::string("stem") : fmt::format("blocks.{}", block); };
+  const int last = static_cast<int>(config.blocks.size()) - 1;
+  if (unfreeze == Unfreeze::head) return layer(last);
+  // Blocks with weights, from the last one back (pooling blocks have none).
+  std::vector<int> weighted;
+  for (int i = last; i >= 0; --i)
+    if (config.blocks[i].kind != BlockKind::max_pool) weighted.push_back(i);
+  const std::size_t wanted = unfreeze == Unfreeze::last_block ? 1 : 3;
+  if (weighted.size() < wanted) return "";  // fewer blocks than that: everything trains
+  return layer(weighted[wanted - 1] - 1);
+}
+
 namespace {
 
 // model.safetensors -> model<suffix>
@@ -95,6 +126,36 @@ void check_options(const TrainOptions& o) {
   CXR_CHECK(o.width > 0 && o.weight_decay >= 0 && o.momentum >= 0, "train: width, weight decay and momentum out of range");
   CXR_CHECK(o.train_fraction > 0 && o.train_fraction <= 1, "train: --train-fraction must be in (0, 1], got {}",
             o.train_fraction);
+  CXR_CHECK(!o.extra_data || fs::is_directory(*o.extra_data), "train: extra data directory '{}' does not exist",
+            o.extra_data ? o.extra_data->string() : "");
+  CXR_CHECK(o.unfreeze == Unfreeze::all || o.init_model,
+            "train: freezing layers needs a trained model to start from (init model)");
+}
+
+// The index in ClassifierNet::layer_names of the layer a parameter belongs to
+// (DepthwiseSeparableNet's names: stem_*, blocks.<i>.*); the head's come after all.
+std::size_t layer_of_parameter(const std::string& name, std::size_t layers) {
+  if (name.rfind("stem_", 0) == 0) return 0;
+  if (name.rfind("blocks.", 0) == 0) return 1 + std::stoul(name.substr(7, name.find('.', 7) - 7));
+  return layers;
+}
+
+// The flat-buffer offset from which parameters train: those of the layers after
+// `last_frozen` and of the head, which the declaration order puts last.
+std::int64_t first_trainable_offset(const ParameterSet& params, const std::vector<std::string>& layers,
+                                    const std::string& last_frozen) {
+  if (last_frozen.empty()) return 0;
+  const auto frozen = static_cast<std::size_t>(std::find(layers.begin(), layers.end(), last_frozen) - layers.begin());
+  CXR_CHECK(frozen < layers.size(), "train: no layer '{}' to freeze up to", last_frozen);
+  std::int64_t first = params.count();
+  bool trainable_seen = false;
+  for (const auto& p : params.parameters()) {
+    const bool trainable = layer_of_parameter(p.name, layers.size()) > frozen;
+    CXR_CHECK(trainable || !trainable_seen, "train: frozen parameter '{}' after trainable ones", p.name);
+    if (trainable && !trainable_seen) first = p.offset;
+    trainable_seen = trainable_seen || trainable;
+  }
+  return first;
 }
 
 // A seeded share of the train split's patients, taken per class (a patient counts
@@ -139,6 +200,9 @@ void check_resumable(const TrainOptions& now, const TrainOptions& saved, const s
   cmp("momentum", now.momentum, saved.momentum);
   cmp("train fraction", now.train_fraction, saved.train_fraction);
   cmp("width", now.width, saved.width);
+  cmp("init model", now.init_model.value_or("").string(), saved.init_model.value_or("").string());
+  cmp("unfreeze", unfreeze_name(now.unfreeze), unfreeze_name(saved.unfreeze));
+  cmp("extra data", now.extra_data.value_or("").string(), saved.extra_data.value_or("").string());
   if (diffs.empty()) return;
   std::string message = fmt::format("train: cannot resume from '{}' with different settings:", path);
   for (const auto& d : diffs) message += "\n  " + d;
@@ -148,11 +212,13 @@ void check_resumable(const TrainOptions& now, const TrainOptions& saved, const s
 // The optimizer behind one interface, with its state as named tensors.
 class Optimizer {
  public:
-  Optimizer(ParameterSet& params, const TrainOptions& o) {
+  Optimizer(ParameterSet& params, const TrainOptions& o, std::int64_t first_trainable) {
     if (o.optimizer == OptimizerKind::adamw)
-      adamw_ = std::make_unique<AdamW>(params, AdamWOptions{o.learning_rate(), 0.9, 0.999, 1e-8, o.weight_decay});
+      adamw_ = std::make_unique<AdamW>(params, AdamWOptions{o.learning_rate(), 0.9, 0.999, 1e-8, o.weight_decay},
+                                       first_trainable);
     else
-      sgd_ = std::make_unique<SGD>(params, SGDOptions{o.learning_rate(), o.momentum, 0.0, o.weight_decay, true});
+      sgd_ = std::make_unique<SGD>(params, SGDOptions{o.learning_rate(), o.momentum, 0.0, o.weight_decay, true},
+                                   first_trainable);
   }
   void step(double lr) {
     if (adamw_) {
@@ -214,6 +280,7 @@ class Run {
     const TrainOptions& o = s_.options;
 
     ds_ = data::Dataset::open(o.data_dir);
+    if (o.extra_data) ds_ = data::Dataset::concat(ds_, data::Dataset::open(*o.extra_data));
     s_.manifest_sha256 = ds_.manifest_sha256();
     s_.threads = num_threads();
     git_commit_ = source_git_commit();
@@ -227,27 +294,35 @@ class Run {
     CXR_CHECK(!train_idx_.empty() && !val_idx.empty(), "train: '{}' needs train and validation images ({} and {})",
               o.data_dir.string(), train_idx_.size(), val_idx.size());
 
-    size_ = o.size > 0 ? o.size : ds_.image_size();
-    NetConfig config = preset_config(o.preset, ds_.num_classes(), size_);
-    if (o.width != 1.0) config = config.narrowed(o.width);
-    info_.preset = o.preset;
-    info_.config = config;
-    info_.class_names = ds_.class_names();
-    info_.mean = ds_.mean();
-    info_.stddev = ds_.stddev();
-    // Inference must fit and resize an image exactly as this dataset did (models/inference.h).
-    info_.extra["fit"] = std::string(data::fit_name(ds_.fit()));
-    info_.extra["dataset_size"] = std::to_string(ds_.image_size());
-    net_ = make_net(config, o.seed + 1);
-    params_ = std::make_unique<ParameterSet>(*net_, o.seed);
+    if (o.init_model) {
+      init_from_model(o);
+    } else {
+      size_ = o.size > 0 ? o.size : ds_.image_size();
+      NetConfig config = preset_config(o.preset, ds_.num_classes(), size_);
+      if (o.width != 1.0) config = config.narrowed(o.width);
+      info_.preset = o.preset;
+      info_.config = config;
+      info_.class_names = ds_.class_names();
+      info_.mean = ds_.mean();
+      info_.stddev = ds_.stddev();
+      // Inference must fit and resize an image exactly as this dataset did (models/inference.h).
+      info_.extra["fit"] = std::string(data::fit_name(ds_.fit()));
+      info_.extra["dataset_size"] = std::to_string(ds_.image_size());
+      net_ = make_net(config, o.seed + 1);
+      params_ = std::make_unique<ParameterSet>(*net_, o.seed);
+    }
     params_->to(device_);  // before the optimizer: its state is made where the parameters are
-    opt_ = std::make_unique<Optimizer>(*params_, o);
+    last_frozen_ = last_frozen_layer(info_.config, o.unfreeze);
+    const std::int64_t first_trainable = first_trainable_offset(*params_, net_->layer_names(), last_frozen_);
+    opt_ = std::make_unique<Optimizer>(*params_, o, first_trainable);
 
     data::LoaderOptions lo;
     lo.batch_size = o.batch;
     lo.workers = o.workers;
     lo.seed = o.seed;
     lo.device = device_;  // on the GPU the workers upload uint8 pixels and augment there
+    lo.mean = info_.mean;  // the dataset's statistics, or the fine-tuned model's normalisation
+    lo.stddev = info_.stddev;
     lo.drop_last = static_cast<std::int64_t>(train_idx_.size()) >= o.batch;  // no tiny last batch for batch norm
     if (o.augment) lo.augment = data::AugmentOptions{};
     train_loader_ = std::make_unique<data::Loader>(ds_, train_idx_, lo);
@@ -268,6 +343,7 @@ class Run {
     plan_.val_images = static_cast<std::int64_t>(val_idx.size());
     plan_.batches_per_epoch = train_loader_->batches_per_epoch();
     plan_.parameters = params_->count();
+    plan_.trainable_parameters = params_->count() - first_trainable;
     plan_.input_size = size_;
     plan_.threads = s_.threads;
     plan_.device = device_.str();
@@ -324,6 +400,36 @@ class Run {
     return std::nullopt;
   }
 
+  // The network, architecture, classes, normalisation and fit of the model to
+  // fine-tune, with its weights; dropout and the (unused) initialisation from the seed.
+  void init_from_model(const TrainOptions& o) {
+    const std::string path = o.init_model->string();
+    LoadedModel init = load_model(path);
+    check_dataset_matches_model(ds_, init.info, o.data_dir.string(), path);
+    CXR_CHECK(ds_.fit() == model_fit(init.info), "train: {} fits images by {} but {} was trained on {}-fitted ones",
+              o.data_dir.string(), data::fit_name(ds_.fit()), path, data::fit_name(model_fit(init.info)));
+    info_ = init.info;
+    size_ = info_.config.input_size;
+    net_ = make_net(info_.config, o.seed + 1);
+    params_ = std::make_unique<ParameterSet>(*net_, o.seed);
+    params_->values().copy_(init.params->values());
+    params_->buffer_values().copy_(init.params->buffer_values());
+  }
+
+  // The logits of a training step. Frozen layers run as at inference (evaluation
+  // mode, no graph): their weights and batch-norm statistics stay as they are.
+  Tensor forward_train(const Tensor& x) {
+    if (last_frozen_.empty()) return net_->forward(x);
+    Tensor h;
+    {
+      net_->eval();
+      NoGradGuard no_grad;
+      h = net_->forward_until(x, last_frozen_);
+    }
+    net_->train();
+    return net_->forward_after(h, last_frozen_);
+  }
+
   // Batches come from the loaders on the run's device.
   Tensor input(const Tensor& images) const {
     if (images.size(2) == size_ && images.size(3) == size_) return images;
@@ -338,7 +444,7 @@ class Run {
     auto t = Clock::now();
     while (auto batch = train_loader_->next()) {
       params_->zero_grad();
-      Tensor loss = cross_entropy(net_->forward(input(batch->images)), batch->labels, weight_tensor_);
+      Tensor loss = cross_entropy(forward_train(input(batch->images)), batch->labels, weight_tensor_);
       loss.backward();
       last_lr_ = schedule_.lr_at(s_.step);
       opt_->step(last_lr_);
@@ -507,6 +613,7 @@ class Run {
   std::unique_ptr<ClassifierNet> net_;
   std::unique_ptr<ParameterSet> params_;
   std::unique_ptr<Optimizer> opt_;
+  std::string last_frozen_;  // "": every layer trains
   std::unique_ptr<data::Loader> train_loader_, val_loader_;
   std::vector<double> class_weights_;
   std::string git_commit_;

@@ -22,6 +22,15 @@
 // same parameters, and the loss comes back each step. The GPU kernels reduce in a
 // fixed order, so a GPU run repeats on the same GPU model, and it follows the CPU
 // run to float tolerance, not bit for bit.
+//
+// Fine-tuning (the web app's jobs): `init_model` starts from a model file's weights,
+// with its architecture, classes, normalisation and fit (preset, width and size are
+// then unused); `unfreeze` says which layers train. The frozen layers run as at
+// inference (evaluation mode, no graph), so their weights and batch-norm statistics
+// stay exactly as they were and no gradient is computed for them; the optimizer
+// updates only the parameters after them (one contiguous tail of the flat buffer).
+// `extra_data` adds a second dataset directory (its train images are trained on,
+// its validation images validated; test images are never trained on).
 #pragma once
 
 #include "models/net_config.h"
@@ -42,6 +51,15 @@ enum class OptimizerKind { adamw, sgd };
 // split; sqrt_balanced its square root (a softer push towards rare classes, which
 // trades some of their recall for precision); none weighs every class 1.
 enum class ClassWeighting { balanced, sqrt_balanced, none };
+
+// Which layers a fine-tune trains: the head (global pooling, hidden and classifier
+// layers), the last block with weights and the head, the last three such blocks and
+// the head, or everything.
+enum class Unfreeze { all, last_3_blocks, last_block, head };
+std::string unfreeze_name(Unfreeze u);                 // "all", "last_3_blocks", "last_block", "head"
+std::optional<Unfreeze> parse_unfreeze(const std::string& name);
+// The last layer (ClassifierNet::layer_names) that stays frozen; "" when every layer trains.
+std::string last_frozen_layer(const NetConfig& config, Unfreeze unfreeze);
 
 struct TrainOptions {
   std::filesystem::path data_dir;
@@ -64,6 +82,9 @@ struct TrainOptions {
   int workers = 2;                      // loader threads preparing batches
   std::string device = "cpu";           // cpu, cuda or auto (models/device_choice.h); may change on resume
   std::optional<std::filesystem::path> resume;  // a checkpoint to continue from
+  std::optional<std::filesystem::path> init_model;  // fine-tune: start from this model file
+  Unfreeze unfreeze = Unfreeze::all;                // fine-tune: the layers that train (needs init_model)
+  std::optional<std::filesystem::path> extra_data;  // a second dataset directory, same size and classes
 
   double learning_rate() const;
 };
@@ -96,6 +117,7 @@ struct TrainPlan {
   std::int64_t train_images = 0, val_images = 0;
   std::int64_t batches_per_epoch = 0;
   std::int64_t parameters = 0;
+  std::int64_t trainable_parameters = 0;  // the ones the optimizer updates (unfreeze)
   int input_size = 0;
   int threads = 0;
   std::string device;                  // where the steps run: "cpu" or "cuda:0"

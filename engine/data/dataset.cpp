@@ -51,6 +51,25 @@ Dataset Dataset::open(const std::filesystem::path& dir) {
   return d;
 }
 
+Dataset Dataset::concat(const Dataset& a, const Dataset& b) {
+  CXR_CHECK(!a.second_ && !b.second_, "dataset concat: the parts must not be concatenations themselves");
+  CXR_CHECK(a.image_size() == b.image_size() && a.num_classes() == b.num_classes() && a.fit_ == b.fit_,
+            "dataset concat: {}x{} images, {} classes, {} fit vs {}x{}, {}, {}", a.image_size(), a.image_size(),
+            a.num_classes(), fit_name(a.fit_), b.image_size(), b.image_size(), b.num_classes(), fit_name(b.fit_));
+  Dataset d = a;
+  auto rows = std::make_shared<std::vector<ManifestRow>>(*a.rows_);
+  for (ManifestRow r : *b.rows_) {
+    r.id += a.size();
+    rows->push_back(std::move(r));
+  }
+  d.rows_ = std::move(rows);
+  d.second_ = b.cache_;
+  d.second_from_ = a.size();
+  const std::string both = a.manifest_sha256_ + b.manifest_sha256_;
+  d.manifest_sha256_ = to_hex(sha256({reinterpret_cast<const std::uint8_t*>(both.data()), both.size()}));
+  return d;
+}
+
 const std::vector<std::string>& Dataset::class_names() const { return data::class_names(num_classes()); }
 
 std::vector<std::int64_t> Dataset::indices(Split split) const {

@@ -6,6 +6,7 @@
 #include "engine/data/image.h"
 #include "engine/data/manifest.h"
 
+#include <climits>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -19,6 +20,10 @@ class Dataset {
   // Opens dir/cache.bin and dir/manifest.csv and checks that they agree; reads the
   // fit from dir/stats.json (pad when the file or the setting is absent).
   static Dataset open(const std::filesystem::path& dir);
+  // The images of `a` followed by those of `b` (b's ids continue after a's), e.g. a
+  // built dataset and the samples added through the web app. They must agree on
+  // image size, classes and fit; statistics are a's; the manifest hash covers both.
+  static Dataset concat(const Dataset& a, const Dataset& b);
 
   std::int64_t size() const { return static_cast<std::int64_t>(rows_->size()); }
   int image_size() const { return cache_->info().size; }
@@ -28,7 +33,10 @@ class Dataset {
   float mean() const { return cache_->info().mean; }
   float stddev() const { return cache_->info().stddev; }
 
-  const std::uint8_t* pixels(std::int64_t i) const { return cache_->image(static_cast<std::uint64_t>(i)); }
+  const std::uint8_t* pixels(std::int64_t i) const {
+    return i < second_from_ ? cache_->image(static_cast<std::uint64_t>(i))
+                            : second_->image(static_cast<std::uint64_t>(i - second_from_));
+  }
   int label(std::int64_t i) const { return (*rows_)[i].label; }
   const ManifestRow& row(std::int64_t i) const { return (*rows_)[i]; }
   std::vector<std::int64_t> indices(Split split) const;
@@ -39,6 +47,8 @@ class Dataset {
 
  private:
   std::shared_ptr<const CacheFile> cache_;
+  std::shared_ptr<const CacheFile> second_;  // concat: images from row second_from_ on
+  std::int64_t second_from_ = INT64_MAX;
   std::shared_ptr<const std::vector<ManifestRow>> rows_;
   Fit fit_ = Fit::pad;
   std::string manifest_sha256_;

@@ -52,6 +52,7 @@ std::vector<ManifestRow> read_manifest(const std::filesystem::path& path, int nu
       throw bad("id (ids run 0, 1, 2, ... in file order)");
     if (f[col[1]] == "ieee8023") r.source = Source::ieee8023;
     else if (f[col[1]] == "kermany") r.source = Source::kermany;
+    else if (f[col[1]] == "upload") r.source = Source::upload;
     else throw bad("source");
     const auto label = class_index(f[col[4]], num_classes);
     if (!label) throw bad(fmt::format("label '{}' for the {}-class scheme", f[col[4]], num_classes));

@@ -12,11 +12,14 @@
 
 namespace cxr::data {
 
-enum class Source : std::uint8_t { ieee8023, kermany };
+// upload: an image added through the web app (its fine-tune jobs write such manifests).
+enum class Source : std::uint8_t { ieee8023, kermany, upload };
 enum class Split : std::uint8_t { train, val, test };
 inline constexpr Split kSplits[] = {Split::train, Split::val, Split::test};
 
-inline std::string_view source_name(Source s) { return s == Source::ieee8023 ? "ieee8023" : "kermany"; }
+inline std::string_view source_name(Source s) {
+  return s == Source::ieee8023 ? "ieee8023" : s == Source::kermany ? "kermany" : "upload";
+}
 inline std::string_view split_name(Split s) {
   return s == Split::train ? "train" : s == Split::val ? "val" : "test";
 }

@@ -9,11 +9,14 @@
 
 namespace cxr {
 
-AdamW::AdamW(ParameterSet& params, AdamWOptions options)
+AdamW::AdamW(ParameterSet& params, AdamWOptions options, std::int64_t first)
     : params_(params),
       options_(options),
       m_(Tensor::zeros_like(params.values())),
-      v_(Tensor::zeros_like(params.values())) {
+      v_(Tensor::zeros_like(params.values())),
+      first_(first) {
+  CXR_CHECK(first >= 0 && first <= params.values().numel(), "AdamW: first trainable offset {} outside [0, {}]",
+            first, params.values().numel());
   CXR_CHECK(options.lr >= 0 && options.eps > 0 && options.beta1 >= 0 && options.beta1 < 1 &&
                 options.beta2 >= 0 && options.beta2 < 1 && options.weight_decay >= 0,
             "AdamW: invalid options lr={} betas=({}, {}) eps={} weight_decay={}", options.lr,
@@ -35,10 +38,11 @@ void AdamW::step() {
   dispatch_float(p.dtype(), "AdamW", [&]<class T>() {
 #ifdef CXR_HAVE_CUDA
     if (p.device().is_cuda())  // one fused kernel over the flat buffer
-      return cuda::adamw_update(p.data<T>(), m_.data<T>(), v_.data<T>(), params_.grads().data<T>(), s, p.numel());
+      return cuda::adamw_update(p.data<T>() + first_, m_.data<T>() + first_, v_.data<T>() + first_,
+                                params_.grads().data<T>() + first_, s, p.numel() - first_);
 #endif
-    cpu::adamw_update(p.data<T>(), m_.data<T>(), v_.data<T>(), params_.grads().data<T>(), s,
-                      p.numel());
+    cpu::adamw_update(p.data<T>() + first_, m_.data<T>() + first_, v_.data<T>() + first_,
+                      params_.grads().data<T>() + first_, s, p.numel() - first_);
   });
 }
 

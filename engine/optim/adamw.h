@@ -19,7 +19,9 @@ struct AdamWOptions {
 
 class AdamW {
  public:
-  AdamW(ParameterSet& params, AdamWOptions options);
+  // Updates the flat parameters from offset `first` on; those before it stay as they
+  // are, weight decay included (frozen layers of a fine-tune).
+  AdamW(ParameterSet& params, AdamWOptions options, std::int64_t first = 0);
 
   void step();  // one update from the current gradients
   void set_lr(double lr) { options_.lr = lr; }
@@ -35,6 +37,7 @@ class AdamW {
   ParameterSet& params_;
   AdamWOptions options_;
   Tensor m_, v_;
+  std::int64_t first_ = 0;
   std::int64_t step_ = 0;
 };
 

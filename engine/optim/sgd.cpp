@@ -7,8 +7,10 @@
 
 namespace cxr {
 
-SGD::SGD(ParameterSet& params, SGDOptions options)
-    : params_(params), options_(options), buf_(Tensor::zeros_like(params.values())) {
+SGD::SGD(ParameterSet& params, SGDOptions options, std::int64_t first)
+    : params_(params), options_(options), buf_(Tensor::zeros_like(params.values())), first_(first) {
+  CXR_CHECK(first >= 0 && first <= params.values().numel(), "SGD: first trainable offset {} outside [0, {}]", first,
+            params.values().numel());
   CXR_CHECK(options.lr >= 0 && options.momentum >= 0 && options.weight_decay >= 0,
             "SGD: invalid options lr={} momentum={} weight_decay={}", options.lr, options.momentum,
             options.weight_decay);
@@ -24,9 +26,11 @@ void SGD::step() {
   dispatch_float(p.dtype(), "SGD", [&]<class T>() {
 #ifdef CXR_HAVE_CUDA
     if (p.device().is_cuda())
-      return cuda::sgd_update(p.data<T>(), buf_.data<T>(), params_.grads().data<T>(), s, p.numel());
+      return cuda::sgd_update(p.data<T>() + first_, buf_.data<T>() + first_, params_.grads().data<T>() + first_, s,
+                              p.numel() - first_);
 #endif
-    cpu::sgd_update(p.data<T>(), buf_.data<T>(), params_.grads().data<T>(), s, p.numel());
+    cpu::sgd_update(p.data<T>() + first_, buf_.data<T>() + first_, params_.grads().data<T>() + first_, s,
+                    p.numel() - first_);
   });
   ++step_;
 }

@@ -17,7 +17,9 @@ struct SGDOptions {
 
 class SGD {
  public:
-  SGD(ParameterSet& params, SGDOptions options);
+  // Updates the flat parameters from offset `first` on; those before it stay as they
+  // are, weight decay included (frozen layers of a fine-tune).
+  SGD(ParameterSet& params, SGDOptions options, std::int64_t first = 0);
 
   void step();
   void set_lr(double lr) { options_.lr = lr; }
@@ -31,6 +33,7 @@ class SGD {
   ParameterSet& params_;
   SGDOptions options_;
   Tensor buf_;
+  std::int64_t first_ = 0;
   std::int64_t step_ = 0;
 };
 

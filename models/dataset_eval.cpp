@@ -1,0 +1,45 @@
+#include "models/dataset_eval.h"
+
+#include "engine/autograd.h"
+#include "engine/data/augment.h"
+#include "engine/ops.h"
+#include "models/inference.h"
+
+#include <algorithm>
+
+namespace cxr {
+
+std::vector<double> dataset_probabilities(ClassifierNet& net, const ModelInfo& info, const data::Dataset& dataset,
+                                          std::span<const std::int64_t> indices, int batch,
+                                          const std::function<void(std::int64_t)>& progress) {
+  CXR_CHECK(batch > 0, "dataset_probabilities: batch must be positive, got {}", batch);
+  const int s = dataset.image_size();
+  const int input = info.config.input_size;
+  std::vector<double> out;
+  out.reserve(indices.size() * info.class_names.size());
+  for (std::size_t begin = 0; begin < indices.size(); begin += static_cast<std::size_t>(batch)) {
+    const std::size_t n = std::min(indices.size() - begin, static_cast<std::size_t>(batch));
+    Tensor x = Tensor::empty({static_cast<std::int64_t>(n), 1, s, s});
+    for (std::size_t j = 0; j < n; ++j)
+      data::normalize_image(x.data<float>() + j * s * s, dataset.pixels(indices[begin + j]), std::int64_t{s} * s,
+                            info.mean, info.stddev);
+    if (s != input) {  // trained at another size: resized as the trainer does
+      NoGradGuard no_grad;
+      x = resize_bilinear(x, input, input);
+    }
+    for (const auto& p : predict_probabilities(net, x)) out.insert(out.end(), p.begin(), p.end());
+    if (progress) progress(static_cast<std::int64_t>(begin + n));
+  }
+  return out;
+}
+
+ClassificationReport evaluate_on_dataset(ClassifierNet& net, const ModelInfo& info, const data::Dataset& dataset,
+                                         std::span<const std::int64_t> indices, int batch,
+                                         const std::function<void(std::int64_t)>& progress) {
+  const std::vector<double> probabilities = dataset_probabilities(net, info, dataset, indices, batch, progress);
+  std::vector<int> labels;
+  for (auto i : indices) labels.push_back(dataset.label(i));
+  return classification_report(probabilities, labels, info.class_names);
+}
+
+}  // namespace cxr

@@ -5,6 +5,7 @@
 #include "server/app.h"
 #include "server/http.h"
 #include "server/multipart.h"
+#include "server/router.h"
 #include "server/url.h"
 
 namespace cxr::server {
@@ -19,6 +20,12 @@ Response get_sample_image(App& app, const Request& req, const std::string& id);
 Response delete_sample(App& app, const Request& req, const std::string& id);
 Response get_models(App& app, const Request& req);
 Response post_activate(App& app, const Request& req, const std::string& id);
+
+Response post_train(App& app, const Request& req);
+Response get_jobs(App& app, const Request& req, const Target& target);
+Response get_job(App& app, const Request& req, const std::string& id);
+Response delete_job(App& app, const Request& req, const std::string& id);
+Reply get_job_events(App& app, const Request& req, const std::string& id);
 
 // Throws HttpError 401 unless the request carries the store's bearer token.
 void require_token(App& app, const Request& req);

@@ -23,7 +23,8 @@ std::int64_t parse_int(const std::string& name, const std::string& value, std::i
 
 json::object sample_json(const SampleRecord& s) {
   return {{"id", s.id}, {"sha256", s.sha256}, {"label", s.label}, {"patient_id", s.patient_id},
-          {"source", s.source}, {"width", s.width}, {"height", s.height}, {"created_at", s.created_at},
+          {"source", s.source}, {"split", s.split}, {"width", s.width}, {"height", s.height},
+          {"created_at", s.created_at},
           {"image_url", fmt::format("/api/v1/samples/{}/image", s.id)}};
 }
 

@@ -11,9 +11,12 @@
 
 namespace cxr::server {
 
+class Jobs;
+
 struct App {
   InferenceService* inference = nullptr;
   Store* store = nullptr;             // samples, model versions, the token
+  Jobs* jobs = nullptr;               // fine-tune jobs (needs the store)
   std::mutex activation;              // the store's active flag and the served model change together
   std::filesystem::path web_root;     // the only folder served as static files
   std::filesystem::path openapi;      // docs/openapi.yaml

@@ -51,6 +51,17 @@ Reply route(App& app, const Request& req) {
         return {post_activate(app, req, s[3]), nullptr};
       if (s.size() == 3 || (s.size() == 5 && s[4] == "activate")) method_not_allowed(req);
     }
+    if (s.size() == 3 && resource == "train") {
+      if (method != http::verb::post) method_not_allowed(req);
+      return {post_train(app, req), nullptr};
+    }
+    if (resource == "jobs") {
+      if (s.size() == 3 && method == http::verb::get) return {get_jobs(app, req, *target), nullptr};
+      if (s.size() == 4 && method == http::verb::get) return {get_job(app, req, s[3]), nullptr};
+      if (s.size() == 4 && method == http::verb::delete_) return {delete_job(app, req, s[3]), nullptr};
+      if (s.size() == 5 && s[4] == "events" && method == http::verb::get) return get_job_events(app, req, s[3]);
+      if (s.size() <= 4 || (s.size() == 5 && s[4] == "events")) method_not_allowed(req);
+    }
     if (s.size() == 3 && resource == "openapi.yaml") {
       if (method != http::verb::get && method != http::verb::head) method_not_allowed(req);
       return {file_response(req, app.openapi), nullptr};

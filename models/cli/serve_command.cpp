@@ -1,9 +1,11 @@
 // `cxr serve`: the web application (server/): the browser UI from web/, the JSON
-// API under /api/v1, a store of added samples and model versions.
+// API under /api/v1, a store of added samples and model versions, fine-tune jobs
+// on the base dataset (--data) and the added samples.
 #include "engine/check.h"
 #include "engine/parallel.h"
 #include "models/cli/commands.h"
 #include "models/device_choice.h"
+#include "server/jobs.h"
 #include "server/server.h"
 #include "server/store.h"
 
@@ -11,6 +13,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <thread>
 
 namespace cxr::cli {
 
@@ -23,6 +26,8 @@ struct ServeOptions {
   int port = 8080;
   std::string device = "cpu";
   int threads = 0;
+  std::string data;       // base dataset of fine-tuning (a `cxr data build` directory); empty: samples only
+  int train_threads = 0;  // 0: half the cores, at least 1
   std::string web = std::string(CXR_SOURCE_ROOT) + "/web";
 };
 
@@ -58,6 +63,17 @@ void serve(const ServeOptions& o) {
   app.web_root = o.web;
   app.device = device;
   app.openapi = std::string(CXR_SOURCE_ROOT) + "/docs/openapi.yaml";
+  // Training gets a thread pool of its own, half the cores by default: predictions
+  // keep the shared pool and never wait for a training step.
+  server::JobsOptions jobs_options;
+  jobs_options.base_data = o.data;
+  jobs_options.threads =
+      o.train_threads > 0 ? o.train_threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
+  server::Jobs jobs(app, jobs_options);
+  app.jobs = &jobs;
+  fmt::print("cxr serve: fine-tuning on {} with {} thread(s)\n",
+             o.data.empty() ? std::string("the added samples alone (no --data)") : "the dataset " + o.data + " and the added samples",
+             jobs_options.threads);
   server::ServerOptions options;
   options.host = o.host;
   options.port = static_cast<unsigned short>(o.port);
@@ -83,6 +99,10 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--device", o->device, kDeviceHelp)->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--web", o->web, "folder of the browser UI")->capture_default_str();
+  cmd->add_option("--data", o->data, "base dataset of fine-tuning (a `cxr data build` directory; default: samples only)")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--train-threads", o->train_threads, "CPU threads of fine-tuning (0: half the cores)")
+      ->check(CLI::NonNegativeNumber);
   cmd->callback([o] { serve(*o); });
 }
 

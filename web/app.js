@@ -3,7 +3,7 @@
 
 const api = '/api/v1';
 const $ = (id) => document.getElementById(id);
-const state = { file: null, classes: [], page: 1, perPage: 24, lossPoints: [], lastResult: null };
+const state = { file: null, classes: [], page: 1, perPage: 24, lastResult: null };
 
 function setStatus(el, text, isError = false) {
   el.textContent = text;
@@ -182,83 +182,278 @@ async function loadSamples() {
 }
 
 // ---- fine-tuning ---------------------------------------------------------------------
+// The job being shown, its loss points ({x: epochs done, loss}) and validation records.
+const train = { job: null, events: null, loss: [], epochs: [] };
+const pct = (x) => (typeof x === 'number' ? `${(100 * x).toFixed(1)}%` : '–');
+const phases = {
+  queued: 'waiting to start', preparing: 'decoding the samples', evaluating: 'evaluating on the test split',
+  training: 'training', finished: 'finished',
+};
+
 async function startTraining(event) {
   event.preventDefault();
   const body = {
     epochs: Number($('epochs').value), learning_rate: Number($('lr').value), unfreeze: $('unfreeze').value,
+    activate: $('train-activate').checked,
   };
   try {
     const r = await call('/train', {
       method: 'POST', headers: { ...authHeaders(), 'Content-Type': 'application/json' }, body: JSON.stringify(body),
     });
-    $('train-button').disabled = true;
-    state.lossPoints = [];
-    drawLoss();
-    followJob(r.job.id);
+    followJob(r.job);
   } catch (e) {
-    setStatus($('train-status'), e.message, true);
+    setStatus($('train-state'), `Cannot start: ${e.message}`, true);
   }
 }
 
-function followJob(id) {
-  setStatus($('train-status'), `job ${id} started`);
-  const events = new EventSource(`${api}/jobs/${id}/events`);
-  events.addEventListener('progress', (m) => {
-    const p = JSON.parse(m.data);
-    $('train-progress').value = p.fraction;
-    state.lossPoints.push(p.loss);
-    drawLoss();
-    setStatus($('train-status'), `epoch ${p.epoch}/${p.epochs}, batch ${p.batch}/${p.batches}, loss ${p.loss.toFixed(4)}`);
-  });
-  events.addEventListener('validation', (m) => {
-    const v = JSON.parse(m.data);
-    setStatus($('train-status'), `epoch ${v.epoch}: validation accuracy ${(100 * v.accuracy).toFixed(1)}%`);
-  });
-  events.addEventListener('done', (m) => {
-    const d = JSON.parse(m.data);
-    events.close();
-    $('train-progress').value = 1;
-    $('train-button').disabled = false;
-    const pct = (x) => (x === undefined ? '?' : `${(100 * x).toFixed(1)}%`);
-    setStatus($('train-status'), `done: new version ${d.model}; test accuracy ${pct(d.before.accuracy)} → ` +
-      `${pct(d.after.accuracy)}. Activate it below to use it.`);
-    loadModels();
-  });
-  events.addEventListener('failed', (m) => {
-    events.close();
-    $('train-button').disabled = false;
-    setStatus($('train-status'), `fine-tuning failed: ${JSON.parse(m.data).message}`, true);
-  });
-  events.onerror = () => { if (events.readyState === EventSource.CLOSED) $('train-button').disabled = false; };
+async function cancelTraining() {
+  if (!train.job) return;
+  try {
+    await call(`/jobs/${train.job.id}`, { method: 'DELETE', headers: authHeaders() });
+    setStatus($('train-state'), `Cancelling job ${train.job.id}…`);
+  } catch (e) {
+    setStatus($('train-state'), e.message, true);
+  }
 }
 
-function drawLoss() {
-  const canvas = $('loss-chart');
-  const ctx = canvas.getContext('2d');
-  const w = canvas.width, h = canvas.height, pad = 28;
-  ctx.clearRect(0, 0, w, h);
-  ctx.fillStyle = '#5b6470';
-  ctx.font = '12px system-ui';
-  ctx.fillText('loss', 4, 14);
-  const pts = state.lossPoints;
-  if (pts.length < 2) return;
-  const max = Math.max(...pts), min = Math.min(0, ...pts);
-  ctx.fillText(max.toFixed(3), 4, pad);
-  ctx.strokeStyle = '#0b5cad';
-  ctx.lineWidth = 2;
-  ctx.beginPath();
-  pts.forEach((v, i) => {
-    const x = pad + (i / (pts.length - 1)) * (w - 2 * pad);
-    const y = h - pad - ((v - min) / (max - min || 1)) * (h - 2 * pad);
-    if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+function setRunning(running) {
+  $('train-start').disabled = running;
+  $('train-cancel').disabled = !running;
+}
+
+// Follows a job on its event stream. The stream opens with the job as it is
+// ("state"), so a job started elsewhere (another tab, before a reload) shows its
+// history too; it ends after the final event.
+function followJob(job) {
+  if (train.events) train.events.close();
+  train.job = job;
+  train.loss = [];
+  train.epochs = [];
+  $('train-result').replaceChildren();
+  $('train-progress').value = 0;
+  setRunning(true);
+  setStatus($('train-state'), `Job ${job.id}: ${phases[job.phase] || job.state}…`);
+  drawChart();
+  const events = new EventSource(`${api}/jobs/${job.id}/events`);
+  train.events = events;
+  events.addEventListener('state', (m) => {
+    const j = JSON.parse(m.data);
+    train.job = j;
+    train.epochs = j.history.slice();
+    if (j.progress) showProgress(j.progress, j);
+    else setStatus($('train-state'), `Job ${j.id}: ${phases[j.phase] || j.state}…`);
+    drawChart();
   });
-  ctx.stroke();
+  events.addEventListener('progress', (m) => showProgress(JSON.parse(m.data), train.job));
+  events.addEventListener('epoch', (m) => {
+    const e = JSON.parse(m.data);
+    train.epochs.push(e);
+    drawChart();
+    setStatus($('train-state'), `Job ${train.job.id}: epoch ${e.epoch} validated: accuracy ${pct(e.val_accuracy)}, ` +
+      `macro F1 ${pct(e.val_macro_f1)}${e.best ? ' (best so far)' : ''}`);
+  });
+  for (const name of ['done', 'failed', 'cancelled', 'interrupted']) {
+    events.addEventListener(name, (m) => {
+      events.close();
+      train.events = null;
+      jobEnded(JSON.parse(m.data));
+    });
+  }
+}
+
+function showProgress(p, job) {
+  train.loss.push({ x: p.epoch - 1 + p.batch / p.batches, loss: p.loss });
+  $('train-progress').value = p.fraction;
+  const eta = p.eta_seconds >= 1 ? `, about ${Math.ceil(p.eta_seconds)} s of training left` : '';
+  setStatus($('train-state'), `Job ${job.id}: epoch ${p.epoch}/${p.epochs}, batch ${p.batch}/${p.batches}, ` +
+    `loss ${p.loss.toFixed(4)}, ${p.images_per_second.toFixed(0)} images/s${eta}`);
+  drawChart();
+}
+
+function jobEnded(job) {
+  train.job = job;
+  setRunning(false);
+  if (job.state === 'succeeded') {
+    $('train-progress').value = 1;
+    const a = job.after || {}, b = job.before || {};
+    const serving = job.activated ? `now serving ${job.model}` : `activate ${job.model} below to serve it`;
+    setStatus($('train-state'), `Job ${job.id} done: new version ${job.model} (test accuracy ${pct(b.accuracy)} → ` +
+      `${pct(a.accuracy)}, macro F1 ${pct(b.macro && b.macro.f1)} → ${pct(a.macro && a.macro.f1)}); ${serving}.`);
+    showComparison(job);
+    if (job.activated) loadModel();
+  } else if (job.state === 'failed') {
+    setStatus($('train-state'), `Job ${job.id} failed: ${job.error}`, true);
+  } else {
+    setStatus($('train-state'), `Job ${job.id} ${job.state}; no new version.`, job.state === 'interrupted');
+  }
+  loadModels();
+}
+
+// Before/after on the job's test split, per class.
+function showComparison(job) {
+  const box = $('train-result');
+  box.replaceChildren();
+  if (!job.before || !job.after) {
+    box.textContent = 'No test images: add samples of more patients to get a comparison.';
+    return;
+  }
+  const table = document.createElement('table');
+  table.className = 'compare';
+  const caption = table.createCaption();
+  caption.textContent = `Test split of job ${job.id} (${job.after.count} images): ${job.parent} → ${job.model}`;
+  const head = table.createTHead().insertRow();
+  for (const text of ['', `F1 ${job.parent}`, `F1 ${job.model}`, `recall ${job.parent}`, `recall ${job.model}`]) {
+    const th = document.createElement('th');
+    th.scope = 'col';
+    th.textContent = text;
+    head.append(th);
+  }
+  const body = table.createTBody();
+  const row = (name, values) => {
+    const tr = body.insertRow();
+    const th = document.createElement('th');
+    th.scope = 'row';
+    th.textContent = name;
+    tr.append(th);
+    for (const v of values) tr.insertCell().textContent = pct(v);
+  };
+  job.after.classes.forEach((c, i) => {
+    const before = job.before.classes[i];
+    row(c.name, [before.f1, c.f1, before.recall, c.recall]);
+  });
+  row('macro average', [job.before.macro.f1, job.after.macro.f1, job.before.macro.recall, job.after.macro.recall]);
+  box.append(table);
+}
+
+// Loss per progress event (left axis) and validation macro F1 and accuracy per
+// epoch (right axis, 0 to 1) over the job's epochs.
+function drawChart() {
+  const canvas = $('train-chart');
+  const ratio = window.devicePixelRatio || 1;
+  const w = canvas.clientWidth || 720, h = canvas.clientHeight || 240;
+  if (canvas.width !== Math.round(w * ratio)) {
+    canvas.width = Math.round(w * ratio);
+    canvas.height = Math.round(h * ratio);
+  }
+  const ctx = canvas.getContext('2d');
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, w, h);
+  const left = 52, right = 48, top = 12, bottom = 34;
+  const epochs = train.job && train.job.params ? train.job.params.epochs : 1;
+  // A job followed live has a loss per progress event; a finished one, its epochs' mean training loss.
+  const loss = train.loss.length > 0 ? train.loss : train.epochs.map((e) => ({ x: e.epoch, loss: e.train_loss }));
+  const maxLoss = Math.max(0.1, ...loss.map((p) => p.loss)) * 1.05;
+  const X = (x) => left + (x / epochs) * (w - left - right);
+  const Y = (fraction) => h - bottom - fraction * (h - top - bottom);
+  const line = (x0, y0, x1, y1) => { ctx.beginPath(); ctx.moveTo(x0, y0); ctx.lineTo(x1, y1); ctx.stroke(); };
+
+  ctx.font = '12px system-ui, sans-serif';
+  ctx.lineWidth = 1;
+  ctx.strokeStyle = '#dde1e6';
+  ctx.fillStyle = '#5b6470';
+  for (let i = 0; i <= 4; ++i) {
+    const y = Y(i / 4);
+    line(left, y, w - right, y);
+    ctx.textAlign = 'right';
+    ctx.fillText((maxLoss * i / 4).toFixed(2), left - 6, y + 4);
+    ctx.textAlign = 'left';
+    ctx.fillText((i / 4).toFixed(2), w - right + 6, y + 4);
+  }
+  const step = Math.max(1, Math.ceil(epochs / 10));
+  ctx.textAlign = 'center';
+  for (let e = 0; e <= epochs; e += step) ctx.fillText(String(e), X(e), h - bottom + 16);
+  ctx.fillText('epochs', (left + w - right) / 2, h - 4);
+
+  if (loss.length > 0) {
+    ctx.strokeStyle = '#0b5cad';
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    loss.forEach((p, i) => {
+      const x = X(p.x), y = Y(p.loss / maxLoss);
+      if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+    });
+    ctx.stroke();
+  }
+  const series = [['val_macro_f1', '#d9730d'], ['val_accuracy', '#2e8540']];
+  for (const [key, colour] of series) {
+    ctx.strokeStyle = colour;
+    ctx.fillStyle = colour;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    train.epochs.forEach((e, i) => {
+      const x = X(e.epoch), y = Y(e[key]);
+      if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+    });
+    ctx.stroke();
+    for (const e of train.epochs) {
+      ctx.beginPath();
+      ctx.arc(X(e.epoch), Y(e[key]), 3.5, 0, 2 * Math.PI);
+      ctx.fill();
+    }
+  }
+  const last = train.epochs[train.epochs.length - 1];
+  canvas.setAttribute('aria-label', last
+    ? `training loss per batch and validation metrics: after epoch ${last.epoch}, macro F1 ${pct(last.val_macro_f1)}, ` +
+      `accuracy ${pct(last.val_accuracy)}`
+    : 'training loss per batch and validation metrics per epoch (no job yet)');
+}
+
+// A job that runs (started in another tab or before a reload) is followed again;
+// the last finished one is summarised.
+async function loadLastJob() {
+  try {
+    const r = await call('/jobs?limit=1');
+    const job = r.jobs[0];
+    if (!job) return;
+    if (job.state === 'queued' || job.state === 'running') {
+      followJob(job);
+    } else {
+      train.job = job;
+      train.epochs = job.history;
+      drawChart();
+      jobEnded(job);
+    }
+  } catch (e) {
+    setStatus($('train-state'), `Jobs unavailable: ${e.message}`, true);
+  }
 }
 
 // ---- model versions ------------------------------------------------------------------
-function confusionText(m) {
-  if (!m || !m.confusion) return '';
-  return m.confusion.map((row) => row.map((v) => String(v).padStart(4)).join('')).join('\n');
+// The confusion matrix of a version's test evaluation (rows: true class).
+function confusionTable(metrics) {
+  if (!metrics || !metrics.confusion_matrix) return document.createTextNode('–');
+  const names = (metrics.classes || []).map((c) => c.name);
+  const table = document.createElement('table');
+  table.className = 'cm';
+  table.createCaption().textContent = 'rows: true class; columns: predicted';
+  const head = table.createTHead().insertRow();
+  head.append(document.createElement('th'));
+  for (const name of names) {
+    const th = document.createElement('th');
+    th.scope = 'col';
+    th.title = name;
+    th.textContent = name.slice(0, 4);
+    head.append(th);
+  }
+  const body = table.createTBody();
+  metrics.confusion_matrix.forEach((row, t) => {
+    const tr = body.insertRow();
+    const th = document.createElement('th');
+    th.scope = 'row';
+    th.textContent = names[t] || String(t);
+    tr.append(th);
+    row.forEach((v, p) => {
+      const td = tr.insertCell();
+      td.textContent = v;
+      if (p === t) td.className = 'diag';
+    });
+  });
+  return table;
+}
+
+// "71.0% (was 65.0%)" when the version records its parent's value on the same images.
+function withBaseline(value, baseline) {
+  return typeof baseline === 'number' ? `${pct(value)} (was ${pct(baseline)})` : pct(value);
 }
 
 async function loadModels() {
@@ -266,39 +461,48 @@ async function loadModels() {
   try {
     const r = await call('/models');
     body.replaceChildren();
+    const number = (id) => Number(String(id).replace(/^v/, ''));
     for (const m of r.models) {
-      const tr = document.createElement('tr');
       const metrics = m.metrics || {};
-      const pct = (x) => (typeof x === 'number' ? `${(100 * x).toFixed(1)}%` : '–');
-      tr.innerHTML = '<td></td><td></td><td></td><td></td><td class="cm"></td><td></td>';
-      const cells = tr.children;
-      cells[0].textContent = m.id;
-      cells[1].textContent = m.created_at;
-      cells[2].textContent = pct(metrics.accuracy);
-      cells[3].textContent = pct(metrics.macro_f1);
-      cells[4].textContent = confusionText(metrics);
+      const base = (metrics.baseline && metrics.baseline.report) || {};
+      const tr = body.insertRow();
+      tr.dataset.testid = `model-${m.id}`;
+      const id = document.createElement('th');
+      id.scope = 'row';
+      id.textContent = m.id;
+      tr.append(id);
+      tr.insertCell().textContent = m.parent || '–';
+      tr.insertCell().textContent = m.created_at;
+      tr.insertCell().textContent = withBaseline(metrics.accuracy, base.accuracy);
+      tr.insertCell().textContent = withBaseline(metrics.macro && metrics.macro.f1, base.macro && base.macro.f1);
+      tr.insertCell().append(confusionTable(metrics));
+      const status = tr.insertCell();
       if (m.active) {
-        cells[5].textContent = 'active';
-      } else {
-        const b = document.createElement('button');
-        b.type = 'button';
-        b.textContent = 'Activate';
-        b.setAttribute('aria-label', `activate model ${m.id}`);
-        b.onclick = async () => {
-          try {
-            await call(`/models/${encodeURIComponent(m.id)}/activate`, { method: 'POST', headers: authHeaders() });
-            await loadModel();
-            loadModels();
-            predict();
-          } catch (e) { setStatus($('train-status'), e.message, true); }
-        };
-        cells[5].append(b);
+        status.textContent = 'serving';
+        status.className = 'serving';
+        continue;
       }
-      body.append(tr);
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.dataset.testid = `activate-${m.id}`;
+      b.textContent = number(m.id) < number(r.active) ? `Roll back to ${m.id}` : `Activate ${m.id}`;
+      b.onclick = async () => {
+        try {
+          await call(`/models/${encodeURIComponent(m.id)}/activate`, { method: 'POST', headers: authHeaders() });
+          await loadModel();
+          await loadModels();
+          setStatus($('models-status'), `Now serving ${m.id}.`);
+          $('models-status').focus();  // the button is gone: keep keyboard focus in the panel
+          predict();
+        } catch (e) { setStatus($('models-status'), e.message, true); }
+      };
+      status.append(b);
     }
   } catch (e) {
-    body.innerHTML = '<tr><td colspan="6"></td></tr>';
-    body.querySelector('td').textContent = `model versions unavailable: ${e.message}`;
+    body.replaceChildren();
+    const cell = body.insertRow().insertCell();
+    cell.colSpan = 7;
+    cell.textContent = `Model versions unavailable: ${e.message}`;
   }
 }
 
@@ -327,7 +531,10 @@ function init() {
   $('prev-page').addEventListener('click', () => { state.page -= 1; loadSamples(); });
   $('next-page').addEventListener('click', () => { state.page += 1; loadSamples(); });
   $('train-form').addEventListener('submit', startTraining);
-  loadModel().then(() => { loadSamples(); loadModels(); });
+  $('train-cancel').addEventListener('click', cancelTraining);
+  window.addEventListener('resize', drawChart);
+  drawChart();
+  loadModel().then(() => { loadSamples(); loadModels(); loadLastJob(); });
 }
 
 document.addEventListener('DOMContentLoaded', init);

@@ -45,10 +45,10 @@ std::int64_t job_id(const std::string& text) {
 }
 
 int integer_field(const json::value& v, const char* name, int lo, int hi) {
-  const bool integral = v.is_int64() || v.is_uint64();
-  const auto n = v.is_int64() ? v.as_int64() : v.is_uint64() ? static_cast<std::int64_t>(std::min<std::uint64_t>(v.as_uint64(), INT64_MAX)) : 0;
-  if (!integral || n < lo || n > hi) bad(fmt::format("{}: expected an integer from {} to {}, got {}", name, lo, hi, json::serialize(v)));
-  return static_cast<int>(n);
+  // Boost.JSON keeps integers up to INT64_MAX as int64; larger ones (uint64) are out of range anyway.
+  if (!v.is_int64() || v.as_int64() < lo || v.as_int64() > hi)
+    bad(fmt::format("{}: expected an integer from {} to {}, got {}", name, lo, hi, json::serialize(v)));
+  return static_cast<int>(v.as_int64());
 }
 
 FineTuneParams parse_params(const Request& req) {
@@ -67,7 +67,8 @@ FineTuneParams parse_params(const Request& req) {
   static const std::set<std::string> known{"epochs", "learning_rate", "unfreeze", "batch", "activate"};
   for (const auto& [key, value] : o)
     if (!known.count(std::string(key)))
-      bad(fmt::format("unknown field '{}': expected epochs, learning_rate, unfreeze, batch, activate", std::string(key)));
+      bad(fmt::format("unknown field '{}': expected epochs, learning_rate, unfreeze, batch, activate",
+                      std::string(key)));
   for (const char* required : {"epochs", "learning_rate", "unfreeze"})
     if (!o.contains(required)) bad(fmt::format("the field '{}' is required", required));
 

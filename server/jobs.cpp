@@ -191,7 +191,8 @@ struct SampleSet {
 
 // The stored samples as a dataset directory (cache.bin, manifest.csv, stats.json):
 // decoded and fitted by the model's rules, in their fixed splits.
-SampleSet write_samples_dataset(Store& store, const fs::path& dir, const ModelInfo& info, const std::atomic<bool>& stop) {
+SampleSet write_samples_dataset(Store& store, const fs::path& dir, const ModelInfo& info,
+                                const std::atomic<bool>& stop) {
   const int classes = static_cast<int>(info.class_names.size());
   const int size = model_fit_size(info);
   std::vector<data::ManifestRow> rows;
@@ -317,7 +318,8 @@ json::object Jobs::start(const FineTuneParams& params) {
   job->detail = {{"params", params_json(params)}, {"parent", record->id}, {"phase", "queued"},
                  {"classes", json::value_from(info.class_names)}, {"history", json::array{}},
                  {"before", nullptr}, {"after", nullptr}, {"error", nullptr},
-                 {"base_data", options_.base_data.empty() ? json::value(nullptr) : json::value(options_.base_data.string())},
+                 {"base_data", options_.base_data.empty() ? json::value(nullptr)
+                                                          : json::value(options_.base_data.string())},
                  {"threads", options_.threads}};
   current_ = job;
   worker_ = std::thread([this, job] { run(job); });
@@ -410,7 +412,8 @@ void Jobs::run(const std::shared_ptr<Job>& job) {
     // The model as it was, on the test split that stays fixed.
     set_state(store, *job, "running", "evaluating");
     json::value before = nullptr;
-    if (!test.empty()) before = report_to_json(evaluate_on_dataset(*parent.net, parent.info, dataset, test, 32, check_stop));
+    if (!test.empty())
+      before = report_to_json(evaluate_on_dataset(*parent.net, parent.info, dataset, test, 32, check_stop));
     {
       std::lock_guard lock(job->mutex);
       job->detail["before"] = before;
@@ -457,7 +460,8 @@ void Jobs::run(const std::shared_ptr<Job>& job) {
     set_state(store, *job, "running", "evaluating");
     LoadedModel tuned = load_model(o.out.string());
     json::value after = nullptr;
-    if (!test.empty()) after = report_to_json(evaluate_on_dataset(*tuned.net, tuned.info, dataset, test, 32, check_stop));
+    if (!test.empty())
+      after = report_to_json(evaluate_on_dataset(*tuned.net, tuned.info, dataset, test, 32, check_stop));
     json::object metrics = after.is_object() ? after.as_object() : json::object{};
     metrics["baseline"] = {{"model", job->parent}, {"report", before}};
     metrics["job"] = job->id;

@@ -56,7 +56,8 @@ class TwoParams : public Module {
 };
 
 void fill_grads(ParameterSet& ps) {
-  for (std::int64_t i = 0; i < ps.grads().numel(); ++i) ps.grads().data<float>()[i] = 0.01f * static_cast<float>(i) - 0.2f;
+  float* g = ps.grads().data<float>();
+  for (std::int64_t i = 0; i < ps.grads().numel(); ++i) g[i] = 0.01f * static_cast<float>(i) - 0.2f;
 }
 
 // The frozen prefix stays bit for bit (weight decay included); the rest moves exactly

@@ -141,8 +141,9 @@ SseStream read_events(unsigned short port, const std::string& target, std::chron
   asio::io_context ioc;
   asio::ip::tcp::socket socket(ioc);
   socket.connect({asio::ip::make_address("127.0.0.1"), port});
-  asio::write(socket, asio::buffer(fmt::format("GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n",
-                                               target)));
+  const std::string get =
+      fmt::format("GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n", target);
+  asio::write(socket, asio::buffer(get));
   std::string data;
   std::array<char, 4096> buffer{};
   SseStream out;
@@ -492,7 +493,8 @@ class ServeProcess {
  public:
   ServeProcess(const std::vector<std::string>& args, const std::filesystem::path& log) : log_(log) {
     const char* binary = std::getenv("CXR_BINARY");
-    if (binary == nullptr || !std::filesystem::exists(binary)) throw std::runtime_error("CXR_BINARY is not the built cxr");
+    if (binary == nullptr || !std::filesystem::exists(binary))
+      throw std::runtime_error("CXR_BINARY is not the built cxr");
     std::vector<std::string> argv{binary, "serve"};
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<char*> raw;
@@ -509,7 +511,8 @@ class ServeProcess {
     while (port_ == 0 && Clock::now() < deadline) {
       const std::string out = read_file(log_);
       const auto at = out.find("http://127.0.0.1:");
-      if (at != std::string::npos && out.find('/', at + 17) != std::string::npos) port_ = std::stoi(out.substr(at + 17));
+      if (at != std::string::npos && out.find('/', at + 17) != std::string::npos)
+        port_ = static_cast<unsigned short>(std::stoi(out.substr(at + 17)));
       const auto token = out.find("(shown once, keep it):\n  ");
       if (token != std::string::npos) token_ = out.substr(token + 25, 64);
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -554,7 +557,8 @@ TEST_F(ServerTrain, KilledMidJobTheStoreStaysConsistentAndTheJobShowsInterrupted
     args.insert(args.end(), {"--model", model_file_});
     ServeProcess serve(args, dir_ / "serve1.log");
     ASSERT_EQ(serve.token().size(), 64u) << read_file(dir_ / "serve1.log");
-    const auto r = post_train(serve.port(), serve.token(), R"({"epochs": 50, "learning_rate": 0.001, "unfreeze": "all"})");
+    const auto r =
+        post_train(serve.port(), serve.token(), R"({"epochs": 50, "learning_rate": 0.001, "unfreeze": "all"})");
     ASSERT_EQ(r.status, 202u) << r.body;
     id = r.json().at("job").at("id").as_int64();
     wait_for_progress(serve.port(), id);
@@ -582,7 +586,8 @@ TEST_F(ServerTrain, KilledMidJobTheStoreStaysConsistentAndTheJobShowsInterrupted
     std::set<std::string> registered, present;
     auto files = db.prepare("SELECT file FROM models");
     while (files.step()) registered.insert(files.text(0));
-    for (const auto& entry : std::filesystem::directory_iterator(store / "models")) present.insert(entry.path().string());
+    for (const auto& entry : std::filesystem::directory_iterator(store / "models"))
+      present.insert(entry.path().string());
     EXPECT_EQ(present, registered);
   }
   EXPECT_EQ(request(serve.port(), verb::post, "/api/v1/predict?explain=none", stripes_png(0, 5), "image/png").status,

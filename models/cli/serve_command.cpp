@@ -72,7 +72,8 @@ void serve(const ServeOptions& o) {
   server::Jobs jobs(app, jobs_options);
   app.jobs = &jobs;
   fmt::print("cxr serve: fine-tuning on {} with {} thread(s)\n",
-             o.data.empty() ? std::string("the added samples alone (no --data)") : "the dataset " + o.data + " and the added samples",
+             o.data.empty() ? std::string("the added samples alone (no --data)")
+                            : "the dataset " + o.data + " and the added samples",
              jobs_options.threads);
   server::ServerOptions options;
   options.host = o.host;
@@ -99,7 +100,8 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--device", o->device, kDeviceHelp)->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--web", o->web, "folder of the browser UI")->capture_default_str();
-  cmd->add_option("--data", o->data, "base dataset of fine-tuning (a `cxr data build` directory; default: samples only)")
+  cmd->add_option("--data", o->data,
+                  "base dataset of fine-tuning (a `cxr data build` directory; default: the samples alone)")
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--train-threads", o->train_threads, "CPU threads of fine-tuning (0: half the cores)")
       ->check(CLI::NonNegativeNumber);

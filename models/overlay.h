@@ -39,9 +39,14 @@ Tensor heatmap_to_source(const Tensor& map, const data::FitGeometry& geometry, i
 // is NaN. heat is [xray.height, xray.width]; opacity in [0, 1].
 RgbImage render_overlay(const data::GreyImage& xray, const Tensor& heat, double opacity);
 
-// PNG bytes (stb_image_write) with one tEXt chunk per (keyword, text) pair after
-// the header. Keywords are 1-79 printable Latin-1 characters; text is Latin-1 with
-// no NUL (checked).
+// The blend of render_overlay from its colours alone (render_overlay at opacity 1):
+// equal to render_overlay(xray, heat, opacity) pixel for pixel, without evaluating
+// the colour map again (the server returns both pictures).
+RgbImage blend_overlay(const data::GreyImage& xray, const RgbImage& colours, double opacity);
+
+// PNG bytes (8-bit RGB, Paeth-filtered rows deflated by zlib) with one tEXt chunk
+// per (keyword, text) pair after the header. Keywords are 1-79 printable Latin-1
+// characters; text is Latin-1 with no NUL (checked).
 std::string encode_png(const RgbImage& image, const std::vector<std::pair<std::string, std::string>>& text);
 
 // The tEXt chunks of a PNG, in file order (for tests and tools).

@@ -4,6 +4,7 @@
 #include "expect_error.h"
 
 #include "engine/io/atomic_file.h"
+#include "engine/random.h"
 #include "models/overlay.h"
 
 #include <stb/stb_image.h>
@@ -124,6 +125,42 @@ TEST(Overlay, PngCarriesTextChunksAndDecodesToThePixels) {
   cxr::testing::expect_error_mentioning([&] { png_text_chunks(damaged); }, {"CRC", "cxr:class"});
   cxr::testing::expect_error_mentioning([&] { encode_png(img, {{"", "x"}}); }, {"keyword"});
   cxr::testing::expect_error_mentioning([&] { encode_png(img, {{"k", std::string("a\0b", 3)}}); }, {"NUL"});
+}
+
+// Paeth filtering reads the left, upper and upper-left bytes: widths of 1 and 2
+// pixels (no left neighbour in the row), one row (no upper one), and random bytes
+// (every predictor branch and wrap-around of the filtered differences).
+TEST(Overlay, PngDecodesToThePixelsAtEveryShape) {
+  Generator gen(11);
+  for (const auto& [w, h] : std::vector<std::pair<int, int>>{{1, 1}, {1, 7}, {2, 5}, {7, 1}, {33, 17}, {192, 192}}) {
+    RgbImage img{w, h, std::vector<std::uint8_t>(static_cast<std::size_t>(w) * h * 3)};
+    for (std::size_t i = 0; i < img.pixels.size(); ++i)
+      img.pixels[i] = static_cast<std::uint8_t>(i % 5 == 0 ? 255 * gen.uniform() : (i * 7) % 256);
+    const std::string png = encode_png(img, {});
+    int dw = 0, dh = 0, dc = 0;
+    unsigned char* px = stbi_load_from_memory(reinterpret_cast<const unsigned char*>(png.data()),
+                                              static_cast<int>(png.size()), &dw, &dh, &dc, 3);
+    ASSERT_NE(px, nullptr) << w << "x" << h << ": " << stbi_failure_reason();
+    EXPECT_EQ(dw, w);
+    EXPECT_EQ(dh, h);
+    EXPECT_EQ(std::vector<std::uint8_t>(px, px + img.pixels.size()), img.pixels) << w << "x" << h;
+    stbi_image_free(px);
+  }
+}
+
+TEST(Overlay, BlendFromTheColoursEqualsRenderingAgain) {
+  Generator gen(12);
+  data::GreyImage xray{23, 19, std::vector<std::uint8_t>(23 * 19)};
+  std::vector<double> heat(xray.pixels.size());
+  for (std::size_t i = 0; i < heat.size(); ++i) {
+    xray.pixels[i] = static_cast<std::uint8_t>(255 * gen.uniform());
+    heat[i] = i % 9 == 0 ? NAN : gen.uniform();
+  }
+  const Tensor map = Tensor::from_vector(heat, {19, 23}, DType::F64);
+  const RgbImage colours = render_overlay(xray, map, 1.0);
+  for (double opacity : {0.0, 0.25, 0.5, 0.7, 1.0})
+    EXPECT_EQ(blend_overlay(xray, colours, opacity).pixels, render_overlay(xray, map, opacity).pixels) << opacity;
+  cxr::testing::expect_error_mentioning([&] { blend_overlay(xray, RgbImage{2, 2, {}}, 0.5); }, {"2x2", "23x19"});
 }
 
 TEST(Overlay, HeatmapCsvHasOneLinePerRow) {

@@ -43,6 +43,14 @@ std::string default_cam_layer(const ClassifierNet& net);
 Heatmap explain(ClassifierNet& net, const Tensor& image, CamMethod method, int target_class = -1,
                 const std::string& layer = "");
 
+// explain() for every image of a batch [N, in, H, W] with one forward and one
+// backward pass: in evaluation mode the images do not interact, so the gradient of
+// the sum of the chosen scores gives each image its own d(score)/dA. methods[i] and
+// target_classes[i] (-1: the predicted class) belong to image i. Each heatmap equals
+// explain() of its image up to the float32 rounding of the batched kernels.
+std::vector<Heatmap> explain_batch(ClassifierNet& net, const Tensor& images, const std::vector<CamMethod>& methods,
+                                   std::vector<int> target_classes, const std::string& layer = "");
+
 // The channel weights of a method from A and g (both [C, h, w]); exposed for tests.
 std::vector<double> cam_channel_weights(const Tensor& A, const Tensor& g, CamMethod method);
 

@@ -131,6 +131,37 @@ TEST(GradCam, DefaultLayerIsTheLastConvolutionalBlock) {
   EXPECT_EQ(h.coarse.shape(), (Shape{4, 4}));  // three pools before it: 32 / 8
 }
 
+// A batch is explained as its images one by one: in evaluation mode they do not
+// interact, and each keeps its own method and class.
+TEST(GradCam, BatchEqualsEachImageExplainedAlone) {
+  DepthwiseSeparableNet net(tiny_config(), 3);
+  ParameterSet params(net, 4, DType::F64);
+  Generator gen(8);
+  const Tensor images = random_tensor({4, 1, 33, 31}, gen);
+  const std::vector<CamMethod> methods{CamMethod::GradCam, CamMethod::GradCamPlusPlus, CamMethod::GradCam,
+                                       CamMethod::GradCamPlusPlus};
+  const std::vector<int> targets{-1, 1, 3, -1};
+  const std::vector<Heatmap> batch = explain_batch(net, images, methods, targets);
+  ASSERT_EQ(batch.size(), 4u);
+  for (std::int64_t i = 0; i < 4; ++i) {
+    const Heatmap alone = explain(net, images.slice_rows(i, i + 1).contiguous(), methods[i], targets[i]);
+    const Heatmap& h = batch[i];
+    EXPECT_EQ(h.target_class, alone.target_class) << i;
+    // float64 throughout; a batch only changes the blocking of the kernels' sums.
+    const double tol = 1e-12;
+    for (std::size_t c = 0; c < alone.probabilities.size(); ++c)
+      EXPECT_NEAR(h.probabilities[c], alone.probabilities[c], tol) << i;
+    ASSERT_EQ(h.feature_grad.shape(), alone.feature_grad.shape());
+    for (std::int64_t j = 0; j < alone.feature_grad.numel(); ++j)
+      ASSERT_NEAR(h.feature_grad.at(j), alone.feature_grad.at(j), tol + tol * std::abs(alone.feature_grad.at(j)))
+          << i << " " << j;
+    ASSERT_EQ(h.map.shape(), alone.map.shape());
+    for (std::int64_t j = 0; j < alone.map.numel(); ++j) ASSERT_NEAR(h.map.at(j), alone.map.at(j), 1e-9) << i;
+  }
+  EXPECT_EQ(batch[2].target_class, 3);
+  EXPECT_THROW(explain_batch(net, images, methods, {-1, -1}), Error);
+}
+
 TEST(GradCam, RejectsBadRequests) {
   DepthwiseSeparableNet net(tiny_config(), 3);
   ParameterSet params(net, 4);

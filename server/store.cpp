@@ -8,6 +8,7 @@
 
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 #include <tuple>
 
@@ -118,6 +119,20 @@ Store::Store(const fs::path& dir) : dir_(make_dirs(dir)), db_((dir_ / "cxr.db").
   remove_temporary_files(dir_ / "models");
   db_.exec(kSchema);
   migrate();
+  remove_unregistered_models();
+}
+
+// A model file is written before its row is committed: a crash in between leaves a
+// complete file that no version refers to.
+void Store::remove_unregistered_models() {
+  std::set<std::string> registered;
+  {
+    auto s = db_.prepare("SELECT file FROM models");
+    while (s.step()) registered.insert(fs::path(s.text(0)).filename().string());
+  }
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_ / "models", ec))
+    if (entry.is_regular_file() && !registered.count(entry.path().filename().string())) fs::remove(entry.path(), ec);
 }
 
 // Stores made before samples had a split: add the column and give every sample its split.

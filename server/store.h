@@ -6,9 +6,10 @@
 //
 // Files are written atomically (temp + rename) before the row that refers to them
 // is committed, so a crash leaves at worst an unreferenced file, never a row
-// without its file; temporary files a crash left behind are removed on open. The
-// same image bytes are stored once: a second upload is reported as a duplicate of
-// the first. Each sample gets its split (train, val or test) when it is added.
+// without its file; the temporary files and unregistered model files a crash left
+// behind are removed on open. The same image bytes are stored once: a second
+// upload is reported as a duplicate of the first. Each sample gets its split
+// (train, val or test) when it is added.
 #pragma once
 
 #include "server/sqlite.h"
@@ -109,6 +110,7 @@ class Store {
  private:
   ModelRecord read_model(Statement& s);
   void migrate();
+  void remove_unregistered_models();
   std::optional<ModelRecord> model_locked(std::string_view where, const std::string& value);
   // The version holding `bytes` (writing the file atomically first when new); call
   // inside a transaction holding mutex_.

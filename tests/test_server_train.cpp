@@ -488,6 +488,27 @@ TEST(SampleSplit, StoresMadeBeforeSplitsGetThemOnOpen) {
   EXPECT_EQ(samples[1].split, server::sample_split("", "cd"));
 }
 
+TEST(StoreOpen, RemovesWhatACrashLeftBehind) {
+  TempDir dir;
+  LoadedModel m = tiny_four_class_model(kSize, 1);
+  save_model((dir / "m.safetensors").string(), *m.net, m.info);
+  std::string kept;
+  {
+    server::Store store(dir / "store");
+    kept = store.add_model(dir / "m.safetensors", "", "{}").file;
+  }
+  const auto models = dir / "store" / "models";
+  write_file(models / "0123.safetensors", "a complete file whose row was never committed");
+  write_file(models / "4567.safetensors.tmp-42", "half a file");
+  write_file(dir / "store" / "images" / "ab" / "abcd.tmp-42", "half an image");
+  server::Store store(dir / "store");
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir / "store"))
+    if (e.is_regular_file() && e.path().filename().string().rfind("cxr.db", 0) != 0) left.push_back(e.path().string());
+  EXPECT_EQ(left, std::vector<std::string>{kept});
+  EXPECT_EQ(store.models().size(), 1u);
+}
+
 // `cxr serve` as a subprocess, stdout to a file; the port from its banner.
 class ServeProcess {
  public:

@@ -240,6 +240,8 @@ function followJob(job) {
     const j = JSON.parse(m.data);
     train.job = j;
     train.epochs = j.history.slice();
+    // Epochs before this page followed the job: their mean training loss.
+    train.loss = j.history.map((e) => ({ x: e.epoch, loss: e.train_loss }));
     if (j.progress) showProgress(j.progress, j);
     else setStatus($('train-state'), `Job ${j.id}: ${phases[j.phase] || j.state}…`);
     drawChart();

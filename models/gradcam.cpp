@@ -18,17 +18,15 @@ std::string cam_method_name(CamMethod method) {
   return method == CamMethod::GradCam ? "gradcam" : "gradcam++";
 }
 
-std::vector<double> cam_channel_weights(const Tensor& A, const Tensor& g, CamMethod method) {
-  check_same_shape("cam_channel_weights", A, g);
-  check_dim("cam_channel_weights", "feature map", A, 3);
-  const std::int64_t C = A.size(0), hw = A.size(1) * A.size(2);
-  const Tensor a64 = A.to(DType::F64).contiguous(), g64 = g.to(DType::F64).contiguous();  // exact
-  const double* a_all = a64.data<double>();
-  const double* g_all = g64.data<double>();
+namespace {
+
+// The formulas of the header, over A and g [C, hw] in their own float type.
+template <class T>
+std::vector<double> channel_weights(const T* A, const T* g, std::int64_t C, std::int64_t hw, CamMethod method) {
   std::vector<double> weights(static_cast<std::size_t>(C), 0.0);
   for (std::int64_t k = 0; k < C; ++k) {
-    const double* ak = a_all + k * hw;
-    const double* gk = g_all + k * hw;
+    const T* ak = A + k * hw;
+    const T* gk = g + k * hw;
     if (method == CamMethod::GradCam) {
       double s = 0;
       for (std::int64_t i = 0; i < hw; ++i) s += gk[i];
@@ -47,6 +45,20 @@ std::vector<double> cam_channel_weights(const Tensor& A, const Tensor& g, CamMet
     }
     weights[k] = w;
   }
+  return weights;
+}
+
+}  // namespace
+
+std::vector<double> cam_channel_weights(const Tensor& A, const Tensor& g, CamMethod method) {
+  check_same_shape("cam_channel_weights", A, g);
+  check_dim("cam_channel_weights", "feature map", A, 3);
+  CXR_CHECK(A.dtype() == g.dtype(), "cam_channel_weights: feature map and gradient of different types");
+  const std::int64_t C = A.size(0), hw = A.size(1) * A.size(2);
+  const Tensor a = A.contiguous(), gc = g.contiguous();
+  std::vector<double> weights;
+  dispatch_float(a.dtype(), "cam_channel_weights",
+                 [&]<class T>() { weights = channel_weights(a.data<T>(), gc.data<T>(), C, hw, method); });
   return weights;
 }
 
@@ -121,10 +133,11 @@ std::vector<Heatmap> explain_batch(ClassifierNet& net, const Tensor& images, con
 
     h.coarse = Tensor::zeros({1, 1, fh, fw}, DType::F64);
     double* cam = h.coarse.data<double>();
-    const Tensor a64 = h.feature_map.to(DType::F64).contiguous();  // exact
-    const double* a = a64.data<double>();
-    for (std::int64_t k = 0; k < C; ++k)
-      for (std::int64_t j = 0; j < fh * fw; ++j) cam[j] += weights[k] * a[k * fh * fw + j];
+    dispatch_float(h.feature_map.dtype(), "explain", [&]<class T>() {
+      const T* a = h.feature_map.data<T>();
+      for (std::int64_t k = 0; k < C; ++k)
+        for (std::int64_t j = 0; j < fh * fw; ++j) cam[j] += weights[k] * static_cast<double>(a[k * fh * fw + j]);
+    });
     for (std::int64_t j = 0; j < fh * fw; ++j) cam[j] = std::max(cam[j], 0.0);
 
     Tensor up = resize_bilinear(h.coarse, static_cast<int>(images.size(2)), static_cast<int>(images.size(3)));

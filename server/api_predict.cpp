@@ -45,10 +45,22 @@ std::string_view upload_bytes(const Request& req, std::vector<FormPart>& parts) 
 
 namespace {
 
-// The map over the model's input square in the jet colours, blended over the
-// picture the model saw with `opacity` (1: the colours alone, for the UI's slider).
-std::string png_data_url(const data::GreyImage& fitted, const Tensor& map, double opacity) {
-  return "data:image/png;base64," + base64_encode(encode_png(render_overlay(fitted, map, opacity), {}));
+std::string png_data_url(const RgbImage& image) {
+  return "data:image/png;base64," + base64_encode(encode_png(image, {}));
+}
+
+// The map in the jet colours alone (for the UI's opacity slider) and blended 50%
+// over the picture the model saw (the fitted square), evaluating the colour map
+// once. A model trained at another size than its dataset's (cxr train --size) has
+// a map of its input size: it is taken to the fitted square first.
+std::pair<std::string, std::string> overlay_pictures(const data::GreyImage& fitted, const Tensor& map) {
+  const Tensor heat = map.size(0) == fitted.height
+                          ? map
+                          : heatmap_to_source(map, data::fit_geometry(fitted.width, fitted.height, fitted.width,
+                                                                      data::Fit::pad),
+                                              fitted.width, fitted.width, fitted.height);
+  const RgbImage colours = render_overlay(fitted, heat, 1.0);
+  return {png_data_url(colours), png_data_url(blend_overlay(fitted, colours, 0.5))};
 }
 
 }  // namespace
@@ -91,6 +103,7 @@ Response post_predict(App& app, const Request& req, const Target& target) {
                     {"batch_size", p.batch_size}};
   if (p.explanation) {
     const Explanation& e = *p.explanation;
+    auto [heatmap_png, overlay_png] = overlay_pictures(fitted, e.map);
     json::array grid;
     for (float v : e.grid) grid.emplace_back(static_cast<double>(v));
     body["explanation"] = json::object{{"method", cam_method_name(e.method)},
@@ -98,8 +111,8 @@ Response post_predict(App& app, const Request& req, const Target& target) {
                                        {"class_index", e.target_class},
                                        {"grid", {{"height", e.grid_height}, {"width", e.grid_width},
                                                  {"values", std::move(grid)}}},
-                                       {"overlay_png", png_data_url(fitted, e.map, 0.5)},
-                                       {"heatmap_png", png_data_url(fitted, e.map, 1.0)}};
+                                       {"overlay_png", std::move(overlay_png)},
+                                       {"heatmap_png", std::move(heatmap_png)}};
   }
   const double total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   body["timings_ms"] = {{"decode", decode_ms}, {"queue", p.queue_ms}, {"compute", p.compute_ms},

@@ -88,16 +88,17 @@ void InferenceService::run() {
 }
 
 void InferenceService::process(std::vector<Pending>& batch) {
-  const int round = static_cast<int>(batch.size());
-  // Plain predictions of the same model share one forward pass.
-  std::vector<Pending*> plain;
-  for (auto& p : batch)
-    if (!p.job.explain) plain.push_back(&p);
-  while (!plain.empty()) {
-    const auto model = plain.front()->job.image.model;
+  // The requests of a round that use the same model share one pass: one batched
+  // forward for the plain predictions, one forward and one backward for the
+  // explained ones.
+  std::vector<Pending*> left;
+  for (auto& p : batch) left.push_back(&p);
+  while (!left.empty()) {
+    const auto model = left.front()->job.image.model;
+    const bool explained = left.front()->job.explain.has_value();
     std::vector<Pending*> group;
-    std::erase_if(plain, [&](Pending* p) {
-      if (p->job.image.model != model) return false;
+    std::erase_if(left, [&](Pending* p) {
+      if (p->job.image.model != model || p->job.explain.has_value() != explained) return false;
       group.push_back(p);
       return true;
     });
@@ -109,53 +110,47 @@ void InferenceService::process(std::vector<Pending>& batch) {
       for (std::int64_t i = 0; i < n; ++i)
         std::memcpy(x.data<float>() + i * pixels, group[i]->job.image.image.input.data<float>(),
                     pixels * sizeof(float));
-      const auto probabilities = predict_probabilities(*model->model.net, x);
+      std::vector<Prediction> out(group.size());
+      if (explained) {
+        std::vector<CamMethod> methods;
+        std::vector<int> targets;
+        for (const Pending* p : group) {
+          methods.push_back(*p->job.explain);
+          targets.push_back(p->job.target_class);
+        }
+        const std::vector<Heatmap> maps = explain_batch(*model->model.net, x, methods, targets);
+        for (std::int64_t i = 0; i < n; ++i) {
+          const Heatmap& h = maps[i];
+          out[i].probabilities = h.probabilities;
+          Explanation e;
+          e.method = methods[i];
+          e.target_class = h.target_class;
+          e.grid_height = static_cast<int>(h.coarse.size(0));
+          e.grid_width = static_cast<int>(h.coarse.size(1));
+          const double* coarse = h.coarse.data<double>();
+          const double peak = *std::max_element(coarse, coarse + h.coarse.numel());
+          for (std::int64_t j = 0; j < h.coarse.numel(); ++j)
+            e.grid.push_back(peak > 0 ? static_cast<float>(coarse[j] / peak) : 0.0f);
+          e.map = h.map;
+          out[i].explanation = std::move(e);
+        }
+      } else {
+        const auto probabilities = predict_probabilities(*model->model.net, x);
+        for (std::int64_t i = 0; i < n; ++i) out[i].probabilities = probabilities[i];
+      }
       const double compute = ms_since(start);
       for (std::int64_t i = 0; i < n; ++i) {
-        Prediction out;
-        out.model = model;
-        out.probabilities = probabilities[i];
-        out.label = static_cast<int>(std::max_element(out.probabilities.begin(), out.probabilities.end()) -
-                                     out.probabilities.begin());
-        out.batch_size = round;
-        out.queue_ms = std::chrono::duration<double, std::milli>(start - group[i]->queued).count();
-        out.compute_ms = compute;
-        group[i]->promise.set_value(std::move(out));
+        Prediction& p = out[i];
+        p.model = model;
+        p.label = static_cast<int>(std::max_element(p.probabilities.begin(), p.probabilities.end()) -
+                                   p.probabilities.begin());
+        p.batch_size = static_cast<int>(n);
+        p.queue_ms = std::chrono::duration<double, std::milli>(start - group[i]->queued).count();
+        p.compute_ms = compute;
+        group[i]->promise.set_value(std::move(p));
       }
     } catch (...) {
       for (Pending* p : group) p->promise.set_exception(std::current_exception());
-    }
-  }
-
-  // Explanations need one backward pass each.
-  for (auto& p : batch) {
-    if (!p.job.explain) continue;
-    const auto start = Clock::now();
-    try {
-      const auto& model = p.job.image.model;
-      const Heatmap h = explain(*model->model.net, p.job.image.image.input, *p.job.explain, p.job.target_class);
-      Prediction out;
-      out.model = model;
-      out.probabilities = h.probabilities;
-      out.label = static_cast<int>(std::max_element(h.probabilities.begin(), h.probabilities.end()) -
-                                   h.probabilities.begin());
-      Explanation e;
-      e.method = *p.job.explain;
-      e.target_class = h.target_class;
-      e.grid_height = static_cast<int>(h.coarse.size(0));
-      e.grid_width = static_cast<int>(h.coarse.size(1));
-      double peak = 0;
-      for (std::int64_t i = 0; i < h.coarse.numel(); ++i) peak = std::max(peak, h.coarse.at(i));
-      for (std::int64_t i = 0; i < h.coarse.numel(); ++i)
-        e.grid.push_back(peak > 0 ? static_cast<float>(h.coarse.at(i) / peak) : 0.0f);
-      e.map = h.map;
-      out.explanation = std::move(e);
-      out.batch_size = round;
-      out.queue_ms = std::chrono::duration<double, std::milli>(start - p.queued).count();
-      out.compute_ms = ms_since(start);
-      p.promise.set_value(std::move(out));
-    } catch (...) {
-      p.promise.set_exception(std::current_exception());
     }
   }
 }

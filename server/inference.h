@@ -1,6 +1,8 @@
 // The inference service: predictions and explanations run on one worker thread,
 // never on the HTTP I/O threads. Requests that wait while the worker is busy are
-// taken together: the plain predictions of a round become one batched forward pass.
+// taken together (up to max_batch): those of a round with the same model become
+// one batched pass, a forward for plain predictions, a forward and a backward for
+// explained ones (models/gradcam.h, explain_batch).
 //
 // The active model is a shared_ptr swapped atomically. A request is preprocessed
 // for the model that was active when it arrived and keeps that model alive, so an
@@ -62,7 +64,7 @@ struct Prediction {
   std::vector<double> probabilities;
   int label = 0;
   std::optional<Explanation> explanation;
-  int batch_size = 1;         // predictions computed together in this round
+  int batch_size = 1;         // images computed together in one pass
   double queue_ms = 0, compute_ms = 0;
 };
 

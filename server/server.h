@@ -4,7 +4,8 @@
 // on inference, the store or a file.
 //
 // stop() (and SIGINT/SIGTERM through wait_for_signal) stops accepting, lets the
-// requests in flight finish and be written, then closes every connection.
+// requests in flight (those whose header has arrived, uploads included) finish and
+// be written, for at most a minute, then closes every connection.
 #pragma once
 
 #include "server/app.h"

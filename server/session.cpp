@@ -35,38 +35,53 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(kBodyLimit);
     stream_.expires_after(state_->read_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::on_header, shared_from_this()));
+  }
+
+  // A request is in flight from its header on: stop() waits for its answer, so a
+  // SIGTERM during an upload lets the upload finish (within the read timeout).
+  void on_header(beast::error_code ec, std::size_t bytes) {
+    if (ec) return on_read(ec, bytes);
+    begin_request();
     http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
     if (ec == http::error::body_limit)
       return write(error_response(11, false, http::status::payload_too_large, "body_too_large",
-                                  "the request body exceeds the 25 MB limit"),
-                   false);
+                                  "the request body exceeds the 25 MB limit"));
     if (ec && ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::end_of_stream &&
         ec != http::error::partial_message)
       return write(error_response(11, false, http::status::bad_request, "bad_request",
-                                  "malformed HTTP request: " + ec.message()),
-                   false);
+                                  "malformed HTTP request: " + ec.message()));
     if (ec) return close();
 
-    ++state_->in_flight;
     stream_.expires_never();
     asio::post(state_->handlers, [self = shared_from_this(), req = parser_->release()]() mutable {
       Reply reply = handle(self->state_->app, req);
       asio::post(self->stream_.get_executor(), [self, reply = std::move(reply)]() mutable {
         self->events_ = std::move(reply.events);
-        self->write(std::move(reply.response), true);
+        self->write(std::move(reply.response));
       });
     });
   }
 
-  void write(Response response, bool counted) {
+  void begin_request() {
+    ++state_->in_flight;
+    counted_ = true;
+  }
+  void end_request() {
+    if (counted_) --state_->in_flight;
+    counted_ = false;
+  }
+
+  void write(Response response) {
     response_ = std::move(response);
     if (state_->draining) response_.keep_alive(false);
     stream_.expires_after(state_->read_timeout);
-    http::async_write(stream_, response_, [self = shared_from_this(), counted](beast::error_code ec, std::size_t) {
-      if (counted) --self->state_->in_flight;
+    http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->end_request();
       self->on_write(ec);
     });
   }
@@ -119,6 +134,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void close() {
+    end_request();
     beast::error_code ec;
     stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
     stream_.socket().close(ec);
@@ -134,6 +150,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string pending_;
   std::vector<char> drain_;
   std::size_t drained_ = 0;
+  bool counted_ = false;  // this connection's request is counted in state_->in_flight
   asio::steady_timer timer_;
 };
 

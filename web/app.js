@@ -56,6 +56,14 @@ function chooseFile(file) {
   predict();
 }
 
+// Before the first upload: an empty black square where the X-ray will be.
+function clearPreview() {
+  const canvas = $('xray');
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = '#000';
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+}
+
 // The picture the model sees: the longer side scaled to the square, centred on black.
 function drawPreview(file) {
   const url = URL.createObjectURL(file);
@@ -95,6 +103,7 @@ function showResult(r) {
   bars.replaceChildren();
   for (const p of r.probabilities) {
     const li = document.createElement('li');
+    li.dataset.testid = `probability-${p.class}`;
     if (p.class === r.label) li.classList.add('top');
     const pct = (100 * p.probability).toFixed(1);
     li.innerHTML = `<div><strong></strong> <span>${pct}%</span></div>` +
@@ -153,6 +162,7 @@ async function loadSamples() {
     list.replaceChildren();
     for (const s of r.samples) {
       const li = document.createElement('li');
+      li.dataset.testid = `sample-${s.id}`;
       const img = document.createElement('img');
       img.src = `${api}/samples/${s.id}/image`;
       img.alt = `sample ${s.id}, ${s.label}`;
@@ -510,6 +520,7 @@ async function loadModels() {
 
 // ---- wiring ---------------------------------------------------------------------------
 function init() {
+  clearPreview();
   const drop = $('drop');
   drop.addEventListener('click', () => $('file').click());
   drop.addEventListener('keydown', (e) => {

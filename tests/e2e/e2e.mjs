@@ -1,0 +1,245 @@
+// Browser end-to-end test of the web application: starts `cxr serve` on a
+// temporary store with the bundled model and a free port, then drives Debian's
+// Chromium (headless, through playwright-core) like a user: the empty black image
+// area, an upload of a synthetic X-ray (made here: no dataset image is shipped),
+// the probabilities and the Grad-CAM heatmap, the opacity slider, the method and
+// class switches, the token, adding samples to the training set, a fine-tune job
+// followed to its end, and activating the new version. Saves a screenshot.
+//
+// Environment: CXR_BINARY (the built cxr), CXR_SOURCE_DIR, CXR_E2E_OUT (where the
+// screenshot goes), CHROMIUM (default /usr/bin/chromium). Exits 77 (ctest: skipped)
+// when Chromium or playwright-core is missing; scripts/install-e2e installs both.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deflateSync } from 'node:zlib';
+
+const SKIP = 77;
+const here = path.dirname(fileURLToPath(import.meta.url));
+const source = process.env.CXR_SOURCE_DIR || path.resolve(here, '../..');
+const binary = process.env.CXR_BINARY || path.join(source, 'build/models/cxr');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const outDir = process.env.CXR_E2E_OUT || path.join(source, 'build/e2e');
+const started = Date.now();
+
+function skip(why) {
+  console.log(`e2e SKIPPED: ${why} (scripts/install-e2e installs what is missing)`);
+  process.exit(SKIP);
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+}
+
+function step(text) {
+  console.log(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${text}`);
+}
+
+// ---- a synthetic chest-like X-ray as an 8-bit grey PNG ----------------------------
+const crcTable = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; ++k) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+function crc32(bytes) {
+  let c = 0xffffffff;
+  for (const b of bytes) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+function chunk(type, data) {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(type, 4, 'latin1');
+  data.copy(out, 8);
+  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+  return out;
+}
+// Two dark lung fields in a brighter frame, film noise from a seeded generator.
+function xrayPng(width, height, seed) {
+  let s = seed * 2654435761 + 1;
+  const noise = () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 2147483648 - 0.5;
+  };
+  const rows = Buffer.alloc((width + 1) * height);
+  for (let y = 0; y < height; ++y) {
+    rows[y * (width + 1)] = 0;  // filter: none
+    for (let x = 0; x < width; ++x) {
+      const u = (x + 0.5) / width - 0.5 + 0.03 * Math.sin(seed), v = (y + 0.5) / height - 0.5;
+      const lung = Math.abs(Math.abs(u) - 0.2) < 0.12 && Math.abs(v) < 0.3;
+      const base = lung ? 60 + 40 * v : 170 - 80 * (u * u + v * v);
+      rows[y * (width + 1) + 1 + x] = Math.max(0, Math.min(255, Math.round(base + 14 * noise())));
+    }
+  }
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 0, 0, 0, 0], 8);  // 8-bit grey
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header),
+    chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+// ---- cxr serve -----------------------------------------------------------------------------
+function startServer(store) {
+  const model = path.join(source, 'models/pretrained/cxr-small.safetensors');
+  const child = spawn(binary, ['serve', '--store', store, '--port', '0', '--model', model, '--web',
+    path.join(source, 'web')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  const ready = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`cxr serve did not start:\n${output}`)), 60000);
+    child.stdout.on('data', (data) => {
+      output += data;
+      const port = output.match(/cxr serve: http:\/\/127\.0\.0\.1:(\d+)\//);
+      const token = output.match(/keep it\):\n {2}([0-9a-f]{64})/);
+      if (port && token) {
+        clearTimeout(timer);
+        resolve({ port: Number(port[1]), token: token[1] });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`cxr serve exited (${code}):\n${output}`)));
+  });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return { child, ready, exited };
+}
+
+async function api(base, token, pathAndQuery, options = {}) {
+  const res = await fetch(base + pathAndQuery, {
+    ...options, headers: { Authorization: `Bearer ${token}`, ...(options.headers || {}) },
+  });
+  const body = await res.json();
+  if (!res.ok) throw new Error(`${pathAndQuery}: HTTP ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+// ---- the test ------------------------------------------------------------------------------
+async function main() {
+  if (!existsSync(chromiumPath)) skip(`no Chromium at ${chromiumPath}`);
+  let chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch {
+    skip(`playwright-core is not installed in ${here}/node_modules`);
+  }
+  check(existsSync(binary), `no cxr binary at ${binary} (set CXR_BINARY)`);
+
+  const work = mkdtempSync(path.join(tmpdir(), 'cxr-e2e-'));
+  const server = startServer(path.join(work, 'store'));
+  let browser;
+  try {
+    const { port, token } = await server.ready;
+    const base = `http://127.0.0.1:${port}`;
+    step(`cxr serve on ${base}`);
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      headless: true,
+      // Debian's Chromium as root, on a machine without outside network access.
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync'],
+    });
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const pageErrors = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+    page.on('response', (r) => { if (r.status() >= 400) pageErrors.push(`HTTP ${r.status()} for ${r.url()}`); });
+    const byId = (id) => page.locator(`[data-testid="${id}"]`);
+    await page.goto(base + '/');
+    await page.waitForFunction(() => document.querySelector('#model-line').textContent.startsWith('model v1'));
+    step('page loaded: model v1');
+
+    // Before any upload: a black canvas and no heatmap.
+    const centre = () => byId('xray-canvas').evaluate((c) =>
+      Array.from(c.getContext('2d').getImageData(c.width / 2, c.height / 2, 1, 1).data));
+    check(JSON.stringify(await centre()) === '[0,0,0,255]', 'the empty image area is not black');
+    check(await byId('heatmap-overlay').isHidden(), 'a heatmap is shown before any upload');
+
+    // Upload: probabilities and heatmap.
+    await byId('upload-input').setInputFiles({ name: 'xray.png', mimeType: 'image/png', buffer: xrayPng(480, 440, 1) });
+    await page.waitForFunction(() => {
+      const img = document.querySelector('[data-testid="heatmap-overlay"]');
+      return img && !img.hidden && img.complete && img.naturalWidth > 0;
+    });
+    const bars = await byId('probability-bars').locator('li').allTextContents();
+    check(bars.length === 4, `${bars.length} probability bars`);
+    const percents = bars.map((t) => Number(t.match(/([\d.]+)%/)[1]));
+    const total = percents.reduce((a, b) => a + b, 0);
+    check(Math.abs(total - 100) < 0.3, `probabilities add up to ${total}%`);  // 4 values rounded to 0.1
+    const heat = await byId('heatmap-overlay').evaluate((i) => ({ src: i.src.slice(0, 22), w: i.naturalWidth }));
+    check(heat.src === 'data:image/png;base64,' && heat.w === 192, `heatmap ${JSON.stringify(heat)}`);
+    check(JSON.stringify(await centre()) !== '[0,0,0,255]', 'the X-ray was not drawn on the canvas');
+    step(`prediction: ${bars.map((t) => t.replace(/\s+/g, ' ').trim()).join(', ')}`);
+
+    // The opacity slider changes the heatmap's opacity.
+    await byId('opacity-slider').fill('80');
+    const opacity = await byId('heatmap-overlay').evaluate((i) => i.style.opacity);
+    check(opacity === '0.8', `heatmap opacity ${opacity} after moving the slider to 80`);
+
+    // Method and class switches ask again.
+    await byId('method-select').selectOption('gradcam++');
+    await page.waitForFunction(() => document.querySelector('#heatmap-caption').textContent.startsWith('Grad-CAM++'));
+    await byId('class-select').selectOption('viral');
+    await page.waitForFunction(() => document.querySelector('#heatmap-caption').textContent.includes('"viral"'));
+    step('opacity, Grad-CAM++ and the class switch work');
+
+    // The token, then this X-ray added to the training set with a label.
+    await byId('token-input').fill(token);
+    await byId('sample-label').selectOption('covid');
+    await page.locator('#sample-patient').fill('e2e-ui');
+    await byId('sample-add').click();
+    await page.waitForFunction(() => /added as sample 1/.test(document.querySelector('#sample-status').textContent));
+    await byId('sample-1').waitFor();
+    step('sample 1 added from the UI and shown in the dataset browser');
+
+    // More samples through the API until fine-tuning has two training labels and a
+    // validation image (a sample's split follows its patient id).
+    const labels = ['covid', 'normal', 'bacterial', 'viral'];
+    const have = { train: new Set(['covid']), val: 0 };
+    for (let i = 2; i <= 40 && (have.train.size < 2 || have.val === 0); ++i) {
+      const label = labels[i % 4];
+      const r = await api(base, token, `/api/v1/samples?label=${label}&patient_id=e2e-${i}`, {
+        method: 'POST', headers: { 'Content-Type': 'image/png' }, body: xrayPng(320, 300, i),
+      });
+      if (r.sample.split === 'train') have.train.add(label);
+      if (r.sample.split === 'val') have.val += 1;
+    }
+    check(have.train.size >= 2 && have.val > 0, 'could not make a training and a validation split');
+
+    // Fine-tune: one epoch of the head, followed on the job's event stream.
+    await byId('train-epochs').fill('1');
+    await byId('train-unfreeze').selectOption('head');
+    await byId('train-start').click();
+    await page.waitForFunction(() => /done: new version v2/.test(document.querySelector('[data-testid="train-state"]').textContent),
+      null, { timeout: 45000 });
+    const progress = await byId('train-progress').evaluate((p) => p.value);
+    check(progress === 1, `progress ${progress} after the job`);
+    await byId('model-v2').waitFor();
+    step('fine-tune job finished: version v2');
+
+    await byId('activate-v2').click();
+    await page.waitForFunction(() => document.querySelector('#model-line').textContent.startsWith('model v2'));
+    step('v2 activated');
+
+    mkdirSync(outDir, { recursive: true });
+    const shot = path.join(outDir, 'e2e-screenshot.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    console.log(`screenshot: ${shot}`);
+    check(pageErrors.length === 0, `errors in the page: ${pageErrors.join('; ')}`);
+
+    await browser.close();
+    browser = null;
+    server.child.kill('SIGTERM');
+    const exit = await server.exited;
+    check(exit.code === 0, `cxr serve exited with ${JSON.stringify(exit)} after SIGTERM`);
+    step('passed');
+  } finally {
+    if (browser) await browser.close();
+    server.child.kill('SIGKILL');
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(`e2e FAILED: ${e.stack || e}`);
+  process.exit(1);
+});

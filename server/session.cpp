@@ -157,6 +157,10 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 void start_session(asio::ip::tcp::socket socket, std::shared_ptr<ServerState> state) {
+  // Answers are written whole: Nagle's algorithm would only hold their last segment
+  // back until the client's (possibly delayed) acknowledgement of the others.
+  boost::system::error_code ec;
+  socket.set_option(asio::ip::tcp::no_delay(true), ec);
   std::make_shared<Session>(std::move(socket), std::move(state))->run();
 }
 

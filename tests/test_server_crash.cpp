@@ -13,6 +13,7 @@
 #include "server/sqlite.h"
 
 #include <atomic>
+#include <fstream>
 #include <mutex>
 #include <set>
 
@@ -69,6 +70,7 @@ TEST(ServeCrash, KilledDuringUploadsTheStoreStaysConsistent) {
     LoadedModel m = tiny_model(seed);
     save_model(models.back(), *m.net, m.info);
   }
+  std::ofstream(dir / "tiny1.eval.json") << R"({"model": "tiny1.safetensors", "metrics": {"count": 7}})";
   const std::vector<std::string> common{"--store", store.string(), "--port", "0", "--threads", "1"};
   auto with = [&](std::vector<std::string> extra) {
     extra.insert(extra.begin(), common.begin(), common.end());
@@ -128,7 +130,10 @@ TEST(ServeCrash, KilledDuringUploadsTheStoreStaysConsistent) {
   }
 
   ServeProcess serve(common, dir / "serve-after.log");
-  EXPECT_EQ(request(serve.port(), http::verb::get, "/api/v1/model").json().at("version").as_string(), "v1");
+  const json::value model = request(serve.port(), http::verb::get, "/api/v1/model").json();
+  EXPECT_EQ(model.at("version").as_string(), "v1");
+  // v1 was registered with the metrics of the evaluation beside its file, and they survived.
+  EXPECT_EQ(model.at("metrics").at("count").to_number<std::int64_t>(), 7) << json::serialize(model);
   const json::value listed = request(serve.port(), http::verb::get, "/api/v1/samples?per_page=500").json();
   EXPECT_GE(listed.at("total").as_int64(), static_cast<std::int64_t>(acknowledged.size()));
   const std::string png = load::synthetic_xray_png(400, 360, 424242);

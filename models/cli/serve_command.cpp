@@ -5,6 +5,7 @@
 #include "engine/parallel.h"
 #include "models/cli/commands.h"
 #include "models/device_choice.h"
+#include "models/evaluation_file.h"
 #include "server/jobs.h"
 #include "server/server.h"
 #include "server/store.h"
@@ -32,7 +33,8 @@ struct ServeOptions {
 };
 
 // The version to serve: --model (stored as a version and activated), else the
-// store's active one, else the bundled model on first start.
+// store's active one, else the bundled model on first start; a newly stored version
+// takes the metrics of the evaluation beside its file.
 server::ModelRecord choose_model(server::Store& store, const ServeOptions& o) {
   std::string file = o.model;
   if (file.empty()) {
@@ -41,7 +43,15 @@ server::ModelRecord choose_model(server::Store& store, const ServeOptions& o) {
     CXR_CHECK(std::filesystem::exists(file), "serve: no model: pass --model FILE (the bundled model {} is missing)",
               file);
   }
-  const server::ModelRecord record = store.add_model(file, "", "{}");
+  // Its test metrics, when `cxr eval --json` left them beside it (the bundled model's
+  // are); a broken evaluation file costs the metrics, not the start.
+  std::string metrics = "{}";
+  try {
+    if (auto m = read_evaluation_beside(file)) metrics = boost::json::serialize(*m);
+  } catch (const Error& e) {
+    fmt::print(stderr, "cxr serve: warning: {}; the model is served without test metrics\n", e.what());
+  }
+  const server::ModelRecord record = store.add_model(file, "", metrics);
   store.set_active(record.id);
   return *store.model(record.id);
 }

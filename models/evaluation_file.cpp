@@ -1,0 +1,35 @@
+#include "models/evaluation_file.h"
+
+#include "engine/check.h"
+
+#include <fstream>
+#include <iterator>
+#include <string>
+
+namespace cxr {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+fs::path evaluation_path_for(const fs::path& model_file) {
+  fs::path p = model_file;
+  p.replace_extension(".eval.json");
+  return p;
+}
+
+std::optional<json::object> read_evaluation_beside(const fs::path& model_file) {
+  const fs::path path = evaluation_path_for(model_file);
+  if (!fs::exists(path)) return std::nullopt;
+  std::ifstream in(path, std::ios::binary);
+  CXR_CHECK(in.good(), "evaluation: cannot open '{}'", path.string());
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  boost::system::error_code ec;
+  const json::value doc = json::parse(text, ec);
+  CXR_CHECK(!ec, "evaluation: '{}' is not JSON: {}", path.string(), ec.message());
+  const json::value* metrics = doc.is_object() ? doc.as_object().if_contains("metrics") : nullptr;
+  CXR_CHECK(metrics != nullptr && metrics->is_object(), "evaluation: '{}' has no \"metrics\" object",
+            path.string());
+  return metrics->as_object();
+}
+
+}  // namespace cxr

@@ -114,11 +114,9 @@ void randomise_batch_norm_affine(Twin& t, std::uint64_t seed) {
   Generator random(seed);
   for (std::size_t i = 0; i < t.cpu_params.parameters().size(); ++i) {
     const auto& c = t.cpu_params.parameters()[i];
-    const bool is_weight = c.name.ends_with("bn.weight") || c.name.ends_with("bn1.weight") ||
-                           c.name.ends_with("bn2.weight");
-    const bool is_bias = c.name.ends_with("bn.bias") || c.name.ends_with("bn1.bias") ||
-                         c.name.ends_with("bn2.bias");
-    if (!is_weight && !is_bias) continue;
+    const std::string layer = c.name.substr(0, c.name.rfind('.'));  // stem_bn, blocks.3.bn1, ...
+    if (!layer.ends_with("bn") && !layer.ends_with("bn1") && !layer.ends_with("bn2")) continue;
+    const bool is_weight = c.name.ends_with(".weight");
     std::vector<double> v(static_cast<std::size_t>(c.tensor.numel()));
     for (double& x : v) x = is_weight ? random.uniform(0.5, 1.5) : random.uniform(-0.5, 0.5);
     Tensor cpu_value = c.tensor;

@@ -23,6 +23,9 @@ class Generator;
 // ---- elementwise --------------------------------------------------------------
 Tensor add(const Tensor& a, const Tensor& b);      // same shapes
 Tensor mul_scalar(const Tensor& x, double s);
+// Identity in the forward pass; the backward pass multiplies the incoming gradient by
+// -lambda (gradient reversal layer, Ganin & Lempitsky 2015). lambda >= 0.
+Tensor gradient_reversal(const Tensor& x, double lambda);
 Tensor relu(const Tensor& x);
 // Inverted dropout: zeroes each element with probability p and scales the rest
 // by 1/(1-p) when training; identity otherwise. The mask comes from `gen`.
@@ -81,6 +84,13 @@ Tensor log_softmax(const Tensor& x);  // over the last dimension of [N, C]
 // With class_weights [C]: sum_i w[y_i] * nll_i / sum_i w[y_i], as torch's cross_entropy.
 Tensor cross_entropy(const Tensor& logits, const std::vector<int>& labels,
                      const Tensor& class_weights = Tensor());
+// Mean negative log of the probability mass softmax(logits) [N, C] puts on each sample's
+// admissible classes: masks[i] has bit c set when class c is admissible for sample i
+// (at least one bit, only bits < C). A single bit is ordinary cross entropy.
+// With class_weights [C]: sample i weighs w_i = mean of w[c] over its set, and the loss
+// is sum_i w_i * l_i / sum_i w_i (torch's weighted cross_entropy when every set is one class).
+Tensor label_set_cross_entropy(const Tensor& logits, const std::vector<std::uint32_t>& masks,
+                               const Tensor& class_weights = Tensor());
 
 // ---- resampling -----------------------------------------------------------------------
 // Bilinear resize of [N, C, H, W] to [N, C, out_h, out_w], half-pixel centres

@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -34,6 +35,19 @@ inline Tensor random_int_tensor(const Shape& shape, Generator& gen, int lo, int 
   std::vector<double> v(static_cast<std::size_t>(shape_numel(shape)));
   for (auto& x : v) x = lo + static_cast<int>(gen.below(static_cast<std::uint64_t>(hi - lo + 1)));
   return Tensor::from_vector(v, shape, dtype);
+}
+
+// Label-set masks for [N, C] logits (C <= 32): sample i admits one class, two classes
+// (one where both draws agree) or all C, in turn.
+inline std::vector<std::uint32_t> random_label_sets(std::int64_t N, std::int64_t C, Generator& gen) {
+  std::vector<std::uint32_t> masks(static_cast<std::size_t>(N));
+  for (std::int64_t i = 0; i < N; ++i) {
+    const auto c = static_cast<int>(gen.below(static_cast<std::uint64_t>(C)));
+    const auto d = static_cast<int>(gen.below(static_cast<std::uint64_t>(C)));
+    const std::uint32_t all = C == 32 ? ~0u : (1u << C) - 1;
+    masks[static_cast<std::size_t>(i)] = i % 3 == 0 ? 1u << c : i % 3 == 1 ? (1u << c) | (1u << d) : all;
+  }
+  return masks;
 }
 
 inline double dot(const Tensor& a, const Tensor& b) {

@@ -25,6 +25,7 @@ using cxr::testing::expect_close;
 using cxr::testing::expect_cuda_matches_cpu;
 using cxr::testing::expect_error_mentioning;
 using cxr::testing::random_int_tensor;
+using cxr::testing::random_label_sets;
 using cxr::testing::random_tensor;
 
 namespace {
@@ -67,6 +68,20 @@ TEST(CudaOps, AddScaleReluExact) {
       expect_cuda_matches_cpu([](const Inputs& in) { return mul_scalar(in[0], -2.5); }, {grad_input(s, seed++, dt)},
                               0, 0);
       expect_cuda_matches_cpu([](const Inputs& in) { return relu(in[0]); }, {grad_input(s, seed++, dt)}, 0, 0);
+    }
+}
+
+TEST(CudaOps, GradientReversalExact) {
+  CXR_REQUIRE_GPU();
+  std::uint64_t seed = 150;
+  for (DType dt : kDtypes)
+    for (const Shape& s : kFlatShapes) {
+      SCOPED_TRACE(shape_str(s));
+      // A copy forward, one IEEE product per element backward (mul_scalar's kernel).
+      expect_cuda_matches_cpu([](const Inputs& in) { return gradient_reversal(in[0], 0.75); },
+                              {grad_input(s, seed++, dt)}, 0, 0);
+      const Tensor x = grad_input(s, seed++, dt).detach().to(Device::cuda());
+      expect_bitwise_equal(gradient_reversal(x, 2.0), x);
     }
 }
 
@@ -139,6 +154,8 @@ TEST(CudaOps, MixedDevicesAreRejected) {
   expect_error_mentioning([&] { add_(b2, a); }, {"add_", "on cpu", "on cuda:0"});
   const Tensor w = Tensor::ones({3});
   expect_error_mentioning([&] { (void)cross_entropy(b, {0, 1}, w); }, {"cross_entropy", "on cpu", "on cuda:0"});
+  expect_error_mentioning([&] { (void)label_set_cross_entropy(b, {1, 3}, w); },
+                          {"label_set_cross_entropy", "on cpu", "on cuda:0"});
 }
 
 // ---- softmax and cross-entropy ----------------------------------------------------------
@@ -187,6 +204,32 @@ TEST(CudaOps, CrossEntropyBackwardScalesWithTheUpstreamGradient) {
   // loss * 2.5 exercises a dloss other than 1 on both devices.
   expect_cuda_matches_cpu([](const Inputs& in) { return mul_scalar(cross_entropy(in[0], {2, 0, 1}), 2.5); },
                           {grad_input({3, 3}, 11, DType::F64)}, 1e-13, 1e-12);
+}
+
+// Masks hold C <= 32 classes: odd sizes, batch 1, C = 32, and more rows (300) than the
+// loss kernel's block has threads (256).
+const std::vector<Shape> kSetShapes = {{1, 1}, {1, 3}, {5, 3}, {7, 5}, {4, 32}, {129, 5}, {300, 7}};
+
+TEST(CudaOps, LabelSetCrossEntropyWithAndWithoutClassWeights) {
+  CXR_REQUIRE_GPU();
+  std::uint64_t seed = 450;
+  for (DType dt : kDtypes)
+    for (const Shape& s : kSetShapes) {
+      SCOPED_TRACE(shape_str(s));
+      Generator gen(seed++);
+      const std::vector<std::uint32_t> masks = random_label_sets(s[0], s[1], gen);
+      const Tensor weights = random_tensor({s[1]}, gen, dt, 0.2, 3.0);
+      // Cross-entropy's bounds: the same exp/log and row order as the CPU, other sums' order.
+      expect_cuda_matches_cpu([&](const Inputs& in) { return label_set_cross_entropy(in[0], masks); },
+                              {grad_input(s, seed++, dt, -3, 3)}, softmax_atol(dt), softmax_rtol(dt));
+      expect_cuda_matches_cpu(
+          [&](const Inputs& in) { return label_set_cross_entropy(in[0], masks, weights.to(in[0].device())); },
+          {grad_input(s, seed++, dt, -3, 3)}, softmax_atol(dt), softmax_rtol(dt));
+    }
+  // dloss = 2.5 through mul_scalar, on both devices.
+  expect_cuda_matches_cpu(
+      [](const Inputs& in) { return mul_scalar(label_set_cross_entropy(in[0], {0b100, 0b011, 0b111}), 2.5); },
+      {grad_input({3, 3}, 12, DType::F64)}, 1e-13, 1e-12);
 }
 
 // ---- pooling --------------------------------------------------------------------------

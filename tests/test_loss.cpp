@@ -1,15 +1,18 @@
-// softmax, log_softmax, cross_entropy: gradients against finite differences (with and
-// without class weights), hand-computed values and values printed by PyTorch 1.13,
-// stability at large logits, and the error messages.
+// softmax, log_softmax, cross_entropy, label_set_cross_entropy: gradients against finite
+// differences (with and without class weights), hand-computed values and values printed
+// by PyTorch 1.13, stability at large logits, label sets of one class against
+// cross_entropy, and the error messages.
 #include "expect_error.h"
 #include "gradcheck.h"
 
 #include <cmath>
+#include <cstdint>
 #include <string>
 
 using namespace cxr;
 using cxr::testing::expect_gradients_match;
 using cxr::testing::expect_error_mentioning;
+using cxr::testing::random_label_sets;
 using cxr::testing::random_tensor;
 
 namespace {
@@ -136,6 +139,116 @@ TEST(CrossEntropy, RejectsBadLabelsAndWeightsWithClearErrors) {
       {"class_weights", "must not require grad"});
   expect_error_mentioning([&] { softmax(Tensor::zeros({2, 3, 4})); }, {"softmax", "2 dimensions"});
   expect_error_mentioning([&] { log_softmax(Tensor::zeros({0, 3})); }, {"log_softmax", "empty"});
+}
+
+// ---- label_set_cross_entropy ----------------------------------------------------------
+
+TEST(LabelSetCrossEntropy, GradientsWithAndWithoutClassWeights) {
+  Generator gen(5);
+  for (const Shape& s : {Shape{7, 5}, Shape{1, 5}, Shape{1, 1}, Shape{5, 13}, Shape{4, 32}}) {
+    SCOPED_TRACE(shape_str(s));
+    auto logits = random_tensor(s, gen, DType::F64, -3.0, 3.0).set_requires_grad();
+    const std::vector<std::uint32_t> masks = random_label_sets(s[0], s[1], gen);
+    const Tensor weights = random_tensor({s[1]}, gen, DType::F64, 0.2, 3.0);
+    expect_gradients_match(
+        [&](const std::vector<Tensor>& in) { return label_set_cross_entropy(in[0], masks); }, {logits});
+    expect_gradients_match(
+        [&](const std::vector<Tensor>& in) { return label_set_cross_entropy(in[0], masks, weights); },
+        {logits});
+  }
+  // Batch 1 with each kind of set on its own.
+  auto row = random_tensor({1, 5}, gen, DType::F64, -3.0, 3.0).set_requires_grad();
+  const Tensor weights = random_tensor({5}, gen, DType::F64, 0.2, 3.0);
+  for (std::uint32_t mask : {0b00100u, 0b10010u, 0b11111u}) {
+    SCOPED_TRACE(mask);
+    expect_gradients_match(
+        [&](const std::vector<Tensor>& in) { return label_set_cross_entropy(in[0], {mask}, weights); }, {row});
+  }
+}
+
+TEST(LabelSetCrossEntropy, SingleClassSetsAreCrossEntropyBitForBit) {
+  // With one class in S_i, log P_i = max + log(exp(0)) = logp[i, y_i] and the restricted
+  // softmax is exp(0) = 1: the same operations as cross_entropy, in the same order, so the
+  // value and the gradient are equal bit for bit (dloss = 2.5 exercises the scaling).
+  Generator gen(6);
+  for (DType dt : {DType::F32, DType::F64})
+    for (const Shape& s : {Shape{7, 5}, Shape{1, 1}, Shape{129, 3}, Shape{3, 32}}) {
+      SCOPED_TRACE(shape_str(s));
+      const std::vector<int> labels = random_labels(s[0], s[1], gen);
+      std::vector<std::uint32_t> masks;
+      for (int y : labels) masks.push_back(1u << y);
+      const Tensor logits = random_tensor(s, gen, dt, -4.0, 4.0);
+      const Tensor w = random_tensor({s[1]}, gen, dt, 0.2, 3.0);
+      for (const Tensor& weights : {Tensor(), w}) {
+        Tensor a = logits.clone().set_requires_grad(), b = logits.clone().set_requires_grad();
+        const Tensor set_loss = label_set_cross_entropy(a, masks, weights);
+        const Tensor loss = cross_entropy(b, labels, weights);
+        EXPECT_EQ(set_loss.item(), loss.item());
+        mul_scalar(set_loss, 2.5).backward();
+        mul_scalar(loss, 2.5).backward();
+        EXPECT_EQ(a.grad().to_vector(), b.grad().to_vector());
+      }
+    }
+}
+
+TEST(LabelSetCrossEntropy, HandComputedValues) {
+  // Rows [0, ln 2, ln 3]: p = [1/6, 2/6, 3/6]. Sets {1, 2} and {0}: P = 5/6 and 1/6.
+  // Weights [1, 2, 4]: w_0 = (2 + 4) / 2 = 3 (the set's mean), w_1 = 1.
+  const std::vector<double> row = {0, std::log(2.0), std::log(3.0)};
+  std::vector<double> rows = row;
+  rows.insert(rows.end(), row.begin(), row.end());
+  const Tensor logits = Tensor::from_vector(rows, {2, 3}, DType::F64);
+  const std::vector<std::uint32_t> masks = {0b110, 0b001};
+  const Tensor w = Tensor::from_vector(std::vector<double>{1, 2, 4}, {3}, DType::F64);
+  // float64, a few operations on O(1) values: a few ulps.
+  EXPECT_NEAR(label_set_cross_entropy(logits, masks).item(), (std::log(6.0 / 5) + std::log(6.0)) / 2, 1e-15);
+  EXPECT_NEAR(label_set_cross_entropy(logits, masks, w).item(), (3 * std::log(6.0 / 5) + std::log(6.0)) / 4,
+              1e-15);
+  // Every class admissible: P = 1, so the loss and its gradient p - q = p - p vanish
+  // up to the rounding of sum(p) = 1 (a few ulps).
+  Tensor x = logits.clone().set_requires_grad();
+  Tensor loss = label_set_cross_entropy(x, {0b111, 0b111}, w);
+  EXPECT_NEAR(loss.item(), 0.0, 1e-15);
+  loss.backward();
+  for (double g : x.grad().to_vector()) EXPECT_NEAR(g, 0.0, 1e-15);
+}
+
+TEST(LabelSetCrossEntropy, StableWhenTheSetHasAVanishingProbability) {
+  // Row [60, -60, -61], set {1, 2}: p_1 = e^-120 and p_2 = e^-121 underflow in float32, so
+  // p / P would be 0/0. Through log-probabilities: loss = 120 - log(1 + e^-1) (+ e^-120),
+  // gradient p - q = [1, -1/(1 + e^-1), -e^-1/(1 + e^-1)] (+ e^-120).
+  for (DType dt : {DType::F32, DType::F64}) {
+    Tensor x = Tensor::from_vector(std::vector<double>{60, -60, -61}, {1, 3}, dt).set_requires_grad();
+    Tensor loss = label_set_cross_entropy(x, {0b110});
+    const double e = std::exp(-1.0);
+    // logp = [0, -120, -121] is exact; log P = -120 + log(1 + e^-1) rounds once at the
+    // size of 120: half an ulp is 3.8e-6 in float32, 7e-15 in float64. That error moves
+    // the loss by as much and q = exp(logp - log P) <= 1 by as much relative.
+    const double tol = dt == DType::F32 ? 1e-5 : 1e-13;
+    EXPECT_NEAR(loss.item(), 120 - std::log1p(e), tol);
+    loss.backward();
+    const std::vector<double> want = {1, -1 / (1 + e), -e / (1 + e)};
+    for (int j = 0; j < 3; ++j) EXPECT_NEAR(x.grad().at(j), want[j], tol) << j;
+  }
+}
+
+TEST(LabelSetCrossEntropy, RejectsBadMasksAndWeightsWithClearErrors) {
+  auto logits = Tensor::zeros({3, 5});
+  expect_error_mentioning([&] { label_set_cross_entropy(logits, {1, 0, 2}); },
+                          {"label_set_cross_entropy", "sample 1", "empty"});
+  expect_error_mentioning([&] { label_set_cross_entropy(logits, {1, 2, 0b100001}); },
+                          {"label_set_cross_entropy", "0x21", "sample 2", "5 classes"});
+  expect_error_mentioning([&] { label_set_cross_entropy(logits, {1, 2}); },
+                          {"label_set_cross_entropy", "2 masks", "[3, 5]"});
+  expect_error_mentioning([&] { label_set_cross_entropy(logits, {1, 2, 3}, Tensor::ones({4})); },
+                          {"label_set_cross_entropy", "class_weights", "[4]", "[5]"});
+  expect_error_mentioning(
+      [&] { label_set_cross_entropy(logits, {1, 2, 3}, Tensor::ones({5}).set_requires_grad()); },
+      {"label_set_cross_entropy", "class_weights", "must not require grad"});
+  expect_error_mentioning([&] { label_set_cross_entropy(Tensor::zeros({2, 33}), {1, 1}); },
+                          {"label_set_cross_entropy", "[2, 33]", "33 classes", "at most 32"});
+  expect_error_mentioning([&] { label_set_cross_entropy(Tensor::zeros({2, 3, 4}), {1, 1}); },
+                          {"label_set_cross_entropy", "2 dimensions"});
 }
 
 }  // namespace

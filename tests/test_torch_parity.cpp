@@ -2,10 +2,11 @@
 // the reference net, against values that tests/reference/*.py wrote (the ctest
 // fixture `reference_data` runs them into $CXR_REFERENCE_DIR before these tests).
 //
-// Everything is float32 on both sides, so results differ by rounding only: the
-// same sums accumulated in a different order (blocked GEMM vs MKL-DNN, per-thread
-// partials, fused vs separate passes). Float32's unit roundoff is u = 6e-8; a sum
-// of n terms of size ~|t| carries ~sqrt(n) * u * |t| of rounding noise per side.
+// Everything is float32 on both sides (float64 in the op cases named *_f64), so
+// results differ by rounding only: the same sums accumulated in a different order
+// (blocked GEMM vs MKL-DNN, per-thread partials, fused vs separate passes). Float32's
+// unit roundoff is u = 6e-8; a sum of n terms of size ~|t| carries ~sqrt(n) * u * |t|
+// of rounding noise per side.
 // Every tolerance below is written as atol + rtol * |ref| with its reason.
 #include "engine/io/checkpoint.h"
 #include "engine/io/safetensors.h"
@@ -16,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <sstream>
 
@@ -70,16 +72,25 @@ std::vector<int> labels_of(const Tensor& t) {
   return labels;
 }
 
+// Label-set masks are stored as float64, which holds every uint32 exactly.
+std::vector<std::uint32_t> masks_of(const Tensor& t) {
+  std::vector<std::uint32_t> masks;
+  for (double v : t.to_vector()) masks.push_back(static_cast<std::uint32_t>(v));
+  return masks;
+}
+
 // ---- ops ---------------------------------------------------------------------------------
 
 // The op cases of ops_reference.py; a case missing from the directory fails its test.
 const char* const kOpCases[] = {
-    "add", "mul_scalar", "relu", "reshape", "flatten", "sum", "mean",
-    "conv2d_standard", "conv2d_strided", "conv2d_padded", "conv2d_stem", "conv2d_grouped",
+    "add", "mul_scalar", "gradient_reversal", "gradient_reversal_f64", "relu", "reshape", "flatten",
+    "sum", "mean", "conv2d_standard", "conv2d_strided", "conv2d_padded", "conv2d_stem", "conv2d_grouped",
     "conv2d_depthwise", "conv2d_depthwise_strided", "conv2d_pointwise", "linear", "linear_no_bias",
     "batch_norm2d_train", "batch_norm2d_eval", "max_pool2d", "max_pool2d_padded", "avg_pool2d",
     "avg_pool2d_padded", "global_avg_pool2d", "softmax", "log_softmax", "cross_entropy",
-    "cross_entropy_weighted", "resize_bilinear_up", "resize_bilinear_down", "resize_bilinear_half",
+    "cross_entropy_weighted", "label_set_cross_entropy", "label_set_cross_entropy_weighted",
+    "label_set_cross_entropy_f64", "label_set_cross_entropy_weighted_f64", "resize_bilinear_up",
+    "resize_bilinear_down", "resize_bilinear_half",
 };
 
 class Case {
@@ -116,6 +127,7 @@ class Case {
     const std::string& op = meta("op");
     if (op == "add") return add(in("x"), in("y"));
     if (op == "mul_scalar") return mul_scalar(in("x"), meta_double("scale"));
+    if (op == "gradient_reversal") return gradient_reversal(in("x"), meta_double("lambd"));
     if (op == "relu") return relu(in("x"));
     if (op == "reshape") {
       Shape shape;
@@ -142,6 +154,8 @@ class Case {
     if (op == "log_softmax") return log_softmax(in("x"));
     if (op == "cross_entropy")
       return cross_entropy(in("x"), labels_of(in("labels")), optional("class_weights"));
+    if (op == "label_set_cross_entropy")
+      return label_set_cross_entropy(in("x"), masks_of(in("masks")), optional("class_weights"));
     if (op == "resize_bilinear") return resize_bilinear(in("x"), meta_int("out_h"), meta_int("out_w"));
     throw Error(fmt::format("{}: unknown op '{}'", file_.path, op));
   }
@@ -162,8 +176,13 @@ class OpParity : public ::testing::TestWithParam<const char*> {};
 // 10x margin and rtol 1e-5 (~170 u) covers the rounding of individual large
 // elements. A wrong index, a missing term or a wrong formula shows up as errors of
 // 1e-2 * max|ref| and more.
+// The float64 cases (*_f64) follow the same rule at float64's u = 1.1e-16: ours differ
+// from torch's by at most 4.4e-16 (measured, label_set_cross_entropy_weighted_f64's loss
+// of 1.6, 2.5 u), so 1e-14 (~90 u) leaves a 20x margin and is still 12 orders of
+// magnitude below a formula error.
 void expect_op_close(const Tensor& ours, const Tensor& ref, const std::string& what) {
-  expect_close(ours, ref, 1e-5 * std::max(1.0, max_abs(ref)), 1e-5, what);
+  const double tol = ref.dtype() == DType::F64 ? 1e-14 : 1e-5;
+  expect_close(ours, ref, tol * std::max(1.0, max_abs(ref)), tol, what);
 }
 
 TEST_P(OpParity, ForwardAndGradientsMatchTorch) {

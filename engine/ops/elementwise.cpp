@@ -1,5 +1,5 @@
-// add, mul_scalar, relu, dropout and the in-place helpers, on the CPU or the GPU
-// (the kernels of the tensors' device; outputs live there too).
+// add, mul_scalar, gradient_reversal, relu, dropout and the in-place helpers, on the
+// CPU or the GPU (the kernels of the tensors' device; outputs live there too).
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/random.h"
@@ -7,6 +7,8 @@
 #ifdef CXR_HAVE_CUDA
 #include "kernels/cuda/elementwise.h"
 #endif
+
+#include <cmath>
 
 namespace cxr {
 
@@ -67,6 +69,19 @@ Tensor mul_scalar(const Tensor& x, double s) {
   });
   record(out, "mul_scalar", {x}, [s](const Tensor& dout) {
     return std::vector<Tensor>{mul_scalar(dout, s)};
+  });
+  return out;
+}
+
+Tensor gradient_reversal(const Tensor& x, double lambda) {
+  CXR_CHECK(std::isfinite(lambda) && lambda >= 0.0, "gradient_reversal: lambda must be finite and >= 0, got {}",
+            lambda);
+  check_elementwise("gradient_reversal", x);
+  // A copy, not x itself: the output gets its own grad_fn, and x (often a leaf or
+  // another op's output) must keep its own.
+  Tensor out = x.clone();
+  record(out, "gradient_reversal", {x}, [lambda](const Tensor& dout) {
+    return std::vector<Tensor>{mul_scalar(dout, -lambda)};
   });
   return out;
 }

@@ -3,6 +3,7 @@
 #include "engine/parallel.h"
 
 #include <cmath>
+#include <limits>
 
 namespace cxr::cpu {
 
@@ -24,6 +25,42 @@ double total_weight(const int* labels, const T* weights, std::int64_t N) {
   if (!weights) return static_cast<double>(N);
   double total = 0;
   for (std::int64_t i = 0; i < N; ++i) total += static_cast<double>(weights[labels[i]]);
+  return total;
+}
+
+bool admissible(std::uint32_t mask, std::int64_t c) { return (mask >> c) & 1u; }
+
+// log P = log sum_{c in S} exp(logp_c) with the largest term taken out, so the sum is
+// at least 1 however small P is. One class: max + log(1) = logp_c exactly.
+template <class T> T masked_log_sum_exp(const T* logp, std::uint32_t mask, std::int64_t C) {
+  T max = -std::numeric_limits<T>::infinity();
+  for (std::int64_t c = 0; c < C; ++c)
+    if (admissible(mask, c)) max = logp[c] > max ? logp[c] : max;
+  T sum = 0;
+  for (std::int64_t c = 0; c < C; ++c)
+    if (admissible(mask, c)) sum += std::exp(logp[c] - max);
+  return max + std::log(sum);
+}
+
+// w_i = mean of w[c] over the set (1 without weights); one class: w[c] exactly.
+template <class T> double set_weight(const T* weights, std::uint32_t mask, std::int64_t C) {
+  if (!weights) return 1.0;
+  double sum = 0;
+  int count = 0;
+  for (std::int64_t c = 0; c < C; ++c)
+    if (admissible(mask, c)) {
+      sum += static_cast<double>(weights[c]);
+      ++count;
+    }
+  return sum / count;
+}
+
+// sum_i w_i, in row order.
+template <class T>
+double total_set_weight(const std::uint32_t* masks, const T* weights, std::int64_t N, std::int64_t C) {
+  if (!weights) return static_cast<double>(N);
+  double total = 0;
+  for (std::int64_t i = 0; i < N; ++i) total += set_weight(weights, masks[i], C);
   return total;
 }
 
@@ -111,6 +148,37 @@ void cross_entropy_backward(T* dlogits, const T* logp, const int* labels, const 
   });
 }
 
+template <class T>
+double label_set_cross_entropy_forward(T* logp, const T* logits, const std::uint32_t* masks,
+                                       const T* weights, std::int64_t N, std::int64_t C) {
+  log_softmax_forward(logp, logits, N, C);
+  double weighted_nll = 0;
+  for (std::int64_t i = 0; i < N; ++i) {
+    const double w = set_weight(weights, masks[i], C);
+    weighted_nll -= w * static_cast<double>(masked_log_sum_exp(logp + i * C, masks[i], C));
+  }
+  return weighted_nll / total_set_weight(masks, weights, N, C);
+}
+
+template <class T>
+void label_set_cross_entropy_backward(T* dlogits, const T* logp, const std::uint32_t* masks,
+                                      const T* weights, double dloss, std::int64_t N,
+                                      std::int64_t C) {
+  const double scale = dloss / total_set_weight(masks, weights, N, C);
+  parallel_for(0, N, rows_per_task(C), [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t i = r0; i < r1; ++i) {
+      const T* lp = logp + i * C;
+      const T coef = static_cast<T>(scale * set_weight(weights, masks[i], C));
+      const T log_p_set = masked_log_sum_exp(lp, masks[i], C);
+      for (std::int64_t j = 0; j < C; ++j) {
+        const T g = coef * std::exp(lp[j]);
+        // exp(lp - log P) is the restricted softmax q_ij <= 1: P is never divided by.
+        dlogits[i * C + j] = admissible(masks[i], j) ? g - coef * std::exp(lp[j] - log_p_set) : g;
+      }
+    }
+  });
+}
+
 #define CXR_INSTANTIATE(T)                                                                        \
   template void softmax_forward<T>(T*, const T*, std::int64_t, std::int64_t);                     \
   template void softmax_backward<T>(T*, const T*, const T*, std::int64_t, std::int64_t);          \
@@ -119,7 +187,11 @@ void cross_entropy_backward(T* dlogits, const T* logp, const int* labels, const 
   template double cross_entropy_forward<T>(T*, const T*, const int*, const T*, std::int64_t,      \
                                            std::int64_t);                                         \
   template void cross_entropy_backward<T>(T*, const T*, const int*, const T*, double,             \
-                                          std::int64_t, std::int64_t);
+                                          std::int64_t, std::int64_t);                            \
+  template double label_set_cross_entropy_forward<T>(T*, const T*, const std::uint32_t*,          \
+                                                     const T*, std::int64_t, std::int64_t);       \
+  template void label_set_cross_entropy_backward<T>(T*, const T*, const std::uint32_t*, const T*, \
+                                                    double, std::int64_t, std::int64_t);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)
 #undef CXR_INSTANTIATE

@@ -1,4 +1,5 @@
-// Row-wise softmax, log-softmax and cross-entropy (formulas: kernels/cpu/softmax.h).
+// Row-wise softmax, log-softmax, cross-entropy and label-set cross-entropy (formulas:
+// kernels/cpu/softmax.h).
 //
 // Shape legend: N rows, C classes.
 // Decomposition: one warp per row, kRowsPerBlock rows per block. Lane l handles the
@@ -9,6 +10,10 @@
 // T, as on the CPU; the order differs, so results agree with the CPU to rounding.
 // The loss needs sums over the rows: one block adds w[y_i] * logp[i, y_i] and w[y_i]
 // in double with a fixed-order block reduction (deterministic).
+// Label-set cross-entropy reduces the same way, w_i * log P_i and w_i; each thread
+// computes its rows' log P_i over the C <= 32 columns in the CPU's order. In the
+// backward every admissible element recomputes its row's log P_i (at most 32 terms),
+// which costs less than a second pass and a buffer of N values.
 #include "kernels/cuda/softmax.h"
 
 #include "kernels/cuda/check.cuh"
@@ -142,6 +147,67 @@ __global__ void cross_entropy_backward_kernel(T* dlogits, const T* logp, const i
   }
 }
 
+__device__ __forceinline__ bool admissible(std::uint32_t mask, std::int64_t c) { return (mask >> c) & 1u; }
+
+// log P = log sum_{c in S} exp(logp_c) with the largest term taken out, as on the CPU.
+template <class T> __device__ T masked_log_sum_exp(const T* logp, std::uint32_t mask, std::int64_t C) {
+  T max = -static_cast<T>(INFINITY);
+  for (std::int64_t c = 0; c < C; ++c)
+    if (admissible(mask, c)) max = logp[c] > max ? logp[c] : max;
+  T sum = 0;
+  for (std::int64_t c = 0; c < C; ++c)
+    if (admissible(mask, c)) sum += exp_of(logp[c] - max);
+  return max + log_of(sum);
+}
+
+// w_i = mean of w[c] over the set (1 without weights).
+template <class T> __device__ double set_weight(const T* weights, std::uint32_t mask, std::int64_t C) {
+  if (!weights) return 1.0;
+  double sum = 0;
+  int count = 0;
+  for (std::int64_t c = 0; c < C; ++c)
+    if (admissible(mask, c)) {
+      sum += static_cast<double>(weights[c]);
+      ++count;
+    }
+  return sum / count;
+}
+
+// sums[0] = sum_i w_i * log P_i, sums[1] = sum_i w_i.
+template <class T>
+__global__ void __launch_bounds__(kLossThreads)
+    weighted_set_nll_kernel(double* sums, const T* logp, const std::uint32_t* masks, const T* weights,
+                            std::int64_t N, std::int64_t C) {
+  __shared__ double scratch[32];
+  double picked = 0, total = 0;
+  for (std::int64_t i = threadIdx.x; i < N; i += blockDim.x) {
+    const double w = set_weight(weights, masks[i], C);
+    picked += w * static_cast<double>(masked_log_sum_exp(logp + i * C, masks[i], C));
+    total += w;
+  }
+  picked = block_reduce_sum(picked, scratch);
+  __syncthreads();  // scratch is reused
+  total = block_reduce_sum(total, scratch);
+  if (threadIdx.x == 0) sums[0] = picked, sums[1] = total;
+}
+
+// dlogits_ij = dloss * w_i / sum_k w_k * (exp(logp_ij) - [j in S_i] * exp(logp_ij - log P_i));
+// sums[1] from weighted_set_nll_kernel.
+template <class T>
+__global__ void label_set_cross_entropy_backward_kernel(T* dlogits, const T* logp, const std::uint32_t* masks,
+                                                        const T* weights, const double* sums, double dloss,
+                                                        std::int64_t N, std::int64_t C) {
+  const double scale = dloss / sums[1];
+  for (std::int64_t k = first_index(); k < N * C; k += grid_stride()) {
+    const std::int64_t i = k / C, j = k % C;
+    const T coef = static_cast<T>(scale * set_weight(weights, masks[i], C));
+    const T g = coef * exp_of(logp[k]);
+    dlogits[k] = admissible(masks[i], j)
+                     ? g - coef * exp_of(logp[k] - masked_log_sum_exp(logp + i * C, masks[i], C))
+                     : g;
+  }
+}
+
 unsigned int row_blocks(std::int64_t N) {
   const std::int64_t blocks = (N + kRowsPerBlock - 1) / kRowsPerBlock;
   CXR_CHECK(blocks < (std::int64_t{1} << 31), "softmax: {} rows are too many", N);
@@ -200,6 +266,30 @@ void cross_entropy_backward(T* dlogits, const T* logp, const int* labels, const 
   CXR_CUDA_LAUNCH_CHECK();
 }
 
+template <class T>
+double label_set_cross_entropy_forward(T* logp, const T* logits, const std::uint32_t* masks, const T* weights,
+                                       std::int64_t N, std::int64_t C) {
+  log_softmax_forward(logp, logits, N, C);
+  DeviceArray<double> sums(2);
+  weighted_set_nll_kernel<<<1, kLossThreads, 0, stream()>>>(sums.get(), logp, masks, weights, N, C);
+  CXR_CUDA_LAUNCH_CHECK();
+  double host[2];
+  copy_bytes(host, false, sums.get(), true, sizeof(host));
+  return -host[0] / host[1];
+}
+
+template <class T>
+void label_set_cross_entropy_backward(T* dlogits, const T* logp, const std::uint32_t* masks, const T* weights,
+                                      double dloss, std::int64_t N, std::int64_t C) {
+  if (N <= 0 || C <= 0) return;
+  DeviceArray<double> sums(2);  // freed at once: later work on the stream is queued behind ours
+  weighted_set_nll_kernel<<<1, kLossThreads, 0, stream()>>>(sums.get(), logp, masks, weights, N, C);
+  CXR_CUDA_LAUNCH_CHECK();
+  label_set_cross_entropy_backward_kernel<<<grid_stride_blocks(N * C), kElementThreads, 0, stream()>>>(
+      dlogits, logp, masks, weights, sums.get(), dloss, N, C);
+  CXR_CUDA_LAUNCH_CHECK();
+}
+
 #define CXR_INSTANTIATE(T)                                                                        \
   template void softmax_forward<T>(T*, const T*, std::int64_t, std::int64_t);                     \
   template void softmax_backward<T>(T*, const T*, const T*, std::int64_t, std::int64_t);          \
@@ -208,7 +298,11 @@ void cross_entropy_backward(T* dlogits, const T* logp, const int* labels, const 
   template double cross_entropy_forward<T>(T*, const T*, const int*, const T*, std::int64_t,      \
                                            std::int64_t);                                         \
   template void cross_entropy_backward<T>(T*, const T*, const int*, const T*, double,             \
-                                          std::int64_t, std::int64_t);
+                                          std::int64_t, std::int64_t);                            \
+  template double label_set_cross_entropy_forward<T>(T*, const T*, const std::uint32_t*,          \
+                                                     const T*, std::int64_t, std::int64_t);       \
+  template void label_set_cross_entropy_backward<T>(T*, const T*, const std::uint32_t*, const T*, \
+                                                    double, std::int64_t, std::int64_t);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)
 #undef CXR_INSTANTIATE

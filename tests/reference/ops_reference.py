@@ -2,12 +2,12 @@
 
 Usage: /usr/bin/python3 ops_reference.py OUT_DIR
 
-One file per case, OUT_DIR/ops/<case>.safetensors, all float32:
-  the inputs (x, y, weight, bias, gamma, beta, running_mean, running_var, labels,
-  class_weights), "out" = op(inputs), a random "R" of out's shape, and "grad.<input>"
-  = d(sum(out * R))/d(input) for every differentiable input; batch norm in training
-  mode adds the updated "running_mean_after" and "running_var_after". The op and its
-  parameters are in the metadata ("op", "stride", ...).
+One file per case, OUT_DIR/ops/<case>.safetensors, float32 (float64 for the cases
+named *_f64): the inputs (x, y, weight, bias, gamma, beta, running_mean, running_var,
+labels, masks, class_weights), "out" = op(inputs), a random "R" of out's shape and
+dtype, and "grad.<input>" = d(sum(out * R))/d(input) for every differentiable input;
+batch norm in training mode adds the updated "running_mean_after" and
+"running_var_after". The op and its parameters are in the metadata ("op", "stride", ...).
 Dropout is absent: its mask comes from CXR's own generator (test_elementwise checks it).
 """
 import os
@@ -29,8 +29,8 @@ def case(name, op, inputs, differentiable, **params):
     return register
 
 
-def randn(*shape, scale=1.0, shift=0.0):
-    return torch.randn(*shape, dtype=torch.float32) * scale + shift
+def randn(*shape, scale=1.0, shift=0.0, dtype=torch.float32):
+    return torch.randn(*shape, dtype=dtype) * scale + shift
 
 
 def run(name, op, make_inputs, differentiable, params, fn, out_dir, seed):
@@ -40,7 +40,7 @@ def run(name, op, make_inputs, differentiable, params, fn, out_dir, seed):
     live = {k: (v.clone().requires_grad_(True) if k in differentiable else v.clone())
             for k, v in inputs.items()}
     out, extra = fn(live, **params)
-    R = torch.randn(out.shape, dtype=torch.float32)
+    R = torch.randn(out.shape, dtype=out.dtype)
     (out * R).sum().backward()
     tensors["out"] = out
     tensors["R"] = R
@@ -60,6 +60,30 @@ def _add(t):
 @case("mul_scalar", "mul_scalar", lambda: {"x": randn(3, 7)}, ["x"], scale=-2.5)
 def _mul_scalar(t, scale):
     return t["x"] * scale, {}
+
+
+class GradientReversal(torch.autograd.Function):
+    """Identity forward; the backward multiplies the gradient by -lambd (Ganin & Lempitsky 2015)."""
+
+    @staticmethod
+    def forward(ctx, x, lambd):
+        ctx.lambd = lambd
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * -ctx.lambd, None
+
+
+def gradient_reversal(t, lambd):
+    return GradientReversal.apply(t["x"], float(lambd)), {}
+
+
+# lambd: torch's spelling of a parameter named lambda (a Python keyword).
+case("gradient_reversal", "gradient_reversal", lambda: {"x": randn(2, 3, 5, 5)}, ["x"],
+     lambd=0.75)(gradient_reversal)
+case("gradient_reversal_f64", "gradient_reversal", lambda: {"x": randn(3, 7, dtype=torch.float64)}, ["x"],
+     lambd=1.5)(gradient_reversal)
 
 
 @case("relu", "relu", lambda: {"x": randn(2, 3, 5, 5)}, ["x"])
@@ -200,6 +224,38 @@ def cross_entropy(t):
 
 case("cross_entropy", "cross_entropy", ce_inputs(False), ["x"])(cross_entropy)
 case("cross_entropy_weighted", "cross_entropy", ce_inputs(True), ["x"])(cross_entropy)
+
+
+# Bit c of masks[i] set: class c is admissible for sample i. One, two and all five classes.
+# Stored as float64, which holds every uint32 mask exactly.
+SET_MASKS = [0b00001, 0b00110, 0b11111, 0b10000, 0b01010, 0b10101, 0b00100]
+
+
+def set_inputs(weighted, dtype):
+    def make():
+        d = {"x": randn(7, 5, scale=2.0, dtype=dtype), "masks": torch.tensor(SET_MASKS, dtype=torch.float64)}
+        if weighted:
+            d["class_weights"] = torch.tensor([0.5, 1.0, 2.0, 1.5, 0.75], dtype=dtype)
+        return d
+    return make
+
+
+def label_set_cross_entropy(t):
+    """-log of the softmax mass on each sample's set; weighted by the mean class weight of the set."""
+    z = t["x"]
+    admissible = ((t["masks"].long()[:, None] >> torch.arange(z.shape[1])) & 1) == 1
+    nll = -(torch.logsumexp(z.masked_fill(~admissible, float("-inf")), 1) - torch.logsumexp(z, 1))
+    if "class_weights" not in t:
+        return nll.mean(), {}
+    w = (t["class_weights"] * admissible).sum(1) / admissible.sum(1)
+    return (w * nll).sum() / w.sum(), {}
+
+
+for _suffix, _dtype in (("", torch.float32), ("_f64", torch.float64)):
+    case("label_set_cross_entropy" + _suffix, "label_set_cross_entropy", set_inputs(False, _dtype),
+         ["x"])(label_set_cross_entropy)
+    case("label_set_cross_entropy_weighted" + _suffix, "label_set_cross_entropy", set_inputs(True, _dtype),
+         ["x"])(label_set_cross_entropy)
 
 
 # ---- resampling -----------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 // without augmentation. Targets on the 2-core machine: >= 5000 images/s plain,
 // >= 1500 images/s augmented, with 2 workers.
 //
-//   BM_Loader/<augment>/<workers>   one epoch of 2048 images, batch 32, shuffled
+//   BM_Loader/<augment>/<workers>   one epoch of 2048 images, batch 32, shuffled;
+//                                   augment 0: none, 1: the defaults, 2: strong_augment()
 //   BM_Normalize, BM_Augment        one image on one thread (the per-image cost)
 #include "engine/data/augment.h"
 #include "engine/data/cache_file.h"
@@ -56,11 +57,11 @@ BenchData& data() {
 }
 
 void BM_Loader(benchmark::State& state) {
-  const bool augment = state.range(0) != 0;
   LoaderOptions opt;
   opt.batch_size = 32;
   opt.workers = static_cast<int>(state.range(1));
-  if (augment) opt.augment = AugmentOptions{};
+  if (state.range(0) == 1) opt.augment = AugmentOptions{};
+  if (state.range(0) == 2) opt.augment = strong_augment();
   std::vector<std::int64_t> all(kImages);
   std::iota(all.begin(), all.end(), 0);
   Loader loader(data().dataset, all, opt);
@@ -73,7 +74,7 @@ void BM_Loader(benchmark::State& state) {
 }
 BENCHMARK(BM_Loader)
     ->ArgNames({"augment", "workers"})
-    ->Args({0, 1})->Args({0, 2})->Args({1, 1})->Args({1, 2})
+    ->Args({0, 1})->Args({0, 2})->Args({1, 1})->Args({1, 2})->Args({2, 1})->Args({2, 2})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -1,7 +1,13 @@
 #include "engine/data/augment.h"
 
+#include "engine/check.h"
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -9,8 +15,26 @@
 
 namespace cxr::data {
 
+AugmentOptions strong_augment() {
+  AugmentOptions o;
+  o.brightness = 0.2;
+  o.contrast = 0.2;
+  o.gamma = 1.5;
+  o.blur_p = 0.3;
+  o.blur_sigma_max = 1.5 / 224;
+  o.noise_std_max = 0.03;
+  o.border_p = 0.3;
+  o.border_max = 0.08;
+  o.jpeg_p = 0.3;
+  o.jpeg_quality_min = 30;
+  return o;
+}
+
 AugmentParams sample_augment(const AugmentOptions& o, int size, Generator& gen) {
   constexpr double kPi = 3.14159265358979323846;
+  CXR_CHECK(o.gamma >= 1.0 && o.jpeg_quality_min >= 1 && o.jpeg_quality_min <= 95,
+            "augment: gamma {} must be at least 1 and jpeg_quality_min {} in [1, 95]", o.gamma,
+            o.jpeg_quality_min);
   AugmentParams p;
   // A fixed draw order, so a seed gives the same parameters whatever is enabled.
   p.angle = gen.uniform(-o.rotation_deg, o.rotation_deg) * kPi / 180.0;
@@ -21,6 +45,22 @@ AugmentParams sample_augment(const AugmentOptions& o, int size, Generator& gen) 
   p.contrast = gen.uniform(1.0 - o.contrast, 1.0 + o.contrast);
   const bool coin = gen.uniform() < 0.5;
   p.flip = o.horizontal_flip && coin;
+  // The photometric draws come last, so the default options keep the parameters of before.
+  const double log_gamma = std::log(o.gamma);
+  p.gamma = std::exp(gen.uniform(-log_gamma, log_gamma));  // exp(0) = 1 exactly when off
+  const bool blur = gen.uniform() < o.blur_p;
+  const double sigma = gen.uniform(0.0, o.blur_sigma_max) * size;
+  p.blur_sigma = blur ? sigma : 0.0;
+  p.noise_std = gen.uniform(0.0, o.noise_std_max);
+  p.noise_key = gen.next_u64();
+  const bool border = gen.uniform() < o.border_p;
+  for (int* side : {&p.border_left, &p.border_right, &p.border_top, &p.border_bottom}) {
+    const auto width = static_cast<int>(gen.uniform(0.0, o.border_max) * size);  // floor: non-negative
+    *side = border ? width : 0;
+  }
+  const bool jpeg = gen.uniform() < o.jpeg_p;
+  const auto quality = static_cast<int>(o.jpeg_quality_min + gen.below(96 - o.jpeg_quality_min));
+  p.jpeg_quality = jpeg ? quality : 0;
   return p;
 }
 
@@ -62,10 +102,10 @@ void narrow(double& lo, double& hi, double s0, double a, double bound) {
   hi = std::min(hi, std::max(t0, t1));
 }
 
-}  // namespace
-
-void augment_image(float* out, const std::uint8_t* in, int size, const AugmentParams& p, float mean,
-                   float stddev) {
+// out = clamp(warp(in) * gain + bias, 0, 1) * inv_std + shift: the warp with the
+// default path's jitter and normalisation fused in.
+void warp(float* out, const std::uint8_t* in, int size, const AugmentParams& p, float gain, float bias,
+          float inv_std, float shift) {
   // Inverse map, output pixel q -> source point s:
   //   s = c + F R(-angle) (q - c - t) / scale,  F = mirror x when flipping, c = centre.
   // Along a row, s moves by (ax, ay) per output column.
@@ -74,10 +114,6 @@ void augment_image(float* out, const std::uint8_t* in, int size, const AugmentPa
   const double mirror = p.flip ? -1.0 : 1.0;
   const double ax = mirror * cs, bx = mirror * sn;  // sx = c + ax*u + bx*v
   const double ay = -sn, by = cs;                   // sy = c + ay*u + by*v
-  // Jitter then normalise: ((v/255 - 0.5) * contrast + 0.5 + brightness), clamped, then (x - mean)/stddev.
-  const float gain = static_cast<float>(p.contrast / 255.0);
-  const float bias = static_cast<float>(0.5 - 0.5 * p.contrast + p.brightness);
-  const float inv_std = 1.0f / stddev, shift = -mean / stddev;
   const float fax = static_cast<float>(ax), fay = static_cast<float>(ay);
   auto finish = [&](float v) { return std::clamp(v * gain + bias, 0.0f, 1.0f) * inv_std + shift; };
 
@@ -138,6 +174,112 @@ void augment_image(float* out, const std::uint8_t* in, int size, const AugmentPa
 #endif
     for (; x < size; ++x) row[x] = finish(sample(in, size, sx(x), sy(x)));
   }
+}
+
+// The normalised Gaussian of standard deviation sigma (pixels) at offsets -r..r,
+// r = ceil(3 sigma).
+std::vector<float> gaussian_taps(double sigma) {
+  const int r = static_cast<int>(std::ceil(3.0 * sigma));
+  std::vector<double> w(2 * r + 1);
+  double sum = 0.0;
+  for (int k = -r; k <= r; ++k) sum += w[k + r] = std::exp(-0.5 * k * k / (sigma * sigma));
+  std::vector<float> taps;
+  for (double v : w) taps.push_back(static_cast<float>(v / sum));
+  return taps;
+}
+
+// Blurs the size x size image in place with the separable kernel `taps`, clamp-to-edge:
+// rows, then columns. Each output adds its taps from -r to r in that order, as the GPU does.
+void blur(float* image, int size, const std::vector<float>& taps) {
+  const int r = static_cast<int>(taps.size() / 2);
+  std::vector<float> rows(static_cast<std::size_t>(size) * size), padded(size + 2 * r);
+  for (int y = 0; y < size; ++y) {
+    const float* src = image + static_cast<std::int64_t>(y) * size;
+    for (int i = 0; i < size + 2 * r; ++i) padded[i] = src[std::clamp(i - r, 0, size - 1)];
+    float* dst = rows.data() + static_cast<std::int64_t>(y) * size;
+    std::fill(dst, dst + size, 0.0f);
+    for (int k = 0; k <= 2 * r; ++k)
+      for (int x = 0; x < size; ++x) dst[x] += taps[k] * padded[x + k];
+  }
+  for (int y = 0; y < size; ++y) {
+    float* dst = image + static_cast<std::int64_t>(y) * size;
+    std::fill(dst, dst + size, 0.0f);
+    for (int k = 0; k <= 2 * r; ++k) {
+      const float* src = rows.data() + static_cast<std::int64_t>(std::clamp(y + k - r, 0, size - 1)) * size;
+      for (int x = 0; x < size; ++x) dst[x] += taps[k] * src[x];
+    }
+  }
+}
+
+// Adds s z to each of the n pixels, z a standard normal from the counter (key, pixel
+// index): pixels 2j and 2j + 1 take the pair j, as the GPU does.
+void add_noise(float* image, std::int64_t n, float s, std::uint64_t key) {
+  for (std::int64_t i = 0; i < n; i += 2) {
+    float z0, z1;
+    normal_pair_at(key, static_cast<std::uint64_t>(i / 2), z0, z1);
+    image[i] += s * z0;
+    if (i + 1 < n) image[i + 1] += s * z1;
+  }
+}
+
+// Whether any stage beyond the default warp and jitter was drawn.
+bool photometric(const AugmentParams& p) {
+  return p.blur_sigma > 0 || p.gamma != 1.0 || p.noise_std > 0 ||
+         p.border_left + p.border_right + p.border_top + p.border_bottom > 0;
+}
+
+}  // namespace
+
+void augment_image(float* out, const std::uint8_t* in, int size, const AugmentParams& p, float mean,
+                   float stddev) {
+  std::vector<std::uint8_t> recoded;
+  if (p.jpeg_quality > 0) {
+    recoded = jpeg_round_trip(in, size, p.jpeg_quality);
+    in = recoded.data();
+  }
+  // Jitter then normalise: ((v/255 - 0.5) * contrast + 0.5 + brightness), clamped, then (x - mean)/stddev.
+  const float gain = static_cast<float>(p.contrast / 255.0);
+  const float bias = static_cast<float>(0.5 - 0.5 * p.contrast + p.brightness);
+  const float inv_std = 1.0f / stddev, shift = -mean / stddev;
+  if (!photometric(p)) {
+    warp(out, in, size, p, gain, bias, inv_std, shift);
+    return;
+  }
+
+  // The warp alone, to intensity in [0, 1]; then one stage at a time.
+  warp(out, in, size, p, 1.0f / 255.0f, 0.0f, 1.0f, 0.0f);
+  if (p.blur_sigma > 0) blur(out, size, gaussian_taps(p.blur_sigma));
+  const std::int64_t n = static_cast<std::int64_t>(size) * size;
+  const float gamma = static_cast<float>(p.gamma), contrast = static_cast<float>(p.contrast);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float v = gamma == 1.0f ? out[i] : std::pow(out[i], gamma);
+    out[i] = v * contrast + bias;  // (v - 0.5) * contrast + 0.5 + brightness
+  }
+  if (p.noise_std > 0) add_noise(out, n, static_cast<float>(p.noise_std), p.noise_key);
+  for (int y = 0; y < size; ++y)
+    for (int x = 0; x < size; ++x) {
+      const bool band = x < p.border_left || x >= size - p.border_right || y < p.border_top ||
+                        y >= size - p.border_bottom;
+      float& v = out[static_cast<std::int64_t>(y) * size + x];
+      v = (band ? 0.0f : std::clamp(v, 0.0f, 1.0f)) * inv_std + shift;
+    }
+}
+
+std::vector<std::uint8_t> jpeg_round_trip(const std::uint8_t* in, int size, int quality) {
+  std::vector<std::uint8_t> encoded;
+  auto append = [](void* context, void* data, int len) {
+    auto* bytes = static_cast<std::vector<std::uint8_t>*>(context);
+    bytes->insert(bytes->end(), static_cast<const std::uint8_t*>(data), static_cast<const std::uint8_t*>(data) + len);
+  };
+  CXR_CHECK(stbi_write_jpg_to_func(append, &encoded, size, size, 1, in, quality) != 0,
+            "augment: JPEG encoding of a {0}x{0} image at quality {1} failed", size, quality);
+  int width = 0, height = 0, channels = 0;
+  const std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
+      stbi_load_from_memory(encoded.data(), static_cast<int>(encoded.size()), &width, &height, &channels, 1),
+      stbi_image_free);
+  CXR_CHECK(decoded && width == size && height == size, "augment: the re-encoded {0}x{0} JPEG decoded to {1}x{2}",
+            size, width, height);
+  return {decoded.get(), decoded.get() + static_cast<std::size_t>(size) * size};
 }
 
 }  // namespace cxr::data

@@ -22,14 +22,23 @@ Tensor make_image_batch(const std::vector<const std::uint8_t*>& images, int size
 #ifdef CXR_HAVE_CUDA
   if (device.is_cuda()) {
     std::vector<std::uint8_t> staged(static_cast<std::size_t>(count * pixels));
-    for (std::int64_t j = 0; j < count; ++j) std::memcpy(staged.data() + j * pixels, images[j], pixels);
+    for (std::int64_t j = 0; j < count; ++j) {
+      const std::uint8_t* image = images[j];
+      std::vector<std::uint8_t> recoded;
+      if (!params.empty() && params[j].jpeg_quality > 0) {  // on the uint8 image, before the warp: on the host
+        recoded = jpeg_round_trip(image, size, params[j].jpeg_quality);
+        image = recoded.data();
+      }
+      std::memcpy(staged.data() + j * pixels, image, pixels);
+    }
     const cuda::DeviceArray<std::uint8_t> bytes(staged.data(), count * pixels);
     if (params.empty()) {
       cuda::normalize_images(out.data<float>(), bytes.get(), count * pixels, mean, stddev);
     } else {
       std::vector<cuda::AugmentImageParams> plain;
       for (const AugmentParams& p : params)
-        plain.push_back({p.angle, p.scale, p.tx, p.ty, p.flip, p.brightness, p.contrast});
+        plain.push_back({p.angle, p.scale, p.tx, p.ty, p.flip, p.brightness, p.contrast, p.gamma, p.blur_sigma,
+                         p.noise_std, p.noise_key, p.border_left, p.border_right, p.border_top, p.border_bottom});
       cuda::augment_images(out.data<float>(), bytes.get(), static_cast<int>(count), size, plain.data(), mean, stddev);
     }
     return out;

@@ -29,7 +29,11 @@ std::optional<json::object> read_evaluation_beside(const fs::path& model_file) {
   const json::value* metrics = doc.is_object() ? doc.as_object().if_contains("metrics") : nullptr;
   CXR_CHECK(metrics != nullptr && metrics->is_object(), "evaluation: '{}' has no \"metrics\" object",
             path.string());
-  return metrics->as_object();
+  // The shortcut figures of `cxr eval` travel with the metrics, so the web app shows them.
+  json::object out = metrics->as_object();
+  for (const char* key : {"by_source_and_age", "source_probe", "lung_energy", "train_sources"})
+    if (const json::value* v = doc.as_object().if_contains(key); v != nullptr && !v->is_null()) out[key] = *v;
+  return out;
 }
 
 }  // namespace cxr

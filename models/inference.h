@@ -30,9 +30,10 @@ inline constexpr int kMinImageSide = 32;
 
 // What every evaluation and prediction output carries.
 inline constexpr const char* kShortcutCaveat =
-    "research software, not a medical device; COVID-19 images are all adults and normal images all "
-    "children, so a model can learn age instead of disease: a reference model trained on this data "
-    "called 98% of normal adult X-rays from an outside source COVID-19";
+    "research software, not a medical device; every COVID-19 image it learnt from comes from one collection "
+    "of adult hospital films and most normal and pneumonia images from a pediatric set or one other hospital, "
+    "so a model can learn the patient's age or the hospital instead of the disease (cxr eval measures this "
+    "per source and age group)";
 
 // The bundled model: $CXR_MODEL when set and not empty, else
 // models/pretrained/cxr-small.safetensors in the source tree the program was built from.

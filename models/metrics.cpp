@@ -1,6 +1,7 @@
 #include "models/metrics.h"
 
 #include "engine/check.h"
+#include "engine/data/labels.h"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -139,12 +140,13 @@ std::vector<int> predictions_from(std::span<const double> probabilities, int num
   return out;
 }
 
-ClassificationReport classification_report(std::span<const double> probabilities, std::span<const int> labels,
+ClassificationReport classification_report(std::span<const double> probabilities, std::span<const int> targets,
                                            const std::vector<std::string>& class_names) {
   const int k = static_cast<int>(class_names.size());
-  CXR_CHECK(probabilities.size() == labels.size() * class_names.size(),
+  CXR_CHECK(probabilities.size() == targets.size() * class_names.size(),
             "classification_report: {} probabilities for {} labels of {} classes", probabilities.size(),
-            labels.size(), k);
+            targets.size(), k);
+  const std::vector<int> labels = resolve_targets(probabilities, targets, k);
   const std::vector<int> predicted = predictions_from(probabilities, k);
   ClassificationReport r = report_from_confusion(confusion_matrix(labels, predicted, k), class_names);
 
@@ -228,6 +230,27 @@ boost::json::object report_to_json(const ClassificationReport& r) {
   o["confusion_matrix"] = std::move(confusion);
   o["confusion_matrix_rows"] = "true class";
   return o;
+}
+
+std::vector<int> resolve_targets(std::span<const double> probabilities, std::span<const int> targets,
+                                 int num_classes) {
+  const std::size_t k = static_cast<std::size_t>(num_classes);
+  CXR_CHECK(probabilities.size() == targets.size() * k, "resolve_targets: {} probabilities for {} targets of {} classes",
+            probabilities.size(), targets.size(), num_classes);
+  const std::vector<int> predicted = predictions_from(probabilities, num_classes);
+  std::vector<int> resolved(targets.size());
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const std::uint32_t admissible = data::target_classes(targets[i], num_classes);
+    if (admissible & (1u << predicted[i])) {
+      resolved[i] = predicted[i];
+      continue;
+    }
+    int best = -1;
+    for (int c = 0; c < num_classes; ++c)
+      if ((admissible & (1u << c)) && (best < 0 || probabilities[i * k + c] > probabilities[i * k + best])) best = c;
+    resolved[i] = best;
+  }
+  return resolved;
 }
 
 }  // namespace cxr

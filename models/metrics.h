@@ -64,12 +64,21 @@ double roc_auc(std::span<const double> scores, const std::vector<bool>& positive
 double expected_calibration_error(std::span<const double> confidences, const std::vector<bool>& correct,
                                   int bins = kEceBins);
 
-// Everything, from the probabilities [n x classes] (row-major) and the labels.
-ClassificationReport classification_report(std::span<const double> probabilities, std::span<const int> labels,
+// Everything, from the probabilities [n x classes] (row-major) and the targets
+// (class labels, or label sets resolved as resolve_targets below says).
+ClassificationReport classification_report(std::span<const double> probabilities, std::span<const int> targets,
                                            const std::vector<std::string>& class_names);
 
 // argmax of each row of probabilities [n x classes].
 std::vector<int> predictions_from(std::span<const double> probabilities, int num_classes);
+
+// Label sets (engine/data/labels.h: a target such as NIH "pneumonia" admits bacterial
+// or viral). Every metric above scores one class per image, so a target is resolved to
+// the class it is scored as: the predicted class when that is admissible (a right
+// call), otherwise the admissible class the model found most probable (a miss of that
+// class). A single-class target is its class.
+std::vector<int> resolve_targets(std::span<const double> probabilities, std::span<const int> targets,
+                                 int num_classes);
 
 // A fixed-width table: per-class rows, averages, accuracy, AUC, ECE and the
 // confusion matrix.

@@ -36,8 +36,8 @@ void write_model_card(const std::filesystem::path& path, const ModelCard& c) {
   json::object counts;
   for (const auto& [split, per_class] : c.split_counts) {
     json::object o;
-    for (std::size_t k = 0; k < per_class.size() && k < c.info.class_names.size(); ++k)
-      o[c.info.class_names[k]] = per_class[k];
+    for (std::size_t k = 0; k < per_class.size() && k < c.count_names.size(); ++k)
+      o[c.count_names[k]] = per_class[k];
     counts[split] = std::move(o);
   }
 
@@ -56,7 +56,10 @@ void write_model_card(const std::filesystem::path& path, const ModelCard& c) {
                     {"parameters", c.parameters},
                     {"classes", classes},
                     {"normalization", json::object{{"mean", c.info.mean}, {"std", c.info.stddev}}}}},
-      {"data", json::object{{"dir", c.data_dir.string()}, {"manifest_sha256", c.manifest_sha256}, {"images", counts}}},
+      {"data", json::object{{"dir", c.data_dir.string()},
+                            {"manifest_sha256", c.manifest_sha256},
+                            {"split_seed", c.split_seed ? json::value(*c.split_seed) : json::value(nullptr)},
+                            {"images", counts}}},
       {"training",
        json::object{{"options", to_json(c.options)},
                     {"threads", c.threads},

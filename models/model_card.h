@@ -3,7 +3,7 @@
 //
 //   format, version      "cxr-model-card", 1
 //   model                file, preset, config, parameters, classes, normalization
-//   data                 dir, manifest_sha256, images per split and class
+//   data                 dir, manifest_sha256, split_seed, images per split and target
 //   training             options, threads, class weights, stop reason, epochs run,
 //                        steps, seconds, images per second, git commit, cxr version
 //   history              one record per epoch (models/trainer.h EpochRecord)
@@ -17,6 +17,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,9 @@ struct ModelCard {
   std::int64_t parameters = 0;
   std::filesystem::path data_dir;
   std::string manifest_sha256;
-  std::map<std::string, std::vector<std::int64_t>> split_counts;  // split -> images per class
+  std::optional<std::uint64_t> split_seed;  // the data build's split seed, when its stats.json says
+  std::vector<std::string> count_names;     // what split_counts count: the dataset's targets
+  std::map<std::string, std::vector<std::int64_t>> split_counts;  // split -> images per target
   TrainOptions options;
   int threads = 0;
   std::vector<double> class_weights;

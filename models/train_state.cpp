@@ -6,6 +6,9 @@
 
 #include <boost/json.hpp>
 
+#include <cmath>
+#include <limits>
+
 namespace cxr {
 
 namespace json = boost::json;
@@ -41,6 +44,11 @@ json::object to_json(const TrainOptions& o, bool exact) {
   if (o.init_model) j["init_model"] = o.init_model->string();
   if (o.unfreeze != Unfreeze::all) j["unfreeze"] = unfreeze_name(o.unfreeze);
   if (o.extra_data) j["extra_data"] = o.extra_data->string();
+  // Against the source shortcut: absent at their defaults, like the fine-tuning fields.
+  if (o.balance != SampleBalance::none) j["balance"] = sample_balance_name(o.balance);
+  if (o.strong_augment) j["strong_augment"] = true;
+  if (o.adversary != 0) j["adversary"] = number(o.adversary, exact);
+  if (o.select != Selection::macro_f1) j["select"] = selection_name(o.select);
   return j;
 }
 
@@ -74,21 +82,32 @@ TrainOptions train_options_from_json(const json::value& value) {
     o.unfreeze = *u;
   }
   if (j.contains("extra_data")) o.extra_data = get_string(j, "extra_data", where);
+  if (j.contains("balance")) o.balance = parse_sample_balance(get_string(j, "balance", where));
+  if (j.contains("strong_augment")) o.strong_augment = get_bool(j, "strong_augment", where);
+  if (j.contains("adversary")) o.adversary = get_double(j, "adversary", where);
+  if (j.contains("select")) o.select = parse_selection(get_string(j, "select", where));
   return o;
 }
 
 json::object to_json(const EpochRecord& r, bool exact) {
   json::array f1;
   for (double v : r.val_f1) f1.push_back(number(v, exact));
-  return json::object{{"epoch", r.epoch},
-                      {"lr", number(r.lr, exact)},
-                      {"train_loss", number(r.train_loss, exact)},
-                      {"val_loss", number(r.val_loss, exact)},
-                      {"val_accuracy", number(r.val_accuracy, exact)},
-                      {"val_macro_f1", number(r.val_macro_f1, exact)},
-                      {"val_f1", std::move(f1)},
-                      {"train_seconds", number(r.train_seconds, exact)},
-                      {"images_per_second", number(r.images_per_second, exact)}};
+  json::object j{{"epoch", r.epoch},
+                 {"lr", number(r.lr, exact)},
+                 {"train_loss", number(r.train_loss, exact)},
+                 {"val_loss", number(r.val_loss, exact)},
+                 {"val_accuracy", number(r.val_accuracy, exact)},
+                 {"val_macro_f1", number(r.val_macro_f1, exact)},
+                 {"val_f1", std::move(f1)},
+                 {"train_seconds", number(r.train_seconds, exact)},
+                 {"images_per_second", number(r.images_per_second, exact)}};
+  // Absent when no (source, age group) cell was large enough, as in older records.
+  if (!std::isnan(r.val_worst_cell_f1)) {
+    j["val_worst_cell_f1"] = number(r.val_worst_cell_f1, exact);
+    j["val_worst_cell"] = r.val_worst_cell;
+  }
+  if (r.train_source_loss != 0) j["train_source_loss"] = number(r.train_source_loss, exact);
+  return j;
 }
 
 EpochRecord epoch_record_from_json(const json::value& value) {
@@ -106,6 +125,12 @@ EpochRecord epoch_record_from_json(const json::value& value) {
     r.val_f1.push_back(to_double(f1[c], fmt::format("{} val_f1[{}]", where, c)));
   r.train_seconds = get_double(j, "train_seconds", where);
   r.images_per_second = get_double(j, "images_per_second", where);
+  r.val_worst_cell_f1 = std::numeric_limits<double>::quiet_NaN();
+  if (j.contains("val_worst_cell_f1")) {
+    r.val_worst_cell_f1 = get_double(j, "val_worst_cell_f1", where);
+    r.val_worst_cell = get_string(j, "val_worst_cell", where);
+  }
+  if (j.contains("train_source_loss")) r.train_source_loss = get_double(j, "train_source_loss", where);
   return r;
 }
 

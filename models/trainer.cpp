@@ -2,27 +2,33 @@
 
 #include "engine/autograd.h"
 #include "engine/data/dataset.h"
+#include "engine/data/labels.h"
 #include "engine/data/loader.h"
+#include "engine/nn/layers.h"
 #include "engine/ops.h"
 #include "engine/optim/adamw.h"
 #include "engine/optim/lr_schedule.h"
 #include "engine/optim/sgd.h"
 #include "engine/parallel.h"
 #include "engine/random.h"
+#include "models/dataset_settings.h"
 #include "models/device_choice.h"
 #include "models/inference.h"
 #include "models/metrics.h"
 #include "models/model_card.h"
 #include "models/model_file.h"
 #include "models/presets.h"
+#include "models/shortcut_report.h"
 #include "models/train_state.h"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <map>
 #include <memory>
 #include <set>
+#include <tuple>
 
 namespace cxr {
 
@@ -55,6 +61,22 @@ ClassWeighting parse_class_weighting(const std::string& name) {
   if (name == "sqrt") return ClassWeighting::sqrt_balanced;
   if (name == "none") return ClassWeighting::none;
   throw Error(fmt::format("unknown class weighting '{}': expected auto, sqrt or none", name));
+}
+
+std::string sample_balance_name(SampleBalance b) { return b == SampleBalance::source ? "source" : "none"; }
+
+SampleBalance parse_sample_balance(const std::string& name) {
+  if (name == "none") return SampleBalance::none;
+  if (name == "source") return SampleBalance::source;
+  throw Error(fmt::format("unknown sampling '{}': expected none or source", name));
+}
+
+std::string selection_name(Selection s) { return s == Selection::worst_cell ? "worst_cell" : "macro_f1"; }
+
+Selection parse_selection(const std::string& name) {
+  if (name == "macro_f1") return Selection::macro_f1;
+  if (name == "worst_cell") return Selection::worst_cell;
+  throw Error(fmt::format("unknown selection '{}': expected macro_f1 or worst_cell", name));
 }
 
 std::string stop_reason_name(StopReason reason) {
@@ -130,6 +152,9 @@ void check_options(const TrainOptions& o) {
             o.extra_data ? o.extra_data->string() : "");
   CXR_CHECK(o.unfreeze == Unfreeze::all || o.init_model,
             "train: freezing layers needs a trained model to start from (init model)");
+  CXR_CHECK(o.adversary >= 0, "train: the adversary weight must be non-negative, got {}", o.adversary);
+  CXR_CHECK(o.adversary == 0 || o.unfreeze == Unfreeze::all,
+            "train: the source adversary trains the whole feature extractor (unfreeze all)");
 }
 
 // The index in ClassifierNet::layer_names of the layer a parameter belongs to
@@ -158,13 +183,13 @@ std::int64_t first_trainable_offset(const ParameterSet& params, const std::vecto
   return first;
 }
 
-// A seeded share of the train split's patients, taken per class (a patient counts
-// for the class of their first image) so that the class mix stays as it was; every
+// A seeded share of the train split's patients, taken per target (a patient counts
+// for the target of their first image) so that the class mix stays as it was; every
 // image of a kept patient is kept. At least one patient per class.
 std::vector<std::int64_t> patient_subset(const data::Dataset& ds, const std::vector<std::int64_t>& train,
                                          double fraction, std::uint64_t seed) {
   std::map<std::string, int> class_of_patient;
-  std::vector<std::vector<std::string>> patients(ds.num_classes());
+  std::vector<std::vector<std::string>> patients(data::num_targets(ds.num_classes()));
   for (auto i : train)
     if (class_of_patient.emplace(ds.row(i).patient, ds.label(i)).second) patients[ds.label(i)].push_back(ds.row(i).patient);
   Generator gen(seed ^ 0x7261696e66726163ULL);  // its own stream: the loader's order is unchanged
@@ -203,6 +228,10 @@ void check_resumable(const TrainOptions& now, const TrainOptions& saved, const s
   cmp("init model", now.init_model.value_or("").string(), saved.init_model.value_or("").string());
   cmp("unfreeze", unfreeze_name(now.unfreeze), unfreeze_name(saved.unfreeze));
   cmp("extra data", now.extra_data.value_or("").string(), saved.extra_data.value_or("").string());
+  cmp("balance", sample_balance_name(now.balance), sample_balance_name(saved.balance));
+  cmp("strong augment", now.strong_augment, saved.strong_augment);
+  cmp("adversary", now.adversary, saved.adversary);
+  cmp("select", selection_name(now.select), selection_name(saved.select));
   if (diffs.empty()) return;
   std::string message = fmt::format("train: cannot resume from '{}' with different settings:", path);
   for (const auto& d : diffs) message += "\n  " + d;
@@ -246,19 +275,68 @@ class Optimizer {
   std::unique_ptr<SGD> sgd_;
 };
 
-// w_c = N / (C n_c) over the train split, or its square root (classes without images get 0).
+// w_c = N / (C n_c) over the train split, or its square root (classes without images
+// get 0). An image of a label set counts 1/|set| towards each of its classes.
 std::vector<double> class_weights_of(ClassWeighting weighting, const data::Dataset& ds,
                                      const std::vector<std::int64_t>& train) {
-  if (weighting == ClassWeighting::none) return std::vector<double>(ds.num_classes(), 1.0);
-  std::vector<std::int64_t> counts(ds.num_classes(), 0);
-  for (auto i : train) ++counts[ds.label(i)];
+  const int classes = ds.num_classes();
+  if (weighting == ClassWeighting::none) return std::vector<double>(classes, 1.0);
+  std::vector<double> counts(classes, 0.0);
+  for (auto i : train) {
+    const std::uint32_t set = data::target_classes(ds.label(i), classes);
+    for (int c = 0; c < classes; ++c)
+      if (set & (1u << c)) counts[c] += 1.0 / std::popcount(set);
+  }
   std::vector<double> w(counts.size(), 0.0);
   for (std::size_t c = 0; c < counts.size(); ++c)
     if (counts[c] > 0)
-      w[c] = static_cast<double>(train.size()) / (static_cast<double>(counts.size()) * static_cast<double>(counts[c]));
+      w[c] = static_cast<double>(train.size()) / (static_cast<double>(counts.size()) * counts[c]);
   if (weighting == ClassWeighting::sqrt_balanced)
     for (double& x : w) x = std::sqrt(x);
   return w;
+}
+
+// Per-image sampling weights for SampleBalance::source (see trainer.h): target t has
+// groups g (source x age group) of n_g images; an image of group g in target t is
+// drawn with weight sqrt(n_g) / sum_g' sqrt(n_g') / n_g / targets.
+std::vector<double> source_balanced_weights(const data::Dataset& ds, const std::vector<std::int64_t>& train) {
+  using Group = std::tuple<int, data::Source, data::AgeGroup>;
+  std::map<Group, std::int64_t> sizes;
+  for (auto i : train) ++sizes[{ds.label(i), ds.row(i).source, ds.row(i).age_group}];
+  std::map<int, double> root_sum;  // per target
+  for (const auto& [g, n] : sizes) root_sum[std::get<0>(g)] += std::sqrt(static_cast<double>(n));
+  std::vector<double> weights;
+  for (auto i : train) {
+    const Group g{ds.label(i), ds.row(i).source, ds.row(i).age_group};
+    const double n = static_cast<double>(sizes.at(g));
+    weights.push_back(std::sqrt(n) / root_sum.at(std::get<0>(g)) / n / static_cast<double>(root_sum.size()));
+  }
+  return weights;
+}
+
+// The classifier of image sources behind the gradient reversal (TrainOptions::adversary):
+// pooled features -> 64 hidden units -> one logit per source.
+class SourceAdversary : public Module {
+ public:
+  static constexpr int kSources = 4;  // data::Source: ieee8023, kermany, upload, nih
+  explicit SourceAdversary(int features)
+      : hidden_(add_module("hidden", std::make_unique<Linear>(features, 64))),
+        out_(add_module("out", std::make_unique<Linear>(64, kSources))) {}
+  Tensor forward(const Tensor& pooled) const { return out_.forward(relu(hidden_.forward(pooled))); }
+
+ private:
+  Linear& hidden_;
+  Linear& out_;
+};
+
+// The adversary's targets: an image's own source, or every source for COVID-19 (a full
+// set has probability 1: no loss and no gradient, so those images teach it nothing).
+std::vector<std::uint32_t> source_masks(const data::Dataset& ds, const std::vector<std::int64_t>& indices, int covid) {
+  std::vector<std::uint32_t> masks;
+  for (auto i : indices)
+    masks.push_back(ds.label(i) == covid ? (1u << SourceAdversary::kSources) - 1
+                                         : 1u << static_cast<int>(ds.row(i).source));
+  return masks;
 }
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -315,6 +393,13 @@ class Run {
     last_frozen_ = last_frozen_layer(info_.config, o.unfreeze);
     const std::int64_t first_trainable = first_trainable_offset(*params_, net_->layer_names(), last_frozen_);
     opt_ = std::make_unique<Optimizer>(*params_, o, first_trainable);
+    covid_ = data::class_index("covid", ds_.num_classes()).value_or(-1);
+    if (o.adversary > 0) {
+      adversary_ = std::make_unique<SourceAdversary>(info_.config.feature_channels());
+      adversary_params_ = std::make_unique<ParameterSet>(*adversary_, o.seed + 2);
+      adversary_params_->to(device_);
+      adversary_opt_ = std::make_unique<Optimizer>(*adversary_params_, o, 0);
+    }
 
     data::LoaderOptions lo;
     lo.batch_size = o.batch;
@@ -324,11 +409,13 @@ class Run {
     lo.mean = info_.mean;  // the dataset's statistics, or the fine-tuned model's normalisation
     lo.stddev = info_.stddev;
     lo.drop_last = static_cast<std::int64_t>(train_idx_.size()) >= o.batch;  // no tiny last batch for batch norm
-    if (o.augment) lo.augment = data::AugmentOptions{};
+    if (o.augment) lo.augment = o.strong_augment ? data::strong_augment() : data::AugmentOptions{};
+    if (o.balance == SampleBalance::source) lo.sample_weights = source_balanced_weights(ds_, train_idx_);
     train_loader_ = std::make_unique<data::Loader>(ds_, train_idx_, lo);
     lo.shuffle = false;
     lo.drop_last = false;
     lo.augment.reset();
+    lo.sample_weights.clear();
     val_loader_ = std::make_unique<data::Loader>(ds_, val_idx, lo);
 
     class_weights_ = class_weights_of(o.class_weights, ds_, train_idx_);
@@ -363,10 +450,11 @@ class Run {
       if (auto r = train_epoch()) return finish(*r);
       EpochRecord record;
       if (auto r = validate(record)) return finish(*r);
-      const bool best = record.val_macro_f1 > s_.best_macro_f1;
+      const double score = selection_score(record);
+      const bool best = score > s_.best_macro_f1;
       s_.history.push_back(record);
       if (best) {
-        s_.best_macro_f1 = record.val_macro_f1;
+        s_.best_macro_f1 = score;
         s_.best_epoch = record.epoch;
         s_.bad_epochs = 0;
         save_model(o.out.string(), *net_, info_);
@@ -379,6 +467,7 @@ class Run {
       s_.epoch_batches = 0;
       s_.epoch_train_seconds = 0;
       s_.epoch_images = 0;
+      epoch_source_loss_sum_ = 0;
       if (cb_.on_epoch) cb_.on_epoch(record, best);
       if (o.patience > 0 && s_.bad_epochs >= o.patience && s_.epoch < o.epochs) {
         reason = StopReason::early_stopping;
@@ -393,6 +482,42 @@ class Run {
   }
 
  private:
+  // What `select` keeps the best of; a run without a large enough cell falls back
+  // to macro-F1 (so early epochs of tiny test sets still save a model).
+  double selection_score(const EpochRecord& r) const {
+    if (s_.options.select == Selection::worst_cell && !std::isnan(r.val_worst_cell_f1)) return r.val_worst_cell_f1;
+    return r.val_macro_f1;
+  }
+
+  std::vector<std::uint32_t> target_masks(const std::vector<int>& targets) const {
+    std::vector<std::uint32_t> masks;
+    for (int t : targets) masks.push_back(data::target_classes(t, ds_.num_classes()));
+    return masks;
+  }
+
+  // The gradient reversal factor at the current step (Ganin & Lempitsky 2015, eq. 14).
+  double adversary_lambda() const {
+    const double total = static_cast<double>(s_.options.epochs * train_loader_->batches_per_epoch());
+    const double p = std::min(1.0, static_cast<double>(s_.step) / total);
+    return s_.options.adversary * (2.0 / (1.0 + std::exp(-10.0 * p)) - 1.0);
+  }
+
+  // The loss of a training step: the label-set cross-entropy of the classes, plus,
+  // with an adversary, its source loss through the gradient reversal (which trains
+  // the adversary to tell the sources apart and the features to hide them).
+  Tensor step_loss(const data::Batch& batch) {
+    const Tensor x = input(batch.images);
+    const std::vector<std::uint32_t> masks = target_masks(batch.labels);
+    if (!adversary_) return label_set_cross_entropy(forward_train(x), masks, weight_tensor_);
+    const Tensor features = net_->features(x);
+    const Tensor loss = label_set_cross_entropy(net_->head(features), masks, weight_tensor_);
+    const Tensor reversed = gradient_reversal(global_avg_pool2d(features), adversary_lambda());
+    const Tensor source_loss =
+        label_set_cross_entropy(adversary_->forward(reversed), source_masks(ds_, batch.indices, covid_));
+    epoch_source_loss_sum_ += source_loss.to(Device::cpu()).item();
+    return add(loss, source_loss);
+  }
+
   std::optional<StopReason> should_stop() const {
     if (stop_ != nullptr && stop_->load()) return StopReason::interrupted;
     if (s_.options.max_minutes > 0 && seconds_since(session_start_) > 60 * s_.options.max_minutes)
@@ -444,10 +569,12 @@ class Run {
     auto t = Clock::now();
     while (auto batch = train_loader_->next()) {
       params_->zero_grad();
-      Tensor loss = cross_entropy(forward_train(input(batch->images)), batch->labels, weight_tensor_);
+      if (adversary_) adversary_params_->zero_grad();
+      Tensor loss = step_loss(*batch);
       loss.backward();
       last_lr_ = schedule_.lr_at(s_.step);
       opt_->step(last_lr_);
+      if (adversary_) adversary_opt_->step(last_lr_);
       const double value = loss.to(Device::cpu()).item();
       const double dt = seconds_since(t);
       t = Clock::now();
@@ -485,30 +612,36 @@ class Run {
     net_->eval();
     NoGradGuard no_grad;
     val_loader_->start_epoch(0);
-    std::vector<int> labels, predictions;
+    std::vector<int> labels;
+    std::vector<double> probabilities;
+    std::vector<ImageOrigin> origins;
     double loss_sum = 0;
     while (auto batch = val_loader_->next()) {
       const Tensor logits = net_->forward(input(batch->images)).to(Device::cpu());
       const auto n = static_cast<std::int64_t>(batch->labels.size());
-      loss_sum += cross_entropy(logits, batch->labels).item() * static_cast<double>(n);
-      const std::int64_t classes = logits.size(1);
-      for (std::int64_t i = 0; i < n; ++i) {
-        int best = 0;
-        for (std::int64_t c = 1; c < classes; ++c)
-          if (logits.at(i * classes + c) > logits.at(i * classes + best)) best = static_cast<int>(c);
-        predictions.push_back(best);
+      loss_sum += label_set_cross_entropy(logits, target_masks(batch->labels)).item() * static_cast<double>(n);
+      const Tensor p = softmax(logits).to(DType::F64).contiguous();
+      probabilities.insert(probabilities.end(), p.data<double>(), p.data<double>() + p.numel());
+      for (std::int64_t j = 0; j < n; ++j) {
+        const auto& row = ds_.row(batch->indices[j]);
+        origins.push_back({row.source, row.age_group, batch->labels[j]});
       }
       labels.insert(labels.end(), batch->labels.begin(), batch->labels.end());
       if (auto r = should_stop()) return r;
     }
-    const ClassificationReport report =
-        report_from_confusion(confusion_matrix(labels, predictions, ds_.num_classes()), info_.class_names);
+    const ClassificationReport report = classification_report(probabilities, labels, info_.class_names);
+    const ShortcutReport cells = shortcut_report(probabilities, origins, ds_.num_classes());
     record.epoch = static_cast<int>(s_.epoch) + 1;
     record.lr = last_lr_;
     record.train_loss = s_.epoch_batches > 0 ? s_.epoch_loss_sum / static_cast<double>(s_.epoch_batches) : 0.0;
+    record.train_source_loss = adversary_ && s_.epoch_batches > 0
+                                   ? epoch_source_loss_sum_ / static_cast<double>(s_.epoch_batches)
+                                   : 0.0;
     record.val_loss = loss_sum / static_cast<double>(labels.size());
     record.val_accuracy = report.accuracy;
     record.val_macro_f1 = report.macro_f1;
+    record.val_worst_cell_f1 = cells.worst_cell_macro_f1;
+    record.val_worst_cell = cells.worst_cell;
     for (const auto& c : report.classes) record.val_f1.push_back(c.f1);
     record.train_seconds = s_.epoch_train_seconds;
     record.images_per_second = s_.epoch_train_seconds > 0 ? s_.epoch_images / s_.epoch_train_seconds : 0.0;
@@ -519,6 +652,10 @@ class Run {
     std::vector<std::pair<std::string, Tensor>> t{{"model.values", params_->values()},
                                                   {"model.buffers", params_->buffer_values()}};
     for (auto& p : opt_->state()) t.push_back(std::move(p));
+    if (adversary_) {
+      t.emplace_back("adversary.values", adversary_params_->values());
+      for (auto& [name, tensor] : adversary_opt_->state()) t.emplace_back("adversary." + name, tensor);
+    }
     return t;
   }
 
@@ -549,6 +686,7 @@ class Run {
       target.copy_(it->second.to(target.device()));
     }
     opt_->set_steps(s_.step);
+    if (adversary_opt_) adversary_opt_->set_steps(s_.step);  // it steps with the classifier
     net_->dropout_generator().set_state(s_.dropout_state);
     CXR_CHECK(s_.epoch >= 0 && s_.batch >= 0 && s_.batch <= train_loader_->batches_per_epoch(),
               "train: checkpoint '{}': position epoch {} batch {} does not fit this run", path, s_.epoch, s_.batch);
@@ -562,8 +700,10 @@ class Run {
     card.parameters = params_->count();
     card.data_dir = s_.options.data_dir;
     card.manifest_sha256 = s_.manifest_sha256;
+    card.count_names = data::target_names(ds_.num_classes());
+    card.split_seed = dataset_split_seed(s_.options.data_dir);
     for (data::Split split : data::kSplits) {
-      std::vector<std::int64_t> counts(ds_.num_classes(), 0);
+      std::vector<std::int64_t> counts(card.count_names.size(), 0);
       // The train counts are the images trained on (a --train-fraction subset).
       for (auto i : split == data::Split::train ? train_idx_ : ds_.indices(split)) ++counts[ds_.label(i)];
       card.split_counts[std::string(data::split_name(split))] = counts;
@@ -613,6 +753,11 @@ class Run {
   std::unique_ptr<ClassifierNet> net_;
   std::unique_ptr<ParameterSet> params_;
   std::unique_ptr<Optimizer> opt_;
+  int covid_ = -1;  // the covid class, -1 when the scheme has none
+  std::unique_ptr<SourceAdversary> adversary_;  // TrainOptions::adversary > 0
+  std::unique_ptr<ParameterSet> adversary_params_;
+  std::unique_ptr<Optimizer> adversary_opt_;
+  double epoch_source_loss_sum_ = 0;  // not checkpointed: a resumed epoch reports its own part
   std::string last_frozen_;  // "": every layer trains
   std::unique_ptr<data::Loader> train_loader_, val_loader_;
   std::vector<double> class_weights_;

@@ -1,10 +1,13 @@
 // `cxr train`: trains a preset network on a built dataset directory
-// (engine/data/build.h) and keeps the best model by validation macro-F1.
+// (engine/data/build.h) and keeps the best model by validation macro-F1 (or by its
+// worst source x age group cell, `select`).
 //
 // One run: AdamW (or SGD with Nesterov momentum) under a linear warm-up + cosine
 // learning rate, cross-entropy with inverse-frequency class weights ("auto":
 // w_c = N / (C n_c) over the train split), seeded augmentation, validation after
-// every epoch. Whenever the validation macro-F1 improves, the model file `out` is
+// every epoch. Images labelled with a label set (NIH "pneumonia": bacterial or
+// viral) train on -log of the probability of the set (label_set_cross_entropy) and
+// count 1/|set| towards each of its classes in the class weights. Whenever the validation macro-F1 improves, the model file `out` is
 // rewritten; after `patience` epochs without improvement training stops early.
 //
 // Files next to `out` (model.safetensors):
@@ -61,6 +64,23 @@ std::optional<Unfreeze> parse_unfreeze(const std::string& name);
 // The last layer (ClassifierNet::layer_names) that stays frozen; "" when every layer trains.
 std::string last_frozen_layer(const NetConfig& config, Unfreeze unfreeze);
 
+// How the loader draws a training epoch: every image once in a shuffled order
+// (none), or, against the source shortcut, with replacement so that every target
+// is equally likely and, within a target, each (source, age group) gets a share
+// proportional to the square root of its image count (source): the one COVID-19
+// hospital and the one pediatric set no longer dominate what a class looks like,
+// without repeating a handful of images hundreds of times.
+enum class SampleBalance { none, source };
+std::string sample_balance_name(SampleBalance b);             // "none", "source"
+SampleBalance parse_sample_balance(const std::string& name);  // throws on anything else
+
+// Which epoch's model is kept: the best validation macro-F1, or the best worst
+// (source, age group) cell of validation macro-F1 (models/shortcut_report.h), which
+// punishes a model that is right on average and wrong on one population.
+enum class Selection { macro_f1, worst_cell };
+std::string selection_name(Selection s);             // "macro_f1", "worst_cell"
+Selection parse_selection(const std::string& name);  // throws on anything else
+
 struct TrainOptions {
   std::filesystem::path data_dir;
   std::string preset = "cxr-small";
@@ -85,6 +105,16 @@ struct TrainOptions {
   std::optional<std::filesystem::path> init_model;  // fine-tune: start from this model file
   Unfreeze unfreeze = Unfreeze::all;                // fine-tune: the layers that train (needs init_model)
   std::optional<std::filesystem::path> extra_data;  // a second dataset directory, same size and classes
+  SampleBalance balance = SampleBalance::none;
+  bool strong_augment = false;          // the source-cue photometric preset (engine/data/augment.h)
+  // Domain-adversarial training (Ganin & Lempitsky 2015): a source classifier on the
+  // pooled features behind a gradient-reversal op whose factor ramps from 0 to this
+  // value (2 / (1 + exp(-10 p)) - 1 of it at progress p); 0: off. The source head sees
+  // the non-COVID-19 images only (every COVID-19 image is from one source, so there
+  // the source is the label): the features are pushed to forget the hospital and
+  // the age group where both vary within a class, not to forget COVID-19.
+  double adversary = 0;
+  Selection select = Selection::macro_f1;
 
   double learning_rate() const;
 };
@@ -106,6 +136,9 @@ struct EpochRecord {
   double val_accuracy = 0;
   double val_macro_f1 = 0;
   std::vector<double> val_f1;     // per class
+  double val_worst_cell_f1 = 0;   // the worst (source, age group) cell's macro-F1; NaN: no cell large enough
+  std::string val_worst_cell;     // "source/age_group"
+  double train_source_loss = 0;   // mean of the adversary's loss over the epoch (0 without one)
   double train_seconds = 0;       // time in training steps (validation excluded)
   double images_per_second = 0;   // training images / train_seconds
 };

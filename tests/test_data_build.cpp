@@ -1,11 +1,15 @@
 // `cxr data build` end to end on synthetic source trees (engine/data/build.h):
-// selection, bad input of every kind, duplicates, the patient split, the three
-// output files, determinism and the all-or-nothing output directory.
+// selection, bad input of every kind, duplicates, the patient split (with the NIH
+// share: by source x target), the three output files, the manifest's ages and label
+// sets, determinism and the all-or-nothing output directory.
 #include "data_fixtures.h"
 #include "engine/check.h"
 #include "engine/data/build.h"
 #include "engine/data/dataset.h"
 #include "engine/data/image.h"
+#include "engine/data/manifest.h"
+
+#include <boost/json.hpp>
 
 #include <gtest/gtest.h>
 
@@ -24,6 +28,7 @@ struct Sources {
   TempDir dir;
   std::filesystem::path covid = dir / "covid-chestxray-dataset";
   std::filesystem::path kermany = dir / "chest_xray";
+  std::filesystem::path nih = dir / "nih-chestxray14";
   int next_id = 0;
 
   void png(const std::filesystem::path& p, int w = 24, int h = 20) {
@@ -92,6 +97,24 @@ struct Sources {
     jpg(k("train/NORMAL/IM-0999-0002.jpeg"));
     cxr::test::write_file(k("train/NORMAL/.DS_Store"), "junk");           // not_an_image_file
     jpg(k("train/NORMAL/scan.jpeg"));                                      // unrecognised_file_name
+  }
+
+  // The NIH share: `patients` normal and as many pneumonia patients, every third with
+  // two images; ages 8, 20, 32, ... (children and adults), every fifth unknown.
+  std::filesystem::path add_nih(int patients) {
+    std::string csv = "image,patient_id,age,sex,view,label,nih_finding_labels,expert_flags,original_size\n";
+    for (int p = 0; p < 2 * patients; ++p) {
+      const bool pneumonia = p >= patients;
+      const std::string age = p % 5 == 4 ? "" : std::to_string(8 + 12 * (p % 6));
+      for (int k = 0; k < (p % 3 == 0 ? 2 : 1); ++k) {
+        const std::string image = fmt::format("{:08d}_{:03d}.jpg", 1000 + p, k);
+        jpg(nih / "images" / image);
+        csv += fmt::format("{},{},{},F,{},{},{},,1024x1024\n", image, 1000 + p, age, p % 2 ? "AP" : "PA",
+                           pneumonia ? "pneumonia" : "normal", pneumonia ? "Infiltration|Pneumonia" : "No Finding");
+      }
+    }
+    cxr::test::write_file(nih / "metadata.csv", csv);
+    return nih;
   }
 
   BuildOptions options(const std::string& out) const {
@@ -259,8 +282,158 @@ TEST(DataBuild, ThreeClassesAndBadOptions) {
   o = src.options("x");
   o.covid_dir.clear();
   o.kermany_dir.clear();
-  EXPECT_THROW(build_dataset(o), cxr::Error);
+  EXPECT_THROW(build_dataset(o), cxr::Error);  // no source at all
   o = src.options("x");
   o.num_classes = 5;
   EXPECT_THROW(build_dataset(o), cxr::Error);
+}
+
+// The NIH share as a third source: stratified by source x target, so every split
+// has NIH normals and NIH pneumonias; ages and age groups reach the manifest and
+// stats.json; any non-empty subset of the sources builds.
+TEST(DataBuild, NihIsStratifiedBySourceAndTargetAndRecordsAges) {
+  Sources src;
+  auto opt = src.options("out");
+  opt.nih_dir = src.add_nih(12);  // 12 + 12 patients, 32 images
+  const auto stats = build_dataset(opt);
+  EXPECT_EQ(stats.images, 91 + 32);
+  EXPECT_EQ(stats.nih_dir, opt.nih_dir.string());
+  for (Split s : kSplits) {
+    EXPECT_GT(stats.count(s, 1, Source::nih), 0) << "no NIH normal in " << split_name(s);
+    EXPECT_GT(stats.count(s, 4, Source::nih), 0) << "no NIH pneumonia in " << split_name(s);
+  }
+  EXPECT_EQ(stats.source_images(Source::nih), 32);
+  std::int64_t nih_normal = 0;
+  for (Split s : kSplits) nih_normal += stats.count(s, 1, Source::nih);
+  EXPECT_EQ(nih_normal, 16);
+
+  const auto ds = Dataset::open(src.dir / "out");
+  std::map<std::string, Split> split_of;
+  std::map<AgeGroup, int> nih_groups;
+  for (std::int64_t i = 0; i < ds.size(); ++i) {
+    const auto& r = ds.row(i);
+    const auto [it, added] = split_of.emplace(r.patient, r.split);
+    EXPECT_TRUE(added || it->second == r.split) << r.patient << " is in two splits";
+    if (r.source == Source::kermany) {
+      EXPECT_EQ(r.age_group, AgeGroup::child) << r.source_path;
+    } else if (r.source == Source::ieee8023) {
+      EXPECT_EQ(r.age_group, AgeGroup::unknown) << r.source_path;  // the fixture has no age column
+    }
+    if (r.source != Source::nih) continue;
+    EXPECT_EQ(r.patient.rfind("nih:", 0), 0u) << r.patient;
+    EXPECT_EQ(r.age_group, age_group_of(r.age)) << r.source_path;
+    ++nih_groups[r.age_group];
+  }
+  // Patients 1000..1023: ages 8 + 12 (p % 6) (children at p % 6 == 0), every fifth unknown.
+  std::map<AgeGroup, int> expect_groups;
+  for (int p = 0; p < 24; ++p) {
+    const AgeGroup g = p % 5 == 4 ? AgeGroup::unknown : p % 6 == 0 ? AgeGroup::child : AgeGroup::adult;
+    expect_groups[g] += p % 3 == 0 ? 2 : 1;
+  }
+  EXPECT_EQ(nih_groups, expect_groups);
+  std::int64_t counted = 0;
+  for (Split s : kSplits)
+    for (AgeGroup g : kAgeGroups) counted += stats.count(s, Source::nih, g);
+  EXPECT_EQ(counted, 32);
+
+  // stats.json: the new setting, per source x target and per source x age group.
+  const auto json = boost::json::parse(cxr::test::read_file(src.dir / "out/stats.json")).as_object();
+  EXPECT_EQ(json.at("settings").at("nih_dir").as_string(), opt.nih_dir.string());
+  EXPECT_EQ(json.at("settings").at("targets").as_array().size(), 5u);
+  const auto& nih = json.at("sources").at("nih").as_object();
+  EXPECT_EQ(nih.at("images").as_int64(), 32);
+  EXPECT_EQ(nih.at("targets").at("normal").as_int64(), 16);
+  EXPECT_EQ(nih.at("targets").at("pneumonia").as_int64(), 16);
+  EXPECT_EQ(nih.at("age_groups").at("child").as_int64(), expect_groups[AgeGroup::child]);
+  EXPECT_EQ(json.at("sources").at("kermany").at("age_groups").at("child").as_int64(),
+            json.at("sources").at("kermany").at("images").as_int64());
+  for (Split s : kSplits)
+    EXPECT_EQ(json.at("counts").at(split_name(s)).at("pneumonia").at("nih").as_int64(), stats.count(s, 4, Source::nih));
+
+  // 3 classes: NIH pneumonia is other_pneumonia.
+  auto three = opt;
+  three.out_dir = src.dir / "three";
+  three.num_classes = 3;
+  const auto st3 = build_dataset(three);
+  for (Split s : kSplits) EXPECT_GT(st3.count(s, 2, Source::nih), 0) << split_name(s);
+
+  // NIH alone is a dataset too.
+  auto alone = src.options("alone");
+  alone.covid_dir.clear();
+  alone.kermany_dir.clear();
+  alone.nih_dir = opt.nih_dir;
+  EXPECT_EQ(build_dataset(alone).images, 32);
+}
+
+TEST(DataManifest, RoundTripWithAgesAndALabelSet) {
+  TempDir dir;
+  std::vector<ManifestRow> rows = {
+      {0, Source::ieee8023, "images/a,b.png", "ieee8023:1", 0, Split::train, "AP Supine", std::string(64, 'a'), 55.0,
+       AgeGroup::adult},
+      {1, Source::kermany, "train/NORMAL/IM-0001-0001.jpeg", "kermany:IM-0001", 1, Split::val, "AP",
+       std::string(64, 'b'), std::nullopt, AgeGroup::child},
+      {2, Source::nih, "images/00000001_000.jpg", "nih:1", 4, Split::test, "PA", std::string(64, 'c'), 0.5,
+       AgeGroup::child},
+      {3, Source::upload, "samples/7", "upload:p", 3, Split::train, "", std::string(64, 'd')},
+  };
+  write_manifest(dir / "m.csv", rows, 4);
+  const std::string text = cxr::test::read_file(dir / "m.csv");
+  EXPECT_EQ(text.substr(0, text.find('\n')), "id,source,source_path,patient,label,split,view,sha256,age,age_group");
+  EXPECT_NE(text.find(",pneumonia,test,PA,"), std::string::npos) << text;
+  EXPECT_NE(text.find(",55,adult\n"), std::string::npos) << text;  // the number as written
+  EXPECT_NE(text.find(",,child\n"), std::string::npos) << text;    // age unknown
+  const auto back = read_manifest(dir / "m.csv", 4);
+  ASSERT_EQ(back.size(), rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(back[i].source, rows[i].source) << i;
+    EXPECT_EQ(back[i].source_path, rows[i].source_path) << i;
+    EXPECT_EQ(back[i].label, rows[i].label) << i;
+    EXPECT_EQ(back[i].split, rows[i].split) << i;
+    EXPECT_EQ(back[i].view, rows[i].view) << i;
+    EXPECT_EQ(back[i].age, rows[i].age) << i;
+    EXPECT_EQ(back[i].age_group, rows[i].age_group) << i;
+  }
+  EXPECT_THROW(read_manifest(dir / "m.csv", 3), cxr::Error);  // pneumonia is no target of the 3-class scheme
+}
+
+TEST(DataManifest, OlderManifestsWithoutAgesAreRead) {
+  TempDir dir;
+  cxr::test::write_file(dir / "m.csv",
+                        "id,source,source_path,patient,label,split,view,sha256\n"
+                        "0,kermany,train/NORMAL/IM-0001-0001.jpeg,kermany:IM-0001,normal,train,AP,00\n"
+                        "1,upload,samples/1,upload:x,covid,val,,11\n");
+  const auto rows = read_manifest(dir / "m.csv", 4);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& r : rows) {
+    EXPECT_FALSE(r.age);
+    EXPECT_EQ(r.age_group, AgeGroup::unknown);
+  }
+  EXPECT_EQ(rows[1].source, Source::upload);
+  EXPECT_EQ(rows[1].label, 0);
+}
+
+TEST(DataManifest, MalformedAgesAreRejected) {
+  TempDir dir;
+  const std::string header = "id,source,source_path,patient,label,split,view,sha256,age,age_group\n";
+  auto read_row = [&](const std::string& age, const std::string& group) {
+    const std::string row = "0,nih,images/a.jpg,nih:1,normal,train,PA,00," + age + "," + group + "\n";
+    cxr::test::write_file(dir / "m.csv", header + row);
+    return read_manifest(dir / "m.csv", 4);
+  };
+  EXPECT_EQ(read_row("40", "adult")[0].age, 40.0);
+  EXPECT_EQ(read_row("", "unknown")[0].age_group, AgeGroup::unknown);
+  EXPECT_THROW(read_row("forty", "adult"), cxr::Error);
+  EXPECT_THROW(read_row("-3", "child"), cxr::Error);
+  EXPECT_THROW(read_row("40", "elderly"), cxr::Error);
+  EXPECT_THROW(read_row("40", ""), cxr::Error);
+  EXPECT_THROW(read_row("40", "child"), cxr::Error);  // contradicts the age
+  try {
+    read_row("4O", "adult");
+    ADD_FAILURE() << "no error for the age '4O'";
+  } catch (const cxr::Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("m.csv line 2"), std::string::npos) << what;
+    EXPECT_NE(what.find("age '4O'"), std::string::npos) << what;
+  }
+  EXPECT_THROW(read_row("40", "adult,extra"), cxr::Error);  // a field too many
 }

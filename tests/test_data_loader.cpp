@@ -1,5 +1,5 @@
 // Loading for training (engine/data/{dataset,loader,augment}.h): normalisation,
-// per-epoch seeded order, class balancing, prefetching workers, augmentation.
+// per-epoch seeded order, class (target) balancing, prefetching workers, augmentation.
 #include "data_fixtures.h"
 #include "engine/check.h"
 #include "engine/data/cache_file.h"
@@ -139,6 +139,64 @@ TEST(DataLoader, ClassBalancedSamplingEvensOutTheClasses) {
     for (int l : b.labels) ++counts[l];
   // 2000 draws, p = 1/4: standard deviation sqrt(2000 * 3/16) = 19.4; 5 sigma = 97.
   for (int c = 0; c < 4; ++c) EXPECT_NEAR(counts[c], 500, 97) << "class " << c;
+}
+
+TEST(DataLoader, ClassBalancedSamplingCountsALabelSetAsOneTarget) {
+  TempDir dir;
+  // Targets 1 (normal) and 4 (the label set pneumonia) only, 9:1.
+  std::vector<int> labels(10, 1);
+  labels[3] = 4;
+  const auto ds = make_dataset(dir, 1000, labels);
+  EXPECT_EQ(ds.num_targets(), 5);
+  EXPECT_EQ(ds.target_names().back(), "pneumonia");
+  std::vector<std::int64_t> all(1000);
+  for (int i = 0; i < 1000; ++i) all[i] = i;
+  LoaderOptions opt;
+  opt.batch_size = 100;
+  opt.class_balanced = true;
+  Loader loader(ds, all, opt);
+  std::map<int, int> counts;
+  for (const auto& b : epoch(loader, 0))
+    for (int l : b.labels) ++counts[l];
+  // Uniform over the two targets present: 1000 draws, p = 1/2, sigma 15.8; 5 sigma = 79.
+  EXPECT_EQ(counts.size(), 2u);
+  EXPECT_NEAR(counts[1], 500, 79);
+  EXPECT_NEAR(counts[4], 500, 79);
+}
+
+TEST(DataLoader, SampleWeightsDrawInProportionAndNeverAZeroWeight) {
+  TempDir dir;
+  const auto ds = make_dataset(dir, 400, {0, 1, 2, 3});
+  std::vector<std::int64_t> some{0, 1, 2, 3, 4, 5, 6, 7};
+  LoaderOptions opt;
+  opt.batch_size = 64;
+  opt.sample_weights = {1, 1, 2, 0, 4, 0, 0, 0};  // shares 1/8, 1/8, 2/8, 0, 4/8
+  Loader loader(ds, some, opt);
+  std::map<std::int64_t, int> counts;
+  int draws = 0;
+  for (std::int64_t e = 0; e < 100; ++e)  // 800 draws
+    for (auto i : order_of(epoch(loader, e))) ++counts[i], ++draws;
+  ASSERT_EQ(draws, 800);
+  EXPECT_EQ(counts.count(3) + counts.count(5) + counts.count(6) + counts.count(7), 0u);
+  // Binomial(800, p): 5 sigma is at most 5 * sqrt(800 / 4) = 71.
+  EXPECT_NEAR(counts[0], 100, 5 * std::sqrt(800 * 0.125 * 0.875));
+  EXPECT_NEAR(counts[1], 100, 5 * std::sqrt(800 * 0.125 * 0.875));
+  EXPECT_NEAR(counts[2], 200, 5 * std::sqrt(800 * 0.25 * 0.75));
+  EXPECT_NEAR(counts[4], 400, 5 * std::sqrt(800 * 0.5 * 0.5));
+  // Seeded: the same epoch twice is the same draw.
+  EXPECT_EQ(order_of(epoch(loader, 3)), order_of(epoch(loader, 3)));
+}
+
+TEST(DataLoader, SampleWeightsMustFitTheIndices) {
+  TempDir dir;
+  const auto ds = make_dataset(dir, 10, {0});
+  LoaderOptions opt;
+  opt.sample_weights = {1, 2};
+  EXPECT_THROW(Loader(ds, {0, 1, 2}, opt), cxr::Error);
+  opt.sample_weights = {1, -1, 1};
+  EXPECT_THROW(Loader(ds, {0, 1, 2}, opt), cxr::Error);
+  opt.sample_weights = {0, 0, 0};
+  EXPECT_THROW(Loader(ds, {0, 1, 2}, opt), cxr::Error);
 }
 
 TEST(DataLoader, WorkersChangeNothingButSpeed) {

@@ -1,9 +1,13 @@
 // Heatmap evaluation measures on synthetic models and maps whose answers are
-// known in closed form.
+// known in closed form, and the lung fields they are measured against.
 #include "data_fixtures.h"
 #include "expect_error.h"
 
+#include "engine/data/cache_file.h"
+#include "engine/data/dataset.h"
+#include "engine/data/manifest.h"
 #include "models/heatmap_eval.h"
+#include "models/lung_fields.h"
 
 #include <cmath>
 #include <numeric>
@@ -196,3 +200,71 @@ TEST(HeatmapEval, TheSharedLungBoxesParse) {
 }
 
 }  // namespace
+
+namespace {
+
+// A dataset directory of `rows` (images all black) with 20 x 20 squares, padded.
+data::Dataset lung_dataset(const cxr::test::TempDir& dir, const std::vector<data::ManifestRow>& rows) {
+  data::CacheWriter cache(dir / "data" / "cache.bin", {rows.size(), 20, 4, 0.5f, 0.25f});
+  const std::vector<std::uint8_t> black(400, 0);
+  for (std::size_t i = 0; i < rows.size(); ++i) cache.write(black.data());
+  cache.close();
+  data::write_manifest(dir / "data" / "manifest.csv", rows, 4);
+  return data::Dataset::open(dir / "data");
+}
+
+data::ManifestRow lung_row(std::int64_t id, data::Source source, const std::string& path) {
+  return {id, source, path, fmt::format("p{}", id), 1, data::Split::test, "PA", std::string(64, '0')};
+}
+
+}  // namespace
+
+TEST(LungFields, OwnBoxesWhereAnnotatedAndTheMajorityPriorElsewhere) {
+  cxr::test::TempDir dir;
+  std::filesystem::create_directories(dir / "data");
+  std::filesystem::create_directories(dir / "covid" / "images");
+  // Three annotated square files (100 x 100 decoded, annotated at 200 x 200) whose
+  // left lungs agree on x 20..40 (map pixels 4..7) and whose right lungs differ.
+  for (const char* name : {"a.png", "b.png", "c.png", "wide.png"})
+    cxr::test::write_png(dir / "covid" / "images" / name, std::string(name) == "wide.png" ? 150 : 100, 100, 1,
+                         cxr::test::pattern(std::string(name) == "wide.png" ? 150 : 100, 100, 1, 0));
+  cxr::test::write_file(dir / "boxes.json", R"({"images": [
+      {"id": 1, "file_name": "a.png", "width": 200, "height": 200},
+      {"id": 2, "file_name": "b.png", "width": 200, "height": 200},
+      {"id": 3, "file_name": "c.png", "width": 200, "height": 200},
+      {"id": 4, "file_name": "wide.png", "width": 200, "height": 200}],
+    "annotations": [{"image_id": 1, "bbox": [40, 40, 40, 120]}, {"image_id": 1, "bbox": [120, 40, 40, 120]},
+                    {"image_id": 2, "bbox": [40, 40, 40, 120]}, {"image_id": 2, "bbox": [140, 40, 40, 120]},
+                    {"image_id": 3, "bbox": [40, 40, 40, 120]},
+                    {"image_id": 4, "bbox": [0, 0, 200, 200]}]})");
+  const data::Dataset ds = lung_dataset(dir, {lung_row(0, data::Source::ieee8023, "images/a.png"),
+                                              lung_row(1, data::Source::ieee8023, "images/b.png"),
+                                              lung_row(2, data::Source::ieee8023, "images/c.png"),
+                                              lung_row(3, data::Source::ieee8023, "images/wide.png"),
+                                              lung_row(4, data::Source::kermany, "NORMAL/x.jpeg")});
+  const LungFields fields = LungFields::build(ds, read_coco_boxes((dir / "boxes.json").string()), dir / "covid", 20);
+  // wide.png is 150 x 100 but was annotated square: another crop, no boxes of its own.
+  EXPECT_EQ(fields.annotated_images(), 3);
+  EXPECT_TRUE(fields.annotated(0));
+  EXPECT_FALSE(fields.annotated(3));
+  // Own mask of a.png: x 40..80 of 200 -> map 4..8 (pixel centres 4.5..7.5), y 4..16.
+  const auto& own = *fields.mask(0);
+  EXPECT_EQ(own[5 * 20 + 5], 1);
+  EXPECT_EQ(own[5 * 20 + 13], 1);   // its right lung at x 12..16
+  EXPECT_EQ(own[5 * 20 + 9], 0);
+  // The prior: pixels in the boxes of at least two of the three images. The left
+  // lung is in all three, a.png's right lung (x 12..16) only in one, and the
+  // overlap of a's and b's right lungs (x 14..16) in two.
+  const auto& prior = *fields.mask(4);
+  EXPECT_EQ(&prior, fields.mask(3));  // unannotated: the prior
+  EXPECT_EQ(prior[5 * 20 + 5], 1);
+  EXPECT_EQ(prior[5 * 20 + 12], 0);
+  EXPECT_EQ(prior[5 * 20 + 15], 1);
+  EXPECT_EQ(prior[2 * 20 + 5], 0);  // above the lungs
+  EXPECT_NEAR(fields.prior_share(), (4.0 * 12 + 2.0 * 12) / 400, 1e-12);
+
+  // No boxes at all: no masks and no prior.
+  const LungFields none = LungFields::build(ds, {}, dir / "covid", 20);
+  EXPECT_EQ(none.mask(0), nullptr);
+  EXPECT_FALSE(none.has_prior());
+}

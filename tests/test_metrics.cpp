@@ -133,6 +133,25 @@ TEST(Metrics, ReportFromProbabilities) {
   EXPECT_NEAR(r.ece, 2.3 / 5, kTol);
 }
 
+TEST(Metrics, LabelSetsResolveToThePredictionWhenAdmissibleElseTheLikeliestMember) {
+  // 4-class scheme: target 4 is pneumonia = {bacterial (2), viral (3)}.
+  const std::vector<double> p{0.1, 0.1, 0.7, 0.1,     // bacterial: admissible
+                              0.1, 0.1, 0.2, 0.6,     // viral: admissible
+                              0.6, 0.1, 0.1, 0.2,     // covid: a miss, viral the likelier member
+                              0.5, 0.2, 0.15, 0.15,   // covid: a miss, a tie goes to the first member
+                              0.2, 0.5, 0.2, 0.1};    // a single-class target is itself
+  const std::vector<int> targets{4, 4, 4, 4, 1};
+  EXPECT_EQ(resolve_targets(p, targets, 4), (std::vector<int>{2, 3, 3, 2, 1}));
+  const ClassificationReport r = classification_report(p, targets, {"covid", "normal", "bacterial", "viral"});
+  EXPECT_EQ(r.confusion[2][2], 1);
+  EXPECT_EQ(r.confusion[3][3], 1);
+  EXPECT_EQ(r.confusion[3][0], 1);
+  EXPECT_EQ(r.confusion[2][0], 1);
+  EXPECT_DOUBLE_EQ(r.accuracy, 3.0 / 5.0);
+  EXPECT_THROW(resolve_targets(p, std::vector<int>{5, 4, 4, 4, 1}, 4), Error);
+  EXPECT_THROW(resolve_targets(p, std::vector<int>{4, 4}, 4), Error);
+}
+
 TEST(Metrics, JsonHoldsEverythingAndNullForUndefinedAuc) {
   // Class C has no images: its AUC is undefined.
   const std::vector<double> probs = {0.9, 0.05, 0.05, 0.2, 0.7, 0.1};

@@ -33,6 +33,8 @@ async function loadModel() {
     state.classes = m.classes;
     $('model-line').textContent = `model ${m.version} (${m.preset}, ${m.input_size}×${m.input_size}, ` +
       `classes: ${m.classes.join(', ')})`;
+    state.trainSources = (m.metrics && m.metrics.train_sources) || {};
+    showShortcut(m.metrics || {});
     for (const select of [$('class'), $('sample-label'), $('filter-label')]) {
       const keep = select.id === 'sample-label' ? 0 : 1;
       while (select.options.length > keep) select.remove(keep);
@@ -40,6 +42,52 @@ async function loadModel() {
     }
   } catch (e) {
     setStatus($('model-line'), `cannot load the model: ${e.message}`, true);
+  }
+}
+
+// The served model's evaluation, broken down by source and age group (cxr eval).
+function showShortcut(metrics) {
+  const table = $('shortcut-table');
+  const figures = $('shortcut-figures');
+  table.tHead.replaceChildren();
+  table.tBodies[0].replaceChildren();
+  figures.replaceChildren();
+  const s = metrics.by_source_and_age;
+  if (!s) {
+    figures.append(Object.assign(document.createElement('li'), { textContent: 'not measured for this version' }));
+    return;
+  }
+  const targets = [...new Set(s.cells.flatMap((c) => Object.keys(c.called_covid_by_target)))];
+  const head = table.tHead.insertRow();
+  for (const h of ['source / age', 'images', 'accuracy', 'macro F1', ...targets.map((t) => `${t}: called COVID-19`)]) {
+    head.append(Object.assign(document.createElement('th'), { scope: 'col', textContent: h }));
+  }
+  for (const c of s.cells) {
+    const tr = table.tBodies[0].insertRow();
+    tr.insertCell().textContent = `${c.source} / ${c.age_group}`;
+    tr.insertCell().textContent = c.images;
+    tr.insertCell().textContent = pct(c.accuracy);
+    tr.insertCell().textContent = c.macro_f1 === null ? '–' : pct(c.macro_f1);
+    for (const t of targets) {
+      const v = c.called_covid_by_target[t];
+      tr.insertCell().textContent = v ? `${v.called_covid}/${v.images}` : '–';
+    }
+  }
+  const add = (text) => figures.append(Object.assign(document.createElement('li'), { textContent: text }));
+  const adults = s.non_covid_adults_called_covid;
+  add(`Adults without COVID-19 called COVID-19: ${adults.called_covid} of ${adults.images}`);
+  const same = s.same_source;
+  add(`Same collection (ieee8023 adults, ${same.covid_images} COVID-19 vs ${same.other_images} other): ` +
+    `AUC ${same.auc_p_covid === null ? '–' : same.auc_p_covid.toFixed(2)}`);
+  const probe = metrics.source_probe;
+  if (probe) {
+    add(`A linear probe on the model's features tells the source (${probe.classes.join(', ')}) with balanced ` +
+      `accuracy ${pct(probe.balanced_accuracy)} (chance ${pct(probe.chance_balanced_accuracy)})`);
+  }
+  const energy = metrics.lung_energy && metrics.lung_energy.all;
+  if (energy && energy.images) {
+    add(`Grad-CAM energy outside the lungs: ${pct(energy.mean_outside)} (a uniform map: ` +
+      `${pct(energy.mean_chance)}; ${energy.images} test images)`);
   }
 }
 
@@ -113,6 +161,11 @@ function showResult(r) {
     li.querySelector('.bar > span').style.width = `${pct}%`;
     bars.append(li);
   }
+  const from = (state.trainSources || {})[r.label];
+  $('sources').textContent = from
+    ? `The model learnt "${r.label}" from ` + Object.entries(from).map(([k, n]) => `${n} ${k}`).join(', ') +
+      ' training images (source / age group).'
+    : '';
   const heat = $('heatmap');
   if (r.explanation) {
     heat.src = r.explanation.heatmap_png;

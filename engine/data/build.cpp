@@ -6,6 +6,7 @@
 #include "engine/data/kermany.h"
 #include "engine/data/labels.h"
 #include "engine/data/manifest.h"
+#include "engine/data/nih.h"
 #include "engine/data/sha256.h"
 #include "engine/parallel.h"
 
@@ -206,7 +207,8 @@ fs::path output_path(const fs::path& dir) {
 }
 
 void validate(const BuildOptions& opt) {
-  CXR_CHECK(!opt.covid_dir.empty() || !opt.kermany_dir.empty(), "data build: give --covid and/or --kermany");
+  CXR_CHECK(!opt.covid_dir.empty() || !opt.kermany_dir.empty() || !opt.nih_dir.empty(),
+            "data build: give at least one of --covid, --kermany, --nih");
   CXR_CHECK(!opt.out_dir.empty(), "data build: --out is required");
   CXR_CHECK(opt.size >= 8 && opt.size <= 4096, "data build: --size must be in [8, 4096], got {}", opt.size);
   CXR_CHECK(opt.num_classes == 3 || opt.num_classes == 4, "data build: --classes must be 3 or 4, got {}",
@@ -241,7 +243,7 @@ std::vector<DuplicateGroup> remove_duplicates(SourceScan& scan, const std::vecto
       g.removed.push_back(item_name(c));
       scan.skipped.push_back({c.source, c.source_path,
                               g.conflicting_labels ? "duplicate_conflicting_labels" : "duplicate_image",
-                              g.conflicting_labels ? "copies of these pixels have different classes"
+                              g.conflicting_labels ? "copies of these pixels have different labels"
                                                    : fmt::format("same pixels as {}", g.kept)});
     }
     for (std::size_t k = 1; k < list.size(); ++k)
@@ -251,18 +253,32 @@ std::vector<DuplicateGroup> remove_duplicates(SourceScan& scan, const std::vecto
   return groups;
 }
 
-// Splits the kept candidates by patient, stratified by source x class.
+// The stratum of a (source, target): source x class first, numbered as before label
+// sets and new sources existed (source * classes + class), then source x label set.
+// Adding a source or a label set adds strata without renumbering the old ones, and a
+// stratum's own seed depends on its number, so the patients of a dataset built
+// before keep their splits: a model trained on the earlier build is never tested on
+// its own training images.
+int stratum_of(Source source, int target, int num_classes) {
+  const int s = static_cast<int>(source);
+  if (target < num_classes) return s * num_classes + target;
+  const int sets = num_targets(num_classes) - num_classes;
+  return kNumSources * num_classes + s * sets + (target - num_classes);
+}
+
+// Splits the kept candidates by patient, stratified by source x target.
 std::vector<Split> split_kept(const BuildOptions& opt, const SourceScan& scan, const std::vector<std::size_t>& kept) {
   const auto& f = opt.fractions;
+  const int targets = num_targets(opt.num_classes);
   const SplitFractions kermany =
       opt.keep_kermany_test ? SplitFractions{f.train / (f.train + f.val), f.val / (f.train + f.val), 0.0} : f;
-  std::vector<SplitFractions> strata(2 * opt.num_classes, f);
-  for (int c = 0; c < opt.num_classes; ++c) strata[static_cast<int>(Source::kermany) * opt.num_classes + c] = kermany;
+  std::vector<SplitFractions> strata(kNumSources * targets, f);
+  for (int t = 0; t < targets; ++t) strata[stratum_of(Source::kermany, t, opt.num_classes)] = kermany;
   std::vector<SplitItem> items;
   for (auto i : kept) {
     const auto& c = scan.candidates[i];
     const bool official_test = opt.keep_kermany_test && c.official_split == Split::test;
-    items.push_back({c.patient, static_cast<int>(c.source) * opt.num_classes + c.label,
+    items.push_back({c.patient, stratum_of(c.source, c.label, opt.num_classes),
                      official_test ? std::optional<Split>(Split::test) : std::nullopt});
   }
   return assign_splits(items, scan.same_patient, strata, opt.seed);
@@ -299,11 +315,13 @@ BuildStats build(const BuildOptions& opt, const ProgressFn& progress) {
   stats.keep_kermany_test = opt.keep_kermany_test;
   stats.covid_dir = opt.covid_dir.string();
   stats.kermany_dir = opt.kermany_dir.string();
+  stats.nih_dir = opt.nih_dir.string();
 
   // 1. Select.
   SourceScan scan;
   if (!opt.covid_dir.empty()) append(scan, select_ieee8023(opt.covid_dir, opt.num_classes));
   if (!opt.kermany_dir.empty()) append(scan, scan_kermany(opt.kermany_dir, opt.num_classes));
+  if (!opt.nih_dir.empty()) append(scan, scan_nih(opt.nih_dir, opt.num_classes));
   const auto& cands = scan.candidates;
   const std::size_t n = cands.size();
   CXR_CHECK(n > 0, "data build: no images selected from the sources given");
@@ -338,7 +356,7 @@ BuildStats build(const BuildOptions& opt, const ProgressFn& progress) {
     for (std::size_t k = 0; k < kept.size(); ++k) {
       const auto& c = cands[kept[k]];
       rows.push_back({static_cast<std::int64_t>(k), c.source, c.source_path, c.patient, c.label, splits[k], c.view,
-                      results[kept[k]].file_sha256});
+                      results[kept[k]].file_sha256, c.age, c.age_group});
     }
 
     // 5. The files.

@@ -1,13 +1,14 @@
-// `cxr data build`: from the two source trees to a dataset directory
+// `cxr data build`: from the source trees (ieee8023, Kermany, NIH) to a dataset directory
 //
 //   out/cache.bin     every image, preprocessed to size x size grey uint8 (cache_file.h)
 //   out/manifest.csv  one row per image, in cache order (manifest.h)
 //   out/stats.json    counts, patients, views, what was left out and why (stats.h)
 //
-// Steps: select ieee8023 rows and scan the Kermany tree (nothing is read twice);
+// Steps: select ieee8023 rows, scan the Kermany tree and the NIH share (nothing is read twice);
 // decode, hash and resize every candidate on worker threads into a staging file;
 // drop exact duplicates (same decoded pixels) keeping the first copy, and tie the
-// patients of copies together; split by patient (split.h); write the three files.
+// patients of copies together; split by patient, stratified by source x target
+// (split.h); write the three files.
 // Everything is written into a hidden sibling directory that is renamed to `out`
 // only when complete, so `out` never holds a partial dataset.
 #pragma once
@@ -26,6 +27,7 @@ namespace cxr::data {
 struct BuildOptions {
   std::filesystem::path covid_dir;    // ieee8023 root (metadata.csv, images/); empty: not used
   std::filesystem::path kermany_dir;  // the chest_xray folder; empty: not used
+  std::filesystem::path nih_dir;      // the NIH ChestX-ray14 share (metadata.csv, images/); empty: not used
   std::filesystem::path out_dir;
   int size = 224;
   int num_classes = 4;

@@ -29,6 +29,9 @@ class Dataset {
   int image_size() const { return cache_->info().size; }
   int num_classes() const { return cache_->info().num_classes; }
   const std::vector<std::string>& class_names() const;
+  // The scheme's targets (engine/data/labels.h): its classes, then its label sets.
+  int num_targets() const;
+  const std::vector<std::string>& target_names() const;
   // Train-split pixel statistics in [0, 1] units (the loader's default normalisation).
   float mean() const { return cache_->info().mean; }
   float stddev() const { return cache_->info().stddev; }
@@ -37,6 +40,7 @@ class Dataset {
     return i < second_from_ ? cache_->image(static_cast<std::uint64_t>(i))
                             : second_->image(static_cast<std::uint64_t>(i - second_from_));
   }
+  // Image i's target index: a class (< num_classes()) or a label set (target_classes).
   int label(std::int64_t i) const { return (*rows_)[i].label; }
   const ManifestRow& row(std::int64_t i) const { return (*rows_)[i]; }
   std::vector<std::int64_t> indices(Split split) const;

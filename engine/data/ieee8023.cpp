@@ -84,12 +84,6 @@ constexpr Entry kFindings[] = {
 
 constexpr std::string_view kFrontalViews[] = {"PA", "AP", "AP Supine", "AP semi erect", "AP erect"};
 
-// A file name must stay inside its folder.
-bool safe_file_name(std::string_view name) {
-  return !name.empty() && name != "." && name != ".." &&
-         name.find_first_of("/\\") == std::string_view::npos;
-}
-
 }  // namespace
 
 std::optional<FindingRule> finding_rule(std::string_view finding) {
@@ -115,6 +109,7 @@ SourceScan select_ieee8023(const std::filesystem::path& root, int num_classes) {
   const int c_patient = need("patientid"), c_finding = need("finding"), c_view = need("view"),
             c_modality = need("modality"), c_filename = need("filename");
   const int c_folder = table.column("folder");  // absent in the earliest versions: images/
+  const int c_age = table.column("age");        // likewise; then every age is unknown
 
   SourceScan scan;
   for (const auto& issue : table.issues)
@@ -163,7 +158,7 @@ SourceScan select_ieee8023(const std::filesystem::path& root, int num_classes) {
       exclude("unlabelled_finding", fmt::format("finding '{}'", f[c_finding]));
       continue;
     }
-    const auto label = rule->kind == Kind::diagnosis ? class_of(rule->diagnosis, num_classes) : std::nullopt;
+    const auto label = rule->kind == Kind::diagnosis ? target_of(rule->diagnosis, num_classes) : std::nullopt;
     if (!label) {
       exclude("finding_without_class",
               fmt::format("finding '{}' has no class in the {}-class scheme", f[c_finding], num_classes));
@@ -197,7 +192,9 @@ SourceScan select_ieee8023(const std::filesystem::path& root, int num_classes) {
     }
     taken.emplace(source_path, Taken{scan.candidates.size(), row.line});
     conflicting.push_back(false);
-    scan.candidates.push_back({Source::ieee8023, source_path, file, patient_key, *label, std::string(*view), {}});
+    const auto age = c_age >= 0 ? parse_age_years(f[c_age]) : std::nullopt;
+    scan.candidates.push_back(
+        {Source::ieee8023, source_path, file, patient_key, *label, std::string(*view), {}, age, age_group_of(age)});
   }
 
   // A file that rows give different classes has no trustworthy label.

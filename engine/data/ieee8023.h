@@ -7,6 +7,7 @@
 // the dataset's history: flat ("COVID-19", "Streptococcus") and hierarchical
 // ("Pneumonia/Viral/COVID-19", "Pneumonia/Bacterial/Streptococcus"). A finding the
 // table does not know is never guessed: the row is skipped as unknown_finding.
+// The age comes from the `age` column (years); empty or unparsable: unknown.
 #pragma once
 
 #include "engine/data/labels.h"

@@ -68,8 +68,10 @@ SourceScan scan_kermany(const std::filesystem::path& root, int num_classes) {
         const Diagnosis d = !parsed->pneumonia ? Diagnosis::normal
                             : parsed->viral    ? Diagnosis::viral
                                                : Diagnosis::bacterial;
+        // Ages are not published per image, but the set is pediatric (Kermany et al.
+        // 2018: children aged 1 to 5), so every image is a child's.
         scan.candidates.push_back({Source::kermany, source_path, dir / name, "kermany:" + parsed->patient,
-                                   *class_of(d, num_classes), "AP", folder.split});
+                                   *target_of(d, num_classes), "AP", folder.split, std::nullopt, AgeGroup::child});
       }
     }
   }

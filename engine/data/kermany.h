@@ -11,7 +11,8 @@
 // occur with both subtypes in train, and no person/subtype pair spans the official
 // splits), so the subtype is part of the patient key. A name that fits neither
 // pattern, or contradicts its folder, is skipped and reported. The images are
-// anterior-posterior (Kermany et al. 2018), so the view is AP.
+// anterior-posterior (Kermany et al. 2018), so the view is AP. The set is pediatric
+// (children aged 1 to 5) but gives no age per image: age unknown, age group child.
 #pragma once
 
 #include "engine/data/records.h"

@@ -5,9 +5,11 @@
 #include "engine/random.h"
 
 #include <algorithm>
+#include <cmath>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <numeric>
 #include <thread>
 
 namespace cxr::data {
@@ -31,13 +33,24 @@ struct Loader::State {
 
   std::vector<std::int64_t> epoch_order(std::int64_t e) const {
     Generator gen(mix64(opt.seed) ^ mix64(static_cast<std::uint64_t>(e) + 1));
-    if (opt.class_balanced) {
-      std::vector<std::vector<std::int64_t>> by_class(dataset.num_classes());
-      for (auto i : indices) by_class[dataset.label(i)].push_back(i);
-      std::erase_if(by_class, [](const auto& v) { return v.empty(); });
+    if (!opt.sample_weights.empty()) {  // inverse transform sampling on the cumulative weights
+      std::vector<double> cumulative(opt.sample_weights.size());
+      std::partial_sum(opt.sample_weights.begin(), opt.sample_weights.end(), cumulative.begin());
       std::vector<std::int64_t> out(indices.size());
       for (auto& o : out) {
-        const auto& members = by_class[gen.below(by_class.size())];
+        const double u = gen.uniform() * cumulative.back();
+        const auto k = std::upper_bound(cumulative.begin(), cumulative.end(), u) - cumulative.begin();
+        o = indices[std::min<std::size_t>(static_cast<std::size_t>(k), indices.size() - 1)];
+      }
+      return out;
+    }
+    if (opt.class_balanced) {  // uniform over the targets present (a label set counts as one)
+      std::vector<std::vector<std::int64_t>> by_target(dataset.num_targets());
+      for (auto i : indices) by_target[dataset.label(i)].push_back(i);
+      std::erase_if(by_target, [](const auto& v) { return v.empty(); });
+      std::vector<std::int64_t> out(indices.size());
+      for (auto& o : out) {
+        const auto& members = by_target[gen.below(by_target.size())];
         o = members[gen.below(members.size())];
       }
       return out;
@@ -102,6 +115,16 @@ Loader::Loader(Dataset dataset, std::vector<std::int64_t> indices, LoaderOptions
             options.prefetch, options.workers);
   for (auto i : indices)
     CXR_CHECK(i >= 0 && i < dataset.size(), "loader: index {} out of range ({} images)", i, dataset.size());
+  if (!options.sample_weights.empty()) {
+    CXR_CHECK(options.sample_weights.size() == indices.size(), "loader: {} sample weights for {} indices",
+              options.sample_weights.size(), indices.size());
+    double total = 0;
+    for (double w : options.sample_weights) {
+      CXR_CHECK(w >= 0 && std::isfinite(w), "loader: sample weight {} is not a non-negative number", w);
+      total += w;
+    }
+    CXR_CHECK(total > 0, "loader: the sample weights are all zero");
+  }
   s_->mean = options.mean.value_or(dataset.mean());
   s_->stddev = options.stddev.value_or(dataset.stddev());
   CXR_CHECK(s_->stddev > 0, "loader: stddev must be positive, got {}", s_->stddev);

@@ -1,10 +1,12 @@
 // Batches for training from a built dataset: float32 images [B, 1, S, S],
 // normalised with the train split's mean and standard deviation (or given ones),
-// and int labels.
+// and int labels (target indices, engine/data/labels.h: a class or a label set).
 //
 // Every epoch has its own order, drawn from (seed, epoch): a shuffle of the
-// indices, or with class_balanced a draw of as many samples, each from a class
-// chosen uniformly, then an image of that class uniformly (with replacement).
+// indices, or with class_balanced a draw of as many samples, each from a target
+// chosen uniformly among those present (a label set such as `pneumonia` is one
+// target), then an image of that target uniformly (with replacement), or with
+// sample_weights a weighted draw with replacement.
 // Augmentation parameters come from (seed, epoch, position in the epoch), so the
 // batches are identical whatever the number of worker threads. Workers prepare
 // up to `prefetch` batches ahead of the consumer; next() returns them in order.
@@ -27,6 +29,10 @@ struct LoaderOptions {
   int batch_size = 32;
   bool shuffle = true;
   bool class_balanced = false;
+  // One non-negative weight per index (not all 0): each epoch draws as many samples,
+  // each index with probability proportional to its weight (with replacement).
+  // Overrides shuffle and class_balanced.
+  std::vector<double> sample_weights;
   bool drop_last = false;
   int workers = 2;   // 0: batches are made inside next()
   int prefetch = 4;  // batches in flight ahead of the consumer
@@ -38,7 +44,7 @@ struct LoaderOptions {
 
 struct Batch {
   Tensor images;                     // float32 [B, 1, S, S] on LoaderOptions::device
-  std::vector<int> labels;           // B
+  std::vector<int> labels;           // B target indices
   std::vector<std::int64_t> indices; // dataset indices, B
 };
 

@@ -3,6 +3,7 @@
 #include "engine/check.h"
 #include "engine/data/csv.h"
 #include "engine/data/labels.h"
+#include "engine/data/text.h"
 
 #include <cerrno>
 #include <charconv>
@@ -16,14 +17,15 @@ constexpr const char* kColumns[] = {"id", "source", "source_path", "patient", "l
 }
 
 void write_manifest(const std::filesystem::path& path, const std::vector<ManifestRow>& rows, int num_classes) {
-  const auto& names = class_names(num_classes);
+  const auto& names = target_names(num_classes);
   std::ofstream out(path, std::ios::binary);
   CXR_CHECK(out.good(), "manifest: cannot create {}: {}", path.string(), std::strerror(errno));
-  out << "id,source,source_path,patient,label,split,view,sha256\n";
+  out << "id,source,source_path,patient,label,split,view,sha256,age,age_group\n";
   for (const auto& r : rows) {
     out << r.id << ',' << source_name(r.source) << ',' << csv_field(r.source_path) << ','
         << csv_field(r.patient) << ',' << names.at(r.label) << ',' << split_name(r.split) << ','
-        << csv_field(r.view) << ',' << r.sha256 << '\n';
+        << csv_field(r.view) << ',' << r.sha256 << ',' << (r.age ? fmt::format("{}", *r.age) : "") << ','
+        << age_group_name(r.age_group) << '\n';
   }
   out.close();
   CXR_CHECK(out.good(), "manifest: error writing {}", path.string());
@@ -38,6 +40,8 @@ std::vector<ManifestRow> read_manifest(const std::filesystem::path& path, int nu
     col[i] = t.column(kColumns[i]);
     CXR_CHECK(col[i] >= 0, "manifest: {} has no '{}' column", path.string(), kColumns[i]);
   }
+  // Absent from manifests written before ages were recorded: then unknown.
+  const int c_age = t.column("age"), c_age_group = t.column("age_group");
   std::vector<ManifestRow> rows;
   rows.reserve(t.rows.size());
   for (const auto& row : t.rows) {
@@ -50,22 +54,32 @@ std::vector<ManifestRow> read_manifest(const std::filesystem::path& path, int nu
     if (std::from_chars(id.data(), id.data() + id.size(), r.id).ptr != id.data() + id.size() ||
         r.id != static_cast<std::int64_t>(rows.size()))
       throw bad("id (ids run 0, 1, 2, ... in file order)");
-    if (f[col[1]] == "ieee8023") r.source = Source::ieee8023;
-    else if (f[col[1]] == "kermany") r.source = Source::kermany;
-    else if (f[col[1]] == "upload") r.source = Source::upload;
-    else throw bad("source");
-    const auto label = class_index(f[col[4]], num_classes);
+    const auto source = source_from_name(f[col[1]]);
+    if (!source) throw bad(fmt::format("source '{}'", f[col[1]]));
+    r.source = *source;
+    const auto label = target_index(f[col[4]], num_classes);
     if (!label) throw bad(fmt::format("label '{}' for the {}-class scheme", f[col[4]], num_classes));
     r.label = *label;
-    const auto& split = f[col[5]];
-    if (split == "train") r.split = Split::train;
-    else if (split == "val") r.split = Split::val;
-    else if (split == "test") r.split = Split::test;
-    else throw bad("split");
+    const auto split = split_from_name(f[col[5]]);
+    if (!split) throw bad("split");
+    r.split = *split;
     r.source_path = f[col[2]];
     r.patient = f[col[3]];
     r.view = f[col[6]];
     r.sha256 = f[col[7]];
+    if (c_age >= 0 && !f[c_age].empty()) {
+      r.age = parse_age_years(f[c_age]);
+      if (!r.age) throw bad(fmt::format("age '{}' (years in [0, 150], or empty)", f[c_age]));
+    }
+    if (c_age_group >= 0) {
+      const auto group = age_group_from_name(f[c_age_group]);
+      if (!group) throw bad(fmt::format("age_group '{}' (unknown, child or adult)", f[c_age_group]));
+      if (r.age && *group != age_group_of(r.age))
+        throw bad(fmt::format("age_group '{}' for age {}", f[c_age_group], f[c_age]));
+      r.age_group = *group;
+    } else {
+      r.age_group = age_group_of(r.age);
+    }
     rows.push_back(std::move(r));
   }
   return rows;

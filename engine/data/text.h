@@ -1,6 +1,9 @@
 // Small ASCII string helpers for metadata values and file names.
 #pragma once
 
+#include <charconv>
+#include <cmath>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,5 +24,22 @@ inline std::string lower(std::string_view s) {
 }
 
 inline bool iequals(std::string_view a, std::string_view b) { return lower(a) == lower(b); }
+
+// A file name must stay inside its folder.
+inline bool safe_file_name(std::string_view name) {
+  return !name.empty() && name != "." && name != ".." && name.find_first_of("/\\") == std::string_view::npos;
+}
+
+// An age in years as metadata writes it ("55", " 0.5 "): a plain decimal number in
+// [0, 150]. Nothing for anything else (empty, "55Y", "?", "-1"): an age is never guessed.
+inline std::optional<double> parse_age_years(std::string_view text) {
+  const std::string_view t = trim(text);
+  if (t.empty()) return std::nullopt;
+  double v = 0.0;
+  const auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (ec != std::errc() || ptr != t.data() + t.size() || !std::isfinite(v) || v < 0.0 || v > 150.0)
+    return std::nullopt;
+  return v;
+}
 
 }  // namespace cxr::data

@@ -1,27 +1,35 @@
 // `cxr eval --data DIR --model FILE [--split test] [--json out.json]`: the model on
 // one split of a built dataset (models/metrics.h): a table on the console, and in
-// the JSON everything, including every image's probabilities and the accuracy by
-// source (which exposes a model that tells the datasets apart).
-#include "engine/autograd.h"
-#include "engine/data/augment.h"
+// the JSON everything, including every image's probabilities. Then the shortcut,
+// measured: every metric by source x age group (models/shortcut_report.h), a linear
+// probe for the source on the model's features (models/source_probe.h) and the share
+// of Grad-CAM energy outside the lungs (models/lung_energy.h).
 #include "engine/data/dataset.h"
 #include "engine/data/labels.h"
 #include "engine/io/atomic_file.h"
-#include "engine/ops.h"
 #include "engine/parallel.h"
+#include "engine/random.h"
 #include "models/cli/commands.h"
-#include "models/device_choice.h"
 #include "models/cli/progress.h"
+#include "models/dataset_eval.h"
+#include "models/dataset_settings.h"
+#include "models/device_choice.h"
 #include "models/inference.h"
+#include "models/lung_energy.h"
+#include "models/lung_fields.h"
 #include "models/metrics.h"
+#include "models/shortcut_report.h"
+#include "models/source_probe.h"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace cxr::cli {
@@ -29,13 +37,80 @@ namespace cxr::cli {
 namespace {
 
 namespace json = boost::json;
+namespace fs = std::filesystem;
 
 struct EvalOptions {
-  std::string data, model, split = "test", json;
+  std::string data, model, split = "test", json, covid;
   int batch = 32;
   int threads = 0;
+  int probe_images = 2000;
+  int heatmap_images = 400;
   std::string device = "cpu";
 };
+
+// Where the model's knowledge of each target comes from: the train split's images
+// per target and source/age group, e.g. {"covid": {"ieee8023/adult": 269, ...}}.
+json::object train_sources(const data::Dataset& dataset) {
+  const auto& names = data::target_names(dataset.num_classes());
+  std::map<int, std::map<std::string, std::int64_t>> counts;
+  for (auto i : dataset.indices(data::Split::train)) {
+    const auto& row = dataset.row(i);
+    ++counts[row.label][fmt::format("{}/{}", data::source_name(row.source), data::age_group_name(row.age_group))];
+  }
+  json::object out;
+  for (const auto& [target, cells] : counts) {
+    json::object o;
+    for (const auto& [cell, n] : cells) o[cell] = n;
+    out[names[target]] = std::move(o);
+  }
+  return out;
+}
+
+// A seeded sample of at most `limit` of the indices, in their order.
+std::vector<std::int64_t> sample(std::vector<std::int64_t> indices, int limit, std::uint64_t seed) {
+  if (static_cast<std::int64_t>(indices.size()) <= limit) return indices;
+  Generator gen(seed);
+  for (std::size_t i = indices.size(); i > 1; --i) std::swap(indices[i - 1], indices[gen.below(i)]);
+  indices.resize(static_cast<std::size_t>(limit));
+  std::sort(indices.begin(), indices.end());
+  return indices;
+}
+
+// The source probe: trained on the train split's features, tested on the evaluated
+// split's (uploads are not a source of their own and are left out).
+std::optional<ProbeResult> probe_sources(LoadedModel& model, const data::Dataset& dataset,
+                                         const std::vector<std::int64_t>& evaluated, const EvalOptions& opt,
+                                         Progress& progress) {
+  std::vector<std::string> names;
+  std::map<data::Source, int> label_of;
+  auto with_sources = [&](const std::vector<std::int64_t>& list, std::vector<std::int64_t>& out, std::vector<int>& labels) {
+    for (auto i : list) {
+      const auto it = label_of.find(dataset.row(i).source);
+      if (it == label_of.end()) continue;
+      out.push_back(i);
+      labels.push_back(it->second);
+    }
+  };
+  const auto train = sample(dataset.indices(data::Split::train), opt.probe_images, 0x70726f6265ULL);
+  for (auto i : train) {
+    const data::Source s = dataset.row(i).source;
+    if (s != data::Source::upload && !label_of.count(s)) label_of.emplace(s, 0);
+  }
+  if (label_of.size() < 2) return std::nullopt;
+  for (auto& [source, label] : label_of) label = static_cast<int>(names.size()), names.emplace_back(data::source_name(source));
+  std::vector<std::int64_t> train_images, test_images;
+  std::vector<int> train_labels, test_labels;
+  with_sources(train, train_images, train_labels);
+  with_sources(evaluated, test_images, test_labels);
+  if (test_images.empty()) return std::nullopt;
+  const auto total = static_cast<std::int64_t>(train_images.size() + test_images.size());
+  const auto train_x = dataset_features(*model.net, model.info, dataset, train_images, opt.batch,
+                                        [&](std::int64_t done) { progress.update("probe features", done, total); });
+  const auto test_x = dataset_features(*model.net, model.info, dataset, test_images, opt.batch, [&](std::int64_t done) {
+    progress.update("probe features", static_cast<std::int64_t>(train_images.size()) + done, total);
+  });
+  return train_linear_probe(train_x, train_labels, test_x, test_labels, names);
+}
 
 void run_eval(const EvalOptions& opt) {
   if (opt.threads > 0) set_num_threads(opt.threads);
@@ -49,48 +124,36 @@ void run_eval(const EvalOptions& opt) {
   CXR_CHECK(!indices.empty(), "the {} split of {} is empty", opt.split, opt.data);
 
   const int k = static_cast<int>(model.info.class_names.size());
-  const int s = dataset.image_size();
-  std::vector<double> probabilities;
-  std::vector<int> labels;
+  const auto& target_names = data::target_names(dataset.num_classes());
   Progress progress;
   const auto start = std::chrono::steady_clock::now();
-  for (std::size_t begin = 0; begin < indices.size(); begin += opt.batch) {
-    const std::size_t n = std::min(indices.size() - begin, static_cast<std::size_t>(opt.batch));
-    Tensor batch = Tensor::empty({static_cast<std::int64_t>(n), 1, s, s});
-    for (std::size_t j = 0; j < n; ++j) {
-      const std::int64_t i = indices[begin + j];
-      data::normalize_image(batch.data<float>() + j * s * s, dataset.pixels(i), std::int64_t{s} * s,
-                            model.info.mean, model.info.stddev);
-      labels.push_back(dataset.label(i));
-    }
-    if (s != model.info.config.input_size) {  // trained at another size: resized as the trainer does
-      NoGradGuard no_grad;
-      batch = resize_bilinear(batch, model.info.config.input_size, model.info.config.input_size);
-    }
-    for (const auto& p : predict_probabilities(*model.net, batch)) probabilities.insert(probabilities.end(), p.begin(), p.end());
-    progress.update("eval", static_cast<std::int64_t>(begin + n), static_cast<std::int64_t>(indices.size()));
-  }
+  const std::vector<double> probabilities =
+      dataset_probabilities(*model.net, model.info, dataset, indices, opt.batch, [&](std::int64_t done) {
+        progress.update("eval", done, static_cast<std::int64_t>(indices.size()));
+      });
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  const ClassificationReport report = classification_report(probabilities, labels, model.info.class_names);
+  std::vector<int> targets;
+  std::vector<ImageOrigin> origins;
+  for (auto i : indices) {
+    const auto& row = dataset.row(i);
+    targets.push_back(row.label);
+    origins.push_back({row.source, row.age_group, row.label});
+  }
+  const ClassificationReport report = classification_report(probabilities, targets, model.info.class_names);
   const std::vector<int> predicted = predictions_from(probabilities, k);
+  const ShortcutReport shortcut = shortcut_report(probabilities, origins, k);
 
-  // By source: ieee8023 holds every COVID-19 image (adults), Kermany every normal one
-  // (children); a model that learned the source instead of the disease calls the
-  // ieee8023 bacterial and viral images COVID-19, which these matrices show.
-  std::map<std::string, std::pair<std::vector<int>, std::vector<int>>> by_source;  // labels, predictions
   json::array images;
   for (std::size_t j = 0; j < indices.size(); ++j) {
     const auto& row = dataset.row(indices[j]);
-    auto& [source_labels, source_predicted] = by_source[std::string(data::source_name(row.source))];
-    source_labels.push_back(labels[j]);
-    source_predicted.push_back(predicted[j]);
     json::array p;
     for (int c = 0; c < k; ++c) p.push_back(probabilities[j * k + c]);
     images.push_back(json::object{{"id", row.id},
                                   {"source", data::source_name(row.source)},
                                   {"source_path", row.source_path},
-                                  {"label", model.info.class_names[labels[j]]},
+                                  {"age_group", data::age_group_name(row.age_group)},
+                                  {"label", target_names[targets[j]]},
                                   {"predicted", model.info.class_names[predicted[j]]},
                                   {"probabilities", std::move(p)}});
   }
@@ -98,20 +161,27 @@ void run_eval(const EvalOptions& opt) {
   fmt::print("cxr eval: {} on the {} split of {} ({} images, {:.1f} s, {:.0f} images/s, {} threads, {})\n\n",
              opt.model, opt.split, opt.data, report.count, seconds, report.count / seconds, num_threads(),
              device.str());
-  fmt::print("{}\n", format_report(report));
-  json::object sources;
-  for (const auto& [name, lp] : by_source) {
-    const ClassificationReport r =
-        report_from_confusion(confusion_matrix(lp.first, lp.second, k), model.info.class_names);
-    fmt::print("{} images: {}, accuracy {:.3f}; confusion matrix (rows: true class):\n  {:<12}{:>10}\n", name,
-               r.count, r.accuracy, "", fmt::join(model.info.class_names, ""));
-    for (std::size_t t = 0; t < r.confusion.size(); ++t)
-      fmt::print("  {:<12}{:>10}\n", model.info.class_names[t], fmt::join(r.confusion[t], ""));
-    json::array confusion;
-    for (const auto& row : r.confusion) confusion.push_back(json::value_from(row));
-    sources[name] = json::object{{"images", r.count}, {"accuracy", r.accuracy}, {"confusion_matrix", confusion}};
+  fmt::print("{}\n{}\n", format_report(report), format_shortcut_report(shortcut));
+
+  std::optional<ProbeResult> probe;
+  if (opt.probe_images > 0) {
+    probe = probe_sources(model, dataset, indices, opt, progress);
+    fmt::print("{}\n", probe ? format_probe(*probe) : "Source probe: fewer than two sources in the train split\n");
   }
-  fmt::print("\nNote: {}.\n", kShortcutCaveat);
+  std::optional<LungEnergyReport> energy;
+  if (opt.heatmap_images > 0) {
+    const fs::path covid = !opt.covid.empty() ? fs::path(opt.covid) : dataset_covid_dir(opt.data);
+    const fs::path boxes_path = default_lung_boxes(covid);
+    std::map<std::string, AnnotatedImage> boxes;
+    if (!covid.empty() && fs::exists(boxes_path)) boxes = read_coco_boxes(boxes_path.string());
+    const LungFields fields = LungFields::build(dataset, boxes, covid, model.info.config.input_size);
+    const auto measured = sample(indices, opt.heatmap_images, 0x6c756e67ULL);
+    energy = lung_energy(*model.net, model.info, dataset, measured, fields, 16, [&](std::int64_t done) {
+      progress.update("heatmaps", done, static_cast<std::int64_t>(measured.size()));
+    });
+    fmt::print("{}\n", format_lung_energy(*energy));
+  }
+  fmt::print("Note: {}.\n", kShortcutCaveat);
 
   if (!opt.json.empty()) {
     json::object out{{"model", opt.model},
@@ -120,7 +190,10 @@ void run_eval(const EvalOptions& opt) {
                      {"manifest_sha256", dataset.manifest_sha256()},
                      {"split", opt.split},
                      {"metrics", report_to_json(report)},
-                     {"by_source", std::move(sources)},
+                     {"by_source_and_age", shortcut_report_to_json(shortcut)},
+                     {"source_probe", probe ? json::value(probe_to_json(*probe)) : json::value(nullptr)},
+                     {"lung_energy", energy ? json::value(lung_energy_to_json(*energy)) : json::value(nullptr)},
+                     {"train_sources", train_sources(dataset)},
                      {"seconds", seconds},
                      {"images_per_second", report.count / seconds},
                      {"threads", num_threads()},
@@ -145,6 +218,15 @@ void add_eval_command(CLI::App& app) {
       ->check(CLI::IsMember({"train", "val", "test"}))
       ->capture_default_str();
   cmd->add_option("--json", opt->json, "write everything (metrics, per-image probabilities) to this JSON file");
+  cmd->add_option("--probe-images", opt->probe_images,
+                  "train images (a seeded sample) for the linear source probe; 0: no probe")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--heatmap-images", opt->heatmap_images,
+                  "images (a seeded sample of the split) whose Grad-CAM energy outside the lungs is measured; 0: none")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--covid", opt->covid, "the ieee8023 folder with the lung boxes (default: the dataset's stats.json)");
   cmd->add_option("--batch", opt->batch, "images per forward pass")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--threads", opt->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--device", opt->device, kDeviceHelp)->capture_default_str();

@@ -9,18 +9,20 @@
 // decoded size of each source file, so the ieee8023 folder must be at hand (--covid,
 // default: the one the dataset was built from, as stats.json records it).
 #include "engine/data/dataset.h"
+#include "engine/data/labels.h"
 #include "engine/io/atomic_file.h"
 #include "engine/parallel.h"
 #include "models/cli/commands.h"
+#include "models/dataset_settings.h"
 #include "models/device_choice.h"
 #include "models/cli/progress.h"
 #include "models/gradcam.h"
 #include "models/heatmap_eval.h"
 #include "models/inference.h"
+#include "models/lung_fields.h"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
-#include <stb/stb_image.h>
 
 #include <chrono>
 #include <cmath>
@@ -71,21 +73,6 @@ struct Summary {
   }
 };
 
-json::object read_stats(const fs::path& data_dir) {
-  std::ifstream in(data_dir / "stats.json");
-  if (!in) return {};
-  boost::system::error_code ec;
-  const json::value v = json::parse(std::string{std::istreambuf_iterator<char>(in), {}}, ec);
-  if (ec || !v.is_object()) return {};
-  const json::value* settings = v.as_object().if_contains("settings");
-  return settings != nullptr && settings->is_object() ? settings->as_object() : json::object{};
-}
-
-std::string setting(const json::object& settings, const char* key) {
-  const json::value* v = settings.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
 void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
   if (opt.threads > 0) set_num_threads(opt.threads);
   const Device device = resolve_device(opt.device);
@@ -96,13 +83,12 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
   check_dataset_matches_model(dataset, model.info, opt.data, opt.model);
   const int size = dataset.image_size();                 // the fitted square of the cache
   const int input_size = model.info.config.input_size;  // the maps' square (the same or resized)
-  const json::object settings = read_stats(opt.data);
   const data::Fit fit = dataset.fit();
 
   // Lung boxes, when the ieee8023 folder can be found.
-  const std::string covid = !opt.covid.empty() ? opt.covid : setting(settings, "covid_dir");
+  const std::string covid = !opt.covid.empty() ? opt.covid : dataset_covid_dir(opt.data).string();
   const std::string boxes_path =
-      !opt.boxes.empty() ? opt.boxes : (fs::path(covid) / "annotations/imageannotation_ai_lung_bounding_boxes.json").string();
+      !opt.boxes.empty() ? opt.boxes : default_lung_boxes(covid).string();
   std::map<std::string, AnnotatedImage> boxes;
   if (!covid.empty() && fs::exists(boxes_path))
     boxes = read_coco_boxes(boxes_path);
@@ -145,7 +131,7 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
 
     json::object record{{"id", row.id},
                         {"source_path", row.source_path},
-                        {"label", model.info.class_names[row.label]},
+                        {"label", data::target_names(dataset.num_classes())[row.label]},
                         {"explained", model.info.class_names[cam.target_class]},
                         {"probability", cam.probabilities[cam.target_class]}};
     if (faithful.count(i)) {
@@ -166,25 +152,19 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
     }
     if (boxed.count(i)) {
       const fs::path file = fs::path(covid) / row.source_path;
-      int w = 0, h = 0, channels = 0;
-      CXR_CHECK(stbi_info(file.c_str(), &w, &h, &channels) != 0, "cannot read the size of '{}': {}", file.string(),
-                stbi_failure_reason());
       const auto& annotated = boxes.at(file.filename().string());
       // A file whose shape is not the annotated one's is another crop of the figure
       // (3 upstream files): its boxes would land in the wrong place.
-      const double aspect = static_cast<double>(w) / h, annotated_aspect = static_cast<double>(annotated.width) / annotated.height;
-      if (std::abs(aspect / annotated_aspect - 1) > 0.02) {
+      const auto on_square = file_boxes_on_map(annotated, file, size, fit, input_size);
+      if (!on_square) {
         ++aspect_mismatches;
-        fmt::print(stderr, "cxr eval-heatmaps: {} is {}x{} but was annotated at {}x{} (another aspect ratio); no boxes\n",
-                   row.source_path, w, h, annotated.width, annotated.height);
+        fmt::print(stderr, "cxr eval-heatmaps: {} was annotated at {}x{}, another aspect ratio; no boxes\n",
+                   row.source_path, annotated.width, annotated.height);
         per_image.push_back(std::move(record));
         progress.update("heatmaps", ++done, static_cast<std::int64_t>(todo.size()));
         continue;
       }
-      std::vector<Box> on_square = boxes_on_square(annotated, w, h, data::fit_geometry(w, h, size, fit));
-      const double to_map = static_cast<double>(input_size) / size;
-      for (Box& b : on_square) b = {b.x0 * to_map, b.y0 * to_map, b.x1 * to_map, b.y1 * to_map};
-      const auto mask = box_mask(input_size, on_square);
+      const auto mask = box_mask(input_size, *on_square);
       area.values.push_back(mask_share(mask));
       record["box_area_share"] = mask_share(mask);
       for (int m = 0; m < kNumMaps; ++m) {

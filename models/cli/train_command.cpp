@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -60,9 +61,9 @@ class StepPrinter {
 };
 
 struct Given {
-  std::string optimizer = "adamw", class_weights = "auto", augment = "on";
+  std::string optimizer = "adamw", class_weights = "auto", augment = "on", balance = "none", select = "macro_f1";
   int threads = 0;
-  std::string resume;
+  std::string resume, init_model, unfreeze = "all";
 };
 
 void add_options(CLI::App* cmd, TrainOptions& o, Given& g) {
@@ -81,7 +82,22 @@ void add_options(CLI::App* cmd, TrainOptions& o, Given& g) {
   cmd->add_option("--class-weights", g.class_weights, "auto: inverse class frequency of the train split; sqrt: its square root; none")
       ->check(CLI::IsMember({"auto", "sqrt", "none"}))
       ->capture_default_str();
-  cmd->add_option("--augment", g.augment, "on or off")->check(CLI::IsMember({"on", "off"}))->capture_default_str();
+  cmd->add_option("--augment", g.augment, "on, strong (also gamma, blur, noise, borders, JPEG: source cues) or off")
+      ->check(CLI::IsMember({"on", "strong", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--balance", g.balance,
+                  "none, or source: every target equally likely, within it each source x age group by the square "
+                  "root of its size")
+      ->check(CLI::IsMember({"none", "source"}))
+      ->capture_default_str();
+  cmd->add_option("--adversary", o.adversary,
+                  "weight of a source classifier behind gradient reversal on the non-COVID-19 images (0: off)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--select", g.select,
+                  "keep the epoch with the best validation macro_f1, or the best worst_cell (source x age group)")
+      ->check(CLI::IsMember({"macro_f1", "worst_cell"}))
+      ->capture_default_str();
   cmd->add_option("--seed", o.seed, "seed of initialisation, order, augmentation and dropout")->capture_default_str();
   cmd->add_option("--threads", g.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--resume", g.resume, "continue from a checkpoint (the other settings default to its own)")
@@ -106,6 +122,13 @@ void add_options(CLI::App* cmd, TrainOptions& o, Given& g) {
   cmd->add_option("--workers", o.workers, "threads preparing batches")->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--device", o.device, kDeviceHelp)->capture_default_str();
+  cmd->add_option("--init-model", g.init_model,
+                  "fine-tune: start from this model file's weights, architecture, classes and normalisation "
+                  "(--preset, --width and --size are then unused)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--unfreeze", g.unfreeze, "fine-tune: the layers that train: all, last_3_blocks, last_block, head")
+      ->check(CLI::IsMember({"all", "last_3_blocks", "last_block", "head"}))
+      ->capture_default_str();
 }
 
 // With --resume, the checkpoint's settings are the defaults; what the command line
@@ -115,7 +138,12 @@ TrainOptions resolve(CLI::App* cmd, const TrainOptions& given, const Given& g) {
   TrainOptions o = given;
   o.optimizer = parse_optimizer(g.optimizer);
   o.class_weights = parse_class_weighting(g.class_weights);
-  o.augment = g.augment == "on";
+  o.augment = g.augment != "off";
+  o.strong_augment = g.augment == "strong";
+  o.balance = parse_sample_balance(g.balance);
+  o.select = parse_selection(g.select);
+  if (!g.init_model.empty()) o.init_model = g.init_model;
+  o.unfreeze = *parse_unfreeze(g.unfreeze);  // CLI11 checked the name
   if (g.resume.empty()) {
     CXR_CHECK(was_given("--data") && was_given("--out"), "train: --data and --out are required (or --resume)");
     return o;
@@ -129,7 +157,10 @@ TrainOptions resolve(CLI::App* cmd, const TrainOptions& given, const Given& g) {
   if (was_given("--lr")) r.lr = o.lr;
   if (was_given("--optimizer")) r.optimizer = o.optimizer;
   if (was_given("--class-weights")) r.class_weights = o.class_weights;
-  if (was_given("--augment")) r.augment = o.augment;
+  if (was_given("--augment")) r.augment = o.augment, r.strong_augment = o.strong_augment;
+  if (was_given("--balance")) r.balance = o.balance;
+  if (was_given("--adversary")) r.adversary = o.adversary;
+  if (was_given("--select")) r.select = o.select;
   if (was_given("--seed")) r.seed = o.seed;
   if (was_given("--size")) r.size = o.size;
   if (was_given("--patience")) r.patience = o.patience;
@@ -151,8 +182,10 @@ void print_plan(const TrainOptions& o, const TrainPlan& p) {
     weights += fmt::format("{}{} {:.3f}", c ? ", " : "", p.class_names[c], p.class_weights[c]);
   fmt::print("  {} epochs of {} batches of {}, {} lr {:g} (warm-up + cosine), augmentation {}, seed {}, {} threads, "
              "on {}\n",
-             o.epochs, p.batches_per_epoch, o.batch, optimizer_name(o.optimizer), p.lr, o.augment ? "on" : "off",
-             o.seed, p.threads, p.device);
+             o.epochs, p.batches_per_epoch, o.batch, optimizer_name(o.optimizer), p.lr,
+             !o.augment ? "off" : o.strong_augment ? "strong" : "on", o.seed, p.threads, p.device);
+  fmt::print("  sampling {}, source adversary {:g}, model kept by validation {}\n", sample_balance_name(o.balance),
+             o.adversary, selection_name(o.select));
   fmt::print("  class weights: {}\n", weights);
   if (p.checkpoint_threads > 0) {
     fmt::print("  resuming at epoch {} batch {}\n", p.start_epoch + 1, p.start_batch);
@@ -168,10 +201,14 @@ void print_epoch(const EpochRecord& r, const std::vector<std::string>& classes, 
   std::string f1;
   for (std::size_t c = 0; c < r.val_f1.size() && c < classes.size(); ++c)
     f1 += fmt::format("{}{} {:.3f}", c ? ", " : "", classes[c], r.val_f1[c]);
-  fmt::print("epoch {}: train loss {:.4f} | val loss {:.4f}, accuracy {:.1f}%, macro-F1 {:.4f}{} | F1 {} | "
+  const std::string worst = std::isnan(r.val_worst_cell_f1)
+                                ? std::string()
+                                : fmt::format(", worst cell {} {:.3f}", r.val_worst_cell, r.val_worst_cell_f1);
+  const std::string source = r.train_source_loss != 0 ? fmt::format(" (source loss {:.3f})", r.train_source_loss) : "";
+  fmt::print("epoch {}: train loss {:.4f}{} | val loss {:.4f}, accuracy {:.1f}%, macro-F1 {:.4f}{}{} | F1 {} | "
              "{:.0f} s, {:.1f} img/s\n",
-             r.epoch, r.train_loss, r.val_loss, 100 * r.val_accuracy, r.val_macro_f1, best ? " (best, saved)" : "", f1,
-             r.train_seconds, r.images_per_second);
+             r.epoch, r.train_loss, source, r.val_loss, 100 * r.val_accuracy, r.val_macro_f1, worst,
+             best ? " (best, saved)" : "", f1, r.train_seconds, r.images_per_second);
   std::fflush(stdout);
 }
 

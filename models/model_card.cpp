@@ -44,6 +44,7 @@ void write_model_card(const std::filesystem::path& path, const ModelCard& c) {
   json::object final_metrics;
   if (r.best_epoch > 0) final_metrics["best"] = to_json(r.history.at(r.best_epoch - 1));
   if (!r.history.empty()) final_metrics["last"] = to_json(r.history.back());
+  if (!c.validation_by_source_and_age.empty()) final_metrics["by_source_and_age"] = c.validation_by_source_and_age;
   final_metrics["note"] = "validation split; test-split metrics come from `cxr eval`";
 
   const json::object card{

@@ -8,12 +8,15 @@
 //                        steps, seconds, images per second, git commit, cxr version
 //   history              one record per epoch (models/trainer.h EpochRecord)
 //   final                the best epoch's validation metrics (the saved model) and
-//                        the last epoch's
+//                        the last epoch's, and the saved model's validation split by
+//                        source x age group
 // Test-split metrics come from `cxr eval`, not from here.
 #pragma once
 
 #include "models/model_file.h"
 #include "models/trainer.h"
+
+#include <boost/json/object.hpp>
 
 #include <filesystem>
 #include <map>
@@ -37,6 +40,7 @@ struct ModelCard {
   std::vector<double> class_weights;
   std::string git_commit;
   TrainResult result;
+  boost::json::object validation_by_source_and_age;  // the saved model's (models/shortcut_report.h)
 };
 
 // Atomic (temp file + rename).

@@ -11,6 +11,7 @@
 #include "engine/optim/sgd.h"
 #include "engine/parallel.h"
 #include "engine/random.h"
+#include "models/dataset_eval.h"
 #include "models/dataset_settings.h"
 #include "models/device_choice.h"
 #include "models/inference.h"
@@ -693,6 +694,17 @@ class Run {
     last_lr_ = s_.step > 0 ? schedule_.lr_at(s_.step - 1) : 0.0;
   }
 
+  // The saved (best) model's validation split by source x age group, for the card:
+  // the model in memory is the last epoch's, so the file is read back.
+  boost::json::object saved_model_validation_cells() const {
+    LoadedModel saved = load_model(s_.options.out.string());
+    const std::vector<std::int64_t> val = ds_.indices(data::Split::val);
+    const std::vector<double> p = dataset_probabilities(*saved.net, saved.info, ds_, val);
+    std::vector<ImageOrigin> origins;
+    for (auto i : val) origins.push_back({ds_.row(i).source, ds_.row(i).age_group, ds_.label(i)});
+    return shortcut_report_to_json(shortcut_report(p, origins, ds_.num_classes()));
+  }
+
   void write_card(StopReason reason) const {
     ModelCard card;
     card.model_path = s_.options.out;
@@ -713,6 +725,7 @@ class Run {
     card.class_weights = class_weights_;
     card.git_commit = git_commit_;
     card.result = result(reason);
+    card.validation_by_source_and_age = saved_model_validation_cells();
     write_model_card(card_path_for(s_.options.out), card);
   }
 

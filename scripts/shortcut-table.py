@@ -80,8 +80,8 @@ def main(out):
     for config, items in runs.items():
         for seed, (val, test) in items:
             print(f"| {config} s{seed} | " + " | ".join(f"{val[k]:.3f} / {test[k]:.3f}" for k in keys) + " |")
-    print("\nThe probe and the lung-energy figures are on the test split only (the validation runs skip the "
-          "heatmaps); '-' where a figure is not measured.")
+    print("\nThe source probe is trained on train-split features and tested on the split named; the lung-energy "
+          "figure is measured on the test split only (validation skips the heatmaps). '-' or nan: not measured.")
 
 
 if __name__ == "__main__":

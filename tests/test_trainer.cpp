@@ -286,6 +286,8 @@ TEST_F(Trainer, LearnsWithLabelSetsBalancedSamplingAndTheSourceAdversary) {
   EXPECT_EQ(options.at("select").as_string(), "worst_cell");
   EXPECT_TRUE(options.at("strong_augment").as_bool());
   EXPECT_GT(card.at("data").at("images").at("train").at("pneumonia").as_int64(), 0);
+  // The saved model's validation split by source x age group: the three sources' cells.
+  EXPECT_EQ(card.at("final").at("by_source_and_age").at("cells").as_array().size(), 3u);
   // The adversary is training machinery: the model file holds only the classifier.
   for (const auto& [name, t] : load_safetensors(o.out.string()).tensors)
     EXPECT_EQ(name.find("adversary"), std::string::npos) << name;

@@ -142,6 +142,7 @@ void run_eval(const EvalOptions& opt) {
   }
   const ClassificationReport report = classification_report(probabilities, targets, model.info.class_names);
   const std::vector<int> predicted = predictions_from(probabilities, k);
+  const std::vector<int> scored_as = resolve_targets(probabilities, targets, k);
   const ShortcutReport shortcut = shortcut_report(probabilities, origins, k);
 
   json::array images;
@@ -154,6 +155,7 @@ void run_eval(const EvalOptions& opt) {
                                   {"source_path", row.source_path},
                                   {"age_group", data::age_group_name(row.age_group)},
                                   {"label", target_names[targets[j]]},
+                                  {"scored_as", model.info.class_names[scored_as[j]]},
                                   {"predicted", model.info.class_names[predicted[j]]},
                                   {"probabilities", std::move(p)}});
   }

@@ -319,10 +319,9 @@ std::vector<double> source_balanced_weights(const data::Dataset& ds, const std::
 // pooled features -> 64 hidden units -> one logit per source.
 class SourceAdversary : public Module {
  public:
-  static constexpr int kSources = 4;  // data::Source: ieee8023, kermany, upload, nih
   explicit SourceAdversary(int features)
       : hidden_(add_module("hidden", std::make_unique<Linear>(features, 64))),
-        out_(add_module("out", std::make_unique<Linear>(64, kSources))) {}
+        out_(add_module("out", std::make_unique<Linear>(64, data::kNumSources))) {}
   Tensor forward(const Tensor& pooled) const { return out_.forward(relu(hidden_.forward(pooled))); }
 
  private:
@@ -335,7 +334,7 @@ class SourceAdversary : public Module {
 std::vector<std::uint32_t> source_masks(const data::Dataset& ds, const std::vector<std::int64_t>& indices, int covid) {
   std::vector<std::uint32_t> masks;
   for (auto i : indices)
-    masks.push_back(ds.label(i) == covid ? (1u << SourceAdversary::kSources) - 1
+    masks.push_back(ds.label(i) == covid ? (1u << data::kNumSources) - 1
                                          : 1u << static_cast<int>(ds.row(i).source));
   return masks;
 }

@@ -43,7 +43,7 @@ struct TrainState {
   std::uint64_t dropout_state = 0;
   std::vector<EpochRecord> history;
   int best_epoch = 0;
-  double best_macro_f1 = -1;
+  double best_macro_f1 = -1;  // the best selection score: macro-F1, or the worst cell's (TrainOptions::select)
   int bad_epochs = 0;
   double train_seconds = 0;
   std::int64_t train_images = 0;

@@ -8,6 +8,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 namespace cxr {
 
@@ -32,5 +34,10 @@ class Generator {
  private:
   std::uint64_t state_;
 };
+
+// Fisher-Yates: every permutation equally likely, one draw per position from the back.
+template <class T> void shuffle(std::vector<T>& items, Generator& gen) {
+  for (std::size_t i = items.size(); i > 1; --i) std::swap(items[i - 1], items[gen.below(i)]);
+}
 
 }  // namespace cxr

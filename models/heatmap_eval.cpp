@@ -50,7 +50,7 @@ std::vector<std::int64_t> order_by_heat(const Tensor& map, Generator& gen) {
   const double* v = m.data<double>();
   std::vector<std::int64_t> order(static_cast<std::size_t>(m.numel()));
   std::iota(order.begin(), order.end(), std::int64_t{0});
-  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[gen.below(i)]);  // Fisher-Yates
+  shuffle(order, gen);
   std::stable_sort(order.begin(), order.end(), [v](std::int64_t a, std::int64_t b) { return v[a] > v[b]; });
   return order;
 }

@@ -196,7 +196,7 @@ std::vector<std::int64_t> patient_subset(const data::Dataset& ds, const std::vec
   Generator gen(seed ^ 0x7261696e66726163ULL);  // its own stream: the loader's order is unchanged
   std::set<std::string> kept;
   for (auto& list : patients) {
-    for (std::size_t k = list.size(); k > 1; --k) std::swap(list[k - 1], list[gen.below(k)]);  // Fisher-Yates
+    shuffle(list, gen);
     const auto n = std::min(list.size(), std::max<std::size_t>(1, std::llround(fraction * list.size())));
     kept.insert(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(n));
   }

@@ -57,7 +57,7 @@ struct Loader::State {
     }
     std::vector<std::int64_t> out = indices;
     if (opt.shuffle)
-      for (std::size_t i = out.size(); i > 1; --i) std::swap(out[i - 1], out[gen.below(i)]);
+      shuffle(out, gen);
     return out;
   }
 

@@ -102,7 +102,7 @@ std::vector<Split> assign_splits(const std::vector<SplitItem>& items,
   for (auto& [stratum, list] : by_stratum) {
     std::sort(list.begin(), list.end(), [](const Unit* a, const Unit* b) { return a->key < b->key; });
     Generator gen(mix64(seed) ^ mix64(static_cast<std::uint64_t>(stratum) + 1));
-    for (std::size_t i = list.size(); i > 1; --i) std::swap(list[i - 1], list[gen.below(i)]);
+    shuffle(list, gen);
 
     const SplitFractions& f = fractions[stratum];
     std::vector<Split> active;

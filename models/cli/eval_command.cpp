@@ -30,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace cxr::cli {
@@ -70,7 +71,7 @@ json::object train_sources(const data::Dataset& dataset) {
 std::vector<std::int64_t> sample(std::vector<std::int64_t> indices, int limit, std::uint64_t seed) {
   if (static_cast<std::int64_t>(indices.size()) <= limit) return indices;
   Generator gen(seed);
-  for (std::size_t i = indices.size(); i > 1; --i) std::swap(indices[i - 1], indices[gen.below(i)]);
+  shuffle(indices, gen);
   indices.resize(static_cast<std::size_t>(limit));
   std::sort(indices.begin(), indices.end());
   return indices;
@@ -81,23 +82,22 @@ std::vector<std::int64_t> sample(std::vector<std::int64_t> indices, int limit, s
 std::optional<ProbeResult> probe_sources(LoadedModel& model, const data::Dataset& dataset,
                                          const std::vector<std::int64_t>& evaluated, const EvalOptions& opt,
                                          Progress& progress) {
+  // The sources of the sampled train images, labelled in enum order.
+  const auto train = sample(dataset.indices(data::Split::train), opt.probe_images, 0x70726f6265ULL);
+  std::set<data::Source> sources;
+  for (auto i : train)
+    if (dataset.row(i).source != data::Source::upload) sources.insert(dataset.row(i).source);
+  if (sources.size() < 2) return std::nullopt;
   std::vector<std::string> names;
   std::map<data::Source, int> label_of;
+  for (data::Source s : sources) label_of[s] = static_cast<int>(names.size()), names.emplace_back(data::source_name(s));
   auto with_sources = [&](const std::vector<std::int64_t>& list, std::vector<std::int64_t>& out, std::vector<int>& labels) {
-    for (auto i : list) {
-      const auto it = label_of.find(dataset.row(i).source);
-      if (it == label_of.end()) continue;
-      out.push_back(i);
-      labels.push_back(it->second);
-    }
+    for (auto i : list)
+      if (const auto it = label_of.find(dataset.row(i).source); it != label_of.end()) {
+        out.push_back(i);
+        labels.push_back(it->second);
+      }
   };
-  const auto train = sample(dataset.indices(data::Split::train), opt.probe_images, 0x70726f6265ULL);
-  for (auto i : train) {
-    const data::Source s = dataset.row(i).source;
-    if (s != data::Source::upload && !label_of.count(s)) label_of.emplace(s, 0);
-  }
-  if (label_of.size() < 2) return std::nullopt;
-  for (auto& [source, label] : label_of) label = static_cast<int>(names.size()), names.emplace_back(data::source_name(source));
   std::vector<std::int64_t> train_images, test_images;
   std::vector<int> train_labels, test_labels;
   with_sources(train, train_images, train_labels);

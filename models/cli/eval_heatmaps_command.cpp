@@ -96,8 +96,8 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
 
   // The images: a seeded shuffle of the split for faithfulness; the boxed ieee8023 ones.
   std::vector<std::int64_t> order = dataset.indices(*data::split_from_name(opt.split));
-  Generator shuffle(opt.seed);
-  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[shuffle.below(i)]);
+  Generator gen(opt.seed);
+  shuffle(order, gen);
   std::vector<std::int64_t> faithful_set(order.begin(), order.begin() + std::min<std::size_t>(order.size(), opt.limit));
   std::vector<std::int64_t> boxed_set;
   for (std::int64_t i : order) {

@@ -24,9 +24,11 @@ struct Sums {
   }
 };
 
+// A cell without images has no mean: null, so that no reader takes it for 0.
 boost::json::object cell_json(const EnergyCell& c) {
-  return {{"source", c.source},       {"predicted", c.predicted},     {"images", c.images},
-          {"own_masks", c.own_masks}, {"mean_outside", c.mean_outside}, {"mean_chance", c.mean_chance}};
+  auto mean = [&](double v) { return c.images ? boost::json::value(v) : boost::json::value(nullptr); };
+  return {{"source", c.source},       {"predicted", c.predicted},          {"images", c.images},
+          {"own_masks", c.own_masks}, {"mean_outside", mean(c.mean_outside)}, {"mean_chance", mean(c.mean_chance)}};
 }
 
 std::string cell_line(const EnergyCell& c, const std::string& name) {

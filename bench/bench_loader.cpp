@@ -5,11 +5,11 @@
 //   BM_Loader/<augment>/<workers>   one epoch of 2048 images, batch 32, shuffled;
 //                                   augment 0: none, 1: the defaults, 2: strong_augment()
 //   BM_Normalize, BM_Augment        one image on one thread (the per-image cost)
+#include "data/dataset.h"
+#include "data/loader.h"
+#include "data/manifest.h"
 #include "engine/data/augment.h"
 #include "engine/data/cache_file.h"
-#include "engine/data/dataset.h"
-#include "engine/data/loader.h"
-#include "engine/data/manifest.h"
 #include "engine/random.h"
 
 #include <benchmark/benchmark.h>

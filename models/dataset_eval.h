@@ -3,7 +3,7 @@
 // resize to its input size when the dataset's images are another size.
 #pragma once
 
-#include "engine/data/dataset.h"
+#include "data/dataset.h"
 #include "models/metrics.h"
 #include "models/model_file.h"
 

@@ -16,7 +16,7 @@ std::filesystem::path evaluation_path_for(const std::filesystem::path& model_fil
 // The "metrics" object of the evaluation beside `model_file` (count, accuracy,
 // classes, macro, weighted, ece, confusion_matrix, ...), with the evaluation's shortcut
 // figures added where it has them (by_source_and_age, source_probe, lung_energy,
-// train_sources: models/cli/eval_command.cpp); nullopt when there is no such
+// train_sources: app/eval_command.cpp); nullopt when there is no such
 // file. A file that is there but unreadable, not JSON or without a "metrics" object is a
 // cxr::Error naming it.
 std::optional<boost::json::object> read_evaluation_beside(const std::filesystem::path& model_file);

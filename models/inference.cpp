@@ -3,6 +3,7 @@
 #include "engine/autograd.h"
 #include "engine/data/augment.h"
 #include "engine/ops.h"
+#include "models/bundled_files.h"
 
 #include <fmt/ranges.h>
 
@@ -21,7 +22,7 @@ ImageError::ImageError(const std::string& path, std::string code, std::string de
 std::string default_model_path() {
   const char* env = std::getenv("CXR_MODEL");
   if (env != nullptr && *env != '\0') return env;
-  return CXR_DEFAULT_MODEL;
+  return bundled_files().model.string();
 }
 
 data::Fit model_fit(const ModelInfo& info) {

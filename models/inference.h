@@ -15,7 +15,7 @@
 // confident answer about nothing.
 #pragma once
 
-#include "engine/data/dataset.h"
+#include "data/dataset.h"
 #include "engine/data/image.h"
 #include "models/model_file.h"
 
@@ -35,8 +35,8 @@ inline constexpr const char* kShortcutCaveat =
     "so a model can learn the patient's age or the hospital instead of the disease (cxr eval measures this "
     "per source and age group)";
 
-// The bundled model: $CXR_MODEL when set and not empty, else
-// models/pretrained/cxr-small.safetensors in the source tree the program was built from.
+// The bundled model: $CXR_MODEL when set and not empty, else cxr-small.safetensors
+// of the installation or the build tree the program runs from (models/bundled_files.h).
 std::string default_model_path();
 
 struct PreparedImage {

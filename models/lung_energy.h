@@ -7,7 +7,7 @@
 // share of the square outside the lungs (what a uniform map scores).
 #pragma once
 
-#include "engine/data/dataset.h"
+#include "data/dataset.h"
 #include "models/classifier_net.h"
 #include "models/lung_fields.h"
 #include "models/model_file.h"

@@ -12,7 +12,7 @@
 // reports say which images were measured against it.
 #pragma once
 
-#include "engine/data/dataset.h"
+#include "data/dataset.h"
 #include "models/heatmap_eval.h"
 
 #include <cstdint>

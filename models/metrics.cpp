@@ -1,7 +1,7 @@
 #include "models/metrics.h"
 
+#include "data/labels.h"
 #include "engine/check.h"
-#include "engine/data/labels.h"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>

@@ -72,7 +72,7 @@ ClassificationReport classification_report(std::span<const double> probabilities
 // argmax of each row of probabilities [n x classes].
 std::vector<int> predictions_from(std::span<const double> probabilities, int num_classes);
 
-// Label sets (engine/data/labels.h: a target such as NIH "pneumonia" admits bacterial
+// Label sets (data/labels.h: a target such as NIH "pneumonia" admits bacterial
 // or viral). Every metric above scores one class per image, so a target is resolved to
 // the class it is scored as: the predicted class when that is admissible (a right
 // call), otherwise the admissible class the model found most probable (a miss of that

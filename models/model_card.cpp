@@ -1,30 +1,17 @@
 #include "models/model_card.h"
 
 #include "engine/io/atomic_file.h"
+#include "models/build_commit.h"  // generated at configure time (models/CMakeLists.txt)
 #include "models/json_fields.h"
 #include "models/train_state.h"
 
 #include <boost/json.hpp>
 
-#include <array>
-#include <cstdio>
-#include <memory>
-
 namespace cxr {
 
 namespace json = boost::json;
 
-std::string source_git_commit() {
-  const std::string command =
-      fmt::format("git -C '{}' describe --always --dirty --abbrev=40 2>/dev/null", CXR_SOURCE_DIR);
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
-  if (!pipe) return "unknown";
-  std::string out;
-  std::array<char, 128> buf{};
-  while (std::fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out.empty() ? "unknown" : out;
-}
+std::string build_commit() { return kBuildCommit; }
 
 void write_model_card(const std::filesystem::path& path, const ModelCard& c) {
   const TrainResult& r = c.result;

@@ -46,9 +46,9 @@ struct ModelCard {
 // Atomic (temp file + rename).
 void write_model_card(const std::filesystem::path& path, const ModelCard& card);
 
-// The commit of the source tree this binary was built from, read with git at run
-// time (so: when the training starts) with "-dirty" appended when the tree has
-// uncommitted changes; "unknown" without git or the tree.
-std::string source_git_commit();
+// The commit this binary was built from: `git describe --always --dirty` of the
+// source tree when the build was configured (so "-dirty" means uncommitted changes
+// then); "unknown" when it was configured without git history.
+std::string build_commit();
 
 }  // namespace cxr

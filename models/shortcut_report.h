@@ -18,7 +18,7 @@
 // Label sets are resolved as models/metrics.h says before anything is counted.
 #pragma once
 
-#include "engine/data/records.h"
+#include "data/records.h"
 
 #include <boost/json/object.hpp>
 

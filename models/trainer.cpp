@@ -1,9 +1,9 @@
 #include "models/trainer.h"
 
+#include "data/dataset.h"
+#include "data/labels.h"
+#include "data/loader.h"
 #include "engine/autograd.h"
-#include "engine/data/dataset.h"
-#include "engine/data/labels.h"
-#include "engine/data/loader.h"
 #include "engine/nn/layers.h"
 #include "engine/ops.h"
 #include "engine/optim/adamw.h"
@@ -361,7 +361,7 @@ class Run {
     if (o.extra_data) ds_ = data::Dataset::concat(ds_, data::Dataset::open(*o.extra_data));
     s_.manifest_sha256 = ds_.manifest_sha256();
     s_.threads = num_threads();
-    git_commit_ = source_git_commit();
+    git_commit_ = build_commit();
     if (resumed)
       CXR_CHECK(resumed->state.manifest_sha256 == s_.manifest_sha256,
                 "train: '{}' holds a different dataset than the checkpoint was trained on (manifest SHA-256 {} vs {})",

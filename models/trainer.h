@@ -1,5 +1,5 @@
 // `cxr train`: trains a preset network on a built dataset directory
-// (engine/data/build.h) and keeps the best model by validation macro-F1 (or by its
+// (data/build.h) and keeps the best model by validation macro-F1 (or by its
 // worst source x age group cell, `select`).
 //
 // One run: AdamW (or SGD with Nesterov momentum) under a linear warm-up + cosine

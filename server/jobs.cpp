@@ -2,10 +2,10 @@
 
 #include "server/api.h"
 
+#include "data/labels.h"
+#include "data/manifest.h"
 #include "engine/check.h"
 #include "engine/data/cache_file.h"
-#include "engine/data/labels.h"
-#include "engine/data/manifest.h"
 #include "engine/io/atomic_file.h"
 #include "engine/parallel.h"
 #include "models/dataset_eval.h"

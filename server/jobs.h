@@ -21,7 +21,7 @@
 
 #include "server/router.h"
 
-#include "engine/data/dataset.h"
+#include "data/dataset.h"
 #include "models/trainer.h"
 
 #include <boost/json.hpp>

@@ -3,9 +3,9 @@
 // directory and as single pictures, and a tiny 4-class model to start from.
 #pragma once
 
+#include "data/labels.h"
+#include "data/manifest.h"
 #include "engine/data/cache_file.h"
-#include "engine/data/labels.h"
-#include "engine/data/manifest.h"
 #include "engine/random.h"
 #include "models/model_file.h"
 #include "models/presets.h"

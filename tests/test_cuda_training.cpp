@@ -15,10 +15,10 @@
 #include "cuda_testing.h"
 #include "data_fixtures.h"
 
+#include "data/loader.h"
+#include "data/manifest.h"
 #include "engine/autograd.h"
 #include "engine/data/cache_file.h"
-#include "engine/data/loader.h"
-#include "engine/data/manifest.h"
 #include "engine/optim/adamw.h"
 #include "models/depthwise_net.h"
 #include "models/gradcam.h"

@@ -3,14 +3,14 @@
 // computation; identity parameters change nothing; the strong preset's ranges;
 // determinism by seed, whatever the thread count. (The geometry and the default
 // jitter: tests/test_data_loader.cpp; the GPU: tests/test_cuda_augment.cpp.)
+#include "data/dataset.h"
+#include "data/loader.h"
+#include "data/manifest.h"
 #include "data_fixtures.h"
 #include "engine/check.h"
 #include "engine/data/augment.h"
 #include "engine/data/cache_file.h"
-#include "engine/data/dataset.h"
 #include "engine/data/device_batch.h"
-#include "engine/data/loader.h"
-#include "engine/data/manifest.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>

@@ -1,13 +1,13 @@
-// `cxr data build` end to end on synthetic source trees (engine/data/build.h):
+// `cxr data build` end to end on synthetic source trees (data/build.h):
 // selection, bad input of every kind, duplicates, the patient split (with the NIH
 // share: by source x target), the three output files, the manifest's ages and label
 // sets, determinism and the all-or-nothing output directory.
+#include "data/build.h"
+#include "data/dataset.h"
+#include "data/manifest.h"
 #include "data_fixtures.h"
 #include "engine/check.h"
-#include "engine/data/build.h"
-#include "engine/data/dataset.h"
 #include "engine/data/image.h"
-#include "engine/data/manifest.h"
 
 #include <boost/json.hpp>
 

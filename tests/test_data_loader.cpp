@@ -1,11 +1,11 @@
 // Loading for training (engine/data/{dataset,loader,augment}.h): normalisation,
 // per-epoch seeded order, class (target) balancing, prefetching workers, augmentation.
+#include "data/dataset.h"
+#include "data/loader.h"
+#include "data/manifest.h"
 #include "data_fixtures.h"
 #include "engine/check.h"
 #include "engine/data/cache_file.h"
-#include "engine/data/dataset.h"
-#include "engine/data/loader.h"
-#include "engine/data/manifest.h"
 
 #include <gtest/gtest.h>
 

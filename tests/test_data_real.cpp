@@ -3,11 +3,11 @@
 // shared/data/README.md and shared/data/nih-chestxray14/README.md, keep every patient
 // in one split, and put every target, and the NIH normals and pneumonias, in every
 // split. Skipped when the folders are absent.
+#include "data/build.h"
+#include "data/dataset.h"
+#include "data/kermany.h"
 #include "data_fixtures.h"
-#include "engine/data/build.h"
 #include "engine/data/csv.h"
-#include "engine/data/dataset.h"
-#include "engine/data/kermany.h"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>

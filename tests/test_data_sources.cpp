@@ -1,12 +1,12 @@
 // Source selection: targets and age groups, the ieee8023 finding table and row
 // selection, the Kermany file-name scan and the NIH share's metadata
 // (engine/data/{labels,ieee8023,kermany,nih}.h), on synthetic trees.
+#include "data/ieee8023.h"
+#include "data/kermany.h"
+#include "data/labels.h"
+#include "data/nih.h"
 #include "data_fixtures.h"
 #include "engine/check.h"
-#include "engine/data/ieee8023.h"
-#include "engine/data/kermany.h"
-#include "engine/data/labels.h"
-#include "engine/data/nih.h"
 #include "engine/data/text.h"
 
 #include <gtest/gtest.h>

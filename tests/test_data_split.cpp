@@ -1,6 +1,6 @@
-// The patient-level split (engine/data/split.h): disjoint, stratified, seeded.
+// The patient-level split (data/split.h): disjoint, stratified, seeded.
+#include "data/split.h"
 #include "engine/check.h"
-#include "engine/data/split.h"
 #include "engine/random.h"
 
 #include <gtest/gtest.h>

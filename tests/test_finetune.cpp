@@ -6,7 +6,7 @@
 #include "expect_error.h"
 #include "finetune_fixtures.h"
 
-#include "engine/data/dataset.h"
+#include "data/dataset.h"
 #include "engine/optim/adamw.h"
 #include "engine/optim/sgd.h"
 #include "engine/parallel.h"

@@ -3,9 +3,9 @@
 #include "data_fixtures.h"
 #include "expect_error.h"
 
+#include "data/dataset.h"
+#include "data/manifest.h"
 #include "engine/data/cache_file.h"
-#include "engine/data/dataset.h"
-#include "engine/data/manifest.h"
 #include "models/heatmap_eval.h"
 #include "models/lung_fields.h"
 

@@ -5,8 +5,8 @@
 #include "data_fixtures.h"
 #include "expect_error.h"
 
+#include "data/manifest.h"
 #include "engine/data/cache_file.h"
-#include "engine/data/manifest.h"
 #include "engine/data/sha256.h"
 #include "engine/io/safetensors.h"
 #include "models/model_file.h"

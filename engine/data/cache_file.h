@@ -8,7 +8,7 @@
 //     uint64   count         number of images
 //     uint32   size          images are size x size
 //     uint32   channels      1 (grey)
-//     uint32   num_classes   3 or 4: the scheme (class and target names: engine/data/labels.h)
+//     uint32   num_classes   3 or 4: the scheme (class and target names: data/labels.h)
 //     float32  mean, std     of the train split's pixels scaled to [0, 1]
 //     uint8    reserved[20]  zero
 //   offset 64  count * channels * size * size uint8 pixels, image after image,

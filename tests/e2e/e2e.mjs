@@ -19,7 +19,7 @@ import { deflateSync } from 'node:zlib';
 const SKIP = 77;
 const here = path.dirname(fileURLToPath(import.meta.url));
 const source = process.env.CXR_SOURCE_DIR || path.resolve(here, '../..');
-const binary = process.env.CXR_BINARY || path.join(source, 'build/models/cxr');
+const binary = process.env.CXR_BINARY || path.join(source, 'build/app/cxr');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const outDir = process.env.CXR_E2E_OUT || path.join(source, 'build/e2e');
 const started = Date.now();

@@ -1,0 +1,106 @@
+// `cxr explain --image IMG --out overlay.png`: a Grad-CAM or Grad-CAM++ heatmap
+// (models/gradcam.h) of one image, drawn over the X-ray at its own resolution
+// (models/overlay.h). The PNG's text chunks say what it shows (class, probability,
+// method, layer, model); --heatmap writes the map itself on the model's input square
+// as CSV. One JSON line on stdout summarises the explanation.
+#include "app/commands.h"
+#include "engine/io/atomic_file.h"
+#include "engine/parallel.h"
+#include "models/device_choice.h"
+#include "models/gradcam.h"
+#include "models/inference.h"
+#include "models/overlay.h"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace cxr::cli {
+
+namespace {
+
+struct ExplainOptions {
+  std::string model, image, method = "gradcam", class_name, layer, out, heatmap;
+  double opacity = 0.45;
+  int threads = 0;
+  std::string device = "cpu";
+};
+
+void run_explain(const ExplainOptions& opt) {
+  if (opt.threads > 0) set_num_threads(opt.threads);
+  const Device device = resolve_device(opt.device);
+  const std::string model_path = opt.model.empty() ? default_model_path() : opt.model;
+  LoadedModel model = load_model(model_path);
+  model.params->to(device);
+  const auto& names = model.info.class_names;
+  int target = -1;
+  if (!opt.class_name.empty()) {
+    const auto it = std::find(names.begin(), names.end(), opt.class_name);
+    CXR_CHECK(it != names.end(), "--class {}: the model's classes are {}", opt.class_name, fmt::join(names, ", "));
+    target = static_cast<int>(it - names.begin());
+  }
+  const auto layers = model.net->layer_names();
+  const std::string layer = opt.layer.empty() ? default_cam_layer(*model.net) : opt.layer;
+  CXR_CHECK(std::find(layers.begin(), layers.end(), layer) != layers.end(), "--layer {}: the model's layers are {}",
+            layer, fmt::join(layers, ", "));
+  const CamMethod method = parse_cam_method(opt.method);
+
+  const PreparedImage image = prepare_image_file(opt.image, model.info);
+  const Heatmap h = explain(*model.net, image.input, method, target, layer);
+  const std::string cls = names[h.target_class];
+  const double probability = h.probabilities[h.target_class];
+  const auto predicted = std::max_element(h.probabilities.begin(), h.probabilities.end()) - h.probabilities.begin();
+
+  const Tensor heat = heatmap_to_source(h.map, image.geometry, model_fit_size(model.info), image.source.width,
+                                        image.source.height);
+  const RgbImage overlay = render_overlay(image.source, heat, opt.opacity);
+  const std::string description =
+      fmt::format("{} heatmap of class {} (probability {:.4f}; predicted {}) at layer {}. Note: {}.",
+                  cam_method_name(method), cls, probability, names[predicted], layer, kShortcutCaveat);
+  write_file_atomically(opt.out, encode_png(overlay, {{"Software", fmt::format("cxr {}", CXR_VERSION)},
+                                                      {"Description", description},
+                                                      {"cxr:class", cls},
+                                                      {"cxr:probability", fmt::format("{:.6f}", probability)},
+                                                      {"cxr:predicted", names[predicted]},
+                                                      {"cxr:method", cam_method_name(method)},
+                                                      {"cxr:layer", layer},
+                                                      {"cxr:model", std::filesystem::path(model_path).filename().string()},
+                                                      {"cxr:image", std::filesystem::path(opt.image).filename().string()}}));
+  if (!opt.heatmap.empty()) write_file_atomically(opt.heatmap, heatmap_csv(h.map));
+
+  boost::json::object line{{"image", opt.image},       {"method", cam_method_name(method)},
+                           {"class", cls},             {"probability", probability},
+                           {"predicted", names[predicted]}, {"layer", layer},
+                           {"overlay", opt.out}};
+  if (!opt.heatmap.empty()) line["heatmap"] = opt.heatmap;
+  fmt::print("{}\n", boost::json::serialize(line));
+}
+
+}  // namespace
+
+void add_explain_command(CLI::App& app) {
+  auto opt = std::make_shared<ExplainOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "explain", "Grad-CAM / Grad-CAM++ heatmap of one image, drawn over the X-ray as a PNG");
+  cmd->add_option("--model", opt->model,
+                  "model file (default: $CXR_MODEL, else the bundled cxr-small.safetensors)");
+  cmd->add_option("--image", opt->image, "JPEG or PNG chest X-ray")->required();
+  cmd->add_option("--method", opt->method, "gradcam or gradcam++")
+      ->check(CLI::IsMember({"gradcam", "gradcam++"}))
+      ->capture_default_str();
+  cmd->add_option("--class", opt->class_name, "class to explain (default: the predicted class)");
+  cmd->add_option("--layer", opt->layer, "layer to explain: stem, blocks.<i> (default: the last convolutional block)");
+  cmd->add_option("--out", opt->out, "overlay PNG to write")->required();
+  cmd->add_option("--heatmap", opt->heatmap, "also write the map (model input size, values in [0, 1]) as CSV");
+  cmd->add_option("--opacity", opt->opacity, "colour map opacity")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--threads", opt->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--device", opt->device, kDeviceHelp)->capture_default_str();
+  cmd->callback([opt] { run_explain(*opt); });
+}
+
+}  // namespace cxr::cli

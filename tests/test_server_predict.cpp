@@ -112,7 +112,7 @@ TEST_F(ServerPredict, ConcurrentExplanationsEachGetTheirOwnImagesHeatmap) {
 
 TEST_F(ServerPredict, PicturesOnTheFittedSquareOfAModelTrainedSmaller) {
   LoadedModel m = tiny_model();
-  m.info.extra["dataset_size"] = "96";  // fitted to 96 x 96, then resized to the 64 x 64 input
+  m.info.dataset_size = 96;  // fitted to 96 x 96, then resized to the 64 x 64 input
   start(std::move(m));
   const HttpResult r = predict(png_bytes(120, 100, 3), "?explain=gradcam");
   ASSERT_EQ(r.status, 200u) << r.body;

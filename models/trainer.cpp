@@ -654,7 +654,6 @@ class Run {
     card.data_dir = s_.options.data_dir;
     card.manifest_sha256 = s_.manifest_sha256;
     card.count_names = data::target_names(ds_.num_classes());
-    card.split_seed = info_.split_seed;
     for (data::Split split : data::kSplits) {
       std::vector<std::int64_t> counts(card.count_names.size(), 0);
       // The train counts are the images trained on (a --train-fraction subset).

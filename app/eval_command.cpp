@@ -127,23 +127,17 @@ void run_eval(const EvalOptions& opt) {
   const auto& target_names = data::target_names(dataset.num_classes());
   Progress progress;
   const auto start = std::chrono::steady_clock::now();
-  const std::vector<double> probabilities =
-      dataset_probabilities(*model.net, model.info, dataset, indices, opt.batch, [&](std::int64_t done) {
+  const DatasetEvaluation evaluation =
+      evaluate_on_dataset(*model.net, model.info, dataset, indices, opt.batch, [&](std::int64_t done) {
         progress.update("eval", done, static_cast<std::int64_t>(indices.size()));
       });
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-
-  std::vector<int> targets;
-  std::vector<ImageOrigin> origins;
-  for (auto i : indices) {
-    const auto& row = dataset.row(i);
-    targets.push_back(row.label);
-    origins.push_back({row.source, row.age_group, row.label});
-  }
-  const ClassificationReport report = classification_report(probabilities, targets, model.info.class_names);
+  const std::vector<double>& probabilities = evaluation.probabilities;
+  const std::vector<int>& targets = evaluation.targets;
+  const ClassificationReport& report = evaluation.report;
+  const ShortcutReport& shortcut = evaluation.by_source_and_age;
   const std::vector<int> predicted = predictions_from(probabilities, k);
   const std::vector<int> scored_as = resolve_targets(probabilities, targets, k);
-  const ShortcutReport shortcut = shortcut_report(probabilities, origins, k);
 
   json::array images;
   for (std::size_t j = 0; j < indices.size(); ++j) {

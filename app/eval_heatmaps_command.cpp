@@ -199,7 +199,7 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
     json::object out{{"model", opt.model},
                      {"data", opt.data},
                      {"split", opt.split},
-                     {"layer", default_cam_layer(net)},
+                     {"layer", net.cam_layer()},
                      {"explained_class", "predicted"},
                      {"steps", opt.steps},
                      {"blur_sigma_px", opt.blur_sigma},

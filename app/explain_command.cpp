@@ -45,7 +45,7 @@ void run_explain(const ExplainOptions& opt) {
     target = static_cast<int>(it - names.begin());
   }
   const auto layers = model.net->layer_names();
-  const std::string layer = opt.layer.empty() ? default_cam_layer(*model.net) : opt.layer;
+  const std::string layer = opt.layer.empty() ? model.net->cam_layer() : opt.layer;
   CXR_CHECK(std::find(layers.begin(), layers.end(), layer) != layers.end(), "--layer {}: the model's layers are {}",
             layer, fmt::join(layers, ", "));
   const CamMethod method = parse_cam_method(opt.method);
@@ -56,7 +56,7 @@ void run_explain(const ExplainOptions& opt) {
   const double probability = h.probabilities[h.target_class];
   const auto predicted = std::max_element(h.probabilities.begin(), h.probabilities.end()) - h.probabilities.begin();
 
-  const Tensor heat = heatmap_to_source(h.map, image.geometry, model_fit_size(model.info), image.source.width,
+  const Tensor heat = heatmap_to_source(h.map, image.geometry, model.info.fit_size(), image.source.width,
                                         image.source.height);
   const RgbImage overlay = render_overlay(image.source, heat, opt.opacity);
   const std::string description =

@@ -6,7 +6,7 @@
 #include "data/manifest.h"
 #include "data/nih.h"
 #include "engine/check.h"
-#include "engine/data/cache_file.h"
+#include "data/dataset_writer.h"
 #include "engine/data/sha256.h"
 #include "engine/parallel.h"
 
@@ -361,17 +361,14 @@ BuildStats build(const BuildOptions& opt, const ProgressFn& progress) {
 
     // 5. The files.
     train_pixel_stats(stats, rows, kept, slots, image_bytes);
-    CacheWriter cache(staging.path() / "cache.bin", {rows.size(), opt.size, opt.num_classes,
-                                                     static_cast<float>(stats.pixel_mean),
-                                                     static_cast<float>(stats.pixel_std)});
-    for (std::size_t k = 0; k < rows.size(); ++k) cache.write(slots.read(kept[k]));
-    cache.close();
-    write_manifest(staging.path() / "manifest.csv", rows, opt.num_classes);
     count_rows(stats, rows);
+    stats.excluded = std::move(scan.excluded);
+    stats.skipped = std::move(scan.skipped);
+    write_dataset(staging.path(), rows,
+                  {rows.size(), opt.size, opt.num_classes, static_cast<float>(stats.pixel_mean),
+                   static_cast<float>(stats.pixel_std)},
+                  [&](std::size_t k) { return slots.read(kept[k]); }, stats_to_json(stats));
   }  // the staging slots are deleted here
-  stats.excluded = std::move(scan.excluded);
-  stats.skipped = std::move(scan.skipped);
-  write_stats_json(staging.path() / "stats.json", stats);
   staging.commit(out, opt.overwrite);
   return stats;
 }

@@ -5,7 +5,6 @@
 
 #include <boost/json.hpp>
 
-#include <fstream>
 #include <set>
 #include <tuple>
 
@@ -33,37 +32,6 @@ json::array skip_items(const std::vector<Skip>& list) {
     a.push_back(json::object{{"source", source_name(s.source)}, {"item", s.item}, {"reason", s.reason},
                              {"detail", s.detail}});
   return a;
-}
-
-// boost::json writes one line; stats.json is also read by people.
-void pretty(std::ostream& out, const json::value& v, int indent) {
-  const std::string pad(indent + 2, ' '), end_pad(indent, ' ');
-  if (v.is_object()) {
-    const auto& o = v.get_object();
-    if (o.empty()) {
-      out << "{}";
-      return;
-    }
-    out << "{\n";
-    std::size_t i = 0;
-    for (const auto& kv : o) {
-      out << pad << json::serialize(json::string(kv.key())) << ": ";
-      pretty(out, kv.value(), indent + 2);
-      out << (++i < o.size() ? ",\n" : "\n");
-    }
-    out << end_pad << "}";
-  } else if (v.is_array() && !v.get_array().empty()) {
-    const auto& a = v.get_array();
-    out << "[\n";
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      out << pad;
-      pretty(out, a[i], indent + 2);
-      out << (i + 1 < a.size() ? ",\n" : "\n");
-    }
-    out << end_pad << "]";
-  } else {
-    out << json::serialize(v);
-  }
 }
 
 }  // namespace
@@ -174,7 +142,7 @@ json::object sources(const BuildStats& st) {
 
 }  // namespace
 
-void write_stats_json(const std::filesystem::path& path, const BuildStats& st) {
+json::object stats_to_json(const BuildStats& st) {
   json::object root;
   root["format"] = "cxr-dataset-stats";
   root["version"] = 1;
@@ -230,13 +198,7 @@ void write_stats_json(const std::filesystem::path& path, const BuildStats& st) {
   root["duplicates"] = json::object{{"removed", st.duplicates_removed()}, {"groups", groups}};
   root["excluded"] = json::object{{"counts", counts_object(st.excluded_by_reason())}, {"items", skip_items(st.excluded)}};
   root["skipped"] = json::object{{"counts", counts_object(st.skipped_by_reason())}, {"items", skip_items(st.skipped)}};
-
-  std::ofstream out(path, std::ios::binary);
-  CXR_CHECK(out.good(), "stats: cannot create {}", path.string());
-  pretty(out, root, 0);
-  out << "\n";
-  out.close();
-  CXR_CHECK(out.good(), "stats: error writing {}", path.string());
+  return root;
 }
 
 }  // namespace cxr::data

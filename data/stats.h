@@ -8,6 +8,8 @@
 #include "data/records.h"
 #include "data/split.h"
 
+#include <boost/json/object.hpp>
+
 #include <array>
 #include <cstdint>
 #include <filesystem>
@@ -63,6 +65,7 @@ struct BuildStats {
 // Fills counts, ages, patients, views and `images` from the final manifest rows.
 void count_rows(BuildStats& stats, const std::vector<ManifestRow>& rows);
 
-void write_stats_json(const std::filesystem::path& path, const BuildStats& stats);
+// What stats.json holds (data/dataset_writer.h writes it).
+boost::json::object stats_to_json(const BuildStats& stats);
 
 }  // namespace cxr::data

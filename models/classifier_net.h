@@ -1,16 +1,31 @@
-// What training, evaluation and explanation need from an image classifier: the
-// logits, the split into a feature extractor and a head, and named layers where
-// the forward pass can stop and resume (Grad-CAM explains any of them).
+// What training, evaluation and explanation need from an image classifier, by role,
+// so that none of them knows how a network names its parameters:
+//   feature extractor  features(), split into named layers where the forward pass
+//                      can stop and resume (forward_until / forward_after)
+//   head               head(): the extractor's output -> logits
+//   Grad-CAM layer     cam_layer(): the layer explained by default
+//   trainable groups   what `cxr train --unfreeze` names: last_frozen_layer() says
+//                      where freezing stops, layer_modules() which modules hold a
+//                      layer's weights
 #pragma once
 
 #include "engine/nn/module.h"
 #include "engine/random.h"
 #include "models/net_config.h"
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace cxr {
+
+// Which layers a fine-tune trains: the head (global pooling, hidden and classifier
+// layers), the last block with weights and the head, the last three such blocks and
+// the head, or everything.
+enum class Unfreeze { all, last_3_blocks, last_block, head };
+std::string unfreeze_name(Unfreeze u);  // "all", "last_3_blocks", "last_block", "head"
+std::optional<Unfreeze> parse_unfreeze(const std::string& name);
 
 class ClassifierNet : public Module {
  public:
@@ -30,6 +45,21 @@ class ClassifierNet : public Module {
   // forward_after(forward_until(x, l), l) == forward(x) for every layer l.
   virtual Tensor forward_until(const Tensor& x, const std::string& layer) = 0;
   virtual Tensor forward_after(const Tensor& h, const std::string& layer) = 0;
+
+  // The layer Grad-CAM explains when none is named (one of layer_names()).
+  virtual std::string cam_layer() const = 0;
+
+  // The last layer that stays frozen when fine-tuning `unfreeze`; "" when every
+  // layer trains.
+  virtual std::string last_frozen_layer(Unfreeze unfreeze) const = 0;
+  // The modules whose parameters belong to `layer` (one of layer_names()); every
+  // parameter not in some layer belongs to the head.
+  virtual std::vector<Module*> layer_modules(const std::string& layer) = 0;
+
+  // The offset in `params` (this net's flat buffer) from which parameters train
+  // under `unfreeze`: the frozen layers' parameters must all come first in
+  // declaration order (throws cxr::Error naming the first one that does not).
+  std::int64_t first_trainable_offset(const ParameterSet& params, Unfreeze unfreeze);
 
   const NetConfig& config() const { return config_; }
   // Draws the dropout masks; its state goes into training checkpoints.

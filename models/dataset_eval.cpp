@@ -55,13 +55,21 @@ std::vector<double> dataset_features(ClassifierNet& net, const ModelInfo& info, 
   return out;
 }
 
-ClassificationReport evaluate_on_dataset(ClassifierNet& net, const ModelInfo& info, const data::Dataset& dataset,
-                                         std::span<const std::int64_t> indices, int batch,
-                                         const std::function<void(std::int64_t)>& progress) {
-  const std::vector<double> probabilities = dataset_probabilities(net, info, dataset, indices, batch, progress);
-  std::vector<int> labels;
-  for (auto i : indices) labels.push_back(dataset.label(i));
-  return classification_report(probabilities, labels, info.class_names);
+DatasetEvaluation evaluate_on_dataset(ClassifierNet& net, const ModelInfo& info, const data::Dataset& dataset,
+                                      std::span<const std::int64_t> indices, int batch,
+                                      const std::function<void(std::int64_t)>& progress) {
+  DatasetEvaluation e;
+  e.probabilities = dataset_probabilities(net, info, dataset, indices, batch, progress);
+  std::vector<ImageOrigin> origins;
+  for (auto i : indices) {
+    const auto& row = dataset.row(i);
+    e.targets.push_back(row.label);
+    origins.push_back({row.source, row.age_group, row.label});
+  }
+  const int classes = static_cast<int>(info.class_names.size());
+  e.report = classification_report(e.probabilities, e.targets, info.class_names);
+  e.by_source_and_age = shortcut_report(e.probabilities, origins, classes);
+  return e;
 }
 
 }  // namespace cxr

@@ -6,6 +6,7 @@
 #include "data/dataset.h"
 #include "models/metrics.h"
 #include "models/model_file.h"
+#include "models/shortcut_report.h"
 
 #include <cstdint>
 #include <functional>
@@ -31,9 +32,17 @@ std::vector<double> dataset_features(ClassifierNet& net, const ModelInfo& info, 
                                      std::span<const std::int64_t> indices, int batch = 32,
                                      const std::function<void(std::int64_t done)>& progress = {});
 
-// The classification report (models/metrics.h) of the model on those images.
-ClassificationReport evaluate_on_dataset(ClassifierNet& net, const ModelInfo& info, const data::Dataset& dataset,
-                                         std::span<const std::int64_t> indices, int batch = 32,
-                                         const std::function<void(std::int64_t done)>& progress = {});
+// The model on images of a dataset: what `cxr eval`, the trainer's model card and
+// the web app's fine-tune jobs report, computed in one place.
+struct DatasetEvaluation {
+  std::vector<double> probabilities;  // row-major [images x classes], as dataset_probabilities
+  std::vector<int> targets;           // each image's target: a class or a label set (data/labels.h)
+  ClassificationReport report;        // models/metrics.h
+  ShortcutReport by_source_and_age;   // models/shortcut_report.h
+};
+
+DatasetEvaluation evaluate_on_dataset(ClassifierNet& net, const ModelInfo& info, const data::Dataset& dataset,
+                                      std::span<const std::int64_t> indices, int batch = 32,
+                                      const std::function<void(std::int64_t done)>& progress = {});
 
 }  // namespace cxr

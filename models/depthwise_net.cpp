@@ -73,6 +73,20 @@ const NetConfig& validated(const NetConfig& config) {
 
 }  // namespace
 
+std::string last_frozen_layer(const NetConfig& config, Unfreeze unfreeze) {
+  if (unfreeze == Unfreeze::all) return "";
+  const auto layer = [](int block) { return block < 0 ? std::string("stem") : fmt::format("blocks.{}", block); };
+  const int last = static_cast<int>(config.blocks.size()) - 1;
+  if (unfreeze == Unfreeze::head) return layer(last);
+  // Blocks with weights, from the last one back (pooling blocks have none).
+  std::vector<int> weighted;
+  for (int i = last; i >= 0; --i)
+    if (config.blocks[i].kind != BlockKind::max_pool) weighted.push_back(i);
+  const std::size_t wanted = unfreeze == Unfreeze::last_block ? 1 : 3;
+  if (weighted.size() < wanted) return "";  // fewer blocks than that: everything trains
+  return layer(weighted[wanted - 1] - 1);
+}
+
 DepthwiseSeparableNet::DepthwiseSeparableNet(const NetConfig& config, std::uint64_t dropout_seed)
     : ClassifierNet(validated(config), dropout_seed),
       stem_conv_(add_module("stem_conv", std::make_unique<Conv2d>(config.in_channels, config.stem_channels, 3,
@@ -118,6 +132,25 @@ std::size_t DepthwiseSeparableNet::layer_index(const std::string& layer) const {
     throw Error(fmt::format("no layer '{}' in this network: expected one of stem, blocks.0 .. blocks.{}", layer,
                             blocks_.size() - 1));
   return static_cast<std::size_t>(it - names.begin());
+}
+
+std::string DepthwiseSeparableNet::cam_layer() const {
+  const auto& blocks = config().blocks;
+  for (std::size_t i = blocks.size(); i-- > 0;)
+    if (blocks[i].kind != BlockKind::max_pool) return "blocks." + std::to_string(i);
+  return "stem";
+}
+
+std::string DepthwiseSeparableNet::last_frozen_layer(Unfreeze unfreeze) const {
+  return cxr::last_frozen_layer(config(), unfreeze);
+}
+
+std::vector<Module*> DepthwiseSeparableNet::layer_modules(const std::string& layer) {
+  const std::size_t i = layer_index(layer);
+  if (i > 0) return {blocks_[i - 1]};
+  std::vector<Module*> stem{&stem_conv_};
+  if (stem_bn_ != nullptr) stem.push_back(stem_bn_);
+  return stem;
 }
 
 Tensor DepthwiseSeparableNet::run_layers(Tensor h, std::size_t begin, std::size_t end) {

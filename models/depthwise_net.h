@@ -19,6 +19,10 @@
 
 namespace cxr {
 
+// The last layer of this family that stays frozen under `unfreeze` ("stem",
+// "blocks.<i>"; "" when every layer trains): "last block" counts blocks with weights.
+std::string last_frozen_layer(const NetConfig& config, Unfreeze unfreeze);
+
 // One entry of NetConfig::blocks.
 class NetBlock : public Module {
  public:
@@ -35,6 +39,12 @@ class DepthwiseSeparableNet : public ClassifierNet {
   std::vector<std::string> layer_names() const override;
   Tensor forward_until(const Tensor& x, const std::string& layer) override;
   Tensor forward_after(const Tensor& h, const std::string& layer) override;
+
+  // The last convolutional block: the last layer that is not a max pool (kaggle-sep
+  // ends in one; Grad-CAM explains the convolution's output, as in the paper).
+  std::string cam_layer() const override;
+  std::string last_frozen_layer(Unfreeze unfreeze) const override;
+  std::vector<Module*> layer_modules(const std::string& layer) override;
 
  private:
   std::size_t layer_index(const std::string& layer) const;

@@ -62,19 +62,6 @@ std::vector<double> cam_channel_weights(const Tensor& A, const Tensor& g, CamMet
   return weights;
 }
 
-std::string default_cam_layer(const ClassifierNet& net) {
-  // Layers are "stem", then "blocks.<i>" for config().blocks[i] (models/depthwise_net.h).
-  const auto names = net.layer_names();
-  const auto& blocks = net.config().blocks;
-  for (std::size_t i = blocks.size(); i-- > 0;) {
-    if (blocks[i].kind == BlockKind::max_pool) continue;
-    const std::string name = "blocks." + std::to_string(i);
-    if (std::find(names.begin(), names.end(), name) != names.end()) return name;
-    break;
-  }
-  return names.back();
-}
-
 std::vector<Heatmap> explain_batch(ClassifierNet& net, const Tensor& images, const std::vector<CamMethod>& methods,
                                    std::vector<int> target_classes, const std::string& layer) {
   check_dim("explain", "images", images, 4);
@@ -83,7 +70,7 @@ std::vector<Heatmap> explain_batch(ClassifierNet& net, const Tensor& images, con
                 static_cast<std::int64_t>(target_classes.size()) == n,
             "explain: {} images, {} methods and {} target classes", n, methods.size(), target_classes.size());
   net.eval();
-  const std::string at = layer.empty() ? default_cam_layer(net) : layer;
+  const std::string at = layer.empty() ? net.cam_layer() : layer;
 
   // The feature map is computed without a graph, then becomes the leaf that the
   // graph of the layers after it starts from: the backward covers only that part.

@@ -1,7 +1,8 @@
 // Class-activation heatmaps from exact gradients.
 //
 // Grad-CAM (Selvaraju et al. 2017): with A [C, h, w] the feature map of a layer
-// (by default the last convolutional block) and g = d(score_c)/dA, computed by the engine's autograd
+// (by default the net's cam_layer(), e.g. the last convolutional block) and
+// g = d(score_c)/dA, computed by the engine's autograd
 // (score_c is the logit of class c, before softmax):
 //   weight_k = mean_ij g_kij,   map = ReLU(sum_k weight_k * A_k)
 // Grad-CAM++ (Chattopadhay et al. 2018), the closed form for an exponential score:
@@ -32,12 +33,8 @@ struct Heatmap {
   Tensor map;                         // [H, W] in [0, 1] (all zeros if the coarse map is)
 };
 
-// The last convolutional block: the last layer that is not a max pool (kaggle-sep
-// ends in one; Grad-CAM explains the convolution's output, as in the paper).
-std::string default_cam_layer(const ClassifierNet& net);
-
 // Explains `image` [1, in, H, W] for `target_class` (-1: the predicted class) at
-// `layer` (one of net.layer_names(); empty: default_cam_layer). The net is put in
+// `layer` (one of net.layer_names(); empty: net.cam_layer()). The net is put in
 // evaluation mode; it runs on the device of its parameters (the image is copied there)
 // and every tensor of the result is on the CPU.
 Heatmap explain(ClassifierNet& net, const Tensor& image, CamMethod method, int target_class = -1,

@@ -7,7 +7,6 @@
 
 #include <fmt/ranges.h>
 
-#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -23,24 +22,6 @@ std::string default_model_path() {
   const char* env = std::getenv("CXR_MODEL");
   if (env != nullptr && *env != '\0') return env;
   return bundled_files().model.string();
-}
-
-data::Fit model_fit(const ModelInfo& info) {
-  const auto it = info.extra.find("fit");
-  if (it == info.extra.end()) return data::Fit::pad;
-  const auto fit = data::parse_fit(it->second);
-  CXR_CHECK(fit.has_value(), "model metadata: fit is '{}', expected pad or crop", it->second);
-  return *fit;
-}
-
-int model_fit_size(const ModelInfo& info) {
-  const auto it = info.extra.find("dataset_size");
-  if (it == info.extra.end()) return info.config.input_size;
-  int size = 0;
-  const auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), size);
-  CXR_CHECK(ec == std::errc() && end == it->second.data() + it->second.size() && size >= 8,
-            "model metadata: dataset_size is '{}', expected a side in pixels", it->second);
-  return size;
 }
 
 Tensor normalised_input(const std::uint8_t* pixels, int size, const ModelInfo& info) {
@@ -63,8 +44,8 @@ PreparedImage prepare(std::span<const std::uint8_t> bytes, const ModelInfo& info
     throw ImageError(name, "image_too_small",
                      fmt::format("{}x{}, a chest X-ray needs at least {} px a side", p.source.width,
                                  p.source.height, kMinImageSide));
-  const int size = model_fit_size(info);
-  const data::Fit fit = model_fit(info);
+  const int size = info.fit_size();
+  const data::Fit fit = info.fit_or_pad();
   p.geometry = data::fit_geometry(p.source.width, p.source.height, size, fit);
   p.fitted = {size, size, std::vector<std::uint8_t>(static_cast<std::size_t>(size) * size)};
   data::fit_square(p.fitted.pixels.data(), size, p.source, fit);
@@ -98,7 +79,7 @@ PreparedImage prepare_image_file(const std::string& path, const ModelInfo& info)
 
 void check_dataset_matches_model(const data::Dataset& dataset, const ModelInfo& info, const std::string& data_dir,
                                  const std::string& model_path) {
-  const int size = model_fit_size(info);
+  const int size = info.fit_size();
   CXR_CHECK(dataset.image_size() == size,
             "{} holds {}x{} images but {} was trained from {}x{}: rebuild the dataset with --size {}", data_dir,
             dataset.image_size(), dataset.image_size(), model_path, size, size, size);

@@ -6,8 +6,7 @@
 // crop), (pixel / 255 - mean) / std with the model's normalisation, and, when the
 // model was trained at another size than the dataset's (`cxr train --size`), a
 // bilinear resize to the model's input size, as the trainer does. The fit and the
-// dataset's size come from the model's metadata ("fit": pad|crop, "dataset_size");
-// without them: pad, straight to the input size.
+// dataset's size come from the model's metadata (ModelInfo::fit_or_pad, fit_size).
 //
 // An image under kMinImageSide pixels a side is refused: it
 // holds no radiograph worth classifying (the smallest image in the two datasets
@@ -58,10 +57,6 @@ class ImageError : public Error {
  private:
   std::string code_, detail_;
 };
-
-data::Fit model_fit(const ModelInfo& info);
-// The side of the square images are fitted to before any resize to the input size.
-int model_fit_size(const ModelInfo& info);
 
 // Throws ImageError saying what is wrong (not an image, truncated, too small, too
 // large, missing or unreadable).

@@ -46,7 +46,7 @@ void write_model_card(const std::filesystem::path& path, const ModelCard& c) {
                     {"normalization", json::object{{"mean", c.info.mean}, {"std", c.info.stddev}}}}},
       {"data", json::object{{"dir", c.data_dir.string()},
                             {"manifest_sha256", c.manifest_sha256},
-                            {"split_seed", c.split_seed ? json::value(*c.split_seed) : json::value(nullptr)},
+                            {"split_seed", c.info.split_seed ? json::value(*c.info.split_seed) : json::value(nullptr)},
                             {"images", counts}}},
       {"training",
        json::object{{"options", to_json(c.options)},

@@ -20,7 +20,6 @@
 
 #include <filesystem>
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,7 +31,6 @@ struct ModelCard {
   std::int64_t parameters = 0;
   std::filesystem::path data_dir;
   std::string manifest_sha256;
-  std::optional<std::uint64_t> split_seed;  // the data build's split seed, when its stats.json says
   std::vector<std::string> count_names;     // what split_counts count: the dataset's targets
   std::map<std::string, std::vector<std::int64_t>> split_counts;  // split -> images per target
   TrainOptions options;

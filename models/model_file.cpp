@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 
+#include <charconv>
 #include <cmath>
 #include <set>
 
@@ -15,7 +16,8 @@ namespace json = boost::json;
 
 namespace {
 
-const std::set<std::string> kReservedKeys{"format", "format_version", "preset", "config", "classes", "normalization"};
+const std::set<std::string> kReservedKeys{"format",        "format_version", "preset",    "config", "classes",
+                                           "normalization", "fit",            "dataset_size", "split_seed"};
 
 // The metadata value `key`, or an error naming the file.
 const std::string& meta(const SafetensorsFile& file, const std::string& key) {
@@ -29,6 +31,19 @@ json::value parse_meta_json(const SafetensorsFile& file, const std::string& key)
   json::value v = json::parse(meta(file, key), ec);
   CXR_CHECK(!ec, "model file '{}': \"{}\" is not valid JSON ({})", file.path, key, ec.message());
   return v;
+}
+
+// The decimal metadata value `key`, when present; an error names the file, the key and the text.
+template <class Int>
+std::optional<Int> optional_integer(const SafetensorsFile& file, const std::string& key, Int minimum) {
+  const auto it = file.metadata.find(key);
+  if (it == file.metadata.end()) return std::nullopt;
+  const std::string& text = it->second;
+  Int value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  CXR_CHECK(ec == std::errc() && end == text.data() + text.size() && value >= minimum,
+            "model file '{}': {} is '{}', expected a whole number of at least {}", file.path, key, text, minimum);
+  return value;
 }
 
 ModelInfo read_info(const SafetensorsFile& file) {
@@ -68,6 +83,13 @@ ModelInfo read_info(const SafetensorsFile& file) {
   CXR_CHECK(std::isfinite(info.mean) && info.stddev > 0, "model file '{}': normalization std must be positive",
             file.path);
 
+  if (const auto fit = file.metadata.find("fit"); fit != file.metadata.end()) {
+    info.fit = data::parse_fit(fit->second);
+    CXR_CHECK(info.fit.has_value(), "model file '{}': fit is '{}', expected pad or crop", file.path, fit->second);
+  }
+  info.dataset_size = optional_integer(file, "dataset_size", 8);
+  info.split_seed = optional_integer<std::uint64_t>(file, "split_seed", 0);
+
   for (const auto& [key, value] : file.metadata)
     if (!kReservedKeys.count(key)) info.extra[key] = value;
   return info;
@@ -81,6 +103,8 @@ void save_model(const std::string& path, ClassifierNet& net, const ModelInfo& in
             "save_model '{}': {} class names for a network with {} outputs", path, info.class_names.size(),
             net.config().num_classes);
   CXR_CHECK(info.stddev > 0, "save_model '{}': normalization std must be positive, got {}", path, info.stddev);
+  CXR_CHECK(!info.dataset_size || *info.dataset_size >= 8, "save_model '{}': dataset_size must be at least 8, got {}",
+            path, info.dataset_size.value_or(0));
 
   std::map<std::string, std::string> metadata;
   for (const auto& [key, value] : info.extra) {
@@ -96,6 +120,9 @@ void save_model(const std::string& path, ClassifierNet& net, const ModelInfo& in
   metadata["config"] = json::serialize(to_json(info.config));
   metadata["classes"] = json::serialize(classes);
   metadata["normalization"] = json::serialize(json::object{{"mean", info.mean}, {"std", info.stddev}});
+  if (info.fit) metadata["fit"] = std::string(data::fit_name(*info.fit));
+  if (info.dataset_size) metadata["dataset_size"] = std::to_string(*info.dataset_size);
+  if (info.split_seed) metadata["split_seed"] = std::to_string(*info.split_seed);
   save_checkpoint(path, net, metadata);
 }
 

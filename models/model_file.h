@@ -11,14 +11,23 @@
 //   classes         JSON array of class names, index order
 //   normalization   JSON {"mean": m, "std": s}: the network sees (pixel / 255 - m) / s
 //                   of a grey image fitted to input_size x input_size
+//   fit             "pad" or "crop": how images were fitted to a square (optional)
+//   dataset_size    the side of that square, decimal (optional; it differs from
+//                   input_size when the model was trained at another size)
+//   split_seed      the seed of the dataset's patient-level split, decimal (optional)
 //   anything else   ModelInfo::extra (free-form, e.g. a model card summary)
+// The optional keys are written only when known, so a file without them re-saves
+// with the same header.
 #pragma once
 
+#include "engine/data/image.h"
 #include "engine/nn/module.h"
 #include "models/classifier_net.h"
 
 #include <map>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,7 +41,15 @@ struct ModelInfo {
   NetConfig config;                        // the architecture (input size included)
   std::vector<std::string> class_names;    // index -> name, e.g. covid, normal, bacterial, viral
   float mean = 0.0f, stddev = 1.0f;        // input normalisation in [0, 1] pixel units
+  std::optional<data::Fit> fit;            // how images were fitted to a square; absent: pad
+  std::optional<int> dataset_size;         // the side of that square; absent: config.input_size
+  std::optional<std::uint64_t> split_seed;  // the training dataset's split seed, when known
   std::map<std::string, std::string> extra;  // free-form metadata (model card summary, ...)
+
+  // Inference fits and resizes an image exactly as the training dataset did
+  // (models/inference.h): by fit_or_pad() to fit_size(), then to the input size.
+  data::Fit fit_or_pad() const { return fit.value_or(data::Fit::pad); }
+  int fit_size() const { return dataset_size.value_or(config.input_size); }
 };
 
 struct LoadedModel {

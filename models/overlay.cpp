@@ -149,6 +149,11 @@ Tensor heatmap_to_source(const Tensor& map, const data::FitGeometry& g, int squa
   return out;
 }
 
+SourceBox square_in_source(const data::FitGeometry& geometry, int square_size) {
+  const double x0 = geometry.to_source_x(0), y0 = geometry.to_source_y(0);
+  return {x0, y0, geometry.to_source_x(square_size) - x0, geometry.to_source_y(square_size) - y0};
+}
+
 RgbImage render_overlay(const data::GreyImage& xray, const Tensor& heat, double opacity) {
   CXR_CHECK(opacity >= 0 && opacity <= 1, "render_overlay: opacity {} outside [0, 1]", opacity);
   CXR_CHECK(heat.dim() == 2 && heat.size(0) == xray.height && heat.size(1) == xray.width,

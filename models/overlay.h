@@ -35,13 +35,22 @@ std::array<std::uint8_t, 3> jet(double v);
 Tensor heatmap_to_source(const Tensor& map, const data::FitGeometry& geometry, int square_size, int width,
                          int height);
 
+// Where a square of side `square_size` that `geometry` fits the image onto lies in
+// the image's own pixel coordinates (x right, y down from its top-left corner): the
+// exact transform of a map on that square back to the image. Larger than the image
+// when it was padded, inside it when cropped.
+struct SourceBox {
+  double x = 0, y = 0, width = 0, height = 0;
+};
+SourceBox square_in_source(const data::FitGeometry& geometry, int square_size);
+
 // out = (1 - opacity) * grey + opacity * jet(heat) per pixel; grey alone where heat
 // is NaN. heat is [xray.height, xray.width]; opacity in [0, 1].
 RgbImage render_overlay(const data::GreyImage& xray, const Tensor& heat, double opacity);
 
 // The blend of render_overlay from its colours alone (render_overlay at opacity 1):
 // equal to render_overlay(xray, heat, opacity) pixel for pixel, without evaluating
-// the colour map again (the server returns both pictures).
+// the colour map again (the server returns both with ?overlay=true).
 RgbImage blend_overlay(const data::GreyImage& xray, const RgbImage& colours, double opacity);
 
 // PNG bytes (8-bit RGB, Paeth-filtered rows deflated by zlib) with one tEXt chunk

@@ -90,36 +90,6 @@ std::string stop_reason_name(StopReason reason) {
   return "?";
 }
 
-std::string unfreeze_name(Unfreeze u) {
-  switch (u) {
-    case Unfreeze::all: return "all";
-    case Unfreeze::last_3_blocks: return "last_3_blocks";
-    case Unfreeze::last_block: return "last_block";
-    case Unfreeze::head: return "head";
-  }
-  return "?";
-}
-
-std::optional<Unfreeze> parse_unfreeze(const std::string& name) {
-  for (Unfreeze u : {Unfreeze::all, Unfreeze::last_3_blocks, Unfreeze::last_block, Unfreeze::head})
-    if (unfreeze_name(u) == name) return u;
-  return std::nullopt;
-}
-
-std::string last_frozen_layer(const NetConfig& config, Unfreeze unfreeze) {
-  if (unfreeze == Unfreeze::all) return "";
-  const auto layer = [](int block) { return block < 0 ? std::string("stem") : fmt::format("blocks.{}", block); };
-  const int last = static_cast<int>(config.blocks.size()) - 1;
-  if (unfreeze == Unfreeze::head) return layer(last);
-  // Blocks with weights, from the last one back (pooling blocks have none).
-  std::vector<int> weighted;
-  for (int i = last; i >= 0; --i)
-    if (config.blocks[i].kind != BlockKind::max_pool) weighted.push_back(i);
-  const std::size_t wanted = unfreeze == Unfreeze::last_block ? 1 : 3;
-  if (weighted.size() < wanted) return "";  // fewer blocks than that: everything trains
-  return layer(weighted[wanted - 1] - 1);
-}
-
 namespace {
 
 // model.safetensors -> model<suffix>
@@ -156,32 +126,6 @@ void check_options(const TrainOptions& o) {
   CXR_CHECK(o.adversary >= 0, "train: the adversary weight must be non-negative, got {}", o.adversary);
   CXR_CHECK(o.adversary == 0 || o.unfreeze == Unfreeze::all,
             "train: the source adversary trains the whole feature extractor (unfreeze all)");
-}
-
-// The index in ClassifierNet::layer_names of the layer a parameter belongs to
-// (DepthwiseSeparableNet's names: stem_*, blocks.<i>.*); the head's come after all.
-std::size_t layer_of_parameter(const std::string& name, std::size_t layers) {
-  if (name.rfind("stem_", 0) == 0) return 0;
-  if (name.rfind("blocks.", 0) == 0) return 1 + std::stoul(name.substr(7, name.find('.', 7) - 7));
-  return layers;
-}
-
-// The flat-buffer offset from which parameters train: those of the layers after
-// `last_frozen` and of the head, which the declaration order puts last.
-std::int64_t first_trainable_offset(const ParameterSet& params, const std::vector<std::string>& layers,
-                                    const std::string& last_frozen) {
-  if (last_frozen.empty()) return 0;
-  const auto frozen = static_cast<std::size_t>(std::find(layers.begin(), layers.end(), last_frozen) - layers.begin());
-  CXR_CHECK(frozen < layers.size(), "train: no layer '{}' to freeze up to", last_frozen);
-  std::int64_t first = params.count();
-  bool trainable_seen = false;
-  for (const auto& p : params.parameters()) {
-    const bool trainable = layer_of_parameter(p.name, layers.size()) > frozen;
-    CXR_CHECK(trainable || !trainable_seen, "train: frozen parameter '{}' after trainable ones", p.name);
-    if (trainable && !trainable_seen) first = p.offset;
-    trainable_seen = trainable_seen || trainable;
-  }
-  return first;
 }
 
 // A seeded share of the train split's patients, taken per target (a patient counts
@@ -384,14 +328,15 @@ class Run {
       info_.mean = ds_.mean();
       info_.stddev = ds_.stddev();
       // Inference must fit and resize an image exactly as this dataset did (models/inference.h).
-      info_.extra["fit"] = std::string(data::fit_name(ds_.fit()));
-      info_.extra["dataset_size"] = std::to_string(ds_.image_size());
+      info_.fit = ds_.fit();
+      info_.dataset_size = ds_.image_size();
       net_ = make_net(config, o.seed + 1);
       params_ = std::make_unique<ParameterSet>(*net_, o.seed);
     }
+    info_.split_seed = dataset_split_seed(o.data_dir);  // a fine-tune's too: the data it trained on
     params_->to(device_);  // before the optimizer: its state is made where the parameters are
-    last_frozen_ = last_frozen_layer(info_.config, o.unfreeze);
-    const std::int64_t first_trainable = first_trainable_offset(*params_, net_->layer_names(), last_frozen_);
+    last_frozen_ = net_->last_frozen_layer(o.unfreeze);
+    const std::int64_t first_trainable = net_->first_trainable_offset(*params_, o.unfreeze);
     opt_ = std::make_unique<Optimizer>(*params_, o, first_trainable);
     covid_ = data::class_index("covid", ds_.num_classes()).value_or(-1);
     if (o.adversary > 0) {
@@ -531,8 +476,8 @@ class Run {
     const std::string path = o.init_model->string();
     LoadedModel init = load_model(path);
     check_dataset_matches_model(ds_, init.info, o.data_dir.string(), path);
-    CXR_CHECK(ds_.fit() == model_fit(init.info), "train: {} fits images by {} but {} was trained on {}-fitted ones",
-              o.data_dir.string(), data::fit_name(ds_.fit()), path, data::fit_name(model_fit(init.info)));
+    CXR_CHECK(ds_.fit() == init.info.fit_or_pad(), "train: {} fits images by {} but {} was trained on {}-fitted ones",
+              o.data_dir.string(), data::fit_name(ds_.fit()), path, data::fit_name(init.info.fit_or_pad()));
     info_ = init.info;
     size_ = info_.config.input_size;
     net_ = make_net(info_.config, o.seed + 1);
@@ -698,10 +643,7 @@ class Run {
   boost::json::object saved_model_validation_cells() const {
     LoadedModel saved = load_model(s_.options.out.string());
     const std::vector<std::int64_t> val = ds_.indices(data::Split::val);
-    const std::vector<double> p = dataset_probabilities(*saved.net, saved.info, ds_, val);
-    std::vector<ImageOrigin> origins;
-    for (auto i : val) origins.push_back({ds_.row(i).source, ds_.row(i).age_group, ds_.label(i)});
-    return shortcut_report_to_json(shortcut_report(p, origins, ds_.num_classes()));
+    return shortcut_report_to_json(evaluate_on_dataset(*saved.net, saved.info, ds_, val).by_source_and_age);
   }
 
   void write_card(StopReason reason) const {
@@ -712,7 +654,6 @@ class Run {
     card.data_dir = s_.options.data_dir;
     card.manifest_sha256 = s_.manifest_sha256;
     card.count_names = data::target_names(ds_.num_classes());
-    card.split_seed = dataset_split_seed(s_.options.data_dir);
     for (data::Split split : data::kSplits) {
       std::vector<std::int64_t> counts(card.count_names.size(), 0);
       // The train counts are the images trained on (a --train-fraction subset).

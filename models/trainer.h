@@ -36,7 +36,7 @@
 // its validation images validated; test images are never trained on).
 #pragma once
 
-#include "models/net_config.h"
+#include "models/classifier_net.h"
 
 #include <atomic>
 #include <cstdint>
@@ -54,15 +54,6 @@ enum class OptimizerKind { adamw, sgd };
 // split; sqrt_balanced its square root (a softer push towards rare classes, which
 // trades some of their recall for precision); none weighs every class 1.
 enum class ClassWeighting { balanced, sqrt_balanced, none };
-
-// Which layers a fine-tune trains: the head (global pooling, hidden and classifier
-// layers), the last block with weights and the head, the last three such blocks and
-// the head, or everything.
-enum class Unfreeze { all, last_3_blocks, last_block, head };
-std::string unfreeze_name(Unfreeze u);                 // "all", "last_3_blocks", "last_block", "head"
-std::optional<Unfreeze> parse_unfreeze(const std::string& name);
-// The last layer (ClassifierNet::layer_names) that stays frozen; "" when every layer trains.
-std::string last_frozen_layer(const NetConfig& config, Unfreeze unfreeze);
 
 // How the loader draws a training epoch: every image once in a shuffled order
 // (none), or, against the source shortcut, with replacement so that every target

@@ -18,6 +18,9 @@ json::object model_summary(const ServedModel& served) {
           {"classes", std::move(classes)},
           {"input_size", info.config.input_size},
           {"normalization", {{"mean", info.mean}, {"stddev", info.stddev}}},
+          {"fit", data::fit_name(info.fit_or_pad())},
+          {"fit_size", info.fit_size()},
+          {"split_seed", info.split_seed ? json::value(*info.split_seed) : json::value(nullptr)},
           {"parameters", served.model.params ? served.model.params->count() : 0},
           {"metrics", served.metrics},
           {"extra", std::move(extra)}};

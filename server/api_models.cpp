@@ -14,6 +14,13 @@ std::shared_ptr<const ServedModel> load_served_model(const ModelRecord& record, 
   return served;
 }
 
+void activate(App& app, const ModelRecord& record) {
+  auto served = load_served_model(record, app.device);
+  std::lock_guard lock(app.activation);
+  app.store->set_active(record.id);
+  app.inference->set_model(std::move(served));
+}
+
 Response get_models(App& app, const Request& req) {
   json::array models;
   for (const auto& m : require_store(app).models())
@@ -28,11 +35,7 @@ Response post_activate(App& app, const Request& req, const std::string& id) {
   Store& store = require_store(app);
   const auto record = store.model(id);
   if (!record) throw HttpError(http::status::not_found, "not_found", fmt::format("no model version '{}'", id));
-  // Load first: a file that fails to load leaves the active version as it was.
-  auto served = load_served_model(*record, app.device);
-  std::lock_guard lock(app.activation);
-  store.set_active(id);
-  app.inference->set_model(std::move(served));
+  activate(app, *record);
   return json_response(req, http::status::ok, {{"active", id}});
 }
 

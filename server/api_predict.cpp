@@ -1,6 +1,12 @@
 // POST /api/v1/predict: an X-ray as the raw body (image/png, image/jpeg,
 // application/octet-stream) or as the "image" part of multipart/form-data;
-// query ?explain=gradcam|gradcam++|none (default gradcam) and ?class=NAME|INDEX.
+// query ?explain=gradcam|gradcam++|none (default gradcam), ?class=NAME|INDEX and
+// ?overlay=true (also a PNG of the map blended over the fitted square).
+//
+// The heatmap comes on the square the image was fitted to (what the model saw) with
+// that square's box in the uploaded image's own pixels (models/overlay.h,
+// square_in_source): the client places the picture by the box alone, whether the
+// model pads or crops.
 #include "server/api.h"
 
 #include "server/base64.h"
@@ -49,18 +55,20 @@ std::string png_data_url(const RgbImage& image) {
   return "data:image/png;base64," + base64_encode(encode_png(image, {}));
 }
 
-// The map in the jet colours alone (for the UI's opacity slider) and blended 50%
-// over the picture the model saw (the fitted square), evaluating the colour map
-// once. A model trained at another size than its dataset's (cxr train --size) has
-// a map of its input size: it is taken to the fitted square first.
-std::pair<std::string, std::string> overlay_pictures(const data::GreyImage& fitted, const Tensor& map) {
-  const Tensor heat = map.size(0) == fitted.height
-                          ? map
-                          : heatmap_to_source(map, data::fit_geometry(fitted.width, fitted.height, fitted.width,
-                                                                      data::Fit::pad),
-                                              fitted.width, fitted.width, fitted.height);
-  const RgbImage colours = render_overlay(fitted, heat, 1.0);
-  return {png_data_url(colours), png_data_url(blend_overlay(fitted, colours, 0.5))};
+// The map [m, m] on the fitted square [size, size]: a model trained at another size
+// than its dataset's (cxr train --size) has a map of its input size.
+Tensor map_on_fitted_square(const data::GreyImage& fitted, const Tensor& map) {
+  if (map.size(0) == fitted.height) return map;
+  const int size = fitted.width;
+  return heatmap_to_source(map, data::fit_geometry(size, size, size, data::Fit::pad), size, size, size);
+}
+
+bool overlay_wanted(const Target& target) {
+  const auto overlay = target.param("overlay");
+  if (!overlay || *overlay == "false") return false;
+  if (*overlay == "true") return true;
+  throw HttpError(http::status::bad_request, "bad_parameter",
+                  fmt::format("overlay='{}': expected true or false", *overlay));
 }
 
 }  // namespace
@@ -78,6 +86,8 @@ Response post_predict(App& app, const Request& req, const Target& target) {
                       fmt::format("explain='{}': expected gradcam, gradcam++ or none", *explain));
   }
 
+  const bool overlay = overlay_wanted(target);
+
   std::vector<FormPart> parts;
   const std::string_view bytes = upload_bytes(req, parts);
   auto model = app.inference->model();
@@ -88,6 +98,7 @@ Response post_predict(App& app, const Request& req, const Target& target) {
   const double decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   const json::object image_size{{"width", job.image.image.source.width}, {"height", job.image.image.source.height}};
   const data::GreyImage fitted = job.image.image.fitted;
+  const SourceBox box = square_in_source(job.image.image.geometry, fitted.width);
 
   const Prediction p = app.inference->submit(std::move(job)).get();
   const ModelInfo& info = p.model->model.info;
@@ -103,16 +114,19 @@ Response post_predict(App& app, const Request& req, const Target& target) {
                     {"batch_size", p.batch_size}};
   if (p.explanation) {
     const Explanation& e = *p.explanation;
-    auto [heatmap_png, overlay_png] = overlay_pictures(fitted, e.map);
+    const RgbImage colours = render_overlay(fitted, map_on_fitted_square(fitted, e.map), 1.0);
     json::array grid;
     for (float v : e.grid) grid.emplace_back(static_cast<double>(v));
-    body["explanation"] = json::object{{"method", cam_method_name(e.method)},
-                                       {"class", info.class_names.at(e.target_class)},
-                                       {"class_index", e.target_class},
-                                       {"grid", {{"height", e.grid_height}, {"width", e.grid_width},
-                                                 {"values", std::move(grid)}}},
-                                       {"overlay_png", std::move(overlay_png)},
-                                       {"heatmap_png", std::move(heatmap_png)}};
+    json::object explanation{{"method", cam_method_name(e.method)},
+                             {"class", info.class_names.at(e.target_class)},
+                             {"class_index", e.target_class},
+                             {"grid", {{"height", e.grid_height}, {"width", e.grid_width},
+                                       {"values", std::move(grid)}}},
+                             {"heatmap_png", png_data_url(colours)},
+                             {"heatmap_box", {{"x", box.x}, {"y", box.y}, {"width", box.width},
+                                              {"height", box.height}}}};
+    if (overlay) explanation["overlay_png"] = png_data_url(blend_overlay(fitted, colours, 0.5));
+    body["explanation"] = std::move(explanation);
   }
   const double total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   body["timings_ms"] = {{"decode", decode_ms}, {"queue", p.queue_ms}, {"compute", p.compute_ms},

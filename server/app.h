@@ -27,4 +27,9 @@ struct App {
 // Loads a stored model version for serving on `device` (throws cxr::Error when the file is bad).
 std::shared_ptr<const ServedModel> load_served_model(const ModelRecord& record, Device device = Device::cpu());
 
+// Serves a stored version from now on: loads it first, so a file that fails to load
+// (cxr::Error) leaves the active version as it was; then the store's active flag and
+// the served model change together, under app.activation.
+void activate(App& app, const ModelRecord& record);
+
 }  // namespace cxr::server

@@ -8,8 +8,6 @@
 #include <chrono>
 #include <cstring>
 
-#include <stb/stb_image.h>
-
 namespace cxr::server {
 
 namespace {
@@ -23,12 +21,6 @@ double ms_since(Clock::time_point t) {
 }  // namespace
 
 Preprocessed preprocess(std::span<const std::uint8_t> bytes, std::shared_ptr<const ServedModel> model) {
-  int width = 0, height = 0, channels = 0;
-  if (stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &width, &height, &channels) &&
-      (width > kMaxImageSide || height > kMaxImageSide))
-    throw HttpError(http::status::payload_too_large, "image_too_large",
-                    fmt::format("image too large: {}x{} pixels, at most {}x{} are accepted", width, height,
-                                kMaxImageSide, kMaxImageSide));
   Preprocessed p;
   try {
     p.image = prepare_image(bytes, model->model.info);
@@ -36,7 +28,8 @@ Preprocessed preprocess(std::span<const std::uint8_t> bytes, std::shared_ptr<con
     const std::string& code = e.code();
     throw HttpError(code == "image_too_large" ? http::status::payload_too_large : http::status::bad_request,
                     code == "image_too_large" || code == "image_too_small" ? code : "corrupt_image",
-                    "not a usable JPEG or PNG image: " + e.detail());
+                    code == "image_too_large" ? "image too large: " + e.detail()
+                                              : "not a usable JPEG or PNG image: " + e.detail());
   }
   p.model = std::move(model);
   return p;

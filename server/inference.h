@@ -45,10 +45,8 @@ struct Preprocessed {
   PreparedImage image;
 };
 
-constexpr int kMaxImageSide = 8192;
-
-// Throws HttpError: 413 image_too_large (over 8192 on a side, refused from the
-// header before any pixel is decoded), 400 corrupt_image or image_too_small.
+// Throws HttpError: 413 image_too_large (over data::kMaxImageSide on a side, refused
+// from the header before any pixel is decoded), 400 corrupt_image or image_too_small.
 Preprocessed preprocess(std::span<const std::uint8_t> bytes, std::shared_ptr<const ServedModel> model);
 
 struct Explanation {

@@ -5,8 +5,7 @@
 #include "data/labels.h"
 #include "data/manifest.h"
 #include "engine/check.h"
-#include "engine/data/cache_file.h"
-#include "engine/io/atomic_file.h"
+#include "data/dataset_writer.h"
 #include "engine/parallel.h"
 #include "models/dataset_eval.h"
 #include "models/inference.h"
@@ -194,7 +193,7 @@ struct SampleSet {
 SampleSet write_samples_dataset(Store& store, const fs::path& dir, const ModelInfo& info,
                                 const std::atomic<bool>& stop) {
   const int classes = static_cast<int>(info.class_names.size());
-  const int size = model_fit_size(info);
+  const int size = info.fit_size();
   std::vector<data::ManifestRow> rows;
   std::vector<std::vector<std::uint8_t>> pixels;
   SampleSet set;
@@ -221,13 +220,9 @@ SampleSet write_samples_dataset(Store& store, const fs::path& dir, const ModelIn
   set.images = static_cast<std::int64_t>(rows.size());
   if (rows.empty()) return set;
   fs::create_directories(dir);
-  data::CacheWriter cache(dir / "cache.bin",
-                          {static_cast<std::uint64_t>(rows.size()), size, classes, info.mean, info.stddev});
-  for (const auto& px : pixels) cache.write(px.data());
-  cache.close();
-  data::write_manifest(dir / "manifest.csv", rows, classes);
-  write_file_atomically((dir / "stats.json").string(),
-                        json::serialize(json::object{{"settings", {{"fit", data::fit_name(model_fit(info))}}}}));
+  data::write_dataset(dir, rows, {static_cast<std::uint64_t>(rows.size()), size, classes, info.mean, info.stddev},
+                      [&](std::size_t k) { return pixels[k].data(); },
+                      json::object{{"settings", {{"fit", data::fit_name(info.fit_or_pad())}}}});
   return set;
 }
 
@@ -270,8 +265,8 @@ json::object Jobs::start(const FineTuneParams& params) {
   if (base_) {
     try {
       check_dataset_matches_model(*base_, info, options_.base_data.string(), served->version);
-      CXR_CHECK(base_->fit() == model_fit(info), "{} fits images by {}, the model by {}", options_.base_data.string(),
-                data::fit_name(base_->fit()), data::fit_name(model_fit(info)));
+      CXR_CHECK(base_->fit() == info.fit_or_pad(), "{} fits images by {}, the model by {}", options_.base_data.string(),
+                data::fit_name(base_->fit()), data::fit_name(info.fit_or_pad()));
     } catch (const Error& e) {
       throw HttpError(http::status::conflict, "dataset_mismatch", e.what());
     }
@@ -413,7 +408,7 @@ void Jobs::run(const std::shared_ptr<Job>& job) {
     set_state(store, *job, "running", "evaluating");
     json::value before = nullptr;
     if (!test.empty())
-      before = report_to_json(evaluate_on_dataset(*parent.net, parent.info, dataset, test, 32, check_stop));
+      before = report_to_json(evaluate_on_dataset(*parent.net, parent.info, dataset, test, 32, check_stop).report);
     {
       std::lock_guard lock(job->mutex);
       job->detail["before"] = before;
@@ -461,7 +456,7 @@ void Jobs::run(const std::shared_ptr<Job>& job) {
     LoadedModel tuned = load_model(o.out.string());
     json::value after = nullptr;
     if (!test.empty())
-      after = report_to_json(evaluate_on_dataset(*tuned.net, tuned.info, dataset, test, 32, check_stop));
+      after = report_to_json(evaluate_on_dataset(*tuned.net, tuned.info, dataset, test, 32, check_stop).report);
     json::object metrics = after.is_object() ? after.as_object() : json::object{};
     metrics["baseline"] = {{"model", job->parent}, {"report", before}};
     metrics["job"] = job->id;
@@ -481,10 +476,7 @@ void Jobs::run(const std::shared_ptr<Job>& job) {
     std::string activation_error;
     if (job->params.activate) {
       try {
-        auto model = load_served_model(version, app_.device);
-        std::lock_guard lock(app_.activation);
-        store.set_active(version.id);
-        app_.inference->set_model(std::move(model));
+        activate(app_, version);
       } catch (const std::exception& e) {
         activation_error = e.what();
       }

@@ -71,6 +71,11 @@ class ServeProcess {
   ServeProcess& operator=(const ServeProcess&) = delete;
 
   void signal(int sig) const { ::kill(pid_, sig); }
+  // signal(sig), then wait().
+  int stop(int sig) {
+    signal(sig);
+    return wait();
+  }
 
   // Waits for the exit (SIGKILL after `limit`); the waitpid status.
   int wait(std::chrono::seconds limit = std::chrono::seconds(60)) {

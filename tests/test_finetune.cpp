@@ -10,6 +10,7 @@
 #include "engine/optim/adamw.h"
 #include "engine/optim/sgd.h"
 #include "engine/parallel.h"
+#include "models/depthwise_net.h"
 #include "models/presets.h"
 #include "models/trainer.h"
 

@@ -119,12 +119,12 @@ TEST(GradCam, ExplainsTheChosenLayer) {
 
 TEST(GradCam, DefaultLayerIsTheLastConvolutionalBlock) {
   DepthwiseSeparableNet small(tiny_config(), 3);
-  EXPECT_EQ(default_cam_layer(small), "blocks.3");
+  EXPECT_EQ(small.cam_layer(), "blocks.3");
   // kaggle-sep ends in a max pool (blocks.12); its last convolutional block is blocks.11.
   DepthwiseSeparableNet kaggle(preset_config("kaggle-sep", 4, 32).narrowed(0.125), 3);
   ParameterSet params(kaggle, 4);
   EXPECT_EQ(kaggle.layer_names().back(), "blocks.12");
-  EXPECT_EQ(default_cam_layer(kaggle), "blocks.11");
+  EXPECT_EQ(kaggle.cam_layer(), "blocks.11");
   Generator gen(8);
   const Heatmap h = explain(kaggle, random_tensor({1, 1, 32, 32}, gen, DType::F32), CamMethod::GradCam);
   EXPECT_EQ(h.layer, "blocks.11");

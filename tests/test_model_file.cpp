@@ -93,6 +93,40 @@ TEST(ModelFile, MetadataIsReadableByOtherTools) {
   EXPECT_TRUE(f.contains("blocks.0.bn1.running_mean"));
 }
 
+TEST(ModelFile, TypedMetadataRoundTripsUnderItsOldKeys) {
+  TempDir dir;
+  Saved s = save_small(dir, "cxr-small");
+  EXPECT_FALSE(load_model(s.path).info.fit.has_value());  // absent keys stay absent
+  s.info.fit = data::Fit::crop;
+  s.info.dataset_size = 48;
+  s.info.split_seed = 18446744073709551615ULL;
+  save_model(s.path, *s.net, s.info);
+  const SafetensorsFile f = load_safetensors(s.path);
+  EXPECT_EQ(f.metadata.at("fit"), "crop");
+  EXPECT_EQ(f.metadata.at("dataset_size"), "48");
+  EXPECT_EQ(f.metadata.at("split_seed"), "18446744073709551615");
+  const ModelInfo info = load_model(s.path).info;
+  EXPECT_EQ(info.fit, data::Fit::crop);
+  EXPECT_EQ(info.dataset_size, 48);
+  EXPECT_EQ(info.split_seed, 18446744073709551615ULL);
+  EXPECT_EQ(info.fit_size(), 48);
+  EXPECT_EQ(info.extra, s.info.extra);
+}
+
+TEST(ModelFile, TheBundledModelResavesByteForByte) {
+  // Files written before the metadata was typed load, and re-save unchanged.
+  const char* source = std::getenv("CXR_SOURCE_DIR");
+  ASSERT_NE(source, nullptr) << "CXR_SOURCE_DIR (set by ctest)";
+  TempDir dir;
+  const std::string bundled = std::string(source) + "/models/pretrained/cxr-small.safetensors";
+  LoadedModel m = load_model(bundled);
+  EXPECT_EQ(m.info.fit, data::Fit::pad);
+  EXPECT_EQ(m.info.dataset_size, m.info.config.input_size);
+  const std::string copy = (dir / "copy.safetensors").string();
+  save_model(copy, *m.net, m.info);
+  EXPECT_TRUE(cxr::test::read_file(copy) == cxr::test::read_file(bundled));
+}
+
 TEST(ModelFile, SaveRefusesInconsistentInfo) {
   TempDir dir;
   Saved s = save_small(dir, "cxr-small");
@@ -155,6 +189,12 @@ TEST(ModelFile, ErrorsNameTheFileAndTheProblem) {
 
   const std::string norm = edited("norm.safetensors", [](auto& m) { m["normalization"] = "{\"mean\": 0.5}"; });
   expect_error_mentioning([&] { load_model(norm); }, {norm, "normalization"});
+
+  // The fit metadata that preprocessing follows (models/inference.h).
+  const std::string forty = edited("forty.safetensors", [](auto& m) { m["dataset_size"] = "forty"; });
+  expect_error_mentioning([&] { load_model(forty); }, {"dataset_size", "forty"});
+  const std::string stretch = edited("stretch.safetensors", [](auto& m) { m["fit"] = "stretch"; });
+  expect_error_mentioning([&] { load_model(stretch); }, {"stretch"});
 
   // Truncated: the data ends early.
   const std::string bytes = cxr::test::read_file(s.path);

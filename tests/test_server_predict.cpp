@@ -1,7 +1,8 @@
 // Predictions with explanations over HTTP where batching and the overlay pictures
 // could go wrong: concurrent explained requests computed in one pass must each get
-// their own image's heatmap, and a model trained at a smaller size than its
-// dataset's (cxr train --size) gets its pictures on the fitted square.
+// their own image's heatmap, a model trained at a smaller size than its dataset's
+// (cxr train --size) gets its pictures on the fitted square, and the heatmap's box
+// puts it over the image content for padding and cropping models alike.
 #include "server_harness.h"
 
 #include "models/gradcam.h"
@@ -58,6 +59,7 @@ class ServerPredict : public ::testing::Test {
     server_->start();
   }
   void TearDown() override {
+    if (!server_) return;  // stopped already (a test that serves several models)
     server_->stop();
     server_.reset();
     inference_.reset();
@@ -112,13 +114,78 @@ TEST_F(ServerPredict, ConcurrentExplanationsEachGetTheirOwnImagesHeatmap) {
 
 TEST_F(ServerPredict, PicturesOnTheFittedSquareOfAModelTrainedSmaller) {
   LoadedModel m = tiny_model();
-  m.info.extra["dataset_size"] = "96";  // fitted to 96 x 96, then resized to the 64 x 64 input
+  m.info.dataset_size = 96;  // fitted to 96 x 96, then resized to the 64 x 64 input
   start(std::move(m));
-  const HttpResult r = predict(png_bytes(120, 100, 3), "?explain=gradcam");
+  const HttpResult r = predict(png_bytes(120, 100, 3), "?explain=gradcam&overlay=true");
   ASSERT_EQ(r.status, 200u) << r.body;
   const json::value e = r.json().at("explanation");
   EXPECT_EQ(png_size(e.at("heatmap_png")), (std::pair<int, int>{96, 96}));
   EXPECT_EQ(png_size(e.at("overlay_png")), (std::pair<int, int>{96, 96}));
+  EXPECT_FALSE(predict(png_bytes(120, 100, 3), "?explain=gradcam").json().at("explanation").as_object().contains(
+      "overlay_png"));  // only when asked for
+}
+
+// A net whose Grad-CAM map is a blur of the image's brightness: one stride-1 stem
+// convolution with equal positive weights, no blocks, and a class 0 that sums the
+// pooled features (the others subtract them). On a black picture with one bright
+// square, the map peaks on the square.
+LoadedModel brightness_model(data::Fit fit) {
+  LoadedModel m;
+  m.info.preset = "test-brightness";
+  m.info.config.stem_channels = 2;
+  m.info.config.stem_stride = 1;
+  m.info.config.stem_batch_norm = false;
+  m.info.config.num_classes = 2;
+  m.info.config.input_size = 32;
+  m.info.class_names = tiny_classes();
+  m.info.fit = fit;
+  m.net = make_net(m.info.config, 1);
+  m.params = std::make_unique<ParameterSet>(*m.net, 1);
+  for (auto& p : m.params->parameters()) {
+    Tensor t = p.tensor;
+    const bool classifier = p.name == "classifier.weight";
+    for (std::int64_t i = 0; i < t.numel(); ++i)
+      t.data<float>()[i] = p.name == "stem_conv.weight" ? 1.0f / 9 : classifier ? (i < 2 ? 1.0f : -1.0f) : 0.0f;
+  }
+  m.net->eval();
+  return m;
+}
+
+TEST_F(ServerPredict, TheHeatmapBoxPutsTheMapOnTheImageContentForPadAndCrop) {
+  // 160 x 80, black, a bright 20 x 20 square right of centre: inside the centre
+  // 80 x 80 that cropping keeps, and away from where a letterbox puts that square.
+  constexpr int kW = 160, kH = 80, kX0 = 90, kX1 = 110, kY0 = 30, kY1 = 50;
+  std::vector<std::uint8_t> px(kW * kH, 0);
+  for (int y = kY0; y < kY1; ++y)
+    for (int x = kX0; x < kX1; ++x) px[y * kW + x] = 255;
+  std::string png;
+  stbi_write_png_to_func(append_bytes, &png, kW, kH, 1, px.data(), kW);
+
+  for (data::Fit fit : {data::Fit::pad, data::Fit::crop}) {
+    start(brightness_model(fit));
+    const HttpResult r = predict(png, "?explain=gradcam");
+    ASSERT_EQ(r.status, 200u) << r.body;
+    const json::value e = r.json().at("explanation");
+    const json::value& box = e.at("heatmap_box");
+    const double bx = box.at("x").to_number<double>(), by = box.at("y").to_number<double>();
+    const double bw = box.at("width").to_number<double>(), bh = box.at("height").to_number<double>();
+    if (fit == data::Fit::pad) {  // the square holds the whole image, centred vertically
+      EXPECT_EQ((std::vector<double>{bx, by, bw, bh}), (std::vector<double>{0, -40, 160, 160}));
+    } else {  // the square is the image's centre
+      EXPECT_EQ((std::vector<double>{bx, by, bw, bh}), (std::vector<double>{40, 0, 80, 80}));
+    }
+    // The grid's peak, taken to the uploaded image by the box, lands on the square.
+    const std::int64_t gh = e.at("grid").at("height").as_int64(), gw = e.at("grid").at("width").as_int64();
+    const auto& values = e.at("grid").at("values").as_array();
+    std::int64_t peak = 0;
+    for (std::int64_t j = 0; j < gh * gw; ++j)
+      if (values[j].as_double() > values[peak].as_double()) peak = j;
+    const double x = bx + (static_cast<double>(peak % gw) + 0.5) / gw * bw;
+    const double y = by + (static_cast<double>(peak / gw) + 0.5) / gh * bh;
+    EXPECT_TRUE(x > kX0 && x < kX1 && y > kY0 && y < kY1)
+        << data::fit_name(fit) << ": peak at (" << x << ", " << y << ") in the image";
+    TearDown();
+  }
 }
 
 }  // namespace

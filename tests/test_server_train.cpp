@@ -7,6 +7,7 @@
 // `cxr serve` killed with SIGKILL mid-job restarts on a consistent store.
 #include "data_fixtures.h"
 #include "finetune_fixtures.h"
+#include "serve_process.h"
 #include "server_harness.h"
 
 #include "server/inference.h"
@@ -18,11 +19,6 @@
 #include <boost/asio/write.hpp>
 #include <fmt/format.h>
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -30,8 +26,6 @@
 #include <set>
 #include <sstream>
 #include <thread>
-
-extern char** environ;
 
 using namespace cxr;
 using namespace cxr::test;
@@ -508,63 +502,6 @@ TEST(StoreOpen, RemovesWhatACrashLeftBehind) {
   EXPECT_EQ(left, std::vector<std::string>{kept});
   EXPECT_EQ(store.models().size(), 1u);
 }
-
-// `cxr serve` as a subprocess, stdout to a file; the port from its banner.
-class ServeProcess {
- public:
-  ServeProcess(const std::vector<std::string>& args, const std::filesystem::path& log) : log_(log) {
-    const char* binary = std::getenv("CXR_BINARY");
-    if (binary == nullptr || !std::filesystem::exists(binary))
-      throw std::runtime_error("CXR_BINARY is not the built cxr");
-    std::vector<std::string> argv{binary, "serve"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> raw;
-    for (auto& a : argv) raw.push_back(a.data());
-    raw.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    const int rc = posix_spawn(&pid_, binary, &actions, nullptr, raw.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw std::runtime_error("posix_spawn failed");
-    const auto deadline = Clock::now() + std::chrono::seconds(30);
-    while (port_ == 0 && Clock::now() < deadline) {
-      const std::string out = read_file(log_);
-      const auto at = out.find("http://127.0.0.1:");
-      if (at != std::string::npos && out.find('/', at + 17) != std::string::npos)
-        port_ = static_cast<unsigned short>(std::stoi(out.substr(at + 17)));
-      const auto token = out.find("(shown once, keep it):\n  ");
-      if (token != std::string::npos) token_ = out.substr(token + 25, 64);
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    if (port_ == 0) throw std::runtime_error("cxr serve did not start: " + read_file(log_));
-  }
-  ~ServeProcess() {
-    if (pid_ > 0) stop(SIGTERM);
-  }
-  // Sends `signal` and reaps the process (SIGKILL after 20 s).
-  int stop(int signal) {
-    ::kill(pid_, signal);
-    int status = 0;
-    for (int i = 0; i < 2000 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (::waitpid(pid_, &status, WNOHANG) == 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-    }
-    pid_ = 0;
-    return status;
-  }
-  unsigned short port() const { return port_; }
-  const std::string& token() const { return token_; }
-
- private:
-  std::filesystem::path log_;
-  pid_t pid_ = 0;
-  unsigned short port_ = 0;
-  std::string token_;
-};
 
 TEST_F(ServerTrain, KilledMidJobTheStoreStaysConsistentAndTheJobShowsInterrupted) {
   write_base(2000);

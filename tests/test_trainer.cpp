@@ -307,8 +307,8 @@ TEST_F(Trainer, TrainsAtASmallerInputSize) {
   const ModelInfo info = load_model(o.out.string()).info;
   EXPECT_EQ(info.config.input_size, 16);
   // Inference fits images as the dataset did, at its size, then resizes to 16.
-  EXPECT_EQ(info.extra.at("fit"), "pad");
-  EXPECT_EQ(info.extra.at("dataset_size"), std::to_string(kSize));
+  EXPECT_EQ(data::fit_name(info.fit.value()), "pad");
+  EXPECT_EQ(std::to_string(info.dataset_size.value()), std::to_string(kSize));
 }
 
 TEST_F(Trainer, TrainFractionTrainsOnAPatientSubsetOfEveryClass) {

@@ -112,7 +112,9 @@ function clearPreview() {
   ctx.fillRect(0, 0, canvas.width, canvas.height);
 }
 
-// The picture the model sees: the longer side scaled to the square, centred on black.
+// The uploaded image whole: the longer side scaled to the square, centred on black.
+// The heatmap goes over it where the server's box says (placeHeatmap), whether the
+// model saw the image padded or cropped.
 function drawPreview(file) {
   const url = URL.createObjectURL(file);
   const img = new Image();
@@ -169,6 +171,7 @@ function showResult(r) {
   const heat = $('heatmap');
   if (r.explanation) {
     heat.src = r.explanation.heatmap_png;
+    placeHeatmap(r.image, r.explanation.heatmap_box);
     heat.hidden = false;
     applyOpacity();
     const method = r.explanation.method === 'gradcam' ? 'Grad-CAM' : 'Grad-CAM++';
@@ -179,6 +182,23 @@ function showResult(r) {
   const t = r.timings_ms;
   $('timing').textContent = `model ${r.model}; ${t.total.toFixed(0)} ms (decode ${t.decode.toFixed(0)}, ` +
     `queue ${t.queue.toFixed(0)}, compute ${t.compute.toFixed(0)}; batch of ${r.batch_size})`;
+}
+
+// The frame is the image's rectangle on the square (drawPreview's letterbox); the
+// heatmap's box is in the image's pixels, so in percent of the frame it is exact.
+function placeHeatmap(image, box) {
+  const pct = (v) => `${100 * v}%`;
+  const long = Math.max(image.width, image.height);
+  const frame = $('heatmap-frame').style;
+  frame.left = pct((1 - image.width / long) / 2);
+  frame.top = pct((1 - image.height / long) / 2);
+  frame.width = pct(image.width / long);
+  frame.height = pct(image.height / long);
+  const heat = $('heatmap').style;
+  heat.left = pct(box.x / image.width);
+  heat.top = pct(box.y / image.height);
+  heat.width = pct(box.width / image.width);
+  heat.height = pct(box.height / image.height);
 }
 
 function applyOpacity() {

@@ -30,8 +30,12 @@ struct GreyImage {
   std::vector<std::uint8_t> pixels;  // row-major, width * height
 };
 
+// The longest side an image may have, in `cxr data build`, `cxr predict` and the
+// web app's uploads alike (data build can raise it with --max-side).
+inline constexpr int kMaxImageSide = 8192;
+
 struct DecodeLimits {
-  int max_side = 16384;                         // pixels, either side
+  int max_side = kMaxImageSide;                 // pixels, either side
   std::int64_t max_pixels = 100'000'000;        // width * height
   std::int64_t max_file_bytes = 256ll << 20;    // checked by the caller before reading
 };

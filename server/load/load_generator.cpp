@@ -67,8 +67,10 @@ std::string check_explanation(const json::object& e, std::size_t classes) {
     peak = std::max(peak, x);
   }
   if (peak != 0 && std::abs(peak - 1) > 1e-6) return fmt::format("grid maximum {} is neither 0 nor 1", peak);
-  for (const char* key : {"overlay_png", "heatmap_png"}) {
-    if (!e.contains(key) || !e.at(key).is_string()) return fmt::format("explanation without {}", key);
+  if (!e.contains("heatmap_png")) return "explanation without heatmap_png";
+  for (const char* key : {"overlay_png", "heatmap_png"}) {  // overlay_png only with ?overlay=true
+    if (!e.contains(key)) continue;
+    if (!e.at(key).is_string()) return fmt::format("{} is not a string", key);
     const std::string_view url = e.at(key).as_string();
     if (!url.starts_with(kPngDataUrl) || !is_base64(url.substr(kPngDataUrl.size() - 11)))
       return fmt::format("{} is not a base64 PNG data: URL", key);

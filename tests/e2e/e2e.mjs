@@ -168,6 +168,12 @@ async function main() {
     const heat = await byId('heatmap-overlay').evaluate((i) => ({ src: i.src.slice(0, 22), w: i.naturalWidth }));
     check(heat.src === 'data:image/png;base64,' && heat.w === 192, `heatmap ${JSON.stringify(heat)}`);
     check(JSON.stringify(await centre()) !== '[0,0,0,255]', 'the X-ray was not drawn on the canvas');
+    // Placed by the server's heatmap_box: a padding model's square is the letterbox
+    // square, so the map covers the canvas exactly (the frame clips the bands outside
+    // the image; the picture itself keeps the square's size and place).
+    const rects = await page.evaluate(() => [document.querySelector('#xray'), document.querySelector('#heatmap')]
+      .map((e) => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; }));
+    check(rects[0].every((v, i) => Math.abs(v - rects[1][i]) < 1), `heatmap at ${rects[1]}, canvas at ${rects[0]}`);
     step(`prediction: ${bars.map((t) => t.replace(/\s+/g, ' ').trim()).join(', ')}`);
 
     // The opacity slider changes the heatmap's opacity.

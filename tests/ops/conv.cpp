@@ -1,0 +1,127 @@
+// conv2d, conv2d_relu and linear.
+//
+// Their device checks (float64 against the CPU, float32 within the rounding bound of
+// the exact result, exact on small integers, launchers with canaries) and
+// conv2d_relu's finite differences (which assert that no pre-activation sits on the
+// ReLU's kink) are still in the files named in `elsewhere`.
+#include "cases.h"
+
+namespace cxr::testing {
+namespace {
+
+struct Conv {
+  const char* name;
+  std::int64_t N, C_in, H, W, C_out, K;
+  int stride, padding, groups;
+  bool bias;
+  Conv2dOptions options() const { return {stride, padding, groups}; }
+  std::function<Inputs(Generator&)> inputs(DType dt) const {
+    const Conv c = *this;
+    return [=](Generator& gen) {
+      Inputs in{grad_input(gen, {c.N, c.C_in, c.H, c.W}, dt), grad_input(gen, {c.C_out, c.C_in / c.groups, c.K, c.K}, dt)};
+      if (c.bias) in.push_back(grad_input(gen, {c.C_out}, dt));
+      return in;
+    };
+  }
+};
+
+// Small shapes for finite differences: every path (pointwise, depthwise 3x3,
+// im2col), odd sizes, stride 2 on odd inputs, 1x1 maps, batch 1, channels not a
+// multiple of 8, with and without bias.
+const std::vector<Conv> kGradCases = {
+    {"standard 3x3", 2, 3, 5, 6, 4, 3, 1, 0, 1, true},
+    {"strided padded on odd input", 2, 3, 7, 7, 5, 3, 2, 1, 1, true},
+    {"stem-like 1 -> 4 stride 2", 1, 1, 7, 9, 4, 3, 2, 1, 1, false},
+    {"5x5 padded 2", 1, 2, 6, 5, 3, 5, 1, 2, 1, true},
+    {"padding larger than the kernel reach", 1, 2, 3, 3, 2, 3, 1, 3, 1, true},
+    {"grouped", 2, 6, 5, 5, 4, 3, 1, 1, 2, true},
+    {"grouped stride 2 no padding", 1, 4, 7, 6, 6, 3, 2, 0, 2, false},
+    {"depthwise", 2, 3, 5, 7, 3, 3, 1, 1, 3, true},
+    {"depthwise stride 2 odd input", 2, 5, 7, 9, 5, 3, 2, 1, 5, true},
+    {"depthwise no padding", 1, 3, 6, 5, 3, 3, 1, 0, 3, false},
+    {"depthwise stride 2 no padding", 1, 2, 8, 7, 2, 3, 2, 0, 2, true},
+    {"depthwise 1x1 map", 2, 3, 1, 1, 3, 3, 1, 1, 3, true},
+    {"depthwise stride 3", 1, 2, 8, 8, 2, 3, 3, 1, 2, false},
+    {"depthwise padding 3", 1, 2, 4, 3, 2, 3, 1, 3, 2, true},
+    {"depthwise 5x5 (im2col)", 1, 3, 6, 6, 3, 5, 1, 2, 3, true},
+    {"pointwise", 2, 3, 4, 5, 5, 1, 1, 0, 1, true},
+    {"pointwise 1x1 map batch 1", 1, 9, 1, 1, 7, 1, 1, 0, 1, false},
+    {"1x1 stride 2 (im2col)", 2, 3, 5, 5, 4, 1, 2, 0, 1, true},
+    {"3x3 on a 1x1 map", 2, 3, 1, 1, 2, 3, 1, 1, 1, true},
+};
+
+// The reference net's layer kinds at batch 32.
+const std::vector<Conv> kBenchCases = {
+    {"stem 1 -> 32 s2 224x224", 32, 1, 224, 224, 32, 3, 2, 1, 1, false},
+    {"depthwise 128 28x28", 32, 128, 28, 28, 128, 3, 1, 1, 128, false},
+    {"pointwise 128 -> 256 28x28", 32, 128, 28, 28, 256, 1, 1, 0, 1, false},
+};
+
+using ConvFn = Tensor (*)(const Tensor&, const Tensor&, const Tensor&, const Conv2dOptions&);
+OpFn conv_of(ConvFn f, const Conv& c) {
+  return [f, opt = c.options()](const Inputs& in) { return f(in[0], in[1], optional_input(in, 2), opt); };
+}
+
+std::vector<OpCall> bench_calls(ConvFn f) {
+  std::vector<OpCall> calls;
+  for (const Conv& c : kBenchCases) calls.push_back({c.name, c.inputs(DType::F32), conv_of(f, c)});
+  return calls;
+}
+
+OpSpec conv2d_spec() {
+  OpSpec op("conv2d");
+  for (const Conv& c : kGradCases) op.gradcheck.push_back({c.name, c.inputs(DType::F64), conv_of(&conv2d, c)});
+  op.torch_cases = {"conv2d_standard", "conv2d_strided",   "conv2d_padded",           "conv2d_stem",
+                    "conv2d_grouped",  "conv2d_depthwise", "conv2d_depthwise_strided", "conv2d_pointwise"};
+  op.torch_call = [](ReferenceCase& c) {
+    return conv2d(c.in("x"), c.in("weight"), c.optional("bias"),
+                  {c.meta_int("stride"), c.meta_int("padding"), c.meta_int("groups")});
+  };
+  op.elsewhere.devices = "tests/test_cuda_conv.cpp";
+  op.bench = bench_calls(&conv2d);
+  return op;
+}
+
+OpSpec conv2d_relu_spec() {
+  OpSpec op("conv2d_relu");
+  op.elsewhere.gradcheck = "tests/test_conv_relu.cpp";
+  op.elsewhere.devices = "tests/test_cuda_conv.cpp";
+  op.bench = bench_calls(&conv2d_relu);
+  return op;
+}
+
+struct Linear {
+  std::int64_t N, in, out;
+  bool bias;
+  std::string label() const {
+    return std::to_string(N) + "x" + std::to_string(in) + "_to_" + std::to_string(out) + (bias ? "" : "_no_bias");
+  }
+  std::function<Inputs(Generator&)> inputs(DType dt) const {
+    const Linear c = *this;
+    return [=](Generator& gen) {
+      Inputs in{grad_input(gen, {c.N, c.in}, dt), grad_input(gen, {c.out, c.in}, dt)};
+      if (c.bias) in.push_back(grad_input(gen, {c.out}, dt));
+      return in;
+    };
+  }
+};
+
+OpSpec linear_spec() {
+  OpSpec op("linear");
+  auto run = [](const Inputs& in) { return linear(in[0], in[1], optional_input(in, 2)); };
+  for (const Linear& c : {Linear{1, 1, 1, true}, Linear{3, 7, 5, true}, Linear{4, 17, 4, false}, Linear{2, 33, 9, true}})
+    op.gradcheck.push_back({c.label(), c.inputs(DType::F64), run});
+  op.torch_cases = {"linear", "linear_no_bias"};
+  op.torch_call = [](ReferenceCase& c) { return linear(c.in("x"), c.in("weight"), c.optional("bias")); };
+  op.elsewhere.devices = "tests/test_cuda_gemm.cpp";
+  // The classifier head at batch 32, and a square layer.
+  for (const Linear& c : {Linear{32, 512, 4, true}, Linear{256, 1024, 1024, true}})
+    op.bench.push_back({c.label(), c.inputs(DType::F32), run});
+  return op;
+}
+
+}  // namespace
+
+std::vector<OpSpec> conv_ops() { return {conv2d_spec(), conv2d_relu_spec(), linear_spec()}; }
+
+}  // namespace cxr::testing

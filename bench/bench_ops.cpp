@@ -2,9 +2,9 @@
 // op's bench calls (the reference net's shapes at batch 32, float32), forward alone
 // and forward + backward, on the CPU and, when the CUDA backend is compiled and a GPU
 // is visible, on the GPU (each iteration waits for the GPU). Names read
-// <pass>/<op>/<call>/<device>. Forward runs report GB/s of compulsory traffic (every
-// input read once, the output written once), to set beside bench_norm_pool's copy
-// ceiling.
+// <pass>/<op>/<call>/<device>. Forward runs report bytes_per_second of compulsory
+// traffic (every input read once, the output written once), to set beside
+// bench_norm_pool's copy ceiling.
 #include "registry.h"
 
 #include "engine/autograd.h"
@@ -12,6 +12,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -45,8 +46,7 @@ void time_call(benchmark::State& state, const OpCall& call, Device device, bool 
     }
     if (device.is_cuda()) cuda::synchronize();
   }
-  if (!backward)
-    state.counters["GB/s"] = benchmark::Counter(traffic * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  if (!backward) state.SetBytesProcessed(static_cast<std::int64_t>(traffic) * state.iterations());
 }
 
 }  // namespace

@@ -18,7 +18,10 @@ inline std::string dtype_label(DType t) { return t == DType::F32 ? "f32" : "f64"
 // "2x3x5x5"; "scalar" for a 0-d shape.
 inline std::string shape_label(const Shape& s) {
   std::string out;
-  for (std::int64_t d : s) out += (out.empty() ? "" : "x") + std::to_string(d);
+  for (std::int64_t d : s) {
+    if (!out.empty()) out += 'x';
+    out += std::to_string(d);
+  }
   return out.empty() ? "scalar" : out;
 }
 

@@ -84,6 +84,11 @@ OpSpec conv2d_spec() {
 
 OpSpec conv2d_relu_spec() {
   OpSpec op("conv2d_relu");
+  op.torch_cases = {"conv2d_relu"};
+  op.torch_call = [](ReferenceCase& c) {
+    return conv2d_relu(c.in("x"), c.in("weight"), c.optional("bias"),
+                       {c.meta_int("stride"), c.meta_int("padding"), c.meta_int("groups")});
+  };
   op.elsewhere.gradcheck = "tests/test_conv_relu.cpp";
   op.elsewhere.devices = "tests/test_cuda_conv.cpp";
   op.bench = bench_calls(&conv2d_relu);

@@ -55,6 +55,11 @@ OpSpec batch_norm_spec() {
 
 OpSpec batch_norm_relu_spec() {
   OpSpec op("batch_norm_relu2d");
+  op.torch_cases = {"batch_norm_relu2d_train", "batch_norm_relu2d_eval"};
+  op.torch_call = [](ReferenceCase& c) {
+    return batch_norm_relu2d(c.in("x"), c.in("gamma"), c.in("beta"), c.in("running_mean"), c.in("running_var"),
+                             c.meta("training") == "1", c.meta_double("momentum"), c.meta_double("eps"));
+  };
   op.elsewhere.gradcheck = "tests/test_batch_norm_relu.cpp";
   op.elsewhere.devices = "tests/test_cuda_batch_norm.cpp";
   op.bench = bench_calls(&batch_norm_relu2d);

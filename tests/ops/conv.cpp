@@ -1,10 +1,11 @@
 // conv2d, conv2d_relu and linear.
 //
 // Their device checks (float64 against the CPU, float32 within the rounding bound of
-// the exact result, exact on small integers, launchers with canaries) and
-// conv2d_relu's finite differences (which assert that no pre-activation sits on the
-// ReLU's kink) are still in the files named in `elsewhere`.
+// the exact result, exact on small integers, launchers with canaries) are still in
+// the files named in `elsewhere`.
 #include "cases.h"
+
+#include <algorithm>
 
 namespace cxr::testing {
 namespace {
@@ -50,6 +51,16 @@ const std::vector<Conv> kGradCases = {
     {"3x3 on a 1x1 map", 2, 3, 1, 1, 2, 3, 1, 1, 1, true},
 };
 
+// conv2d_relu: pointwise, depthwise (strides 1 and 2, odd sizes) and the general
+// im2col path, with bias.
+const std::vector<Conv> kReluGradCases = {
+    {"pointwise 5 -> 6", 2, 5, 7, 9, 6, 1, 1, 0, 1, true},
+    {"depthwise", 2, 6, 9, 7, 6, 3, 1, 1, 6, true},
+    {"depthwise stride 2 odd input", 1, 3, 11, 8, 3, 3, 2, 1, 3, true},
+    {"stem-like 1 -> 4 stride 2", 2, 1, 13, 13, 4, 3, 2, 1, 1, true},
+    {"grouped 4 -> 6", 1, 4, 5, 6, 6, 3, 1, 1, 2, true},
+};
+
 // The reference net's layer kinds at batch 32.
 const std::vector<Conv> kBenchCases = {
     {"stem 1 -> 32 s2 224x224", 32, 1, 224, 224, 32, 3, 2, 1, 1, false},
@@ -89,7 +100,11 @@ OpSpec conv2d_relu_spec() {
     return conv2d_relu(c.in("x"), c.in("weight"), c.optional("bias"),
                        {c.meta_int("stride"), c.meta_int("padding"), c.meta_int("groups")});
   };
-  op.elsewhere.gradcheck = "tests/test_conv_relu.cpp";
+  for (const Conv& c : kReluGradCases) op.gradcheck.push_back({c.name, c.inputs(DType::F64), conv_of(&conv2d_relu, c)});
+  op.pre_activation = [](const std::string& label, const Inputs& in) {
+    const auto c = std::find_if(kReluGradCases.begin(), kReluGradCases.end(), [&](const Conv& k) { return label == k.name; });
+    return conv_of(&conv2d, *c)(in);
+  };
   op.elsewhere.devices = "tests/test_cuda_conv.cpp";
   op.bench = bench_calls(&conv2d_relu);
   return op;

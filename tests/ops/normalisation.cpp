@@ -1,8 +1,6 @@
 // batch_norm2d and batch_norm_relu2d.
 //
-// Their device checks and batch_norm_relu2d's finite differences (which skip a draw
-// with a pre-activation on the ReLU's kink) are still in the files named in
-// `elsewhere`.
+// Their device checks are still in the file named in `elsewhere`.
 #include "cases.h"
 
 namespace cxr::testing {
@@ -12,6 +10,8 @@ namespace {
 // maps of 16 and 32 values (whole vector iterations without a tail).
 const std::vector<Shape> kGradShapes = {{2, 3, 4, 5}, {1, 5, 3, 3}, {4, 9, 1, 1},
                                         {3, 1, 2, 7}, {1, 2, 1, 2}, {2, 2, 4, 8}};
+
+const std::vector<Shape> kReluGradShapes = {{2, 3, 4, 5}, {1, 5, 3, 3}, {4, 9, 1, 1}, {2, 2, 4, 8}, {3, 17, 7, 9}};
 
 // Inputs {x, gamma, beta, running_mean, running_var}; the running statistics need no gradient.
 std::function<Inputs(Generator&)> norm_inputs(const Shape& s, DType dt) {
@@ -60,7 +60,25 @@ OpSpec batch_norm_relu_spec() {
     return batch_norm_relu2d(c.in("x"), c.in("gamma"), c.in("beta"), c.in("running_mean"), c.in("running_var"),
                              c.meta("training") == "1", c.meta_double("momentum"), c.meta_double("eps"));
   };
-  op.elsewhere.gradcheck = "tests/test_batch_norm_relu.cpp";
+  // Fresh running statistics on every call: zeros and ones.
+  auto run = [](const Tensor& x, const Tensor& gamma, const Tensor& beta, bool training, Norm f) {
+    const std::int64_t C = x.size(1);
+    Tensor rm = Tensor::zeros({C}, x.dtype()), rv = Tensor::ones({C}, x.dtype());
+    return f(x, gamma, beta, rm, rv, training, 0.1, 1e-5);
+  };
+  for (bool training : {true, false})
+    for (const Shape& s : kReluGradShapes)
+      op.gradcheck.push_back({shape_label(s) + (training ? "_train" : "_eval"),
+                              [s](Generator& gen) {
+                                return Inputs{grad_input(gen, s), grad_input(gen, {s[1]}, DType::F64, 0.5, 1.5),
+                                              grad_input(gen, {s[1]}, DType::F64, -0.2, 0.2)};
+                              },
+                              [run, training](const Inputs& in) {
+                                return run(in[0], in[1], in[2], training, &batch_norm_relu2d);
+                              }});
+  op.pre_activation = [run](const std::string& label, const Inputs& in) {
+    return run(in[0], in[1], in[2], label.ends_with("_train"), &batch_norm2d);
+  };
   op.elsewhere.devices = "tests/test_cuda_batch_norm.cpp";
   op.bench = bench_calls(&batch_norm_relu2d);
   return op;

@@ -41,6 +41,9 @@ std::string coverage_markdown(const std::vector<OpSpec>& ops) {
        << backward(op.devices.size(), op.elsewhere.devices) << " | " << cell(op.bench.size(), "") << " | "
        << backward(op.bench.size(), "") << " |\n";
   }
+  md << "\nNotes:\n";
+  for (const OpSpec& op : ops)
+    if (!op.note.empty()) md << "- " << op.name << ": " << op.note << "\n";
   return md.str();
 }
 

@@ -105,6 +105,8 @@ OpSpec dropout_spec() {
   // The mask comes from CXR's own generator: no torch case. Each evaluation re-seeds
   // its generator, so finite differences and both devices see the same mask.
   OpSpec op("dropout");
+  op.note = "no PyTorch case: the mask comes from CXR's own generator (test_elementwise checks the "
+            "mask's rate, scaling and thread independence).";
   op.gradcheck = {unary_call("2x3x4x5_p0.4", {2, 3, 4, 5}, DType::F64, [](const Inputs& in) {
     Generator g(7);
     return dropout(in[0], 0.4, true, g);
@@ -125,6 +127,8 @@ OpSpec dropout_spec() {
 // The in-place ops run outside autograd: forward only, on a copy of the first input.
 OpSpec add_inplace_spec() {
   OpSpec op("add_", /*backward=*/false);
+  op.note = "no PyTorch case: an in-place helper outside autograd, checked on the CPU through "
+            "autograd's gradient accumulation (test_autograd).";
   auto run = [](const Inputs& in) {
     Tensor a = in[0].detach().clone();
     add_(a, in[1].detach());
@@ -149,6 +153,8 @@ OpSpec add_inplace_spec() {
 
 OpSpec scale_inplace_spec() {
   OpSpec op("scale_", /*backward=*/false);
+  op.note = "no PyTorch case: an in-place helper outside autograd, checked on the CPU through "
+            "gradient clipping (test_optim).";
   auto run = [](const Inputs& in) {
     Tensor a = in[0].detach().clone();
     scale_(a, -2.5);

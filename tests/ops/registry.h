@@ -65,6 +65,7 @@ struct OpSpec {
   std::vector<DeviceCase> devices;
   std::vector<OpCall> bench;
   Elsewhere elsewhere;
+  std::string note;  // why a cell is "no", printed under the coverage table
 };
 
 // The families, one file each under tests/ops/.

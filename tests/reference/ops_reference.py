@@ -1,4 +1,5 @@
-"""PyTorch reference values for every op of engine/ops.h, read by tests/test_torch_parity.cpp.
+"""PyTorch reference values for the ops of engine/ops.h, read by the op registry's TorchParity
+tests (tests/ops/harness.cpp; each op's OpSpec names its cases).
 
 Usage: /usr/bin/python3 ops_reference.py OUT_DIR
 

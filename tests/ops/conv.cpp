@@ -1,8 +1,8 @@
 // conv2d, conv2d_relu and linear.
 //
-// Their device checks (float64 against the CPU, float32 within the rounding bound of
-// the exact result, exact on small integers, launchers with canaries) are still in
-// the files named in `elsewhere`.
+// The convolutions' device checks (float64 against the CPU, float32 within the
+// rounding bound of the exact result, exact on small integers, launchers with
+// canaries) are still in the file named in `elsewhere`.
 #include "cases.h"
 
 #include <algorithm>
@@ -116,15 +116,21 @@ struct Linear {
   std::string label() const {
     return std::to_string(N) + "x" + std::to_string(in) + "_to_" + std::to_string(out) + (bias ? "" : "_no_bias");
   }
-  std::function<Inputs(Generator&)> inputs(DType dt) const {
+  // Uniform in [-1, 1), or small integers in [-2, 2].
+  std::function<Inputs(Generator&)> inputs(DType dt, bool integers = false) const {
     const Linear c = *this;
     return [=](Generator& gen) {
-      Inputs in{grad_input(gen, {c.N, c.in}, dt), grad_input(gen, {c.out, c.in}, dt)};
-      if (c.bias) in.push_back(grad_input(gen, {c.out}, dt));
+      auto make = [&](const Shape& s) { return integers ? int_grad_input(gen, s, dt, -2, 2) : grad_input(gen, s, dt); };
+      Inputs in{make({c.N, c.in}), make({c.out, c.in})};
+      if (c.bias) in.push_back(make({c.out}));
       return in;
     };
   }
 };
+
+// On the GPU: odd sizes, one output, more rows and columns than a tile.
+const std::vector<Linear> kDeviceLinears = {{1, 1, 1, true},   {5, 7, 3, true},    {33, 65, 10, false},
+                                            {1, 300, 2, true}, {64, 129, 1, true}, {130, 20, 140, true}};
 
 OpSpec linear_spec() {
   OpSpec op("linear");
@@ -133,7 +139,15 @@ OpSpec linear_spec() {
     op.gradcheck.push_back({c.label(), c.inputs(DType::F64), run});
   op.torch_cases = {"linear", "linear_no_bias"};
   op.torch_call = [](ReferenceCase& c) { return linear(c.in("x"), c.in("weight"), c.optional("bias")); };
-  op.elsewhere.devices = "tests/test_cuda_gemm.cpp";
+  for (const Linear& c : kDeviceLinears) {
+    // float64: the GPU and the CPU differ only in summation order; with at most 300
+    // terms of magnitude <= 1 the rounding differences stay below 300 * 2^-52 ~ 7e-14.
+    op.devices.push_back({{c.label() + "_f64", c.inputs(DType::F64), run}, 1e-12, 1e-12,
+                          [](const Shape& s, DType dt, Generator& gen) { return random_tensor(s, gen, dt); }});
+    // float32 on small integers (and an integer upstream gradient): exact on both sides.
+    op.devices.push_back({{c.label() + "_f32_integers", c.inputs(DType::F32, true), run}, 0, 0,
+                          [](const Shape& s, DType dt, Generator& gen) { return random_int_tensor(s, gen, -2, 2, dt); }});
+  }
   // The classifier head at batch 32, and a square layer.
   for (const Linear& c : {Linear{32, 512, 4, true}, Linear{256, 1024, 1024, true}})
     op.bench.push_back({c.label(), c.inputs(DType::F32), run});

@@ -10,6 +10,7 @@
 //
 //   test_ops --coverage-markdown   prints docs/op-coverage.md instead of testing
 #include "coverage.h"
+#include "cuda_parity.h"
 #include "cuda_testing.h"
 #include "gradcheck.h"
 #include "registry.h"
@@ -74,7 +75,21 @@ void check_devices(const OpSpec& op) {
   for (const DeviceCase& d : op.devices) {
     SCOPED_TRACE(op.name + " " + d.call.label);
     Generator gen(seed_of(op.name, d.call.label));
-    expect_cuda_matches_cpu(d.call.run, d.call.inputs(gen), d.atol, d.rtol);
+    const Inputs inputs = d.call.inputs(gen);
+    if (!d.upstream) {
+      expect_cuda_matches_cpu(d.call.run, inputs, d.atol, d.rtol);
+      continue;
+    }
+    Tensor out;
+    {
+      NoGradGuard no_grad;
+      out = d.call.run(inputs);
+    }
+    const Tensor upstream = d.upstream(out.shape(), out.dtype(), gen);
+    const OpResults gpu = run_op_on(Device::cuda(), d.call.run, inputs, upstream);
+    const OpResults cpu = run_op_on(Device::cpu(), d.call.run, inputs, upstream);
+    expect_results_close(gpu, cpu, std::vector<double>(inputs.size() + 1, d.atol),
+                         std::vector<double>(inputs.size() + 1, d.rtol));
   }
 }
 

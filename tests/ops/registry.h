@@ -38,10 +38,17 @@ struct OpCall {
 };
 
 // A call run on another backend and on the CPU: outputs and every gradient of
-// sum(out * R) agree within |other - cpu| <= atol + rtol * |cpu|.
+// sum(out * R) agree within |other - cpu| <= atol + rtol * |cpu|. R is `upstream`
+// of the output's shape and dtype, or by default small integers in [-4, 4]
+// (tests/cuda_testing.h's expect_cuda_matches_cpu).
+using Upstream = std::function<Tensor(const Shape&, DType, Generator&)>;
 struct DeviceCase {
+  DeviceCase(OpCall c, double a, double r, Upstream u = {})
+      : call(std::move(c)), atol(a), rtol(r), upstream(std::move(u)) {}
+
   OpCall call;
-  double atol = 0, rtol = 0;
+  double atol, rtol;
+  Upstream upstream;
 };
 
 // Test files that still check a mode of an op outside the registry (empty: none).

@@ -1,30 +1,14 @@
 // conv2d, conv2d_relu and linear.
 //
-// The convolutions' device checks (float64 against the CPU, float32 within the
-// rounding bound of the exact result, exact on small integers, launchers with
-// canaries) are still in the file named in `elsewhere`.
-#include "cases.h"
+// conv2d's other device checks (float32 within the rounding bound of the exact
+// result, bit-identical runs, launchers with canaries) are still in the file named
+// in `elsewhere`; the GPU cases are shared with it (conv_cases.h).
+#include "conv_cases.h"
 
 #include <algorithm>
 
 namespace cxr::testing {
 namespace {
-
-struct Conv {
-  const char* name;
-  std::int64_t N, C_in, H, W, C_out, K;
-  int stride, padding, groups;
-  bool bias;
-  Conv2dOptions options() const { return {stride, padding, groups}; }
-  std::function<Inputs(Generator&)> inputs(DType dt) const {
-    const Conv c = *this;
-    return [=](Generator& gen) {
-      Inputs in{grad_input(gen, {c.N, c.C_in, c.H, c.W}, dt), grad_input(gen, {c.C_out, c.C_in / c.groups, c.K, c.K}, dt)};
-      if (c.bias) in.push_back(grad_input(gen, {c.C_out}, dt));
-      return in;
-    };
-  }
-};
 
 // Small shapes for finite differences: every path (pointwise, depthwise 3x3,
 // im2col), odd sizes, stride 2 on odd inputs, 1x1 maps, batch 1, channels not a
@@ -79,6 +63,23 @@ std::vector<OpCall> bench_calls(ConvFn f) {
   return calls;
 }
 
+std::vector<DeviceCase> device_cases(ConvFn f) {
+  std::vector<DeviceCase> cases;
+  for (const Conv& c : kDeviceConvs) {
+    // float64 on both sides: the GPU sums in another order. A result of n terms of
+    // magnitude <= 1 (n <= 840 here: the weight gradient's N*H_out*W_out) differs by at
+    // most n * n * 2^-53 ~ 8e-11 in the worst case.
+    cases.push_back({{std::string(c.name) + " f64", c.inputs(DType::F64), conv_of(f, c)}, 1e-10, 1e-10,
+                     [](const Shape& s, DType dt, Generator& gen) { return random_tensor(s, gen, dt); }});
+    // Small integers (inputs and upstream gradient in [-2, 2]): every partial sum is an
+    // integer below 2^24, so the GPU and the CPU both compute exactly; with the fused
+    // ReLU both mask the same elements (those whose exact output is <= 0).
+    cases.push_back({{std::string(c.name) + " f32 integers", c.inputs(DType::F32, true), conv_of(f, c)}, 0, 0,
+                     [](const Shape& s, DType dt, Generator& gen) { return random_int_tensor(s, gen, -2, 2, dt); }});
+  }
+  return cases;
+}
+
 OpSpec conv2d_spec() {
   OpSpec op("conv2d");
   for (const Conv& c : kGradCases) op.gradcheck.push_back({c.name, c.inputs(DType::F64), conv_of(&conv2d, c)});
@@ -88,6 +89,7 @@ OpSpec conv2d_spec() {
     return conv2d(c.in("x"), c.in("weight"), c.optional("bias"),
                   {c.meta_int("stride"), c.meta_int("padding"), c.meta_int("groups")});
   };
+  op.devices = device_cases(&conv2d);
   op.elsewhere.devices = "tests/test_cuda_conv.cpp";
   op.bench = bench_calls(&conv2d);
   return op;
@@ -105,7 +107,7 @@ OpSpec conv2d_relu_spec() {
     const auto c = std::find_if(kReluGradCases.begin(), kReluGradCases.end(), [&](const Conv& k) { return label == k.name; });
     return conv_of(&conv2d, *c)(in);
   };
-  op.elsewhere.devices = "tests/test_cuda_conv.cpp";
+  op.devices = device_cases(&conv2d_relu);
   op.bench = bench_calls(&conv2d_relu);
   return op;
 }

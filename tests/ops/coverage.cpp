@@ -5,9 +5,9 @@
 namespace cxr::testing {
 namespace {
 
-// "yes (n)" for n registry calls, the file that still holds the check, or "no".
+// "yes (n)" for n registry calls, and/or the file that still holds checks, or "no".
 std::string cell(std::size_t n, const std::string& elsewhere) {
-  if (n > 0) return "yes (" + std::to_string(n) + ")";
+  if (n > 0) return "yes (" + std::to_string(n) + ")" + (elsewhere.empty() ? "" : ", more in " + elsewhere);
   if (!elsewhere.empty()) return "in " + elsewhere;
   return "no";
 }
@@ -21,8 +21,9 @@ std::string coverage_markdown(const std::vector<OpSpec>& ops) {
         "`Coverage.CommittedTableMatchesTheRegistry` fails when this file differs, so regenerate it\n"
         "(`build/tests/test_ops --coverage-markdown > docs/op-coverage.md`) after changing the registry.\n\n"
         "One row per op of engine/ops.h; a cell counts the registry's calls (shapes, options,\n"
-        "dtypes) that check it, names the test file that still checks it outside the registry,\n"
-        "or says no. n/a: the in-place ops run outside autograd and have no backward.\n\n"
+        "dtypes) that check it, names the test file that still checks it (or checks more of it)\n"
+        "outside the registry, or says no. n/a: the in-place ops run outside autograd and have\n"
+        "no backward.\n\n"
         "- torch: PyTorch 1.13 reference values (tests/reference/ops_reference.py), CPU\n"
         "- gradcheck: finite differences in float64 on the CPU (tests/gradcheck.h)\n"
         "- CUDA = CPU: the CUDA backend against the CPU backend (skipped without a GPU)\n"

@@ -6,9 +6,10 @@
 // Tensors are NCHW, contiguous; all ops accept float32 and float64.
 //
 // Adding an op touches: kernels/cpu/<family>.{h,cpp} (forward + backward kernel),
-// engine/ops/<family>.cpp (this API), tests/test_<family>.cpp (finite differences),
-// tests/reference/ops_reference.py + tests/test_torch_parity.cpp (PyTorch), and
-// bench/bench_ops.cpp.
+// engine/ops/<family>.cpp (this API), one OpSpec in tests/ops/<family>.cpp (finite
+// differences, CUDA against the CPU and the benchmark bench/bench_ops run from it),
+// its PyTorch case in tests/reference/ops_reference.py, and docs/op-coverage.md
+// (regenerated: `test_ops --coverage-markdown`).
 #pragma once
 
 #include "engine/tensor.h"

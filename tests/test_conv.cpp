@@ -1,5 +1,6 @@
-// conv2d: gradients against finite differences (float64) on every path, the fast
-// float32 paths against the textbook reference, determinism and shape errors.
+// conv2d beyond the op registry's table (tests/ops/conv.cpp, where its finite
+// differences on every path live): the fast float32 paths against the textbook
+// reference, gradients that are not asked, determinism and shape errors.
 #include "gradcheck.h"
 
 #include "engine/parallel.h"
@@ -24,50 +25,7 @@ struct ConvCase {
   bool bias;
 };
 
-// Small shapes for finite differences: every path (pointwise, depthwise 3x3,
-// im2col), odd sizes, stride 2 on odd inputs, 1x1 maps, batch 1, channels not a
-// multiple of 8, with and without bias.
-const std::vector<ConvCase> kGradCases = {
-    {"standard 3x3", 2, 3, 5, 6, 4, 3, 1, 0, 1, true},
-    {"strided padded on odd input", 2, 3, 7, 7, 5, 3, 2, 1, 1, true},
-    {"stem-like 1 -> 4 stride 2", 1, 1, 7, 9, 4, 3, 2, 1, 1, false},
-    {"5x5 padded 2", 1, 2, 6, 5, 3, 5, 1, 2, 1, true},
-    {"padding larger than the kernel reach", 1, 2, 3, 3, 2, 3, 1, 3, 1, true},
-    {"grouped", 2, 6, 5, 5, 4, 3, 1, 1, 2, true},
-    {"grouped stride 2 no padding", 1, 4, 7, 6, 6, 3, 2, 0, 2, false},
-    {"depthwise", 2, 3, 5, 7, 3, 3, 1, 1, 3, true},
-    {"depthwise stride 2 odd input", 2, 5, 7, 9, 5, 3, 2, 1, 5, true},
-    {"depthwise no padding", 1, 3, 6, 5, 3, 3, 1, 0, 3, false},
-    {"depthwise stride 2 no padding", 1, 2, 8, 7, 2, 3, 2, 0, 2, true},
-    {"depthwise 1x1 map", 2, 3, 1, 1, 3, 3, 1, 1, 3, true},
-    {"depthwise stride 3", 1, 2, 8, 8, 2, 3, 3, 1, 2, false},
-    {"depthwise padding 3", 1, 2, 4, 3, 2, 3, 1, 3, 2, true},
-    {"depthwise 5x5 (im2col)", 1, 3, 6, 6, 3, 5, 1, 2, 3, true},
-    {"pointwise", 2, 3, 4, 5, 5, 1, 1, 0, 1, true},
-    {"pointwise 1x1 map batch 1", 1, 9, 1, 1, 7, 1, 1, 0, 1, false},
-    {"1x1 stride 2 (im2col)", 2, 3, 5, 5, 4, 1, 2, 0, 1, true},
-    {"3x3 on a 1x1 map", 2, 3, 1, 1, 2, 3, 1, 1, 1, true},
-};
-
 Conv2dOptions options(const ConvCase& c) { return {c.stride, c.padding, c.groups}; }
-
-TEST(Conv2d, GradientsMatchFiniteDifferencesOnEveryPath) {
-  Generator gen(21);
-  for (const ConvCase& c : kGradCases) {
-    SCOPED_TRACE(c.name);
-    auto x = random_tensor({c.N, c.C_in, c.H, c.W}, gen).set_requires_grad();
-    auto w = random_tensor({c.C_out, c.C_in / c.groups, c.K, c.K}, gen).set_requires_grad();
-    const Conv2dOptions opt = options(c);
-    if (c.bias) {
-      auto b = random_tensor({c.C_out}, gen).set_requires_grad();
-      expect_gradients_match(
-          [opt](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], opt); }, {x, w, b});
-    } else {
-      expect_gradients_match(
-          [opt](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], Tensor(), opt); }, {x, w});
-    }
-  }
-}
 
 TEST(Conv2d, InputThatNeedsNoGradientGetsNone) {
   Generator gen(22);

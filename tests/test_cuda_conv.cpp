@@ -2,9 +2,10 @@
 // depthwise 3x3 tiled and per-output, implicit GEMM) and the awkward shapes: odd
 // sizes, 1x1 maps, batch 1, channels not a multiple of 32, stride 2 on odd inputs,
 // groups, padding beyond the kernel, multi-tile and split-K products.
-//   * op level, forward and every gradient: float64 against the CPU op; float32
-//     within the worst-case rounding bound of the exact result; float32 exact on
-//     small integers (with and without the fused ReLU);
+//   * op level, forward and every gradient: float32 within the worst-case rounding
+//     bound of the exact result (float64 against the CPU op and float32 exact on
+//     small integers, with and without the fused ReLU, run from the op registry:
+//     tests/ops/conv.cpp);
 //   * kernel level: the launchers on buffers with canaries around every output,
 //     the dispatcher and the implicit-GEMM path forced, gradients skipped when not
 //     asked (with the unused input null);
@@ -13,6 +14,7 @@
 #include "cuda_parity.h"
 #include "cuda_testing.h"
 #include "expect_error.h"
+#include "ops/conv_cases.h"
 
 #include "engine/ops.h"
 #include "kernels/cpu/conv2d.h"
@@ -28,7 +30,6 @@
 using namespace cxr;
 using cxr::testing::expect_bitwise_equal;
 using cxr::testing::expect_close;
-using cxr::testing::expect_results_close;
 using cxr::testing::OpResults;
 using cxr::testing::run_op_on;
 
@@ -36,41 +37,14 @@ namespace {
 
 const Device kGpu = Device::cuda();
 
-struct ConvCase {
-  const char* name;
-  std::int64_t N, C_in, H, W, C_out, K;
-  int stride, padding, groups;
-  bool bias;
-};
+using ConvCase = cxr::testing::Conv;
 
-const std::vector<ConvCase> kCases = {
-    {"pointwise", 2, 37, 9, 11, 45, 1, 1, 0, 1, true},
-    {"pointwise 1x1 map batch 1", 1, 9, 1, 1, 7, 1, 1, 0, 1, false},
-    {"pointwise 130 -> 33, aligned maps", 1, 130, 4, 8, 33, 1, 1, 0, 1, true},
-    {"depthwise s1 tiled, two tiles wide", 2, 5, 30, 37, 5, 3, 1, 1, 5, true},
-    {"depthwise s2 tiled on odd input", 1, 3, 67, 53, 3, 3, 2, 1, 3, false},
-    {"depthwise s1 per-output", 2, 19, 14, 13, 19, 3, 1, 1, 19, true},
-    {"depthwise s2 per-output on odd input", 3, 16, 15, 17, 16, 3, 2, 1, 16, false},
-    {"depthwise 1x1 map", 2, 3, 1, 1, 3, 3, 1, 1, 3, true},
-    {"depthwise no padding", 2, 5, 9, 12, 5, 3, 1, 0, 5, true},
-    {"depthwise s3 p2", 2, 6, 11, 10, 6, 3, 3, 2, 6, true},
-    {"depthwise padding 3 (the input gradient crops)", 1, 2, 4, 3, 2, 3, 1, 3, 2, true},
-    {"depthwise padding 3 tiled", 1, 2, 26, 30, 2, 3, 1, 3, 2, false},
-    {"stem 3x3 s2 1 -> 32", 2, 1, 23, 23, 32, 3, 2, 1, 1, false},
-    {"general 3x3", 2, 10, 9, 8, 13, 3, 1, 1, 1, true},
-    {"grouped 3x3 s2", 2, 12, 11, 9, 9, 3, 2, 1, 3, true},
-    {"5x5 s3 p2", 1, 7, 13, 12, 6, 5, 3, 2, 1, false},
-    {"1x1 stride 2", 2, 3, 5, 5, 4, 1, 2, 0, 1, true},
-    {"3x3 on a 1x1 map", 2, 3, 1, 1, 2, 3, 1, 1, 1, true},
-    {"depthwise 5x5 (implicit GEMM)", 1, 3, 6, 6, 3, 5, 1, 2, 3, true},
-    {"3x3 33 -> 130 (two row tiles, split-K weight gradient)", 2, 33, 20, 21, 130, 3, 1, 1, 1, true},
-};
+// The GPU cases, shared with the op registry's CudaParity.conv2d / conv2d_relu.
+const std::vector<ConvCase>& kCases = cxr::testing::kDeviceConvs;
 
 cpu::Conv2dShape shape_of(const ConvCase& c) {
   return cpu::conv2d_shape(c.N, c.C_in, c.H, c.W, c.C_out, c.K, c.stride, c.padding, c.groups);
 }
-
-Conv2dOptions options(const ConvCase& c) { return {c.stride, c.padding, c.groups}; }
 
 // x, weight, bias (undefined without), all requiring gradients.
 std::vector<Tensor> conv_inputs(const ConvCase& c, Generator& gen, DType dtype, bool ints) {
@@ -83,33 +57,13 @@ std::vector<Tensor> conv_inputs(const ConvCase& c, Generator& gen, DType dtype, 
   return in;
 }
 
-cxr::testing::Function conv_op(const ConvCase& c, bool relu) {
-  const Conv2dOptions opt = options(c);
-  return [opt, relu](const std::vector<Tensor>& in) {
-    return relu ? conv2d_relu(in[0], in[1], in[2], opt) : conv2d(in[0], in[1], in[2], opt);
-  };
+cxr::testing::Function conv_op(const ConvCase& c) {
+  return [opt = c.options()](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], opt); };
 }
 
 Shape output_shape(const ConvCase& c) {
   const cpu::Conv2dShape s = shape_of(c);
   return {s.N, s.C_out, s.H_out, s.W_out};
-}
-
-// float64 on both sides: the GPU sums in another order. A result of n terms of
-// magnitude <= 1 (n <= 840 here: the weight gradient's N*H_out*W_out) differs by at
-// most n * n * 2^-53 ~ 8e-11 in the worst case.
-TEST(CudaConv2d, Float64MatchesTheCpuForwardAndEveryGradient) {
-  CXR_REQUIRE_GPU();
-  Generator gen(40);
-  for (const ConvCase& c : kCases)
-    for (bool relu : {false, true}) {
-      SCOPED_TRACE(std::string(c.name) + (relu ? ", conv2d_relu" : ", conv2d"));
-      const std::vector<Tensor> in = conv_inputs(c, gen, DType::F64, false);
-      const Tensor seed = cxr::testing::random_tensor(output_shape(c), gen);
-      const OpResults gpu = run_op_on(kGpu, conv_op(c, relu), in, seed);
-      const OpResults cpu = run_op_on(Device::cpu(), conv_op(c, relu), in, seed);
-      expect_results_close(gpu, cpu, {1e-10, 1e-10, 1e-10, 1e-10}, {1e-10, 1e-10, 1e-10, 1e-10});
-    }
 }
 
 std::vector<Tensor> magnitudes(const std::vector<Tensor>& in) {
@@ -144,9 +98,9 @@ TEST(CudaConv2d, Float32WithinTheRoundingBoundOfTheExactResult) {
     std::vector<Tensor> in32 = conv_inputs(c, gen, DType::F32, false), in64;
     for (const Tensor& t : in32) in64.push_back(t.defined() ? t.to(DType::F64).set_requires_grad() : t);
     const Tensor seed32 = cxr::testing::random_tensor(output_shape(c), gen, DType::F32), seed64 = seed32.to(DType::F64);
-    const OpResults gpu = run_op_on(kGpu, conv_op(c, false), in32, seed32);
-    const OpResults exact = run_op_on(Device::cpu(), conv_op(c, false), in64, seed64);
-    const OpResults size = run_op_on(Device::cpu(), conv_op(c, false), magnitudes(in64), magnitudes({seed64})[0]);
+    const OpResults gpu = run_op_on(kGpu, conv_op(c), in32, seed32);
+    const OpResults exact = run_op_on(Device::cpu(), conv_op(c), in64, seed64);
+    const OpResults size = run_op_on(Device::cpu(), conv_op(c), magnitudes(in64), magnitudes({seed64})[0]);
     auto expect_within = [&](const Tensor& got, const Tensor& want, const Tensor& magnitude, const char* what) {
       const std::vector<double> g = got.to_vector(), w = want.to_vector(), m = magnitude.to_vector();
       for (std::size_t i = 0; i < g.size(); ++i)
@@ -158,23 +112,6 @@ TEST(CudaConv2d, Float32WithinTheRoundingBoundOfTheExactResult) {
   }
 }
 
-// Small integers (inputs and upstream gradient in [-2, 2]): every partial sum is an
-// integer below 2^24, so the GPU and the CPU both compute exactly; with the fused
-// ReLU both mask the same elements (those whose exact output is <= 0).
-TEST(CudaConv2d, Float32ExactOnSmallIntegers) {
-  CXR_REQUIRE_GPU();
-  Generator gen(42);
-  for (const ConvCase& c : kCases)
-    for (bool relu : {false, true}) {
-      SCOPED_TRACE(std::string(c.name) + (relu ? ", conv2d_relu" : ", conv2d"));
-      const std::vector<Tensor> in = conv_inputs(c, gen, DType::F32, true);
-      const Tensor seed = cxr::testing::random_int_tensor(output_shape(c), gen, -2, 2);
-      const OpResults gpu = run_op_on(kGpu, conv_op(c, relu), in, seed);
-      const OpResults cpu = run_op_on(Device::cpu(), conv_op(c, relu), in, seed);
-      expect_results_close(gpu, cpu, {0, 0, 0, 0}, {0, 0, 0, 0});
-    }
-}
-
 // Weight gradients are split across blocks and reduced in a fixed order; the same
 // inputs must give the same bits (split-K GEMM, depthwise partials, bias sums).
 TEST(CudaConv2d, BitIdenticalRunToRun) {
@@ -184,7 +121,7 @@ TEST(CudaConv2d, BitIdenticalRunToRun) {
     SCOPED_TRACE(c.name);
     const std::vector<Tensor> in = conv_inputs(c, gen, DType::F32, false);
     const Tensor seed = cxr::testing::random_tensor(output_shape(c), gen, DType::F32);
-    const OpResults a = run_op_on(kGpu, conv_op(c, false), in, seed), b = run_op_on(kGpu, conv_op(c, false), in, seed);
+    const OpResults a = run_op_on(kGpu, conv_op(c), in, seed), b = run_op_on(kGpu, conv_op(c), in, seed);
     expect_bitwise_equal(a.out, b.out);
     for (std::size_t i = 0; i < a.grads.size(); ++i)
       if (a.grads[i].defined()) expect_bitwise_equal(a.grads[i], b.grads[i]);

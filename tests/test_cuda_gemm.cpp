@@ -2,9 +2,9 @@
 // against the CPU: exact on small integers for every transpose, layout and
 // epilogue (with canaries around C and untouched padding columns), within the
 // rounding bounds of fp32 and TF32 on random data, bit-identical run to run; the
-// linear op forward and backward against the CPU op. Without a GPU every test but
-// the argument check is skipped with the reason.
-#include "cuda_parity.h"
+// linear op's device-mismatch error (its forward and backward against the CPU op run
+// from the op registry). Without a GPU every test but the argument check is skipped
+// with the reason.
 #include "cuda_testing.h"
 #include "expect_error.h"
 
@@ -21,8 +21,6 @@
 
 using namespace cxr;
 using cxr::testing::expect_close;
-using cxr::testing::expect_results_close;
-using cxr::testing::run_op_on;
 
 namespace {
 
@@ -241,50 +239,8 @@ TEST(CudaGemm, Tf32IsRefusedForDouble) {
 
 // ---- the linear op ------------------------------------------------------------------------
 
-struct LinearCase {
-  std::int64_t N, in, out;
-  bool bias;
-};
-const std::vector<LinearCase> kLinearCases = {{1, 1, 1, true},    {5, 7, 3, true},    {33, 65, 10, false},
-                                              {1, 300, 2, true},  {64, 129, 1, true}, {130, 20, 140, true}};
-
-std::vector<Tensor> linear_inputs(const LinearCase& c, Generator& gen, DType dtype, bool ints) {
-  auto make = [&](const Shape& shape) {
-    return ints ? cxr::testing::random_int_tensor(shape, gen, -2, 2, dtype) : cxr::testing::random_tensor(shape, gen, dtype);
-  };
-  std::vector<Tensor> in = {make({c.N, c.in}).set_requires_grad(), make({c.out, c.in}).set_requires_grad()};
-  in.push_back(c.bias ? make({c.out}).set_requires_grad() : Tensor());
-  return in;
-}
-
-Tensor apply_linear(const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); }
-
-// float64: the GPU and the CPU differ only in summation order; with at most 300
-// terms of magnitude <= 1 the rounding differences stay below 300 * 2^-52 ~ 7e-14.
-TEST(CudaLinear, Float64MatchesTheCpuForwardAndBackward) {
-  CXR_REQUIRE_GPU();
-  Generator gen(15);
-  for (const LinearCase& c : kLinearCases) {
-    SCOPED_TRACE(std::to_string(c.N) + " x " + std::to_string(c.in) + " -> " + std::to_string(c.out));
-    const std::vector<Tensor> in = linear_inputs(c, gen, DType::F64, false);
-    const Tensor seed = cxr::testing::random_tensor({c.N, c.out}, gen);
-    const auto gpu = run_op_on(kGpu, apply_linear, in, seed), cpu = run_op_on(Device::cpu(), apply_linear, in, seed);
-    expect_results_close(gpu, cpu, {1e-12, 1e-12, 1e-12, 1e-12}, {1e-12, 1e-12, 1e-12, 1e-12});
-  }
-}
-
-// float32 on small integers (and an integer upstream gradient): exact on both sides.
-TEST(CudaLinear, Float32ExactOnSmallIntegers) {
-  CXR_REQUIRE_GPU();
-  Generator gen(16);
-  for (const LinearCase& c : kLinearCases) {
-    SCOPED_TRACE(std::to_string(c.N) + " x " + std::to_string(c.in) + " -> " + std::to_string(c.out));
-    const std::vector<Tensor> in = linear_inputs(c, gen, DType::F32, true);
-    const Tensor seed = cxr::testing::random_int_tensor({c.N, c.out}, gen, -2, 2);
-    const auto gpu = run_op_on(kGpu, apply_linear, in, seed), cpu = run_op_on(Device::cpu(), apply_linear, in, seed);
-    expect_results_close(gpu, cpu, {0, 0, 0, 0}, {0, 0, 0, 0});
-  }
-}
+// The op's forward and backward against the CPU run from the op registry
+// (tests/ops/conv.cpp, CudaParity.linear).
 
 TEST(CudaLinear, InputsOnTwoDevicesAreRefused) {
   CXR_REQUIRE_GPU();

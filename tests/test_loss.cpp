@@ -1,6 +1,6 @@
-// softmax, log_softmax, cross_entropy, label_set_cross_entropy: gradients against finite
-// differences (with and without class weights), hand-computed values and values printed
-// by PyTorch 1.13, stability at large logits, label sets of one class against
+// softmax, log_softmax, cross_entropy, label_set_cross_entropy beyond the op registry's
+// table (tests/ops/classification.cpp): hand-computed values and values printed by
+// PyTorch 1.13, stability at large logits, label sets of one class against
 // cross_entropy, and the error messages.
 #include "expect_error.h"
 #include "gradcheck.h"
@@ -10,28 +10,15 @@
 #include <string>
 
 using namespace cxr;
-using cxr::testing::expect_gradients_match;
 using cxr::testing::expect_error_mentioning;
-using cxr::testing::random_label_sets;
 using cxr::testing::random_tensor;
 
 namespace {
-
-const std::vector<Shape> kShapes = {{1, 1}, {2, 1}, {3, 4}, {5, 13}, {1, 7}};
 
 std::vector<int> random_labels(std::int64_t N, std::int64_t C, Generator& gen) {
   std::vector<int> labels(static_cast<std::size_t>(N));
   for (auto& y : labels) y = static_cast<int>(gen.below(static_cast<std::uint64_t>(C)));
   return labels;
-}
-
-TEST(Softmax, Gradients) {
-  Generator gen(1);
-  for (const auto& s : kShapes) {
-    auto x = random_tensor(s, gen, DType::F64, -3.0, 3.0).set_requires_grad();
-    expect_gradients_match([](const std::vector<Tensor>& in) { return softmax(in[0]); }, {x});
-    expect_gradients_match([](const std::vector<Tensor>& in) { return log_softmax(in[0]); }, {x});
-  }
 }
 
 TEST(Softmax, HandComputedValuesStableAtLargeLogits) {
@@ -61,19 +48,6 @@ TEST(Softmax, RowsSumToOne) {
     double sum = 0;
     for (int j = 0; j < 33; ++j) sum += p.at(r * 33 + j);
     EXPECT_NEAR(sum, 1.0, 33 * 6e-8);  // one float32 rounding per term
-  }
-}
-
-TEST(CrossEntropy, GradientsWithAndWithoutClassWeights) {
-  Generator gen(3);
-  for (const auto& s : kShapes) {
-    auto logits = random_tensor(s, gen, DType::F64, -3.0, 3.0).set_requires_grad();
-    const std::vector<int> labels = random_labels(s[0], s[1], gen);
-    const Tensor weights = random_tensor({s[1]}, gen, DType::F64, 0.2, 3.0);
-    expect_gradients_match(
-        [&](const std::vector<Tensor>& in) { return cross_entropy(in[0], labels); }, {logits});
-    expect_gradients_match(
-        [&](const std::vector<Tensor>& in) { return cross_entropy(in[0], labels, weights); }, {logits});
   }
 }
 
@@ -142,29 +116,6 @@ TEST(CrossEntropy, RejectsBadLabelsAndWeightsWithClearErrors) {
 }
 
 // ---- label_set_cross_entropy ----------------------------------------------------------
-
-TEST(LabelSetCrossEntropy, GradientsWithAndWithoutClassWeights) {
-  Generator gen(5);
-  for (const Shape& s : {Shape{7, 5}, Shape{1, 5}, Shape{1, 1}, Shape{5, 13}, Shape{4, 32}}) {
-    SCOPED_TRACE(shape_str(s));
-    auto logits = random_tensor(s, gen, DType::F64, -3.0, 3.0).set_requires_grad();
-    const std::vector<std::uint32_t> masks = random_label_sets(s[0], s[1], gen);
-    const Tensor weights = random_tensor({s[1]}, gen, DType::F64, 0.2, 3.0);
-    expect_gradients_match(
-        [&](const std::vector<Tensor>& in) { return label_set_cross_entropy(in[0], masks); }, {logits});
-    expect_gradients_match(
-        [&](const std::vector<Tensor>& in) { return label_set_cross_entropy(in[0], masks, weights); },
-        {logits});
-  }
-  // Batch 1 with each kind of set on its own.
-  auto row = random_tensor({1, 5}, gen, DType::F64, -3.0, 3.0).set_requires_grad();
-  const Tensor weights = random_tensor({5}, gen, DType::F64, 0.2, 3.0);
-  for (std::uint32_t mask : {0b00100u, 0b10010u, 0b11111u}) {
-    SCOPED_TRACE(mask);
-    expect_gradients_match(
-        [&](const std::vector<Tensor>& in) { return label_set_cross_entropy(in[0], {mask}, weights); }, {row});
-  }
-}
 
 TEST(LabelSetCrossEntropy, SingleClassSetsAreCrossEntropyBitForBit) {
   // With one class in S_i, log P_i = max + log(exp(0)) = logp[i, y_i] and the restricted

@@ -1,4 +1,5 @@
-"""PyTorch reference values for every op of engine/ops.h, read by tests/test_torch_parity.cpp.
+"""PyTorch reference values for the ops of engine/ops.h, read by the op registry's TorchParity
+tests (tests/ops/harness.cpp; each op's OpSpec names its cases).
 
 Usage: /usr/bin/python3 ops_reference.py OUT_DIR
 
@@ -137,6 +138,13 @@ conv_case("conv2d_depthwise_strided", 2, 12, (9, 9), 12, 3, 2, 1, 12, False)
 conv_case("conv2d_pointwise", 2, 20, (6, 6), 24, 1, 1, 0, 1, False)
 
 
+@case("conv2d_relu", "conv2d_relu",
+      lambda: {"x": randn(2, 6, 9, 7), "weight": randn(6, 1, 3, 3, scale=3 ** -1), "bias": randn(6)},
+      ["x", "weight", "bias"], stride=2, padding=1, groups=6)
+def _conv_relu(t, stride, padding, groups):
+    return F.relu(F.conv2d(t["x"], t["weight"], t["bias"], stride, padding, 1, groups)), {}
+
+
 def linear_case(name, bias):
     def make():
         d = {"x": randn(5, 37), "weight": randn(11, 37, scale=37 ** -0.5)}
@@ -172,6 +180,17 @@ case("batch_norm2d_train", "batch_norm2d", bn_inputs, ["x", "gamma", "beta"],
      training="1", momentum="0.1", eps="1e-5")(batch_norm)
 case("batch_norm2d_eval", "batch_norm2d", bn_inputs, ["x", "gamma", "beta"],
      training="0", momentum="0.1", eps="1e-5")(batch_norm)
+
+
+def batch_norm_relu(t, training, momentum, eps):
+    out, extra = batch_norm(t, training, momentum, eps)
+    return F.relu(out), extra
+
+
+case("batch_norm_relu2d_train", "batch_norm_relu2d", bn_inputs, ["x", "gamma", "beta"],
+     training="1", momentum="0.1", eps="1e-5")(batch_norm_relu)
+case("batch_norm_relu2d_eval", "batch_norm_relu2d", bn_inputs, ["x", "gamma", "beta"],
+     training="0", momentum="0.1", eps="1e-5")(batch_norm_relu)
 
 
 # ---- pooling ------------------------------------------------------------------------------

@@ -1,14 +1,18 @@
 // The ops API: every differentiable operation of the engine.
 //
 // Each op checks its inputs (shape errors name the op and the shapes), allocates
-// its output, runs the kernel of the tensor's device and, when an input requires
-// grad and grad mode is on, records a Node whose closure runs the backward kernel.
+// its output, runs the kernel of the tensor's device through that device's backend
+// (kernels_for<T>(device), engine/backend.h) and, when an input requires grad and
+// grad mode is on, records a Node whose closure runs the backward kernel the same way.
 // Tensors are NCHW, contiguous; all ops accept float32 and float64.
 //
-// Adding an op touches: kernels/cpu/<family>.{h,cpp} (forward + backward kernel),
-// engine/ops/<family>.cpp (this API), tests/test_<family>.cpp (finite differences),
-// tests/reference/ops_reference.py + tests/test_torch_parity.cpp (PyTorch), and
-// bench/bench_ops.cpp.
+// Adding an op touches (docs/backend.md): kernels/cpu/<family>.{h,cpp} (forward +
+// backward kernel), a field in kernels/backend.h's Kernels and its entry in
+// kernels/cpu/backend_cpu.cpp (on the GPU: kernels/cuda/<family>.{h,cu} and
+// kernels/cuda/backend_cuda.cpp), engine/ops/<family>.cpp (this API),
+// tests/test_<family>.cpp (finite differences), tests/reference/ops_reference.py +
+// tests/test_torch_parity.cpp (PyTorch), and the family's benchmark in bench/
+// (bench_norm_pool.cpp, bench_conv.cpp; bench_cuda_kernels.cpp on the GPU).
 #pragma once
 
 #include "engine/tensor.h"

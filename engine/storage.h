@@ -12,11 +12,11 @@ namespace cxr {
 
 class Storage {
  public:
-  // CPU blocks are 64-byte aligned (one cache line, one AVX-512 vector), CUDA blocks
-  // 256-byte aligned (cudaMalloc) and come from cuda::device_alloc's cache (throws a
-  // cxr::Error when the build or the machine has no usable GPU). Zero-filled on
-  // request (on the GPU: queued on the CXR stream), otherwise the bytes are whatever
-  // the block last held.
+  // Memory from the device's backend (engine/backend.h): CPU blocks are 64-byte
+  // aligned (one cache line, one AVX-512 vector), CUDA blocks 256-byte aligned
+  // (cudaMalloc) and come from the CUDA backend's cache (throws a cxr::Error when the
+  // build or the machine has no usable GPU). Zero-filled on request (on the GPU:
+  // queued on the CXR stream), otherwise the bytes are whatever the block last held.
   Storage(std::size_t nbytes, Device device, bool zero_fill);
   ~Storage();
   Storage(const Storage&) = delete;
@@ -33,10 +33,10 @@ class Storage {
   Device device_;
 };
 
-// CPU blocks are recycled through a cache keyed by size: a training step
-// allocates the same activation sizes every iteration, and fresh pages from the
-// OS cost a page fault and a kernel zero-fill per 4 KiB. The cache holds at most
-// CXR_CPU_CACHE_MB (default 4096) MiB of free blocks.
+// CPU blocks are recycled through a cache keyed by size (kernels/cpu/host_memory.h):
+// a training step allocates the same activation sizes every iteration, and fresh
+// pages from the OS cost a page fault and a kernel zero-fill per 4 KiB. The cache
+// holds at most CXR_CPU_CACHE_MB (default 4096) MiB of free blocks.
 std::size_t cpu_cache_bytes();  // bytes held in free cached blocks now
 void release_cpu_cache();       // returns every cached block to the OS
 

@@ -1,6 +1,6 @@
 #include "models/metrics.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/labels.h"
 
 #include <boost/json.hpp>

@@ -1,6 +1,6 @@
 #include "models/shortcut_report.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/labels.h"
 #include "models/metrics.h"
 

@@ -2,12 +2,12 @@
 
 #include "server/api.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/cache_file.h"
 #include "engine/data/labels.h"
 #include "engine/data/manifest.h"
 #include "engine/io/atomic_file.h"
-#include "engine/parallel.h"
+#include "base/parallel.h"
 #include "models/dataset_eval.h"
 #include "models/inference.h"
 #include "models/train_state.h"

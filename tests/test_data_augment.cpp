@@ -4,7 +4,7 @@
 // determinism by seed, whatever the thread count. (The geometry and the default
 // jitter: tests/test_data_loader.cpp; the GPU: tests/test_cuda_augment.cpp.)
 #include "data_fixtures.h"
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/augment.h"
 #include "engine/data/cache_file.h"
 #include "engine/data/dataset.h"

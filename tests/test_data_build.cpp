@@ -3,7 +3,7 @@
 // share: by source x target), the three output files, the manifest's ages and label
 // sets, determinism and the all-or-nothing output directory.
 #include "data_fixtures.h"
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/build.h"
 #include "engine/data/dataset.h"
 #include "engine/data/image.h"

@@ -1,7 +1,7 @@
 // Loading for training (engine/data/{dataset,loader,augment}.h): normalisation,
 // per-epoch seeded order, class (target) balancing, prefetching workers, augmentation.
 #include "data_fixtures.h"
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/cache_file.h"
 #include "engine/data/dataset.h"
 #include "engine/data/loader.h"

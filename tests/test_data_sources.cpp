@@ -2,7 +2,7 @@
 // selection, the Kermany file-name scan and the NIH share's metadata
 // (engine/data/{labels,ieee8023,kermany,nih}.h), on synthetic trees.
 #include "data_fixtures.h"
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/ieee8023.h"
 #include "engine/data/kermany.h"
 #include "engine/data/labels.h"

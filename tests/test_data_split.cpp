@@ -1,5 +1,5 @@
 // The patient-level split (engine/data/split.h): disjoint, stratified, seeded.
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/split.h"
 #include "engine/random.h"
 

@@ -9,7 +9,7 @@
 #include "engine/data/dataset.h"
 #include "engine/optim/adamw.h"
 #include "engine/optim/sgd.h"
-#include "engine/parallel.h"
+#include "base/parallel.h"
 #include "models/presets.h"
 #include "models/trainer.h"
 

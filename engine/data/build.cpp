@@ -1,6 +1,6 @@
 #include "engine/data/build.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/cache_file.h"
 #include "engine/data/ieee8023.h"
 #include "engine/data/kermany.h"
@@ -8,7 +8,7 @@
 #include "engine/data/manifest.h"
 #include "engine/data/nih.h"
 #include "engine/data/sha256.h"
-#include "engine/parallel.h"
+#include "base/parallel.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

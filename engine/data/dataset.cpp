@@ -1,6 +1,6 @@
 #include "engine/data/dataset.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/labels.h"
 #include "engine/data/sha256.h"
 

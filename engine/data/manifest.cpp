@@ -1,6 +1,6 @@
 #include "engine/data/manifest.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/csv.h"
 #include "engine/data/labels.h"
 #include "engine/data/text.h"

@@ -1,6 +1,6 @@
 #include "engine/data/stats.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/labels.h"
 
 #include <boost/json.hpp>

@@ -7,7 +7,7 @@
 #include "engine/data/dataset.h"
 #include "engine/data/labels.h"
 #include "engine/io/atomic_file.h"
-#include "engine/parallel.h"
+#include "base/parallel.h"
 #include "engine/random.h"
 #include "models/cli/commands.h"
 #include "models/cli/progress.h"

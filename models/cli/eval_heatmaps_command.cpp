@@ -11,7 +11,7 @@
 #include "engine/data/dataset.h"
 #include "engine/data/labels.h"
 #include "engine/io/atomic_file.h"
-#include "engine/parallel.h"
+#include "base/parallel.h"
 #include "models/cli/commands.h"
 #include "models/dataset_settings.h"
 #include "models/device_choice.h"

@@ -4,7 +4,7 @@
 // method, layer, model); --heatmap writes the map itself on the model's input square
 // as CSV. One JSON line on stdout summarises the explanation.
 #include "engine/io/atomic_file.h"
-#include "engine/parallel.h"
+#include "base/parallel.h"
 #include "models/cli/commands.h"
 #include "models/device_choice.h"
 #include "models/gradcam.h"

@@ -3,7 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "kernels/cuda/runtime.h"
 #include "models/cli/commands.h"
 

@@ -4,7 +4,7 @@
 // (codes: unreadable_file, corrupt_image, image_too_large, image_too_small).
 // The other images are still predicted; the exit status is 1 when any failed.
 // Without --model: $CXR_MODEL, else the bundled models/pretrained/cxr-small.safetensors.
-#include "engine/parallel.h"
+#include "base/parallel.h"
 #include "models/cli/commands.h"
 #include "models/device_choice.h"
 #include "models/inference.h"

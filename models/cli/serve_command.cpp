@@ -1,8 +1,8 @@
 // `cxr serve`: the web application (server/): the browser UI from web/, the JSON
 // API under /api/v1, a store of added samples and model versions, fine-tune jobs
 // on the base dataset (--data) and the added samples.
-#include "engine/check.h"
-#include "engine/parallel.h"
+#include "base/check.h"
+#include "base/parallel.h"
 #include "models/cli/commands.h"
 #include "models/device_choice.h"
 #include "models/evaluation_file.h"

@@ -1,7 +1,7 @@
 // `cxr train`: trains a preset network on a built dataset (models/trainer.h), with
 // a progress bar on a terminal (plain lines otherwise), a summary per epoch, and
 // Ctrl-C saving a checkpoint that `--resume` continues from.
-#include "engine/parallel.h"
+#include "base/parallel.h"
 #include "models/cli/commands.h"
 #include "models/device_choice.h"
 #include "models/presets.h"

@@ -21,13 +21,13 @@ bool poison_empty() {
 
 }  // namespace
 
-Storage::Storage(std::size_t nbytes, Device device, bool zero_fill) : nbytes_(nbytes), device_(device) {
-  const Backend& backend = backend_for(device);
-  data_ = backend.allocate(nbytes);
-  if (zero_fill || poison_empty()) backend.fill_bytes(data_, zero_fill ? 0x00 : 0xFF, nbytes);
+Storage::Storage(std::size_t nbytes, Device device, bool zero_fill)
+    : backend_(&backend_for(device)), nbytes_(nbytes), device_(device) {
+  data_ = backend_->allocate(nbytes);
+  if (zero_fill || poison_empty()) backend_->fill_bytes(data_, zero_fill ? 0x00 : 0xFF, nbytes);
 }
 
-Storage::~Storage() { backend_for(device_).deallocate(data_, nbytes_); }
+Storage::~Storage() { backend_->deallocate(data_, nbytes_); }
 
 std::size_t cpu_cache_bytes() { return cpu_backend().cached_bytes(); }
 void release_cpu_cache() { cpu_backend().release_cache(); }

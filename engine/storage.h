@@ -10,6 +10,8 @@
 
 namespace cxr {
 
+struct Backend;
+
 class Storage {
  public:
   // Memory from the device's backend (engine/backend.h): CPU blocks are 64-byte
@@ -28,6 +30,7 @@ class Storage {
   Device device() const { return device_; }
 
  private:
+  const Backend* backend_;  // the device's, which frees the block
   void* data_ = nullptr;
   std::size_t nbytes_ = 0;
   Device device_;

@@ -1,7 +1,7 @@
 // `cxr demo`: a short training run of the engine on the synthetic task, printing
 // the loss as it learns. Until the web app exists this is what scripts/run starts.
 #include "app/commands.h"
-#include "engine/parallel.h"
+#include "base/parallel.h"
 #include "models/synthetic_training.h"
 
 #include <fmt/format.h>

@@ -9,7 +9,7 @@
 #include "data/dataset.h"
 #include "data/labels.h"
 #include "engine/io/atomic_file.h"
-#include "engine/parallel.h"
+#include "base/parallel.h"
 #include "engine/random.h"
 #include "models/dataset_eval.h"
 #include "models/dataset_settings.h"

@@ -5,7 +5,8 @@
 // as CSV. One JSON line on stdout summarises the explanation.
 #include "app/commands.h"
 #include "engine/io/atomic_file.h"
-#include "engine/parallel.h"
+#include "app/commands.h"
+#include "base/parallel.h"
 #include "models/device_choice.h"
 #include "models/gradcam.h"
 #include "models/inference.h"

@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 
 #include "app/commands.h"
-#include "engine/check.h"
+#include "base/check.h"
 #include "kernels/cuda/runtime.h"
 
 int main(int argc, char** argv) {

@@ -5,7 +5,7 @@
 // The other images are still predicted; the exit status is 1 when any failed.
 // Without --model: $CXR_MODEL, else the bundled cxr-small.safetensors.
 #include "app/commands.h"
-#include "engine/parallel.h"
+#include "base/parallel.h"
 #include "models/device_choice.h"
 #include "models/inference.h"
 

@@ -2,8 +2,8 @@
 // API under /api/v1, a store of added samples and model versions, fine-tune jobs
 // on the base dataset (--data) and the added samples.
 #include "app/commands.h"
-#include "engine/check.h"
-#include "engine/parallel.h"
+#include "base/check.h"
+#include "base/parallel.h"
 #include "models/bundled_files.h"
 #include "models/device_choice.h"
 #include "models/evaluation_file.h"

@@ -2,7 +2,7 @@
 // a progress bar on a terminal (plain lines otherwise), a summary per epoch, and
 // Ctrl-C saving a checkpoint that `--resume` continues from.
 #include "app/commands.h"
-#include "engine/parallel.h"
+#include "base/parallel.h"
 #include "models/device_choice.h"
 #include "models/presets.h"
 #include "models/stop_signal.h"

@@ -9,7 +9,7 @@
 //   BM_ConvBackward/<layer>          conv2d_backward: dweight and dx (not dx for the stem, whose
 //                                    input image needs no gradient; no bias: BN follows every conv)
 //   BM_Linear{Forward,Backward}      the 512 -> 4 classifier
-#include "engine/parallel.h"
+#include "base/parallel.h"
 #include "engine/random.h"
 #include "kernels/cpu/conv2d.h"
 #include "kernels/cpu/gemm.h"
@@ -81,13 +81,13 @@ BENCHMARK(BM_Gemm<true>)->Name("BM_GemmParallel")->Apply(gemm_shapes)->MinTime(0
 
 struct Layer {
   std::string name;
-  cpu::Conv2dShape shape;
+  Conv2dShape shape;
   bool input_grad;  // the stem's input is the image: no dx
 };
 
 std::vector<Layer> net_layers() {
   std::vector<Layer> layers;
-  layers.push_back({"stem_3x3s2_1to32_224", cpu::conv2d_shape(kBatch, 1, 224, 224, 32, 3, 2, 1, 1), false});
+  layers.push_back({"stem_3x3s2_1to32_224", conv2d_shape(kBatch, 1, 224, 224, 32, 3, 2, 1, 1), false});
   struct Block {
     int in, out, stride, size;
   };
@@ -99,21 +99,21 @@ std::vector<Layer> net_layers() {
                          {256, 256, 1, 28},
                          {256, 512, 2, 28},
                          {512, 512, 1, 14}}) {
-    const auto dw = cpu::conv2d_shape(kBatch, b.in, b.size, b.size, b.in, 3, b.stride, 1, b.in);
+    const auto dw = conv2d_shape(kBatch, b.in, b.size, b.size, b.in, 3, b.stride, 1, b.in);
     layers.push_back({fmt::format("dw_3x3s{}_{}_{}", b.stride, b.in, b.size), dw, true});
     layers.push_back({fmt::format("pw_{}to{}_{}", b.in, b.out, dw.H_out),
-                      cpu::conv2d_shape(kBatch, b.in, dw.H_out, dw.W_out, b.out, 1, 1, 0, 1), true});
+                      conv2d_shape(kBatch, b.in, dw.H_out, dw.W_out, b.out, 1, 1, 0, 1), true});
   }
   return layers;
 }
 
-double conv_flops(const cpu::Conv2dShape& s) {
+double conv_flops(const Conv2dShape& s) {
   return 2.0 * s.N * s.C_out * s.H_out * s.W_out * (s.C_in / s.groups) * s.K * s.K;
 }
 
 struct ConvData {
   std::vector<float> x, w, y, dy, dx, dw;
-  explicit ConvData(const cpu::Conv2dShape& s)
+  explicit ConvData(const Conv2dShape& s)
       : x(random_vector(s.N * s.C_in * s.H * s.W, 3)),
         w(random_vector(s.C_out * s.C_in / s.groups * s.K * s.K, 4)),
         y(static_cast<std::size_t>(s.N * s.C_out * s.H_out * s.W_out)),
@@ -125,7 +125,7 @@ struct ConvData {
 // Forward: one conv's FLOPs; backward: dweight costs as much again as dx. Depthwise
 // layers are memory bound: bytes/s counts x read + y written (forward), or x and dy
 // read + dx written (backward), once each.
-void set_conv_counters(benchmark::State& state, const cpu::Conv2dShape& s, bool backward, bool input_grad) {
+void set_conv_counters(benchmark::State& state, const Conv2dShape& s, bool backward, bool input_grad) {
   set_flops(state, (backward && input_grad ? 2 : 1) * conv_flops(s));
   if (s.groups > 1) {
     const double x = s.N * s.C_in * s.H * s.W, y = s.N * s.C_out * s.H_out * s.W_out;
@@ -139,7 +139,7 @@ void register_conv_benchmarks() {
     benchmark::RegisterBenchmark(
         ("BM_ConvForward/" + layer.name).c_str(),
         [layer](benchmark::State& state) {
-          const cpu::Conv2dShape& s = layer.shape;
+          const Conv2dShape& s = layer.shape;
           ConvData d(s);
           auto run = [&] { cpu::conv2d_forward<float>(d.y.data(), d.x.data(), d.w.data(), nullptr, s); };
           run();  // warm-up: first touch of the output pages, packing buffers
@@ -154,7 +154,7 @@ void register_conv_benchmarks() {
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("BM_ConvBackward/" + layer.name).c_str(),
                                  [layer](benchmark::State& state) {
-                                   const cpu::Conv2dShape& s = layer.shape;
+                                   const Conv2dShape& s = layer.shape;
                                    ConvData d(s);
                                    auto run = [&] {
                                      cpu::conv2d_backward<float>(layer.input_grad ? d.dx.data() : nullptr,

@@ -175,13 +175,13 @@ constexpr std::int64_t kBatch = 128;
 // blocks 0 (112 x 112, few channels), 1 (stride 2), 4 (28 x 28) and 7 (14 x 14, 512).
 struct Layer {
   const char* name;
-  cpu::Conv2dShape s;
+  Conv2dShape s;
 };
 
 std::vector<Layer> layers() {
   auto shape = [](std::int64_t C_in, std::int64_t H, std::int64_t C_out, std::int64_t K, std::int64_t stride,
                   std::int64_t groups) {
-    return cpu::conv2d_shape(kBatch, C_in, H, H, C_out, K, stride, K == 3 ? 1 : 0, groups);
+    return conv2d_shape(kBatch, C_in, H, H, C_out, K, stride, K == 3 ? 1 : 0, groups);
   };
   return {{"stem 1->32 3x3 s2 @224", shape(1, 224, 32, 3, 2, 1)},
           {"b0 dw 32 @112", shape(32, 112, 32, 3, 1, 32)},
@@ -196,7 +196,7 @@ std::vector<Layer> layers() {
 
 struct ConvTensors {
   Tensor x, w, y, dy, dx, dw;
-  explicit ConvTensors(const cpu::Conv2dShape& s)
+  explicit ConvTensors(const Conv2dShape& s)
       : x(gpu_random({s.N, s.C_in, s.H, s.W}, 3)),
         w(gpu_random({s.C_out, s.C_in / s.groups, s.K, s.K}, 4)),
         y(Tensor::empty({s.N, s.C_out, s.H_out, s.W_out}, DType::F32, kGpu)),
@@ -205,10 +205,10 @@ struct ConvTensors {
         dw(Tensor::empty({s.C_out, s.C_in / s.groups, s.K, s.K}, DType::F32, kGpu)) {}
 };
 
-double conv_flops(const cpu::Conv2dShape& s) {
+double conv_flops(const Conv2dShape& s) {
   return 2.0 * s.N * s.C_out * s.H_out * s.W_out * (s.C_in / s.groups) * s.K * s.K;
 }
-double conv_forward_bytes(const cpu::Conv2dShape& s) {
+double conv_forward_bytes(const Conv2dShape& s) {
   return 4.0 * (s.N * s.C_in * s.H * s.W + s.N * s.C_out * s.H_out * s.W_out + s.C_out * (s.C_in / s.groups) * s.K * s.K);
 }
 
@@ -258,7 +258,7 @@ cudnnHandle_t cudnn() {
 
 void BM_CudnnConvForward(benchmark::State& state) {
   const Layer layer = layers()[state.range(0)];
-  const cpu::Conv2dShape& s = layer.s;
+  const Conv2dShape& s = layer.s;
   ConvTensors t(s);
   cudnnTensorDescriptor_t xd, yd;
   cudnnFilterDescriptor_t wd;

@@ -6,7 +6,7 @@
 // compare with.
 #include "engine/autograd.h"
 #include "engine/ops.h"
-#include "engine/parallel.h"
+#include "base/parallel.h"
 #include "engine/random.h"
 #include "kernels/cpu/batch_norm.h"
 #include "kernels/cpu/elementwise.h"

@@ -4,7 +4,7 @@
 // scripts/bench-cpu runs this next to bench/torch_reference.py on the same machine.
 #include "engine/autograd.h"
 #include "engine/optim/adamw.h"
-#include "engine/parallel.h"
+#include "base/parallel.h"
 #include "models/depthwise_net.h"
 
 #include <benchmark/benchmark.h>

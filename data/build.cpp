@@ -1,14 +1,15 @@
 #include "data/build.h"
 
+#include "base/check.h"
+#include "data/dataset_writer.h"
 #include "data/ieee8023.h"
 #include "data/kermany.h"
 #include "data/labels.h"
 #include "data/manifest.h"
 #include "data/nih.h"
-#include "engine/check.h"
-#include "data/dataset_writer.h"
+#include "engine/data/cache_file.h"
 #include "engine/data/sha256.h"
-#include "engine/parallel.h"
+#include "base/parallel.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -1,7 +1,7 @@
 #include "data/dataset.h"
 
+#include "base/check.h"
 #include "data/labels.h"
-#include "engine/check.h"
 #include "engine/data/sha256.h"
 
 #include <boost/json.hpp>

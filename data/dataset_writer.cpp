@@ -1,6 +1,6 @@
 #include "data/dataset_writer.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <boost/json.hpp>
 

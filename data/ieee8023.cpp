@@ -1,6 +1,6 @@
 #include "data/ieee8023.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/csv.h"
 #include "engine/data/text.h"
 

@@ -1,6 +1,6 @@
 #include "data/labels.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 namespace cxr::data {
 

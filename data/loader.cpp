@@ -1,6 +1,6 @@
 #include "data/loader.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/device_batch.h"
 #include "engine/random.h"
 

@@ -1,7 +1,7 @@
 #include "data/manifest.h"
 
+#include "base/check.h"
 #include "data/labels.h"
-#include "engine/check.h"
 #include "engine/data/csv.h"
 #include "engine/data/text.h"
 

@@ -1,8 +1,8 @@
 #include "data/nih.h"
 
+#include "base/check.h"
 #include "data/ieee8023.h"
 #include "data/labels.h"
-#include "engine/check.h"
 #include "engine/data/csv.h"
 #include "engine/data/text.h"
 

@@ -1,6 +1,6 @@
 #include "data/split.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/random.h"
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 #include "data/stats.h"
 
+#include "base/check.h"
 #include "data/labels.h"
-#include "engine/check.h"
 
 #include <boost/json.hpp>
 

@@ -2,7 +2,7 @@
 // gradients can be checked against finite differences without rounding noise.
 #pragma once
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <cstddef>
 #include <cstdint>

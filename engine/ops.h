@@ -1,15 +1,18 @@
 // The ops API: every differentiable operation of the engine.
 //
 // Each op checks its inputs (shape errors name the op and the shapes), allocates
-// its output, runs the kernel of the tensor's device and, when an input requires
-// grad and grad mode is on, records a Node whose closure runs the backward kernel.
+// its output, runs the kernel of the tensor's device through that device's backend
+// (kernels_for<T>(device), engine/backend.h) and, when an input requires grad and
+// grad mode is on, records a Node whose closure runs the backward kernel the same way.
 // Tensors are NCHW, contiguous; all ops accept float32 and float64.
 //
-// Adding an op touches: kernels/cpu/<family>.{h,cpp} (forward + backward kernel),
-// engine/ops/<family>.cpp (this API), one OpSpec in tests/ops/<family>.cpp (finite
-// differences, CUDA against the CPU and the benchmark bench/bench_ops run from it),
-// its PyTorch case in tests/reference/ops_reference.py, and docs/op-coverage.md
-// (regenerated: `test_ops --coverage-markdown`).
+// Adding an op touches (docs/architecture.md): kernels/cpu/<family>.{h,cpp} (forward +
+// backward kernel), a field in kernels/backend.h's Kernels and its entry in
+// kernels/cpu/backend_cpu.cpp (on the GPU: kernels/cuda/<family>.{h,cu} and
+// kernels/cuda/backend_cuda.cpp), engine/ops/<family>.cpp (this API), one OpSpec in
+// tests/ops/<family>.cpp (finite differences, CUDA against the CPU and the benchmark
+// bench/bench_ops run from it), its PyTorch case in tests/reference/ops_reference.py,
+// and docs/op-coverage.md (regenerated: `test_ops --coverage-markdown`).
 #pragma once
 
 #include "engine/tensor.h"

@@ -4,7 +4,7 @@
 // so they do not depend on how the work is split across threads.
 #pragma once
 
-#include "kernels/cuda/counter_random.h"  // mix64, uniform_at (shared with the GPU's dropout)
+#include "kernels/common/counter_random.h"  // mix64, uniform_at (shared with the GPU's dropout)
 
 #include <cmath>
 #include <cstdint>

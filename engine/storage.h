@@ -10,13 +10,15 @@
 
 namespace cxr {
 
+struct Backend;
+
 class Storage {
  public:
-  // CPU blocks are 64-byte aligned (one cache line, one AVX-512 vector), CUDA blocks
-  // 256-byte aligned (cudaMalloc) and come from cuda::device_alloc's cache (throws a
-  // cxr::Error when the build or the machine has no usable GPU). Zero-filled on
-  // request (on the GPU: queued on the CXR stream), otherwise the bytes are whatever
-  // the block last held.
+  // Memory from the device's backend (engine/backend.h): CPU blocks are 64-byte
+  // aligned (one cache line, one AVX-512 vector), CUDA blocks 256-byte aligned
+  // (cudaMalloc) and come from the CUDA backend's cache (throws a cxr::Error when the
+  // build or the machine has no usable GPU). Zero-filled on request (on the GPU:
+  // queued on the CXR stream), otherwise the bytes are whatever the block last held.
   Storage(std::size_t nbytes, Device device, bool zero_fill);
   ~Storage();
   Storage(const Storage&) = delete;
@@ -28,15 +30,16 @@ class Storage {
   Device device() const { return device_; }
 
  private:
+  const Backend* backend_;  // the device's, which frees the block
   void* data_ = nullptr;
   std::size_t nbytes_ = 0;
   Device device_;
 };
 
-// CPU blocks are recycled through a cache keyed by size: a training step
-// allocates the same activation sizes every iteration, and fresh pages from the
-// OS cost a page fault and a kernel zero-fill per 4 KiB. The cache holds at most
-// CXR_CPU_CACHE_MB (default 4096) MiB of free blocks.
+// CPU blocks are recycled through a cache keyed by size (kernels/cpu/host_memory.h):
+// a training step allocates the same activation sizes every iteration, and fresh
+// pages from the OS cost a page fault and a kernel zero-fill per 4 KiB. The cache
+// holds at most CXR_CPU_CACHE_MB (default 4096) MiB of free blocks.
 std::size_t cpu_cache_bytes();  // bytes held in free cached blocks now
 void release_cpu_cache();       // returns every cached block to the OS
 

@@ -1,10 +1,9 @@
 #include "engine/tensor.h"
 
 #include "engine/autograd.h"
-#include "kernels/cuda/runtime.h"
+#include "engine/backend.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace cxr {
 
@@ -40,8 +39,8 @@ std::int64_t span_end(const TensorImpl& t) {
   return end;
 }
 
-// A CPU copy of a CUDA view with the same shape, strides and dtype: the storage
-// range the view reaches is downloaded, so strided views come across as they are.
+// A CPU copy of a device (GPU) view with the same shape, strides and dtype: the
+// storage range the view reaches is downloaded, so strided views come across as they are.
 Tensor download_view(const Tensor& t) {
   const std::size_t esize = dtype_size(t.dtype());
   const std::int64_t count = span_end(t.impl()) - t.offset();
@@ -50,8 +49,9 @@ Tensor download_view(const Tensor& t) {
   impl->shape = t.shape();
   impl->strides = t.strides();
   impl->dtype = t.dtype();
-  cuda::copy_bytes(impl->storage->data(), false, static_cast<const char*>(t.storage()->data()) + t.offset() * esize,
-                   true, static_cast<std::size_t>(count) * esize);
+  backend_for(t.device())
+      .copy_bytes(impl->storage->data(), false, static_cast<const char*>(t.storage()->data()) + t.offset() * esize,
+                  true, static_cast<std::size_t>(count) * esize);
   return Tensor(impl);
 }
 
@@ -117,7 +117,7 @@ double Tensor::at(std::int64_t i) const {
     const T* base = static_cast<const T*>(impl().storage->data());
     if (device().is_cpu()) return static_cast<double>(base[off]);
     T value;  // one element from the GPU: waits for the queued work
-    cuda::copy_bytes(&value, false, base + off, true, sizeof(T));
+    backend_for(device()).copy_bytes(&value, false, base + off, true, sizeof(T));
     return static_cast<double>(value);
   });
 }
@@ -128,7 +128,7 @@ double Tensor::item() const {
 }
 
 std::vector<double> Tensor::to_vector() const {
-  if (device().is_cuda()) return download_view(*this).to_vector();
+  if (!device().is_cpu()) return download_view(*this).to_vector();
   std::vector<double> out(static_cast<std::size_t>(numel()));
   for (std::int64_t i = 0; i < numel(); ++i) out[i] = at(i);
   return out;
@@ -201,7 +201,6 @@ Tensor Tensor::clone() const {
 
 Tensor Tensor::to(Device target) const {
   if (target == device()) return *this;
-  if (target.is_cuda()) cuda::require_device(target.index);
   Tensor out = empty(shape(), dtype(), target);
   out.copy_(*this);
   return out;
@@ -227,22 +226,20 @@ Tensor Tensor::detach() const {
 void Tensor::copy_(const Tensor& src) {
   CXR_CHECK(shape() == src.shape(), "copy_: source {} does not match destination {}", src.str(),
             str());
-  const bool cuda_involved = device().is_cuda() || src.device().is_cuda();
+  const bool gpu_involved = !device().is_cpu() || !src.device().is_cpu();
   if (dtype() == src.dtype() && is_contiguous() && src.is_contiguous()) {
     const std::size_t bytes = numel() * dtype_size(dtype());
-    if (cuda_involved) {
-      cuda::copy_bytes(element_ptr(*this), device().is_cuda(), element_ptr(src), src.device().is_cuda(), bytes);
-    } else {
-      std::memmove(element_ptr(*this), element_ptr(src), bytes);
-    }
+    // The GPU's backend copies to, from and within the GPU; the CPU's within the host.
+    const Backend& backend = backend_for(device().is_cpu() ? src.device() : device());
+    backend.copy_bytes(element_ptr(*this), !device().is_cpu(), element_ptr(src), !src.device().is_cpu(), bytes);
     return;
   }
-  if (cuda_involved) {
+  if (gpu_involved) {
     // Conversions and strided views go through the host: rare (tests, dtype
     // changes), never in a training step, so simplicity wins over speed.
     CXR_CHECK(device().is_cpu() || is_contiguous(),
               "copy_: a strided destination on {} is not supported ({} -> {})", device().str(), src.str(), str());
-    const Tensor host_src = src.device().is_cuda() ? download_view(src) : src;
+    const Tensor host_src = src.device().is_cpu() ? src : download_view(src);
     if (device().is_cpu()) {
       copy_(host_src);
     } else {
@@ -262,12 +259,10 @@ void Tensor::copy_(const Tensor& src) {
 void Tensor::fill_(double value) {
   dispatch_float(dtype(), "fill_", [&]<class T>() {
     T* base = static_cast<T*>(storage()->data());
-    if (device().is_cuda()) {
-      CXR_CHECK(is_contiguous(), "fill_: tensor {} must be contiguous", str());
-      cuda::fill(base + offset(), static_cast<T>(value), numel());
-    } else if (is_contiguous()) {
-      std::fill_n(base + offset(), numel(), static_cast<T>(value));
+    if (is_contiguous()) {
+      kernels_for<T>(device()).fill(base + offset(), static_cast<T>(value), numel());
     } else {
+      CXR_CHECK(device().is_cpu(), "fill_: tensor {} must be contiguous", str());
       for (std::int64_t i = 0; i < numel(); ++i) base[strided_offset(impl(), i)] = static_cast<T>(value);
     }
   });

@@ -6,7 +6,7 @@
 // they get something else; clone(), contiguous() and to() are the explicit copies.
 #pragma once
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/device.h"
 #include "engine/dtype.h"
 #include "engine/shape.h"

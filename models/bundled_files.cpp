@@ -1,6 +1,6 @@
 #include "models/bundled_files.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <fstream>
 #include <string>

@@ -1,6 +1,6 @@
 #include "models/classifier_net.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <algorithm>
 #include <set>

@@ -1,6 +1,6 @@
 #include "models/device_choice.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "kernels/cuda/runtime.h"
 
 namespace cxr {

@@ -1,6 +1,6 @@
 #include "models/evaluation_file.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <fstream>
 #include <iterator>

@@ -1,6 +1,6 @@
 #include "models/heatmap_eval.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <boost/json.hpp>
 

@@ -1,6 +1,6 @@
 #include "models/json_fields.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <boost/json.hpp>
 

@@ -1,6 +1,6 @@
 #include "models/lung_fields.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <stb/stb_image.h>
 

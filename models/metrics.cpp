@@ -1,7 +1,7 @@
 #include "models/metrics.h"
 
+#include "base/check.h"
 #include "data/labels.h"
-#include "engine/check.h"
 
 #include <boost/json.hpp>
 #include <fmt/format.h>

@@ -1,6 +1,6 @@
 #include "models/net_config.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "models/json_fields.h"
 
 #include <boost/json.hpp>

@@ -1,6 +1,6 @@
 #include "models/overlay.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <zlib.h>
 

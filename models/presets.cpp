@@ -1,6 +1,6 @@
 #include "models/presets.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "models/depthwise_net.h"
 
 #include <fmt/ranges.h>

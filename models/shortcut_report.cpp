@@ -1,7 +1,7 @@
 #include "models/shortcut_report.h"
 
+#include "base/check.h"
 #include "data/labels.h"
-#include "engine/check.h"
 #include "models/metrics.h"
 
 #include <boost/json.hpp>

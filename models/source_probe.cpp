@@ -1,7 +1,7 @@
 #include "models/source_probe.h"
 
 #include "engine/autograd.h"
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/nn/layers.h"
 #include "engine/nn/module.h"
 #include "engine/ops.h"

@@ -1,6 +1,6 @@
 #include "models/stop_signal.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <csignal>
 

@@ -1,6 +1,6 @@
 #include "models/train_state.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/io/safetensors.h"
 #include "models/json_fields.h"
 

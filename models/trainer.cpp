@@ -9,7 +9,7 @@
 #include "engine/optim/adamw.h"
 #include "engine/optim/lr_schedule.h"
 #include "engine/optim/sgd.h"
-#include "engine/parallel.h"
+#include "base/parallel.h"
 #include "engine/random.h"
 #include "models/dataset_eval.h"
 #include "models/dataset_settings.h"

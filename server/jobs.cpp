@@ -2,11 +2,13 @@
 
 #include "server/api.h"
 
+#include "base/check.h"
+#include "base/parallel.h"
+#include "data/dataset_writer.h"
 #include "data/labels.h"
 #include "data/manifest.h"
-#include "engine/check.h"
-#include "data/dataset_writer.h"
-#include "engine/parallel.h"
+#include "engine/data/cache_file.h"
+#include "engine/io/atomic_file.h"
 #include "models/dataset_eval.h"
 #include "models/inference.h"
 #include "models/train_state.h"

@@ -1,6 +1,6 @@
 // Fine-tune jobs of the web app (POST /api/v1/train). One runs at a time, on a
 // background thread whose kernels use a thread pool of their own
-// (engine/parallel.h ThreadPoolScope), so predictions on the shared pool never
+// (base/parallel.h ThreadPoolScope), so predictions on the shared pool never
 // wait for a training step.
 //
 // A job fine-tunes the active model (models/trainer.h: init_model + unfreeze) on

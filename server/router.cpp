@@ -4,7 +4,7 @@
 #include "server/static_files.h"
 #include "server/url.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <fmt/format.h>
 

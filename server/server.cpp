@@ -2,7 +2,7 @@
 
 #include "server/listener.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>

@@ -1,6 +1,6 @@
 #include "server/sqlite.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <sqlite3.h>
 

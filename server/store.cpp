@@ -1,6 +1,6 @@
 #include "server/store.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/sha256.h"
 #include "engine/io/atomic_file.h"
 

@@ -2,7 +2,7 @@
 // (the op, the shapes, the offending value...).
 #pragma once
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <gtest/gtest.h>
 

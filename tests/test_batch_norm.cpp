@@ -6,7 +6,7 @@
 #include "expect_error.h"
 #include "gradcheck.h"
 
-#include "engine/parallel.h"
+#include "base/parallel.h"
 #include "kernels/cpu/batch_norm.h"
 
 #include <cmath>

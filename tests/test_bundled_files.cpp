@@ -2,7 +2,7 @@
 // build tree's source tree through its cxr-source-dir file, and neither is an error.
 #include "models/bundled_files.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 // reference, gradients that are not asked, determinism and shape errors.
 #include "gradcheck.h"
 
-#include "engine/parallel.h"
+#include "base/parallel.h"
 #include "kernels/cpu/conv2d.h"
 #include "kernels/cpu/depthwise_conv2d.h"
 #include "kernels/cpu/pointwise_conv2d.h"
@@ -59,15 +59,15 @@ const std::vector<ConvCase> kParityCases = {
     {"5x5 s3 p2", 1, 7, 13, 12, 6, 5, 3, 2, 1, false},
 };
 
-cpu::Conv2dShape shape_of(const ConvCase& c) {
-  return cpu::conv2d_shape(c.N, c.C_in, c.H, c.W, c.C_out, c.K, c.stride, c.padding, c.groups);
+Conv2dShape shape_of(const ConvCase& c) {
+  return conv2d_shape(c.N, c.C_in, c.H, c.W, c.C_out, c.K, c.stride, c.padding, c.groups);
 }
 
 struct Buffers {
   Tensor x, w, b, dy;
 };
 
-Buffers make_buffers(const ConvCase& c, const cpu::Conv2dShape& s, Generator& gen, bool ints) {
+Buffers make_buffers(const ConvCase& c, const Conv2dShape& s, Generator& gen, bool ints) {
   auto make = [&](const Shape& shape) {
     return ints ? random_int_tensor(shape, gen, -2, 2) : random_tensor(shape, gen, DType::F32);
   };
@@ -86,15 +86,15 @@ std::vector<float> abs_copy(const Tensor& t) {
 // equal. Random data: |fl(sum) - sum| <= gamma_n * sum |terms| with gamma_n ~ n u,
 // u = 2^-24, n the number of terms (Higham 3.1); sum |terms| is the reference run
 // on absolute values.
-using ForwardFn = void (*)(float*, const float*, const float*, const float*, const cpu::Conv2dShape&,
+using ForwardFn = void (*)(float*, const float*, const float*, const float*, const Conv2dShape&,
                            bool);
 using BackwardFn = void (*)(float*, float*, float*, const float*, const float*, const float*,
-                            const cpu::Conv2dShape&);
+                            const Conv2dShape&);
 
 void expect_matches_reference(const ConvCase& c, ForwardFn forward, BackwardFn backward, bool ints,
                               std::uint64_t seed) {
   SCOPED_TRACE(std::string(c.name) + (ints ? ", small integers" : ", random floats"));
-  const cpu::Conv2dShape s = shape_of(c);
+  const Conv2dShape s = shape_of(c);
   Generator gen(seed);
   Buffers d = make_buffers(c, s, gen, ints);
   const float* bias = c.bias ? d.b.data<float>() : nullptr;
@@ -151,15 +151,15 @@ TEST(Conv2d, Float32PathsMatchTheReference) {
 }
 
 TEST(Conv2d, DispatcherPicksTheFastPaths) {
-  EXPECT_TRUE(cpu::is_pointwise(cpu::conv2d_shape(1, 32, 8, 8, 64, 1, 1, 0, 1)));
-  EXPECT_FALSE(cpu::is_pointwise(cpu::conv2d_shape(1, 32, 8, 8, 64, 1, 2, 0, 1)));
-  EXPECT_TRUE(cpu::is_depthwise3x3(cpu::conv2d_shape(1, 32, 8, 8, 32, 3, 2, 1, 32)));
-  EXPECT_FALSE(cpu::is_depthwise3x3(cpu::conv2d_shape(1, 32, 8, 8, 64, 3, 1, 1, 32)));
+  EXPECT_TRUE(is_pointwise(conv2d_shape(1, 32, 8, 8, 64, 1, 1, 0, 1)));
+  EXPECT_FALSE(is_pointwise(conv2d_shape(1, 32, 8, 8, 64, 1, 2, 0, 1)));
+  EXPECT_TRUE(is_depthwise3x3(conv2d_shape(1, 32, 8, 8, 32, 3, 2, 1, 32)));
+  EXPECT_FALSE(is_depthwise3x3(conv2d_shape(1, 32, 8, 8, 64, 3, 1, 1, 32)));
 }
 
 TEST(Conv2d, BackwardSkipsGradientsThatAreNotAsked) {
   const ConvCase c{"depthwise", 2, 4, 6, 6, 4, 3, 1, 1, 4, true};
-  const cpu::Conv2dShape s = shape_of(c);
+  const Conv2dShape s = shape_of(c);
   Generator gen(30);
   Buffers d = make_buffers(c, s, gen, true);
   std::vector<float> dw(36), dw_ref(36);

@@ -42,8 +42,8 @@ using ConvCase = cxr::testing::Conv;
 // The GPU cases, shared with the op registry's CudaParity.conv2d / conv2d_relu.
 const std::vector<ConvCase>& kCases = cxr::testing::kDeviceConvs;
 
-cpu::Conv2dShape shape_of(const ConvCase& c) {
-  return cpu::conv2d_shape(c.N, c.C_in, c.H, c.W, c.C_out, c.K, c.stride, c.padding, c.groups);
+Conv2dShape shape_of(const ConvCase& c) {
+  return conv2d_shape(c.N, c.C_in, c.H, c.W, c.C_out, c.K, c.stride, c.padding, c.groups);
 }
 
 // x, weight, bias (undefined without), all requiring gradients.
@@ -62,7 +62,7 @@ cxr::testing::Function conv_op(const ConvCase& c) {
 }
 
 Shape output_shape(const ConvCase& c) {
-  const cpu::Conv2dShape s = shape_of(c);
+  const Conv2dShape s = shape_of(c);
   return {s.N, s.C_out, s.H_out, s.W_out};
 }
 
@@ -92,7 +92,7 @@ TEST(CudaConv2d, Float32WithinTheRoundingBoundOfTheExactResult) {
   const double u = std::ldexp(1.0, -24);
   for (const ConvCase& c : kCases) {
     SCOPED_TRACE(c.name);
-    const cpu::Conv2dShape s = shape_of(c);
+    const Conv2dShape s = shape_of(c);
     const double n = static_cast<double>(std::max({s.C_in / s.groups * s.K * s.K + 1, s.C_out / s.groups * s.K * s.K,
                                                    s.N * s.H_out * s.W_out}));
     std::vector<Tensor> in32 = conv_inputs(c, gen, DType::F32, false), in64;
@@ -143,15 +143,15 @@ std::vector<float> host_ints(std::int64_t n, Generator& gen) {
   return v;
 }
 
-using ForwardFn = void (*)(float*, const float*, const float*, const float*, const cpu::Conv2dShape&, bool);
+using ForwardFn = void (*)(float*, const float*, const float*, const float*, const Conv2dShape&, bool);
 using BackwardFn = void (*)(float*, float*, float*, const float*, const float*, const float*,
-                            const cpu::Conv2dShape&);
+                            const Conv2dShape&);
 
 // The launchers straight on device buffers, on small integers (exact), outputs
 // surrounded by canaries; all gradients, then each alone with the input it does
 // not need passed as null.
 void expect_launchers_exact(const ConvCase& c, ForwardFn forward, BackwardFn backward, Generator& gen) {
-  const cpu::Conv2dShape s = shape_of(c);
+  const Conv2dShape s = shape_of(c);
   const std::int64_t nx = s.N * s.C_in * s.H * s.W, nw = s.C_out * s.C_in / s.groups * s.K * s.K;
   const std::int64_t ny = s.N * s.C_out * s.H_out * s.W_out, nb = s.C_out;
   const std::vector<float> x = host_ints(nx, gen), w = host_ints(nw, gen), b = host_ints(nb, gen),

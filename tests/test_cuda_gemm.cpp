@@ -73,7 +73,7 @@ template <class T> struct Problem {
   std::vector<T> run_gpu(const Epilogue& e, cuda::GemmMath math, bool check_canaries = true) const {
     cxr::testing::CanaryBuffer<T> A(a), B(b), C(s.M * ldc), bias_d(bias);
     if (e.beta != 0) C.upload(c0);
-    const cuda::GemmEpilogue<T> epilogue{e.bias ? bias_d.data() : nullptr, e.relu};
+    const GemmEpilogue<T> epilogue{e.bias ? bias_d.data() : nullptr, e.relu};
     cuda::gemm<T>(ta, tb, s.M, s.N, s.K, T(e.alpha), A.data(), lda, B.data(), ldb, T(e.beta), C.data(), ldc,
                   epilogue, math);
     if (check_canaries) C.expect_canaries_intact();

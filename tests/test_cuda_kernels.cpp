@@ -230,10 +230,10 @@ TYPED_TEST(CudaKernels, LabelSetCrossEntropy) {
 TYPED_TEST(CudaKernels, PoolingForwardAndGatheredBackward) {
   CXR_REQUIRE_GPU();
   using T = TypeParam;
-  const std::vector<cpu::Pool2dShape> shapes = {
+  const std::vector<Pool2dShape> shapes = {
       {2, 3, 7, 7, 3, 2, 1, 0, 0}, {1, 33, 8, 9, 2, 2, 0, 0, 0}, {3, 2, 1, 1, 1, 1, 0, 0, 0},
       {1, 1, 11, 4, 4, 3, 2, 0, 0}, {2, 5, 6, 6, 3, 1, 1, 0, 0}};
-  for (cpu::Pool2dShape s : shapes) {
+  for (Pool2dShape s : shapes) {
     s.out_h = (s.H + 2 * s.padding - s.kernel) / s.stride + 1;
     s.out_w = (s.W + 2 * s.padding - s.kernel) / s.stride + 1;
     SCOPED_TRACE(std::to_string(s.H) + "x" + std::to_string(s.W) + " k" + std::to_string(s.kernel));
@@ -307,17 +307,17 @@ TYPED_TEST(CudaKernels, OptimizerUpdates) {
     auto p = values<T>(n, 13), m = values<T>(n, 14, -0.1, 0.1), v = values<T>(n, 15, 0, 0.01);
     const auto g = values<T>(n, 16);
     CanaryBuffer<T> dp(p), dm(m), dv(v), dg(g);
-    const cpu::AdamWStep a{1e-3, 0.9, 0.999, 1e-8, 0.05, 1 - std::pow(0.9, 3), 1 - std::pow(0.999, 3)};
+    const AdamWStep a{1e-3, 0.9, 0.999, 1e-8, 0.05, 1 - std::pow(0.9, 3), 1 - std::pow(0.999, 3)};
     cpu::adamw_update(p.data(), m.data(), v.data(), g.data(), a, n);
     cuda::adamw_update(dp.data(), dm.data(), dv.data(), dg.data(), a, n);
     expect_near(dp.download(), p, loose_atol<T>(), loose<T>());
     expect_near(dm.download(), m, loose_atol<T>(), loose<T>());
     expect_near(dv.download(), v, loose_atol<T>(), loose<T>());
 
-    for (const cpu::SGDStep& s : {cpu::SGDStep{0.1, 0.9, 0.0, 1e-4, false, true},
-                                  cpu::SGDStep{0.1, 0.9, 0.0, 1e-4, true, false},
-                                  cpu::SGDStep{0.05, 0.8, 0.2, 0.0, false, false},
-                                  cpu::SGDStep{0.1, 0.0, 0.0, 0.01, false, false}}) {
+    for (const SGDStep& s : {SGDStep{0.1, 0.9, 0.0, 1e-4, false, true},
+                                  SGDStep{0.1, 0.9, 0.0, 1e-4, true, false},
+                                  SGDStep{0.05, 0.8, 0.2, 0.0, false, false},
+                                  SGDStep{0.1, 0.0, 0.0, 0.01, false, false}}) {
       cpu::sgd_update(p.data(), m.data(), g.data(), s, n);
       cuda::sgd_update(dp.data(), dm.data(), dg.data(), s, n);
       expect_near(dp.download(), p, loose_atol<T>(), loose<T>());  // differences add up over the 5 updates
@@ -357,7 +357,7 @@ TEST(CudaKernelsAugment, MatchesTheCpuPerImageAndStaysInBounds) {
   data::AugmentOptions options;
   options.horizontal_flip = true;
   std::vector<data::AugmentParams> params;
-  std::vector<cuda::AugmentImageParams> plain;
+  std::vector<AugmentParams> plain;
   for (int b = 0; b < batch; ++b) {
     params.push_back(data::sample_augment(options, size, gen));
     const data::AugmentParams& p = params.back();

@@ -6,7 +6,9 @@
 #include "data/dataset.h"
 #include "data/manifest.h"
 #include "data_fixtures.h"
-#include "engine/check.h"
+#include "base/check.h"
+#include "data/build.h"
+#include "data/dataset.h"
 #include "engine/data/image.h"
 
 #include <boost/json.hpp>

@@ -1,6 +1,6 @@
 // The RFC 4180 reader (engine/data/csv.h): quoting, line ends, BOM, line numbers,
 // and every way a row can be malformed.
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/csv.h"
 
 #include <gtest/gtest.h>

@@ -4,7 +4,7 @@
 #include "data/loader.h"
 #include "data/manifest.h"
 #include "data_fixtures.h"
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/data/cache_file.h"
 
 #include <gtest/gtest.h>

@@ -6,7 +6,11 @@
 #include "data/labels.h"
 #include "data/nih.h"
 #include "data_fixtures.h"
-#include "engine/check.h"
+#include "base/check.h"
+#include "data/ieee8023.h"
+#include "data/kermany.h"
+#include "data/labels.h"
+#include "data/nih.h"
 #include "engine/data/text.h"
 
 #include <gtest/gtest.h>

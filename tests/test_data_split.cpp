@@ -1,6 +1,6 @@
 // The patient-level split (data/split.h): disjoint, stratified, seeded.
+#include "base/check.h"
 #include "data/split.h"
-#include "engine/check.h"
 #include "engine/random.h"
 
 #include <gtest/gtest.h>

@@ -4,7 +4,7 @@
 #include "expect_error.h"
 #include "gradcheck.h"
 
-#include "engine/parallel.h"
+#include "base/parallel.h"
 
 #include <cmath>
 #include <cstring>

@@ -9,7 +9,7 @@
 #include "data/dataset.h"
 #include "engine/optim/adamw.h"
 #include "engine/optim/sgd.h"
-#include "engine/parallel.h"
+#include "base/parallel.h"
 #include "models/depthwise_net.h"
 #include "models/presets.h"
 #include "models/trainer.h"

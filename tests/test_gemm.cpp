@@ -3,9 +3,9 @@
 // KC 256, NC 2048), alpha/beta, padded leading dimensions.
 #include "kernels/cpu/gemm.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
-#include "engine/parallel.h"
+#include "base/parallel.h"
 #include "engine/random.h"
 
 #include <gtest/gtest.h>
@@ -121,7 +121,7 @@ TEST(Gemm, EpilogueAddsRowBiasThenReluOnTheFullSum) {
         for (auto& b : bias) b = static_cast<float>(static_cast<int>(gen.below(21)) - 10);
         for (bool relu : {false, true}) {
           gemm<float>(ta, false, c.M, c.N, c.K, 1.0f, A.v.data(), A.ld, B.v.data(), B.ld, 0.0f, C.v.data(),
-                      C.ld, cxr::cpu::GemmEpilogue<float>{bias.data(), relu});
+                      C.ld, cxr::GemmEpilogue<float>{bias.data(), relu});
           gemm_reference<float>(ta, false, c.M, c.N, c.K, 1.0f, A.v.data(), A.ld, B.v.data(), B.ld, 0.0f,
                                 R.v.data(), R.ld);
           for (std::int64_t i = 0; i < c.M; ++i)

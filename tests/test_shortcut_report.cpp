@@ -3,7 +3,7 @@
 #include "models/shortcut_report.h"
 #include "models/source_probe.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/random.h"
 
 #include <boost/json.hpp>

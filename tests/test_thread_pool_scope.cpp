@@ -1,6 +1,6 @@
-// ThreadPoolScope (engine/parallel.h): a thread's own kernel pool, so that a
+// ThreadPoolScope (base/parallel.h): a thread's own kernel pool, so that a
 // background job (fine-tuning) never waits for, nor holds up, the shared pool.
-#include "engine/parallel.h"
+#include "base/parallel.h"
 
 #include <gtest/gtest.h>
 

@@ -19,8 +19,8 @@
 //      so after the noise) -> normalise.
 // An image whose drawn parameters are all the identity takes the one-pass path, so
 // the default options give exactly the outputs they gave before these options.
-// The noise is a counter-based hash of (key, pixel index) (kernels/cuda/counter_random.h),
-// so the GPU (kernels/cuda/augment.h) draws the same noise.
+// The noise is a counter-based hash of (key, pixel index) (kernels/common/counter_random.h),
+// so the GPU (kernels/cuda/augment.h) draws the same noise as the CPU (kernels/cpu/augment.h).
 //
 // No vertical flip (never anatomical). Horizontal flip is off by default: chest
 // radiographs are not left-right symmetric (the heart, the aortic knob and the
@@ -30,6 +30,7 @@
 #pragma once
 
 #include "engine/random.h"
+#include "kernels/common/augment_params.h"
 
 #include <cstdint>
 #include <vector>
@@ -60,24 +61,14 @@ struct AugmentOptions {
 // (quality 30 to 95).
 AugmentOptions strong_augment();
 
-struct AugmentParams {
-  double angle = 0.0;         // radians
-  double scale = 1.0;
-  double tx = 0.0, ty = 0.0;  // pixels
-  bool flip = false;
-  double brightness = 0.0, contrast = 1.0;
-  double gamma = 1.0;
-  double blur_sigma = 0.0;    // pixels; 0: no blur
-  double noise_std = 0.0;     // intensity in [0, 1]; 0: no noise
-  std::uint64_t noise_key = 0;
-  int border_left = 0, border_right = 0, border_top = 0, border_bottom = 0;  // pixels
-  int jpeg_quality = 0;       // 1..100; 0: no re-encode
-};
+// One image's parameters: the kernels' plain struct (kernels/common/augment_params.h).
+using cxr::AugmentParams;
 
 // Draws every parameter in a fixed order, the photometric ones after the others, so
 // a seed gives the same parameters whatever is enabled.
 AugmentParams sample_augment(const AugmentOptions& options, int size, Generator& gen);
 
+// The CPU's kernels (kernels/cpu/augment.h), for one image in host memory.
 // out[i] = (in[i] / 255 - mean) / stddev for n pixels.
 void normalize_image(float* out, const std::uint8_t* in, std::int64_t n, float mean, float stddev);
 

@@ -1,6 +1,6 @@
 #include "engine/data/cache_file.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

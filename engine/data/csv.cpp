@@ -1,6 +1,6 @@
 #include "engine/data/csv.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <csv.h>
 

@@ -1,9 +1,9 @@
 // A batch tensor from uint8 images on any device: float32 [B, 1, S, S], each image
 // augmented with its parameters (drawn on the host by sample_augment, so the CPU and
-// the GPU get the same ones) or only normalised. On the GPU the bytes are uploaded
-// (a quarter of the floats) and the augmentation runs there (kernels/cuda/augment.h),
-// all but the JPEG re-encode of the bytes, which stays on the host; the two devices
-// agree to float rounding.
+// the GPU get the same ones) or only normalised. The bytes go to the batch's device
+// (to a GPU: a quarter of the floats) and its backend's kernels run there
+// (kernels/cpu/augment.h, kernels/cuda/augment.h), all but the JPEG re-encode of the
+// bytes, which stays on the host; the two devices agree to float rounding.
 #pragma once
 
 #include "engine/data/augment.h"

@@ -1,6 +1,6 @@
 #include "engine/data/image.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <stb/stb_image.h>
 #include <stb/stb_image_resize.h>

@@ -1,6 +1,6 @@
 #include "engine/data/sha256.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <openssl/evp.h>
 

@@ -1,6 +1,6 @@
 #include "engine/io/atomic_file.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -4,12 +4,8 @@
 // batch_norm_relu2d is the same op with the following ReLU fused into its passes.
 // The kernels run where the input lives (CPU or CUDA); every tensor must be there.
 #include "engine/autograd.h"
+#include "engine/backend.h"
 #include "engine/ops.h"
-#include "kernels/cpu/batch_norm.h"
-
-#ifdef CXR_HAVE_CUDA
-#include "kernels/cuda/batch_norm.h"
-#endif
 
 namespace cxr {
 
@@ -46,27 +42,16 @@ Tensor batch_norm_impl(const char* op, const Tensor& x, const Tensor& gamma, con
   Tensor invstd = Tensor::empty({C}, x.dtype(), x.device());
   if (training) {
     dispatch_float(x.dtype(), op, [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-      if (x.device().is_cuda())
-        return cuda::batch_norm_forward_train(out.data<T>(), mean.data<T>(), invstd.data<T>(),
-                                              running_mean.data<T>(), running_var.data<T>(), x.data<T>(),
-                                              gamma.data<T>(), beta.data<T>(), N, C, HW, momentum, eps, relu);
-#endif
-      cpu::batch_norm_forward_train(out.data<T>(), mean.data<T>(), invstd.data<T>(),
-                                    running_mean.data<T>(), running_var.data<T>(), x.data<T>(),
-                                    gamma.data<T>(), beta.data<T>(), N, C, HW, momentum, eps, relu);
+      kernels_for<T>(x.device())
+          .batch_norm_forward_train(out.data<T>(), mean.data<T>(), invstd.data<T>(), running_mean.data<T>(),
+                                    running_var.data<T>(), x.data<T>(), gamma.data<T>(), beta.data<T>(), N, C, HW,
+                                    momentum, eps, relu);
     });
   } else {
     dispatch_float(x.dtype(), op, [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-      if (x.device().is_cuda())
-        return cuda::batch_norm_forward_eval(out.data<T>(), invstd.data<T>(), x.data<T>(), gamma.data<T>(),
-                                             beta.data<T>(), running_mean.data<T>(), running_var.data<T>(), N, C,
-                                             HW, eps, relu);
-#endif
-      cpu::batch_norm_forward_eval(out.data<T>(), invstd.data<T>(), x.data<T>(), gamma.data<T>(),
-                                   beta.data<T>(), running_mean.data<T>(), running_var.data<T>(),
-                                   N, C, HW, eps, relu);
+      kernels_for<T>(x.device())
+          .batch_norm_forward_eval(out.data<T>(), invstd.data<T>(), x.data<T>(), gamma.data<T>(), beta.data<T>(),
+                                   running_mean.data<T>(), running_var.data<T>(), N, C, HW, eps, relu);
     });
   }
 
@@ -85,17 +70,9 @@ Tensor batch_norm_impl(const char* op, const Tensor& x, const Tensor& gamma, con
              Tensor dgamma = Tensor::empty({C}, dout.dtype(), dout.device());
              Tensor dbeta = Tensor::empty({C}, dout.dtype(), dout.device());
              dispatch_float(dout.dtype(), "batch norm backward", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-               if (dout.device().is_cuda())
-                 return cuda::batch_norm_backward(need_dx ? dx.data<T>() : nullptr, dgamma.data<T>(),
-                                                  dbeta.data<T>(), dout.data<T>(), saved_x.data<T>(),
-                                                  mean.data<T>(), invstd.data<T>(), saved_gamma.data<T>(), N, C,
-                                                  HW, training,
-                                                  saved_out.defined() ? saved_out.data<T>() : nullptr);
-#endif
-               cpu::batch_norm_backward(need_dx ? dx.data<T>() : nullptr, dgamma.data<T>(),
-                                        dbeta.data<T>(), dout.data<T>(), saved_x.data<T>(),
-                                        mean.data<T>(), invstd.data<T>(),
+               kernels_for<T>(dout.device())
+                   .batch_norm_backward(need_dx ? dx.data<T>() : nullptr, dgamma.data<T>(), dbeta.data<T>(),
+                                        dout.data<T>(), saved_x.data<T>(), mean.data<T>(), invstd.data<T>(),
                                         saved_gamma.data<T>(), N, C, HW, training,
                                         saved_out.defined() ? saved_out.data<T>() : nullptr);
              });

@@ -3,16 +3,8 @@
 // dweight, weight for dx) and skips the input gradient when the input does not
 // require grad (the stem's image).
 #include "engine/autograd.h"
+#include "engine/backend.h"
 #include "engine/ops.h"
-#include "kernels/cpu/conv2d.h"
-#include "kernels/cpu/elementwise.h"
-#include "kernels/cpu/linear.h"
-
-#ifdef CXR_HAVE_CUDA
-#include "kernels/cuda/conv2d.h"
-#include "kernels/cuda/elementwise.h"
-#include "kernels/cuda/linear.h"
-#endif
 
 namespace cxr {
 
@@ -36,8 +28,8 @@ void check_bias(const char* op, const Tensor& x, const Tensor& bias, std::int64_
   check_parameter(op, "bias", x, bias);
 }
 
-cpu::Conv2dShape checked_conv2d_shape(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                                      const Conv2dOptions& opt) {
+Conv2dShape checked_conv2d_shape(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                 const Conv2dOptions& opt) {
   check_dim("conv2d", "input", x, 4);
   check_dim("conv2d", "weight", weight, 4);
   check_same_device("conv2d", {&x, &weight, &bias});
@@ -61,19 +53,16 @@ cpu::Conv2dShape checked_conv2d_shape(const Tensor& x, const Tensor& weight, con
             "conv2d: input {} with padding {} is smaller than the {}x{} kernel", shape_str(x.shape()),
             opt.padding, K, K);
   check_bias("conv2d", x, bias, C_out, weight);
-  return cpu::conv2d_shape(x.size(0), C_in, H, W, C_out, K, opt.stride, opt.padding, opt.groups);
+  return conv2d_shape(x.size(0), C_in, H, W, C_out, K, opt.stride, opt.padding, opt.groups);
 }
 
 Tensor conv2d_impl(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias,
                    const Conv2dOptions& opt, bool relu) {
-  const cpu::Conv2dShape s = checked_conv2d_shape(x, weight, bias, opt);
+  const Conv2dShape s = checked_conv2d_shape(x, weight, bias, opt);
   Tensor y = Tensor::empty({s.N, s.C_out, s.H_out, s.W_out}, x.dtype(), x.device());
   dispatch_float(x.dtype(), op, [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-    if (x.device().is_cuda())
-      return cuda::conv2d_forward<T>(y.data<T>(), x.data<T>(), weight.data<T>(), data_or_null<T>(bias), s, relu);
-#endif
-    cpu::conv2d_forward<T>(y.data<T>(), x.data<T>(), weight.data<T>(), data_or_null<T>(bias), s, relu);
+    kernels_for<T>(x.device())
+        .conv2d_forward(y.data<T>(), x.data<T>(), weight.data<T>(), data_or_null<T>(bias), s, relu);
   });
   if (!any_requires_grad({&x, &weight, &bias})) return y;
 
@@ -88,11 +77,7 @@ Tensor conv2d_impl(const char* op, const Tensor& x, const Tensor& weight, const 
     if (relu) {
       Tensor masked = Tensor::empty_like(dy);
       dispatch_float(dy.dtype(), "conv2d_relu backward", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-        if (dy.device().is_cuda())
-          return cuda::relu_backward(masked.data<T>(), saved_y.data<T>(), dy.data<T>(), dy.numel());
-#endif
-        cpu::relu_backward(masked.data<T>(), saved_y.data<T>(), dy.data<T>(), dy.numel());
+        kernels_for<T>(dy.device()).relu_backward(masked.data<T>(), saved_y.data<T>(), dy.data<T>(), dy.numel());
       });
       dy = masked;
     }
@@ -100,13 +85,9 @@ Tensor conv2d_impl(const char* op, const Tensor& x, const Tensor& weight, const 
     Tensor dw = need_dw ? Tensor::empty(w_shape, dy.dtype(), dy.device()) : Tensor();
     Tensor db = need_db ? Tensor::empty({s.C_out}, dy.dtype(), dy.device()) : Tensor();
     dispatch_float(dy.dtype(), "conv2d backward", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-      if (dy.device().is_cuda())
-        return cuda::conv2d_backward<T>(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db),
-                                        dy.data<T>(), data_or_null<T>(saved_x), data_or_null<T>(saved_w), s);
-#endif
-      cpu::conv2d_backward<T>(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db), dy.data<T>(),
-                              data_or_null<T>(saved_x), data_or_null<T>(saved_w), s);
+      kernels_for<T>(dy.device())
+          .conv2d_backward(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db), dy.data<T>(),
+                           data_or_null<T>(saved_x), data_or_null<T>(saved_w), s);
     });
     return std::vector<Tensor>{dx, dw, db};
   });
@@ -136,11 +117,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 
   Tensor y = Tensor::empty({N, out}, x.dtype(), x.device());
   dispatch_float(x.dtype(), "linear", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-    if (x.device().is_cuda())
-      return cuda::linear_forward<T>(y.data<T>(), x.data<T>(), weight.data<T>(), data_or_null<T>(bias), N, in, out);
-#endif
-    cpu::linear_forward<T>(y.data<T>(), x.data<T>(), weight.data<T>(), data_or_null<T>(bias), N, in, out);
+    kernels_for<T>(x.device())
+        .linear_forward(y.data<T>(), x.data<T>(), weight.data<T>(), data_or_null<T>(bias), N, in, out);
   });
   if (!any_requires_grad({&x, &weight, &bias})) return y;
 
@@ -154,14 +132,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     Tensor dw = need_dw ? Tensor::empty({out, in}, dy.dtype(), dy.device()) : Tensor();
     Tensor db = need_db ? Tensor::empty({out}, dy.dtype(), dy.device()) : Tensor();
     dispatch_float(dy.dtype(), "linear backward", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-      if (dy.device().is_cuda())
-        return cuda::linear_backward<T>(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db),
-                                        dy.data<T>(), data_or_null<T>(saved_x), data_or_null<T>(saved_w), N, in,
-                                        out);
-#endif
-      cpu::linear_backward<T>(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db), dy.data<T>(),
-                              data_or_null<T>(saved_x), data_or_null<T>(saved_w), N, in, out);
+      kernels_for<T>(dy.device())
+          .linear_backward(data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db), dy.data<T>(),
+                           data_or_null<T>(saved_x), data_or_null<T>(saved_w), N, in, out);
     });
     return std::vector<Tensor>{dx, dw, db};
   });

@@ -1,12 +1,9 @@
 // add, mul_scalar, gradient_reversal, relu, dropout and the in-place helpers, on the
 // CPU or the GPU (the kernels of the tensors' device; outputs live there too).
 #include "engine/autograd.h"
+#include "engine/backend.h"
 #include "engine/ops.h"
 #include "engine/random.h"
-#include "kernels/cpu/elementwise.h"
-#ifdef CXR_HAVE_CUDA
-#include "kernels/cuda/elementwise.h"
-#endif
 
 #include <cmath>
 
@@ -24,10 +21,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
   check_elementwise("add", b);
   Tensor out = Tensor::empty_like(a);
   dispatch_float(a.dtype(), "add", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-    if (a.device().is_cuda()) return cuda::add_forward(out.data<T>(), a.data<T>(), b.data<T>(), a.numel());
-#endif
-    cpu::add_forward(out.data<T>(), a.data<T>(), b.data<T>(), a.numel());
+    kernels_for<T>(a.device()).add_forward(out.data<T>(), a.data<T>(), b.data<T>(), a.numel());
   });
   // d(a+b)/da = d(a+b)/db = identity: both inputs receive the output gradient.
   record(out, "add", {a, b}, [](const Tensor& dout) { return std::vector<Tensor>{dout, dout}; });
@@ -41,20 +35,14 @@ void add_(Tensor& a, const Tensor& b) {
   check_elementwise("add_", a);
   check_elementwise("add_", b);
   dispatch_float(a.dtype(), "add_", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-    if (a.device().is_cuda()) return cuda::add_inplace(a.data<T>(), b.data<T>(), a.numel());
-#endif
-    cpu::add_inplace(a.data<T>(), b.data<T>(), a.numel());
+    kernels_for<T>(a.device()).add_inplace(a.data<T>(), b.data<T>(), a.numel());
   });
 }
 
 void scale_(Tensor& a, double s) {
   check_elementwise("scale_", a);
   dispatch_float(a.dtype(), "scale_", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-    if (a.device().is_cuda()) return cuda::scale_inplace(a.data<T>(), static_cast<T>(s), a.numel());
-#endif
-    cpu::scale_inplace(a.data<T>(), static_cast<T>(s), a.numel());
+    kernels_for<T>(a.device()).scale_inplace(a.data<T>(), static_cast<T>(s), a.numel());
   });
 }
 
@@ -62,10 +50,7 @@ Tensor mul_scalar(const Tensor& x, double s) {
   check_elementwise("mul_scalar", x);
   Tensor out = Tensor::empty_like(x);
   dispatch_float(x.dtype(), "mul_scalar", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-    if (x.device().is_cuda()) return cuda::scale_forward(out.data<T>(), x.data<T>(), static_cast<T>(s), x.numel());
-#endif
-    cpu::scale_forward(out.data<T>(), x.data<T>(), static_cast<T>(s), x.numel());
+    kernels_for<T>(x.device()).scale_forward(out.data<T>(), x.data<T>(), static_cast<T>(s), x.numel());
   });
   record(out, "mul_scalar", {x}, [s](const Tensor& dout) {
     return std::vector<Tensor>{mul_scalar(dout, s)};
@@ -90,21 +75,15 @@ Tensor relu(const Tensor& x) {
   check_elementwise("relu", x);
   Tensor out = Tensor::empty_like(x);
   dispatch_float(x.dtype(), "relu", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-    if (x.device().is_cuda()) return cuda::relu_forward(out.data<T>(), x.data<T>(), x.numel());
-#endif
-    cpu::relu_forward(out.data<T>(), x.data<T>(), x.numel());
+    kernels_for<T>(x.device()).relu_forward(out.data<T>(), x.data<T>(), x.numel());
   });
   if (any_requires_grad({&x})) {
     Tensor saved_out = out.detach();  // detached: a node must not own its own output
     record(out, "relu", {x}, [saved_out](const Tensor& dout) {
       Tensor dx = Tensor::empty_like(dout);
       dispatch_float(dout.dtype(), "relu backward", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-        if (dout.device().is_cuda())
-          return cuda::relu_backward(dx.data<T>(), saved_out.data<T>(), dout.data<T>(), dout.numel());
-#endif
-        cpu::relu_backward(dx.data<T>(), saved_out.data<T>(), dout.data<T>(), dout.numel());
+        kernels_for<T>(dout.device())
+            .relu_backward(dx.data<T>(), saved_out.data<T>(), dout.data<T>(), dout.numel());
       });
       return std::vector<Tensor>{dx};
     });
@@ -119,18 +98,12 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
   const std::uint64_t key = gen.next_u64();
   Tensor out = Tensor::empty_like(x);
   dispatch_float(x.dtype(), "dropout", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-    if (x.device().is_cuda()) return cuda::dropout_forward(out.data<T>(), x.data<T>(), p, key, x.numel());
-#endif
-    cpu::dropout_forward(out.data<T>(), x.data<T>(), p, key, x.numel());
+    kernels_for<T>(x.device()).dropout_forward(out.data<T>(), x.data<T>(), p, key, x.numel());
   });
   record(out, "dropout", {x}, [p, key](const Tensor& dout) {
     Tensor dx = Tensor::empty_like(dout);
     dispatch_float(dout.dtype(), "dropout backward", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-      if (dout.device().is_cuda()) return cuda::dropout_backward(dx.data<T>(), dout.data<T>(), p, key, dout.numel());
-#endif
-      cpu::dropout_backward(dx.data<T>(), dout.data<T>(), p, key, dout.numel());
+      kernels_for<T>(dout.device()).dropout_backward(dx.data<T>(), dout.data<T>(), p, key, dout.numel());
     });
     return std::vector<Tensor>{dx};
   });

@@ -1,15 +1,12 @@
 // softmax, log_softmax, cross_entropy and label_set_cross_entropy over the last
 // dimension of [N, C], on the CPU or the GPU (the kernels of the logits' device; outputs
-// live there too). On the GPU the labels (or masks) are uploaded once per call and kept
-// for the backward; the loss value comes back to the host (one wait), as the CPU kernel
-// returns it.
+// live there too). The labels (or masks) are copied to that device once per call and
+// kept for the backward; from the GPU the loss value comes back to the host (one wait),
+// as the CPU kernel returns it.
 #include "engine/autograd.h"
+#include "engine/backend.h"
+#include "engine/device_buffer.h"
 #include "engine/ops.h"
-#include "kernels/cpu/softmax.h"
-#include "kernels/cuda/runtime.h"
-#ifdef CXR_HAVE_CUDA
-#include "kernels/cuda/softmax.h"
-#endif
 
 #include <cstdint>
 #include <memory>
@@ -44,23 +41,15 @@ Tensor softmax(const Tensor& x) {
   const std::int64_t N = x.size(0), C = x.size(1);
   Tensor out = Tensor::empty_like(x);
   dispatch_float(x.dtype(), "softmax", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-    if (x.device().is_cuda()) return cuda::softmax_forward(out.data<T>(), x.data<T>(), N, C);
-#endif
-    cpu::softmax_forward(out.data<T>(), x.data<T>(), N, C);
+    kernels_for<T>(x.device()).softmax_forward(out.data<T>(), x.data<T>(), N, C);
   });
   if (any_requires_grad({&x})) {
     record(out, "softmax", {x}, [saved_out = out.detach()](const Tensor& dout_any) {
       const Tensor dout = dout_any.contiguous();
       Tensor dx = Tensor::empty_like(dout);
       dispatch_float(dout.dtype(), "softmax backward", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-        if (dout.device().is_cuda())
-          return cuda::softmax_backward(dx.data<T>(), saved_out.data<T>(), dout.data<T>(), dout.size(0),
-                                        dout.size(1));
-#endif
-        cpu::softmax_backward(dx.data<T>(), saved_out.data<T>(), dout.data<T>(), dout.size(0),
-                              dout.size(1));
+        kernels_for<T>(dout.device())
+            .softmax_backward(dx.data<T>(), saved_out.data<T>(), dout.data<T>(), dout.size(0), dout.size(1));
       });
       return std::vector<Tensor>{dx};
     });
@@ -73,23 +62,15 @@ Tensor log_softmax(const Tensor& x) {
   const std::int64_t N = x.size(0), C = x.size(1);
   Tensor out = Tensor::empty_like(x);
   dispatch_float(x.dtype(), "log_softmax", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-    if (x.device().is_cuda()) return cuda::log_softmax_forward(out.data<T>(), x.data<T>(), N, C);
-#endif
-    cpu::log_softmax_forward(out.data<T>(), x.data<T>(), N, C);
+    kernels_for<T>(x.device()).log_softmax_forward(out.data<T>(), x.data<T>(), N, C);
   });
   if (any_requires_grad({&x})) {
     record(out, "log_softmax", {x}, [saved_out = out.detach()](const Tensor& dout_any) {
       const Tensor dout = dout_any.contiguous();
       Tensor dx = Tensor::empty_like(dout);
       dispatch_float(dout.dtype(), "log_softmax backward", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-        if (dout.device().is_cuda())
-          return cuda::log_softmax_backward(dx.data<T>(), saved_out.data<T>(), dout.data<T>(), dout.size(0),
-                                            dout.size(1));
-#endif
-        cpu::log_softmax_backward(dx.data<T>(), saved_out.data<T>(), dout.data<T>(),
-                                  dout.size(0), dout.size(1));
+        kernels_for<T>(dout.device())
+            .log_softmax_backward(dx.data<T>(), saved_out.data<T>(), dout.data<T>(), dout.size(0), dout.size(1));
       });
       return std::vector<Tensor>{dx};
     });
@@ -109,32 +90,25 @@ Tensor cross_entropy(const Tensor& logits, const std::vector<int>& labels,
               labels[i], i, C, C - 1);
   check_class_weights("cross_entropy", logits, class_weights);
 
-  // The labels where the kernels read them: a device copy, shared with the backward.
-  std::shared_ptr<const cuda::DeviceArray<int>> device_labels;
-  if (logits.device().is_cuda()) device_labels = std::make_shared<cuda::DeviceArray<int>>(labels.data(), N);
+  // The labels where the kernels read them (a copy on the logits' device), shared
+  // with the backward.
+  const auto device_labels = std::make_shared<const DeviceBuffer<int>>(labels.data(), N, logits.device());
   Tensor logp = Tensor::empty_like(logits);
   const double loss = dispatch_float(logits.dtype(), "cross_entropy", [&]<class T>() {
     const T* weights = class_weights.defined() ? class_weights.data<T>() : nullptr;
-#ifdef CXR_HAVE_CUDA
-    if (device_labels)
-      return cuda::cross_entropy_forward(logp.data<T>(), logits.data<T>(), device_labels->get(), weights, N, C);
-#endif
-    return cpu::cross_entropy_forward(logp.data<T>(), logits.data<T>(), labels.data(), weights, N, C);
+    return kernels_for<T>(logits.device())
+        .cross_entropy_forward(logp.data<T>(), logits.data<T>(), device_labels->get(), weights, N, C);
   });
   Tensor out = Tensor::full({}, loss, logits.dtype(), logits.device());
   if (any_requires_grad({&logits})) {
     record(out, "cross_entropy", {logits},
-           [logp, labels, device_labels, weights = class_weights.defined() ? class_weights.detach() : Tensor()](
-               const Tensor& dout) {
+           [logp, device_labels,
+            weights = class_weights.defined() ? class_weights.detach() : Tensor()](const Tensor& dout) {
              Tensor dlogits = Tensor::empty_like(logp);
              dispatch_float(logp.dtype(), "cross_entropy backward", [&]<class T>() {
                const T* w = weights.defined() ? weights.data<T>() : nullptr;
-#ifdef CXR_HAVE_CUDA
-               if (device_labels)
-                 return cuda::cross_entropy_backward(dlogits.data<T>(), logp.data<T>(), device_labels->get(), w,
-                                                     dout.item(), logp.size(0), logp.size(1));
-#endif
-               cpu::cross_entropy_backward(dlogits.data<T>(), logp.data<T>(), labels.data(), w, dout.item(),
+               kernels_for<T>(logp.device())
+                   .cross_entropy_backward(dlogits.data<T>(), logp.data<T>(), device_labels->get(), w, dout.item(),
                                            logp.size(0), logp.size(1));
              });
              return std::vector<Tensor>{dlogits};
@@ -160,34 +134,25 @@ Tensor label_set_cross_entropy(const Tensor& logits, const std::vector<std::uint
   }
   check_class_weights("label_set_cross_entropy", logits, class_weights);
 
-  // The masks where the kernels read them: a device copy, shared with the backward.
-  std::shared_ptr<const cuda::DeviceArray<std::uint32_t>> device_masks;
-  if (logits.device().is_cuda())
-    device_masks = std::make_shared<cuda::DeviceArray<std::uint32_t>>(masks.data(), N);
+  // The masks where the kernels read them (a copy on the logits' device), shared
+  // with the backward.
+  const auto device_masks = std::make_shared<const DeviceBuffer<std::uint32_t>>(masks.data(), N, logits.device());
   Tensor logp = Tensor::empty_like(logits);
   const double loss = dispatch_float(logits.dtype(), "label_set_cross_entropy", [&]<class T>() {
     const T* weights = class_weights.defined() ? class_weights.data<T>() : nullptr;
-#ifdef CXR_HAVE_CUDA
-    if (device_masks)
-      return cuda::label_set_cross_entropy_forward(logp.data<T>(), logits.data<T>(), device_masks->get(), weights,
-                                                   N, C);
-#endif
-    return cpu::label_set_cross_entropy_forward(logp.data<T>(), logits.data<T>(), masks.data(), weights, N, C);
+    return kernels_for<T>(logits.device())
+        .label_set_cross_entropy_forward(logp.data<T>(), logits.data<T>(), device_masks->get(), weights, N, C);
   });
   Tensor out = Tensor::full({}, loss, logits.dtype(), logits.device());
   if (any_requires_grad({&logits})) {
     record(out, "label_set_cross_entropy", {logits},
-           [logp, masks, device_masks, weights = class_weights.defined() ? class_weights.detach() : Tensor()](
-               const Tensor& dout) {
+           [logp, device_masks,
+            weights = class_weights.defined() ? class_weights.detach() : Tensor()](const Tensor& dout) {
              Tensor dlogits = Tensor::empty_like(logp);
              dispatch_float(logp.dtype(), "label_set_cross_entropy backward", [&]<class T>() {
                const T* w = weights.defined() ? weights.data<T>() : nullptr;
-#ifdef CXR_HAVE_CUDA
-               if (device_masks)
-                 return cuda::label_set_cross_entropy_backward(dlogits.data<T>(), logp.data<T>(), device_masks->get(),
-                                                               w, dout.item(), logp.size(0), logp.size(1));
-#endif
-               cpu::label_set_cross_entropy_backward(dlogits.data<T>(), logp.data<T>(), masks.data(), w,
+               kernels_for<T>(logp.device())
+                   .label_set_cross_entropy_backward(dlogits.data<T>(), logp.data<T>(), device_masks->get(), w,
                                                      dout.item(), logp.size(0), logp.size(1));
              });
              return std::vector<Tensor>{dlogits};

@@ -2,11 +2,8 @@
 // On the GPU the total comes back to the host (one wait) and the 0-d result is
 // written on the input's device.
 #include "engine/autograd.h"
+#include "engine/backend.h"
 #include "engine/ops.h"
-#include "kernels/cpu/elementwise.h"
-#ifdef CXR_HAVE_CUDA
-#include "kernels/cuda/elementwise.h"
-#endif
 
 namespace cxr {
 
@@ -14,10 +11,7 @@ namespace {
 Tensor reduce_all(const char* op, const Tensor& x, double scale) {
   check_contiguous(op, x);
   const double total = dispatch_float(x.dtype(), op, [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-    if (x.device().is_cuda()) return cuda::sum_forward(x.data<T>(), x.numel());
-#endif
-    return cpu::sum_forward(x.data<T>(), x.numel());
+    return kernels_for<T>(x.device()).sum_forward(x.data<T>(), x.numel());
   });
   Tensor out = Tensor::full({}, total * scale, x.dtype(), x.device());
   const Shape input_shape = x.shape();

@@ -1,11 +1,8 @@
 // resize_bilinear: half-pixel bilinear resampling of NCHW maps, on the CPU or the
 // GPU (the kernels of the input's device; outputs live there too).
 #include "engine/autograd.h"
+#include "engine/backend.h"
 #include "engine/ops.h"
-#include "kernels/cpu/resize.h"
-#ifdef CXR_HAVE_CUDA
-#include "kernels/cuda/resize.h"
-#endif
 
 namespace cxr {
 
@@ -19,21 +16,14 @@ Tensor resize_bilinear(const Tensor& x, int out_h, int out_w) {
   CXR_CHECK(H >= 1 && W >= 1, "resize_bilinear: input {} has empty maps", shape_str(in_shape));
   Tensor out = Tensor::empty({x.size(0), x.size(1), out_h, out_w}, x.dtype(), x.device());
   dispatch_float(x.dtype(), "resize_bilinear", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-    if (x.device().is_cuda())
-      return cuda::resize_bilinear_forward(out.data<T>(), x.data<T>(), maps, H, W, out_h, out_w);
-#endif
-    cpu::resize_bilinear_forward(out.data<T>(), x.data<T>(), maps, H, W, out_h, out_w);
+    kernels_for<T>(x.device()).resize_bilinear_forward(out.data<T>(), x.data<T>(), maps, H, W, out_h, out_w);
   });
   record(out, "resize_bilinear", {x}, [in_shape, maps, H, W, out_h, out_w](const Tensor& dout_any) {
     const Tensor dout = dout_any.contiguous();
     Tensor dx = Tensor::empty(in_shape, dout.dtype(), dout.device());
     dispatch_float(dout.dtype(), "resize_bilinear backward", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-      if (dout.device().is_cuda())
-        return cuda::resize_bilinear_backward(dx.data<T>(), dout.data<T>(), maps, H, W, out_h, out_w);
-#endif
-      cpu::resize_bilinear_backward(dx.data<T>(), dout.data<T>(), maps, H, W, out_h, out_w);
+      kernels_for<T>(dout.device())
+          .resize_bilinear_backward(dx.data<T>(), dout.data<T>(), maps, H, W, out_h, out_w);
     });
     return std::vector<Tensor>{dx};
   });

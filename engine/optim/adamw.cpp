@@ -1,9 +1,6 @@
 #include "engine/optim/adamw.h"
 
-#include "kernels/cpu/optimizer.h"
-#ifdef CXR_HAVE_CUDA
-#include "kernels/cuda/optimizer.h"
-#endif
+#include "engine/backend.h"
 
 #include <cmath>
 
@@ -25,7 +22,7 @@ AdamW::AdamW(ParameterSet& params, AdamWOptions options, std::int64_t first)
 
 void AdamW::step() {
   ++step_;
-  cpu::AdamWStep s;
+  AdamWStep s;
   s.lr = options_.lr;
   s.beta1 = options_.beta1;
   s.beta2 = options_.beta2;
@@ -36,12 +33,8 @@ void AdamW::step() {
   Tensor& p = params_.values();
   check_same_device("AdamW (parameters, gradients, moments)", {&p, &params_.grads(), &m_, &v_});
   dispatch_float(p.dtype(), "AdamW", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-    if (p.device().is_cuda())  // one fused kernel over the flat buffer
-      return cuda::adamw_update(p.data<T>() + first_, m_.data<T>() + first_, v_.data<T>() + first_,
-                                params_.grads().data<T>() + first_, s, p.numel() - first_);
-#endif
-    cpu::adamw_update(p.data<T>() + first_, m_.data<T>() + first_, v_.data<T>() + first_,
+    kernels_for<T>(p.device())
+        .adamw_update(p.data<T>() + first_, m_.data<T>() + first_, v_.data<T>() + first_,
                       params_.grads().data<T>() + first_, s, p.numel() - first_);
   });
 }

@@ -1,6 +1,6 @@
 #include "engine/optim/lr_schedule.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <algorithm>
 #include <cmath>

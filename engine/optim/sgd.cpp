@@ -1,9 +1,6 @@
 #include "engine/optim/sgd.h"
 
-#include "kernels/cpu/optimizer.h"
-#ifdef CXR_HAVE_CUDA
-#include "kernels/cuda/optimizer.h"
-#endif
+#include "engine/backend.h"
 
 namespace cxr {
 
@@ -19,17 +16,13 @@ SGD::SGD(ParameterSet& params, SGDOptions options, std::int64_t first)
 }
 
 void SGD::step() {
-  cpu::SGDStep s{options_.lr, options_.momentum, options_.dampening, options_.weight_decay,
-                 options_.nesterov, step_ == 0};
+  SGDStep s{options_.lr,           options_.momentum, options_.dampening,
+            options_.weight_decay, options_.nesterov, step_ == 0};
   Tensor& p = params_.values();
   check_same_device("SGD (parameters, gradients, momentum)", {&p, &params_.grads(), &buf_});
   dispatch_float(p.dtype(), "SGD", [&]<class T>() {
-#ifdef CXR_HAVE_CUDA
-    if (p.device().is_cuda())
-      return cuda::sgd_update(p.data<T>() + first_, buf_.data<T>() + first_, params_.grads().data<T>() + first_, s,
-                              p.numel() - first_);
-#endif
-    cpu::sgd_update(p.data<T>() + first_, buf_.data<T>() + first_, params_.grads().data<T>() + first_, s,
+    kernels_for<T>(p.device())
+        .sgd_update(p.data<T>() + first_, buf_.data<T>() + first_, params_.grads().data<T>() + first_, s,
                     p.numel() - first_);
   });
   ++step_;

@@ -19,12 +19,6 @@ namespace cxr::cpu {
 
 using i64 = std::int64_t;
 
-Conv2dShape conv2d_shape(i64 N, i64 C_in, i64 H, i64 W, i64 C_out, i64 K, i64 stride, i64 padding,
-                         i64 groups) {
-  return {N,      C_in,    H,      W, C_out, K, stride, padding, groups,
-          (H + 2 * padding - K) / stride + 1, (W + 2 * padding - K) / stride + 1};
-}
-
 template <class T>
 void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s, bool relu) {
   if (is_pointwise(s)) {

@@ -16,18 +16,11 @@
 // thread count. The *_reference functions are the textbook loops the tests use.
 #pragma once
 
+#include "kernels/common/shapes.h"  // Conv2dShape, conv2d_shape, is_pointwise, is_depthwise3x3
+
 #include <cstdint>
 
 namespace cxr::cpu {
-
-struct Conv2dShape {
-  std::int64_t N, C_in, H, W, C_out, K, stride, padding, groups, H_out, W_out;
-};
-
-// Fills H_out and W_out from the rest: (H + 2p - K) / s + 1.
-Conv2dShape conv2d_shape(std::int64_t N, std::int64_t C_in, std::int64_t H, std::int64_t W,
-                         std::int64_t C_out, std::int64_t K, std::int64_t stride,
-                         std::int64_t padding, std::int64_t groups);
 
 // y [N, C_out, H_out, W_out]; x [N, C_in, H, W]; weight [C_out, C_in/G, K, K]; bias [C_out] or null.
 // relu: y = max(y, 0), applied to each block of y while it is still in cache (the

@@ -8,7 +8,7 @@
 // result is bit-identical run to run for a fixed thread count.
 #pragma once
 
-#include "engine/parallel.h"
+#include "base/parallel.h"
 
 #include <algorithm>
 #include <cstdint>

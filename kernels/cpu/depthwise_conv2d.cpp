@@ -7,7 +7,7 @@
 
 #include "kernels/cpu/conv2d_tasks.h"
 
-#include "engine/parallel.h"
+#include "base/parallel.h"
 
 #include <algorithm>
 #include <vector>

@@ -18,10 +18,6 @@
 
 namespace cxr::cpu {
 
-inline bool is_depthwise3x3(const Conv2dShape& s) {
-  return s.K == 3 && s.groups == s.C_in && s.C_out == s.C_in;
-}
-
 template <class T>
 void depthwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s,
                               bool relu = false);

@@ -1,8 +1,9 @@
 #include "kernels/cpu/elementwise.h"
 
-#include "engine/parallel.h"
-#include "engine/random.h"
+#include "base/parallel.h"
+#include "kernels/common/counter_random.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace cxr::cpu {
@@ -10,6 +11,8 @@ namespace cxr::cpu {
 namespace {
 constexpr std::int64_t kGrain = 1 << 15;  // elements per task: ~128 KiB of float32
 }
+
+template <class T> void fill(T* dst, T value, std::int64_t n) { std::fill_n(dst, n, value); }
 
 template <class T> void add_forward(T* out, const T* a, const T* b, std::int64_t n) {
   parallel_for(0, n, kGrain, [&](std::int64_t i0, std::int64_t i1) {
@@ -90,6 +93,7 @@ template <class T> double sum_forward(const T* x, std::int64_t n) {
 }
 
 #define CXR_INSTANTIATE(T)                                                                  \
+  template void fill<T>(T*, T, std::int64_t);                                               \
   template void add_forward<T>(T*, const T*, const T*, std::int64_t);                       \
   template void add_inplace<T>(T*, const T*, std::int64_t);                                 \
   template void scale_forward<T>(T*, const T*, T, std::int64_t);                            \

@@ -6,6 +6,7 @@
 
 namespace cxr::cpu {
 
+template <class T> void fill(T* dst, T value, std::int64_t n);  // serial: a plain store loop
 template <class T> void add_forward(T* out, const T* a, const T* b, std::int64_t n);
 template <class T> void add_inplace(T* a, const T* b, std::int64_t n);        // a += b
 template <class T> void scale_forward(T* out, const T* x, T s, std::int64_t n);

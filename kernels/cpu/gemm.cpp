@@ -19,9 +19,9 @@
 // gemm_parallel() splits C across threads: bit-identical for any thread count.
 #include "kernels/cpu/gemm.h"
 
-#include "engine/parallel.h"
+#include "base/parallel.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <algorithm>
 #include <cmath>

@@ -10,17 +10,11 @@
 // float: packed AVX2/FMA 6x16 micro-kernel; double: the same blocking, plain C++.
 #pragma once
 
+#include "kernels/common/shapes.h"  // GemmEpilogue
+
 #include <cstdint>
 
 namespace cxr::cpu {
-
-// Applied to each tile of C as it is stored after the last K block, while it is in
-// registers: C[i, j] = relu?(C[i, j] + row_bias[i]). A fused conv's bias and ReLU
-// then cost no extra pass over C.
-template <class T> struct GemmEpilogue {
-  const T* row_bias = nullptr;  // [M] or null
-  bool relu = false;
-};
 
 // Which float micro-kernel gemm() uses: AVX-512 where the CPU has it, else AVX2
 // (x86 builds); both give bit-identical results. set_gemm_isa() is for tests and

@@ -2,23 +2,15 @@
 // One pass, elementwise, so the result does not depend on the thread split.
 #pragma once
 
+#include "kernels/common/shapes.h"  // AdamWStep, SGDStep
+
 #include <cstdint>
 
 namespace cxr::cpu {
 
-struct AdamWStep {
-  double lr, beta1, beta2, eps, weight_decay;
-  double bias_correction1, bias_correction2;  // 1 - beta^t
-};
-
 // param -= lr*wd*param; m, v moment updates; param -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
 template <class T>
 void adamw_update(T* param, T* m, T* v, const T* grad, const AdamWStep& s, std::int64_t n);
-
-struct SGDStep {
-  double lr, momentum, dampening, weight_decay;
-  bool nesterov, first_step;
-};
 
 template <class T>
 void sgd_update(T* param, T* momentum_buffer, const T* grad, const SGDStep& s, std::int64_t n);

@@ -14,10 +14,6 @@
 
 namespace cxr::cpu {
 
-inline bool is_pointwise(const Conv2dShape& s) {
-  return s.K == 1 && s.stride == 1 && s.padding == 0 && s.groups == 1;
-}
-
 template <class T>
 void pointwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s,
                               bool relu = false);

@@ -12,15 +12,11 @@
 // Convention (as in llm.c): outputs first, then inputs; d-prefixed names are gradients.
 #pragma once
 
+#include "kernels/common/shapes.h"  // Pool2dShape
+
 #include <cstdint>
 
 namespace cxr::cpu {
-
-struct Pool2dShape {
-  std::int64_t N, C, H, W;
-  std::int64_t kernel, stride, padding;
-  std::int64_t out_h, out_w;
-};
 
 template <class T>
 void max_pool2d_forward(T* out, std::int32_t* argmax, const T* x, const Pool2dShape& s);

@@ -1,6 +1,6 @@
 #include "kernels/cpu/resize.h"
 
-#include "engine/parallel.h"
+#include "base/parallel.h"
 
 #include <algorithm>
 #include <vector>

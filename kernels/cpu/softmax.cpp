@@ -1,6 +1,6 @@
 #include "kernels/cpu/softmax.h"
 
-#include "engine/parallel.h"
+#include "base/parallel.h"
 
 #include <cmath>
 #include <limits>

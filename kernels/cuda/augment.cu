@@ -6,7 +6,7 @@
 // Decomposition: one thread per output pixel (grid-stride over B*S*S, 64-bit
 // indices) in each of up to three kernels:
 //   augment_kernel: the warp. Each image's constants (the inverse map, gain and
-//     bias) are formed on the host as engine/data/augment.cpp forms them and copied
+//     bias) are formed on the host as kernels/cpu/augment.cpp forms them and copied
 //     to the device once per call; each thread forms its row's start point in double
 //     and its column's source point with one fma, as the CPU does, then samples
 //     bilinearly with black outside the image, with the CPU's scalar formulas. An
@@ -24,7 +24,7 @@
 // rounding (tests/test_cuda_augment.cpp derives the tolerances).
 #include "kernels/cuda/augment.h"
 
-#include "kernels/cuda/counter_random.h"
+#include "kernels/common/counter_random.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/runtime.h"
 
@@ -133,7 +133,7 @@ __global__ void normalize_kernel(float* out, const std::uint8_t* in, std::int64_
 
 }  // namespace
 
-void augment_images(float* out, const std::uint8_t* in, int batch, int size, const AugmentImageParams* params,
+void augment_images(float* out, const std::uint8_t* in, int batch, int size, const AugmentParams* params,
                     float mean, float stddev) {
   if (batch <= 0 || size <= 0) return;
   const float inv_std = 1.0f / stddev, shift = -mean / stddev;
@@ -141,7 +141,7 @@ void augment_images(float* out, const std::uint8_t* in, int batch, int size, con
   std::vector<float> taps;
   bool any_photometric = false;
   for (int b = 0; b < batch; ++b) {
-    const AugmentImageParams& p = params[b];
+    const AugmentParams& p = params[b];
     ImageConstants& k = constants[b];
     k.c = (size - 1) * 0.5;
     const double cs = std::cos(p.angle) / p.scale, sn = std::sin(p.angle) / p.scale;

@@ -5,7 +5,7 @@
 // instead of surfacing later as a sticky error in an unrelated place.
 #pragma once
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <cuda_runtime.h>
 

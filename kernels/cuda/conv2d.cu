@@ -38,9 +38,9 @@ template <class T> __global__ void bias_finish_kernel(T* dbias, const double* pa
 
 template <class T>
 void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s, bool relu) {
-  if (cpu::is_pointwise(s)) {
+  if (is_pointwise(s)) {
     cuda::pointwise_conv2d_forward(y, x, weight, bias, s, relu);
-  } else if (cpu::is_depthwise3x3(s)) {
+  } else if (is_depthwise3x3(s)) {
     cuda::depthwise_conv2d_forward(y, x, weight, bias, s, relu);
   } else {
     cuda::conv2d_implicit_gemm_forward(y, x, weight, bias, s, relu);
@@ -49,9 +49,9 @@ void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv
 
 template <class T>
 void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight, const Conv2dShape& s) {
-  if (cpu::is_pointwise(s)) {
+  if (is_pointwise(s)) {
     cuda::pointwise_conv2d_backward(dx, dweight, dbias, dy, x, weight, s);
-  } else if (cpu::is_depthwise3x3(s)) {
+  } else if (is_depthwise3x3(s)) {
     cuda::depthwise_conv2d_backward(dx, dweight, dbias, dy, x, weight, s);
   } else {
     cuda::conv2d_implicit_gemm_backward(dx, dweight, dbias, dy, x, weight, s);

@@ -18,11 +18,9 @@
 // bit-identical run to run.
 #pragma once
 
-#include "kernels/cpu/conv2d.h"
+#include "kernels/common/shapes.h"
 
 namespace cxr::cuda {
-
-using cpu::Conv2dShape;
 
 template <class T>
 void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s, bool relu = false);

@@ -23,11 +23,9 @@
 //   and a second pass adds the chunks in order: bit-identical run to run.
 #pragma once
 
-#include "kernels/cpu/depthwise_conv2d.h"
+#include "kernels/common/shapes.h"
 
 namespace cxr::cuda {
-
-using cpu::Conv2dShape;
 
 template <class T>
 void depthwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s,

@@ -10,7 +10,7 @@
 // fixed-order two-pass reduction of reduce.cuh.
 #include "kernels/cuda/elementwise.h"
 
-#include "kernels/cuda/counter_random.h"
+#include "kernels/common/counter_random.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/reduce.cuh"
 

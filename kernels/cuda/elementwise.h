@@ -1,6 +1,6 @@
 // Elementwise CUDA kernels over flat device arrays of n elements: the GPU side of
 // kernels/cpu/elementwise.h, same names, arguments and meaning (pointers are device
-// pointers). The dropout mask is the CPU's, bit for bit (kernels/cuda/counter_random.h).
+// pointers). The dropout mask is the CPU's, bit for bit (kernels/common/counter_random.h).
 #pragma once
 
 #include <cstdint>

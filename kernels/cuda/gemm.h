@@ -2,7 +2,7 @@
 //   C[M x N] = alpha * op(A)[M x K] * op(B)[K x N] + beta * C, then the epilogue
 // op(X) is X or its transpose (trans_*), lda/ldb/ldc are row strides in elements, all
 // pointers are device pointers. beta == 0 overwrites C without reading it.
-// The epilogue (row bias, ReLU) is the CPU's GemmEpilogue, applied in registers.
+// The epilogue (row bias, ReLU) is GemmEpilogue (kernels/common/shapes.h), applied in registers.
 //
 // GemmMath picks the arithmetic, explicitly: Fp32 (IEEE fp32 or fp64 FMAs, the
 // default and the only choice for double) or Tf32 (float only: inputs rounded to
@@ -13,13 +13,11 @@
 // bit-identical run to run (no atomics; split-K partials are added in order).
 #pragma once
 
-#include "kernels/cpu/gemm.h"
+#include "kernels/common/shapes.h"
 
 #include <cstdint>
 
 namespace cxr::cuda {
-
-using cpu::GemmEpilogue;
 
 enum class GemmMath { Fp32, Tf32 };
 

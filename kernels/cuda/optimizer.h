@@ -1,16 +1,13 @@
 // Optimizer updates over flat device arrays of n elements: the CUDA side of
 // kernels/cpu/optimizer.h, same names, arguments and meaning (AdamWStep and SGDStep
-// are the CPU's). Each update is one fused elementwise kernel.
+// from kernels/common/shapes.h). Each update is one fused elementwise kernel.
 #pragma once
 
-#include "kernels/cpu/optimizer.h"
+#include "kernels/common/shapes.h"
 
 #include <cstdint>
 
 namespace cxr::cuda {
-
-using cpu::AdamWStep;
-using cpu::SGDStep;
 
 template <class T>
 void adamw_update(T* param, T* m, T* v, const T* grad, const AdamWStep& s, std::int64_t n);

@@ -13,11 +13,9 @@
 // added in order (gemm_tile.cuh). Bias and ReLU are applied in registers.
 #pragma once
 
-#include "kernels/cpu/pointwise_conv2d.h"
+#include "kernels/common/shapes.h"
 
 namespace cxr::cuda {
-
-using cpu::Conv2dShape;
 
 template <class T>
 void pointwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s,

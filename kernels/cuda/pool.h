@@ -1,15 +1,13 @@
 // 2-D pooling of NCHW maps on the GPU: the CUDA side of kernels/cpu/pool.h, same
-// names, arguments and meaning (Pool2dShape is the CPU's); pointers are device
+// names, arguments and meaning (Pool2dShape from kernels/common/shapes.h); pointers are device
 // pointers, argmax included.
 #pragma once
 
-#include "kernels/cpu/pool.h"
+#include "kernels/common/shapes.h"
 
 #include <cstdint>
 
 namespace cxr::cuda {
-
-using cpu::Pool2dShape;
 
 template <class T>
 void max_pool2d_forward(T* out, std::int32_t* argmax, const T* x, const Pool2dShape& s);

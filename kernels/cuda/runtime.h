@@ -1,5 +1,7 @@
-// The CUDA runtime as the engine sees it: what is visible, device memory through a
-// caching allocator, copies, fills and the stream every CXR kernel runs on.
+// The CUDA runtime: what is visible, device memory through a caching allocator,
+// copies, fills and the stream every CXR kernel runs on. The engine reaches the
+// memory, copies and fills through the CUDA backend (backend_cuda.cpp); the device
+// queries are for the command line and the tests.
 // Declared for every build (plain C++, includable from C++20 host code); without
 // CUDA the queries say "not compiled" and everything else throws a cxr::Error.
 //

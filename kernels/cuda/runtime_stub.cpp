@@ -1,8 +1,9 @@
-// Built instead of runtime.cu when CUDA is off: queries say "not compiled", and
-// everything that would touch a GPU throws.
+// Built instead of runtime.cu and backend_cuda.cpp when CUDA is off: queries say
+// "not compiled", and everything that would touch a GPU throws.
+#include "kernels/backend.h"
 #include "kernels/cuda/runtime.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 namespace cxr::cuda {
 
@@ -31,3 +32,11 @@ template void fill<float>(float*, float, std::int64_t);
 template void fill<double>(double*, double, std::int64_t);
 
 }  // namespace cxr::cuda
+
+namespace cxr {
+
+const Backend& cuda_backend(int index) {
+  cuda::not_compiled(fmt::format("cuda:{} is not available", index).c_str());
+}
+
+}  // namespace cxr

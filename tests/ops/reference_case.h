@@ -4,7 +4,7 @@
 // in the metadata. Inputs that have a "grad.<input>" come with requires_grad.
 #pragma once
 
-#include "engine/check.h"
+#include "base/check.h"
 #include "engine/io/safetensors.h"
 
 #include <algorithm>

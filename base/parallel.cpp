@@ -1,6 +1,6 @@
-#include "engine/parallel.h"
+#include "base/parallel.h"
 
-#include "engine/check.h"
+#include "base/check.h"
 
 #include <algorithm>
 #include <condition_variable>

@@ -37,8 +37,7 @@ void print_summary(const data::BuildStats& st, const std::string& out_dir) {
   fmt::print("  {:<24}{:>8}{:>8}{:>8}{:>8}\n", "images", "train", "val", "test", "all");
   for (int t = 0; t < targets; ++t)
     print_counts(names[t], {st.count(Split::train, t), st.count(Split::val, t), st.count(Split::test, t)});
-  fmt::print("  {:<24}{:>8}{:>8}{:>8}\n", "patients", st.split_patients[0], st.split_patients[1],
-             st.split_patients[2]);
+  fmt::print("  {:<24}{:>8}{:>8}{:>8}\n", "patients", st.split_patients[0], st.split_patients[1], st.split_patients[2]);
   fmt::print("  by source and label:\n");
   for (data::Source src : data::kBuildSources)
     for (int t = 0; t < targets; ++t) {
@@ -60,9 +59,13 @@ void print_summary(const data::BuildStats& st, const std::string& out_dir) {
   fmt::print("  exact duplicates removed: {}; details in stats.json\n", st.duplicates_removed());
   // Every class should be in every split, and so should a label set or a source's
   // label wherever it has images at all.
-  auto missing = [&](Split s, auto count) { return st.fractions.of(s) > 0 && count(s) == 0; };
+  auto missing = [&](Split s, auto count) {
+    return st.fractions.of(s) > 0 && count(s) == 0;
+  };
   for (int t = 0; t < targets; ++t) {
-    auto count = [&](Split s) { return st.count(s, t); };
+    auto count = [&](Split s) {
+      return st.count(s, t);
+    };
     const bool present = t < st.num_classes || count(Split::train) + count(Split::val) + count(Split::test) > 0;
     for (Split s : data::kSplits)
       if (present && missing(s, count))
@@ -70,7 +73,9 @@ void print_summary(const data::BuildStats& st, const std::string& out_dir) {
   }
   for (data::Source src : data::kBuildSources)
     for (int t = 0; t < targets; ++t) {
-      auto count = [&](Split s) { return st.count(s, t, src); };
+      auto count = [&](Split s) {
+        return st.count(s, t, src);
+      };
       const bool present = count(Split::train) + count(Split::val) + count(Split::test) > 0;
       for (Split s : data::kSplits)
         if (present && missing(s, count))
@@ -114,8 +119,9 @@ void add_build_command(CLI::App& data_cmd) {
     opt->fractions = data::parse_split(*split);
     opt->fit = *data::parse_fit(*fit);
     Progress progress;
-    const auto stats = data::build_dataset(
-        *opt, [&](std::string_view stage, std::int64_t done, std::int64_t total) { progress.update(stage, done, total); });
+    const auto stats = data::build_dataset(*opt, [&](std::string_view stage, std::int64_t done, std::int64_t total) {
+      progress.update(stage, done, total);
+    });
     print_summary(stats, opt->out_dir.string());
   });
 }

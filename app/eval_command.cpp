@@ -6,10 +6,10 @@
 // of Grad-CAM energy outside the lungs (models/lung_energy.h).
 #include "app/commands.h"
 #include "app/progress.h"
+#include "base/parallel.h"
 #include "data/dataset.h"
 #include "data/labels.h"
 #include "engine/io/atomic_file.h"
-#include "base/parallel.h"
 #include "engine/random.h"
 #include "models/dataset_eval.h"
 #include "models/dataset_settings.h"
@@ -21,8 +21,8 @@
 #include "models/shortcut_report.h"
 #include "models/source_probe.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -91,7 +91,8 @@ std::optional<ProbeResult> probe_sources(LoadedModel& model, const data::Dataset
   std::vector<std::string> names;
   std::map<data::Source, int> label_of;
   for (data::Source s : sources) label_of[s] = static_cast<int>(names.size()), names.emplace_back(data::source_name(s));
-  auto with_sources = [&](const std::vector<std::int64_t>& list, std::vector<std::int64_t>& out, std::vector<int>& labels) {
+  auto with_sources = [&](const std::vector<std::int64_t>& list, std::vector<std::int64_t>& out,
+                          std::vector<int>& labels) {
     for (auto i : list)
       if (const auto it = label_of.find(dataset.row(i).source); it != label_of.end()) {
         out.push_back(i);
@@ -127,10 +128,9 @@ void run_eval(const EvalOptions& opt) {
   const auto& target_names = data::target_names(dataset.num_classes());
   Progress progress;
   const auto start = std::chrono::steady_clock::now();
-  const DatasetEvaluation evaluation =
-      evaluate_on_dataset(*model.net, model.info, dataset, indices, opt.batch, [&](std::int64_t done) {
-        progress.update("eval", done, static_cast<std::int64_t>(indices.size()));
-      });
+  const DatasetEvaluation evaluation = evaluate_on_dataset(
+      *model.net, model.info, dataset, indices, opt.batch,
+      [&](std::int64_t done) { progress.update("eval", done, static_cast<std::int64_t>(indices.size())); });
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const std::vector<double>& probabilities = evaluation.probabilities;
   const std::vector<int>& targets = evaluation.targets;
@@ -154,9 +154,8 @@ void run_eval(const EvalOptions& opt) {
                                   {"probabilities", std::move(p)}});
   }
 
-  fmt::print("cxr eval: {} on the {} split of {} ({} images, {:.1f} s, {:.0f} images/s, {} threads, {})\n\n",
-             opt.model, opt.split, opt.data, report.count, seconds, report.count / seconds, num_threads(),
-             device.str());
+  fmt::print("cxr eval: {} on the {} split of {} ({} images, {:.1f} s, {:.0f} images/s, {} threads, {})\n\n", opt.model,
+             opt.split, opt.data, report.count, seconds, report.count / seconds, num_threads(), device.str());
   fmt::print("{}\n{}\n", format_report(report), format_shortcut_report(shortcut));
 
   std::optional<ProbeResult> probe;
@@ -205,9 +204,10 @@ void run_eval(const EvalOptions& opt) {
 
 void add_eval_command(CLI::App& app) {
   auto opt = std::make_shared<EvalOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "eval", "Evaluate a model on a split of a built dataset: per-class precision, recall, F1, AUC, "
-              "confusion matrix, calibration");
+  CLI::App* cmd =
+      app.add_subcommand("eval",
+                         "Evaluate a model on a split of a built dataset: per-class precision, recall, F1, AUC, "
+                         "confusion matrix, calibration");
   cmd->add_option("--data", opt->data, "dataset directory (cxr data build)")->required()->check(CLI::ExistingDirectory);
   cmd->add_option("--model", opt->model, "model file")->required()->check(CLI::ExistingFile);
   cmd->add_option("--split", opt->split, "train, val or test")

@@ -10,11 +10,10 @@
 // default: the one the dataset was built from, as stats.json records it).
 #include "app/commands.h"
 #include "app/progress.h"
+#include "base/parallel.h"
 #include "data/dataset.h"
 #include "data/labels.h"
 #include "engine/io/atomic_file.h"
-#include "app/commands.h"
-#include "base/parallel.h"
 #include "models/dataset_settings.h"
 #include "models/device_choice.h"
 #include "models/gradcam.h"
@@ -22,8 +21,8 @@
 #include "models/inference.h"
 #include "models/lung_fields.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -80,14 +79,13 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
   ClassifierNet& net = *model.net;
   const data::Dataset dataset = data::Dataset::open(opt.data);
   check_dataset_matches_model(dataset, model.info, opt.data, opt.model);
-  const int size = dataset.image_size();                 // the fitted square of the cache
+  const int size = dataset.image_size();                // the fitted square of the cache
   const int input_size = model.info.config.input_size;  // the maps' square (the same or resized)
   const data::Fit fit = dataset.fit();
 
   // Lung boxes, when the ieee8023 folder can be found.
   const std::string covid = !opt.covid.empty() ? opt.covid : dataset_covid_dir(opt.data).string();
-  const std::string boxes_path =
-      !opt.boxes.empty() ? opt.boxes : default_lung_boxes(covid).string();
+  const std::string boxes_path = !opt.boxes.empty() ? opt.boxes : default_lung_boxes(covid).string();
   std::map<std::string, AnnotatedImage> boxes;
   if (!covid.empty() && fs::exists(boxes_path))
     boxes = read_coco_boxes(boxes_path);
@@ -238,8 +236,10 @@ void add_eval_heatmaps_command(CLI::App& app) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--covid", opt->covid, "ieee8023 folder (default: the dataset's, from stats.json)");
-  cmd->add_option("--boxes", opt->boxes, "COCO lung boxes (default: <covid>/annotations/imageannotation_ai_lung_bounding_boxes.json)");
-  cmd->add_option("--seed", opt->seed, "seed of the image order, the random maps and tie-breaking")->capture_default_str();
+  cmd->add_option("--boxes", opt->boxes,
+                  "COCO lung boxes (default: <covid>/annotations/imageannotation_ai_lung_bounding_boxes.json)");
+  cmd->add_option("--seed", opt->seed, "seed of the image order, the random maps and tie-breaking")
+      ->capture_default_str();
   cmd->add_option("--json", opt->json, "write the summary and per-image values to this JSON file");
   cmd->add_option("--threads", opt->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--device", opt->device, kDeviceHelp)->capture_default_str();

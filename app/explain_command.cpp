@@ -4,17 +4,16 @@
 // method, layer, model); --heatmap writes the map itself on the model's input square
 // as CSV. One JSON line on stdout summarises the explanation.
 #include "app/commands.h"
-#include "engine/io/atomic_file.h"
-#include "app/commands.h"
 #include "base/parallel.h"
+#include "engine/io/atomic_file.h"
 #include "models/device_choice.h"
 #include "models/gradcam.h"
 #include "models/inference.h"
 #include "models/overlay.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -57,26 +56,26 @@ void run_explain(const ExplainOptions& opt) {
   const double probability = h.probabilities[h.target_class];
   const auto predicted = std::max_element(h.probabilities.begin(), h.probabilities.end()) - h.probabilities.begin();
 
-  const Tensor heat = heatmap_to_source(h.map, image.geometry, model.info.fit_size(), image.source.width,
-                                        image.source.height);
+  const Tensor heat =
+      heatmap_to_source(h.map, image.geometry, model.info.fit_size(), image.source.width, image.source.height);
   const RgbImage overlay = render_overlay(image.source, heat, opt.opacity);
   const std::string description =
       fmt::format("{} heatmap of class {} (probability {:.4f}; predicted {}) at layer {}. Note: {}.",
                   cam_method_name(method), cls, probability, names[predicted], layer, kShortcutCaveat);
-  write_file_atomically(opt.out, encode_png(overlay, {{"Software", fmt::format("cxr {}", CXR_VERSION)},
-                                                      {"Description", description},
-                                                      {"cxr:class", cls},
-                                                      {"cxr:probability", fmt::format("{:.6f}", probability)},
-                                                      {"cxr:predicted", names[predicted]},
-                                                      {"cxr:method", cam_method_name(method)},
-                                                      {"cxr:layer", layer},
-                                                      {"cxr:model", std::filesystem::path(model_path).filename().string()},
-                                                      {"cxr:image", std::filesystem::path(opt.image).filename().string()}}));
+  write_file_atomically(opt.out,
+                        encode_png(overlay, {{"Software", fmt::format("cxr {}", CXR_VERSION)},
+                                             {"Description", description},
+                                             {"cxr:class", cls},
+                                             {"cxr:probability", fmt::format("{:.6f}", probability)},
+                                             {"cxr:predicted", names[predicted]},
+                                             {"cxr:method", cam_method_name(method)},
+                                             {"cxr:layer", layer},
+                                             {"cxr:model", std::filesystem::path(model_path).filename().string()},
+                                             {"cxr:image", std::filesystem::path(opt.image).filename().string()}}));
   if (!opt.heatmap.empty()) write_file_atomically(opt.heatmap, heatmap_csv(h.map));
 
-  boost::json::object line{{"image", opt.image},       {"method", cam_method_name(method)},
-                           {"class", cls},             {"probability", probability},
-                           {"predicted", names[predicted]}, {"layer", layer},
+  boost::json::object line{{"image", opt.image},         {"method", cam_method_name(method)}, {"class", cls},
+                           {"probability", probability}, {"predicted", names[predicted]},     {"layer", layer},
                            {"overlay", opt.out}};
   if (!opt.heatmap.empty()) line["heatmap"] = opt.heatmap;
   fmt::print("{}\n", boost::json::serialize(line));
@@ -86,10 +85,9 @@ void run_explain(const ExplainOptions& opt) {
 
 void add_explain_command(CLI::App& app) {
   auto opt = std::make_shared<ExplainOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "explain", "Grad-CAM / Grad-CAM++ heatmap of one image, drawn over the X-ray as a PNG");
-  cmd->add_option("--model", opt->model,
-                  "model file (default: $CXR_MODEL, else the bundled cxr-small.safetensors)");
+  CLI::App* cmd =
+      app.add_subcommand("explain", "Grad-CAM / Grad-CAM++ heatmap of one image, drawn over the X-ray as a PNG");
+  cmd->add_option("--model", opt->model, "model file (default: $CXR_MODEL, else the bundled cxr-small.safetensors)");
   cmd->add_option("--image", opt->image, "JPEG or PNG chest X-ray")->required();
   cmd->add_option("--method", opt->method, "gradcam or gradcam++")
       ->check(CLI::IsMember({"gradcam", "gradcam++"}))

@@ -1,18 +1,17 @@
 // cxr: the command-line entry point. Each subcommand lives in its own file and
 // registers itself here.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "app/commands.h"
 #include "base/check.h"
 #include "kernels/cuda/runtime.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"CXR: a from-scratch deep-learning engine for chest X-ray classification.\n"
-               "Research software, not a medical device."};
-  app.set_version_flag("--version", [] {
-    return fmt::format("cxr {}\n{}", CXR_VERSION, cxr::cuda::describe());
-  });
+  CLI::App app{
+      "CXR: a from-scratch deep-learning engine for chest X-ray classification.\n"
+      "Research software, not a medical device."};
+  app.set_version_flag("--version", [] { return fmt::format("cxr {}\n{}", CXR_VERSION, cxr::cuda::describe()); });
   app.require_subcommand(0, 1);
   // Subcommands (one file each in app/) are added here.
   cxr::cli::add_demo_command(app);

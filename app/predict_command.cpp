@@ -9,8 +9,8 @@
 #include "models/device_choice.h"
 #include "models/inference.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <memory>
 #include <optional>
@@ -91,11 +91,10 @@ void run_predict(const PredictOptions& opt) {
 
 void add_predict_command(CLI::App& app) {
   auto opt = std::make_shared<PredictOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "predict", "Classify chest X-ray images (JPEG/PNG, any size): one JSON line per image. "
-                 "Research software, not a medical device.");
-  cmd->add_option("--model", opt->model,
-                  "model file (default: $CXR_MODEL, else the bundled cxr-small.safetensors)");
+  CLI::App* cmd = app.add_subcommand("predict",
+                                     "Classify chest X-ray images (JPEG/PNG, any size): one JSON line per image. "
+                                     "Research software, not a medical device.");
+  cmd->add_option("--model", opt->model, "model file (default: $CXR_MODEL, else the bundled cxr-small.safetensors)");
   cmd->add_option("images", opt->images, "image files")->required();
   cmd->add_option("--threads", opt->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--device", opt->device, kDeviceHelp)->capture_default_str();

@@ -31,7 +31,7 @@ struct ServeOptions {
   int threads = 0;
   std::string data;       // base dataset of fine-tuning (a `cxr data build` directory); empty: samples only
   int train_threads = 0;  // 0: half the cores, at least 1
-  std::string web;  // empty: the bundled web/ (models/bundled_files.h)
+  std::string web;        // empty: the bundled web/ (models/bundled_files.h)
 };
 
 // The version to serve: --model (stored as a version and activated), else the
@@ -65,9 +65,10 @@ void serve(const ServeOptions& o) {
 
   server::Store store(o.store);
   if (const auto token = store.create_token_if_missing())
-    fmt::print("cxr serve: new store {}; API token for adding samples, fine-tuning and activating models "
-               "(shown once, keep it):\n  {}\n",
-               std::filesystem::absolute(o.store).string(), *token);
+    fmt::print(
+        "cxr serve: new store {}; API token for adding samples, fine-tuning and activating models "
+        "(shown once, keep it):\n  {}\n",
+        std::filesystem::absolute(o.store).string(), *token);
   const auto served = server::load_served_model(choose_model(store, o), device);
   server::InferenceService inference(served);
   server::App app;
@@ -110,8 +111,7 @@ void add_serve_command(CLI::App& app) {
                   "version, else $CXR_MODEL, else the bundled model)");
   cmd->add_option("--store", o->store, "store folder: samples, model versions, token")->capture_default_str();
   cmd->add_option("--host", o->host, "IP address to listen on")->capture_default_str();
-  cmd->add_option("--port", o->port, "TCP port (0: any free port)")->check(CLI::Range(0, 65535))
-      ->capture_default_str();
+  cmd->add_option("--port", o->port, "TCP port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
   cmd->add_option("--device", o->device, kDeviceHelp)->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--web", o->web, "folder of the browser UI (default: the bundled one)");

@@ -79,7 +79,8 @@ void add_options(CLI::App* cmd, TrainOptions& o, Given& g) {
   cmd->add_option("--optimizer", g.optimizer, "adamw or sgd (Nesterov momentum 0.9)")
       ->check(CLI::IsMember({"adamw", "sgd"}))
       ->capture_default_str();
-  cmd->add_option("--class-weights", g.class_weights, "auto: inverse class frequency of the train split; sqrt: its square root; none")
+  cmd->add_option("--class-weights", g.class_weights,
+                  "auto: inverse class frequency of the train split; sqrt: its square root; none")
       ->check(CLI::IsMember({"auto", "sqrt", "none"}))
       ->capture_default_str();
   cmd->add_option("--augment", g.augment, "on, strong (also gamma, blur, noise, borders, JPEG: source cues) or off")
@@ -105,8 +106,9 @@ void add_options(CLI::App* cmd, TrainOptions& o, Given& g) {
   cmd->add_option("--size", o.size, "input side in pixels, resized from the dataset's (0: the dataset's)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd->add_option("--patience", o.patience, "stop after this many epochs without a better validation macro-F1 "
-                                            "(0: never)")
+  cmd->add_option("--patience", o.patience,
+                  "stop after this many epochs without a better validation macro-F1 "
+                  "(0: never)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--max-minutes", o.max_minutes, "stop with a resumable checkpoint after this long (0: no limit)")
@@ -119,7 +121,8 @@ void add_options(CLI::App* cmd, TrainOptions& o, Given& g) {
                   "share of the train split's patients to train on, per class (learning curves)")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  cmd->add_option("--workers", o.workers, "threads preparing batches")->check(CLI::NonNegativeNumber)
+  cmd->add_option("--workers", o.workers, "threads preparing batches")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--device", o.device, kDeviceHelp)->capture_default_str();
   cmd->add_option("--init-model", g.init_model,
@@ -134,7 +137,9 @@ void add_options(CLI::App* cmd, TrainOptions& o, Given& g) {
 // With --resume, the checkpoint's settings are the defaults; what the command line
 // gives explicitly overrides them (and the trainer refuses what would change the run).
 TrainOptions resolve(CLI::App* cmd, const TrainOptions& given, const Given& g) {
-  auto was_given = [cmd](const char* name) { return cmd->get_option(name)->count() > 0; };
+  auto was_given = [cmd](const char* name) {
+    return cmd->get_option(name)->count() > 0;
+  };
   TrainOptions o = given;
   o.optimizer = parse_optimizer(g.optimizer);
   o.class_weights = parse_class_weighting(g.class_weights);
@@ -180,19 +185,24 @@ void print_plan(const TrainOptions& o, const TrainPlan& p) {
   std::string weights;
   for (std::size_t c = 0; c < p.class_names.size(); ++c)
     weights += fmt::format("{}{} {:.3f}", c ? ", " : "", p.class_names[c], p.class_weights[c]);
-  fmt::print("  {} epochs of {} batches of {}, {} lr {:g} (warm-up + cosine), augmentation {}, seed {}, {} threads, "
-             "on {}\n",
-             o.epochs, p.batches_per_epoch, o.batch, optimizer_name(o.optimizer), p.lr,
-             !o.augment ? "off" : o.strong_augment ? "strong" : "on", o.seed, p.threads, p.device);
+  fmt::print(
+      "  {} epochs of {} batches of {}, {} lr {:g} (warm-up + cosine), augmentation {}, seed {}, {} threads, "
+      "on {}\n",
+      o.epochs, p.batches_per_epoch, o.batch, optimizer_name(o.optimizer), p.lr,
+      !o.augment         ? "off"
+      : o.strong_augment ? "strong"
+                         : "on",
+      o.seed, p.threads, p.device);
   fmt::print("  sampling {}, source adversary {:g}, model kept by validation {}\n", sample_balance_name(o.balance),
              o.adversary, selection_name(o.select));
   fmt::print("  class weights: {}\n", weights);
   if (p.checkpoint_threads > 0) {
     fmt::print("  resuming at epoch {} batch {}\n", p.start_epoch + 1, p.start_batch);
     if (p.checkpoint_threads != p.threads)
-      fmt::print("  note: the checkpoint ran on {} threads, this run on {}: the results may differ in the last bits "
-                 "from an uninterrupted run (pass --threads {} for an exact continuation)\n",
-                 p.checkpoint_threads, p.threads, p.checkpoint_threads);
+      fmt::print(
+          "  note: the checkpoint ran on {} threads, this run on {}: the results may differ in the last bits "
+          "from an uninterrupted run (pass --threads {} for an exact continuation)\n",
+          p.checkpoint_threads, p.threads, p.checkpoint_threads);
   }
   std::fflush(stdout);
 }
@@ -205,10 +215,11 @@ void print_epoch(const EpochRecord& r, const std::vector<std::string>& classes, 
                                 ? std::string()
                                 : fmt::format(", worst cell {} {:.3f}", r.val_worst_cell, r.val_worst_cell_f1);
   const std::string source = r.train_source_loss != 0 ? fmt::format(" (source loss {:.3f})", r.train_source_loss) : "";
-  fmt::print("epoch {}: train loss {:.4f}{} | val loss {:.4f}, accuracy {:.1f}%, macro-F1 {:.4f}{}{} | F1 {} | "
-             "{:.0f} s, {:.1f} img/s\n",
-             r.epoch, r.train_loss, source, r.val_loss, 100 * r.val_accuracy, r.val_macro_f1, worst,
-             best ? " (best, saved)" : "", f1, r.train_seconds, r.images_per_second);
+  fmt::print(
+      "epoch {}: train loss {:.4f}{} | val loss {:.4f}, accuracy {:.1f}%, macro-F1 {:.4f}{}{} | F1 {} | "
+      "{:.0f} s, {:.1f} img/s\n",
+      r.epoch, r.train_loss, source, r.val_loss, 100 * r.val_accuracy, r.val_macro_f1, worst,
+      best ? " (best, saved)" : "", f1, r.train_seconds, r.images_per_second);
   std::fflush(stdout);
 }
 
@@ -217,8 +228,9 @@ void print_epoch(const EpochRecord& r, const std::vector<std::string>& classes, 
 void add_train_command(CLI::App& app) {
   auto options = std::make_shared<TrainOptions>();
   auto given = std::make_shared<Given>();
-  CLI::App* cmd = app.add_subcommand("train", "Train a network on a dataset directory; keeps the best epoch by "
-                                              "validation macro-F1 and writes a model card next to it");
+  CLI::App* cmd = app.add_subcommand("train",
+                                     "Train a network on a dataset directory; keeps the best epoch by "
+                                     "validation macro-F1 and writes a model card next to it");
   add_options(cmd, *options, *given);
   cmd->callback([cmd, options, given] {
     if (given->threads > 0) set_num_threads(given->threads);
@@ -230,7 +242,9 @@ void add_train_command(CLI::App& app) {
       classes = p.class_names;
       print_plan(o, p);
     };
-    cb.on_step = [&](const StepReport& r) { steps.step(r); };
+    cb.on_step = [&](const StepReport& r) {
+      steps.step(r);
+    };
     cb.on_epoch = [&](const EpochRecord& r, bool best) {
       steps.end_line();
       print_epoch(r, classes, best);

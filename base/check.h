@@ -17,11 +17,11 @@ class Error : public std::runtime_error {
 };
 
 // CXR_CHECK(cond, "fmt string {}", args...) throws cxr::Error when cond is false.
-#define CXR_CHECK(cond, ...)                                     \
-  do {                                                           \
-    if (!(cond)) [[unlikely]] {                                  \
-      throw ::cxr::Error(::fmt::format(__VA_ARGS__));            \
-    }                                                            \
+#define CXR_CHECK(cond, ...)                          \
+  do {                                                \
+    if (!(cond)) [[unlikely]] {                       \
+      throw ::cxr::Error(::fmt::format(__VA_ARGS__)); \
+    }                                                 \
   } while (0)
 
 }  // namespace cxr

@@ -33,8 +33,7 @@ class ThreadPool {
     size_ = std::max(1, threads);
     stopping_ = false;
     // New workers start at the current generation, so a finished job is not re-run.
-    for (int i = 1; i < size_; ++i)
-      workers_.emplace_back([this, i, g = generation_] { worker_loop(i, g); });
+    for (int i = 1; i < size_; ++i) workers_.emplace_back([this, i, g = generation_] { worker_loop(i, g); });
   }
 
   // Runs job(part) for part in [0, parts), parts <= size(); returns when all are done.
@@ -150,9 +149,13 @@ ThreadPoolScope::ThreadPoolScope(int threads) : previous_(t_own_pool) {
   t_own_pool = pool_.get();
 }
 
-ThreadPoolScope::~ThreadPoolScope() { t_own_pool = previous_; }
+ThreadPoolScope::~ThreadPoolScope() {
+  t_own_pool = previous_;
+}
 
-int num_threads() { return t_own_pool != nullptr ? t_own_pool->size() : pool().size(); }
+int num_threads() {
+  return t_own_pool != nullptr ? t_own_pool->size() : pool().size();
+}
 
 void set_num_threads(int n) {
   CXR_CHECK(n >= 1, "set_num_threads: need at least 1 thread, got {}", n);

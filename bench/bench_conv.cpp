@@ -35,13 +35,13 @@ std::vector<float> random_vector(std::int64_t n, std::uint64_t seed) {
 }
 
 void set_flops(benchmark::State& state, double flops_per_iteration) {
-  state.counters["FLOP/s"] =
-      benchmark::Counter(flops_per_iteration, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["FLOP/s"] = benchmark::Counter(flops_per_iteration, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // ---- GEMM ---------------------------------------------------------------------------------
 
-template <bool kParallel> void BM_Gemm(benchmark::State& state) {
+template <bool kParallel>
+void BM_Gemm(benchmark::State& state) {
   const std::int64_t M = state.range(0), N = state.range(1), K = state.range(2);
   const bool ta = state.range(3) != 0, tb = state.range(4) != 0;
   const auto A = random_vector(M * K, 1), B = random_vector(K * N, 2);
@@ -136,19 +136,20 @@ void set_conv_counters(benchmark::State& state, const Conv2dShape& s, bool backw
 
 void register_conv_benchmarks() {
   for (const Layer& layer : net_layers()) {
-    benchmark::RegisterBenchmark(
-        ("BM_ConvForward/" + layer.name).c_str(),
-        [layer](benchmark::State& state) {
-          const Conv2dShape& s = layer.shape;
-          ConvData d(s);
-          auto run = [&] { cpu::conv2d_forward<float>(d.y.data(), d.x.data(), d.w.data(), nullptr, s); };
-          run();  // warm-up: first touch of the output pages, packing buffers
-          for (auto _ : state) {
-            run();
-            benchmark::DoNotOptimize(d.y.data());
-          }
-          set_conv_counters(state, s, false, false);
-        })
+    benchmark::RegisterBenchmark(("BM_ConvForward/" + layer.name).c_str(),
+                                 [layer](benchmark::State& state) {
+                                   const Conv2dShape& s = layer.shape;
+                                   ConvData d(s);
+                                   auto run = [&] {
+                                     cpu::conv2d_forward<float>(d.y.data(), d.x.data(), d.w.data(), nullptr, s);
+                                   };
+                                   run();  // warm-up: first touch of the output pages, packing buffers
+                                   for (auto _ : state) {
+                                     run();
+                                     benchmark::DoNotOptimize(d.y.data());
+                                   }
+                                   set_conv_counters(state, s, false, false);
+                                 })
         ->Iterations(3)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
@@ -157,9 +158,8 @@ void register_conv_benchmarks() {
                                    const Conv2dShape& s = layer.shape;
                                    ConvData d(s);
                                    auto run = [&] {
-                                     cpu::conv2d_backward<float>(layer.input_grad ? d.dx.data() : nullptr,
-                                                                 d.dw.data(), nullptr, d.dy.data(),
-                                                                 d.x.data(), d.w.data(), s);
+                                     cpu::conv2d_backward<float>(layer.input_grad ? d.dx.data() : nullptr, d.dw.data(),
+                                                                 nullptr, d.dy.data(), d.x.data(), d.w.data(), s);
                                    };
                                    run();
                                    for (auto _ : state) {
@@ -188,12 +188,10 @@ void BM_LinearForward(benchmark::State& state) {
 BENCHMARK(BM_LinearForward)->MinTime(0.05)->UseRealTime();
 
 void BM_LinearBackward(benchmark::State& state) {
-  const auto x = random_vector(kBatch * 512, 7), w = random_vector(4 * 512, 8),
-             dy = random_vector(kBatch * 4, 9);
+  const auto x = random_vector(kBatch * 512, 7), w = random_vector(4 * 512, 8), dy = random_vector(kBatch * 4, 9);
   std::vector<float> dx(kBatch * 512), dw(4 * 512), db(4);
   for (auto _ : state) {
-    cpu::linear_backward<float>(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), kBatch, 512,
-                                4);
+    cpu::linear_backward<float>(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), kBatch, 512, 4);
     benchmark::DoNotOptimize(dw.data());
   }
   set_flops(state, 2 * 2.0 * kBatch * 512 * 4);

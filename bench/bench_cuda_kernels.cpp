@@ -24,8 +24,8 @@
 #include "engine/optim/adamw.h"
 #include "engine/random.h"
 #include "kernels/cuda/conv2d.h"
-#include "kernels/cuda/runtime.h"
 #include "kernels/cuda/gemm.h"
+#include "kernels/cuda/runtime.h"
 #include "models/net_config.h"
 
 #include <cublas_v2.h>
@@ -46,9 +46,9 @@ using bench::GpuTiming;
 using bench::report_roofline;
 using bench::time_gpu;
 
-#define CXR_CUBLAS_CHECK(call)                                                              \
-  do {                                                                                      \
-    const cublasStatus_t st = (call);                                                       \
+#define CXR_CUBLAS_CHECK(call)                                                                               \
+  do {                                                                                                       \
+    const cublasStatus_t st = (call);                                                                        \
     if (st != CUBLAS_STATUS_SUCCESS) throw Error(fmt::format("{} failed: {}", #call, static_cast<int>(st))); \
   } while (0)
 
@@ -65,8 +65,8 @@ Tensor gpu_random(const Shape& shape, std::uint64_t seed) {
   float* dst = t.data<float>();
   cuda::copy_bytes(dst, true, host.data(), false, host.size() * sizeof(float));
   for (std::int64_t done = block; done < n; done += block)
-    CXR_CUDA_CHECK(cudaMemcpyAsync(dst + done, dst, std::min(block, n - done) * sizeof(float),
-                                   cudaMemcpyDeviceToDevice, cuda::stream()));
+    CXR_CUDA_CHECK(cudaMemcpyAsync(dst + done, dst, std::min(block, n - done) * sizeof(float), cudaMemcpyDeviceToDevice,
+                                   cuda::stream()));
   return t;
 }
 
@@ -81,17 +81,15 @@ cublasHandle_t cublas() {
 }
 
 // Row-major C[M x N] = A[M x K] B[K x N] through column-major cuBLAS: C^T = B^T A^T.
-void cublas_gemm(bool tf32, std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B,
-                 float* C) {
+void cublas_gemm(bool tf32, std::int64_t M, std::int64_t N, std::int64_t K, const float* A, const float* B, float* C) {
   const float alpha = 1, beta = 0;
   const int m = static_cast<int>(M), n = static_cast<int>(N), k = static_cast<int>(K);
   if (!tf32) {
     CXR_CUBLAS_CHECK(cublasSgemm(cublas(), CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &alpha, B, n, A, k, &beta, C, n));
     return;
   }
-  CXR_CUBLAS_CHECK(cublasGemmEx(cublas(), CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &alpha, B, CUDA_R_32F, n, A,
-                                CUDA_R_32F, k, &beta, C, CUDA_R_32F, n, CUBLAS_COMPUTE_32F_FAST_TF32,
-                                CUBLAS_GEMM_DEFAULT));
+  CXR_CUBLAS_CHECK(cublasGemmEx(cublas(), CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &alpha, B, CUDA_R_32F, n, A, CUDA_R_32F, k,
+                                &beta, C, CUDA_R_32F, n, CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT));
 }
 
 constexpr std::int64_t kGemmSide = 4096;
@@ -105,8 +103,8 @@ GpuTiming time_copy(std::int64_t elements) {
   Tensor dst = Tensor::empty({elements}, DType::F32, kGpu);
   const std::size_t bytes = static_cast<std::size_t>(elements) * sizeof(float);
   return time_gpu([&] {
-    CXR_CUDA_CHECK(cudaMemcpyAsync(dst.data<float>(), src.data<float>(), bytes, cudaMemcpyDeviceToDevice,
-                                   cuda::stream()));
+    CXR_CUDA_CHECK(
+        cudaMemcpyAsync(dst.data<float>(), src.data<float>(), bytes, cudaMemcpyDeviceToDevice, cuda::stream()));
   });
 }
 
@@ -118,7 +116,9 @@ GpuTiming time_cublas_gemm(bool tf32, std::int64_t side) {
 
 constexpr std::int64_t kCopyElements = std::int64_t{128} << 20;  // 512 MiB
 
-double gemm_flops(std::int64_t side) { return 2.0 * side * side * side; }
+double gemm_flops(std::int64_t side) {
+  return 2.0 * side * side * side;
+}
 
 const Ceilings& ceilings() {
   static const Ceilings c = [] {
@@ -183,14 +183,10 @@ std::vector<Layer> layers() {
                   std::int64_t groups) {
     return conv2d_shape(kBatch, C_in, H, H, C_out, K, stride, K == 3 ? 1 : 0, groups);
   };
-  return {{"stem 1->32 3x3 s2 @224", shape(1, 224, 32, 3, 2, 1)},
-          {"b0 dw 32 @112", shape(32, 112, 32, 3, 1, 32)},
-          {"b0 pw 32->64 @112", shape(32, 112, 64, 1, 1, 1)},
-          {"b1 dw 64 s2 @112", shape(64, 112, 64, 3, 2, 64)},
-          {"b1 pw 64->128 @56", shape(64, 56, 128, 1, 1, 1)},
-          {"b4 dw 256 @28", shape(256, 28, 256, 3, 1, 256)},
-          {"b4 pw 256->256 @28", shape(256, 28, 256, 1, 1, 1)},
-          {"b7 dw 512 @14", shape(512, 14, 512, 3, 1, 512)},
+  return {{"stem 1->32 3x3 s2 @224", shape(1, 224, 32, 3, 2, 1)}, {"b0 dw 32 @112", shape(32, 112, 32, 3, 1, 32)},
+          {"b0 pw 32->64 @112", shape(32, 112, 64, 1, 1, 1)},     {"b1 dw 64 s2 @112", shape(64, 112, 64, 3, 2, 64)},
+          {"b1 pw 64->128 @56", shape(64, 56, 128, 1, 1, 1)},     {"b4 dw 256 @28", shape(256, 28, 256, 3, 1, 256)},
+          {"b4 pw 256->256 @28", shape(256, 28, 256, 1, 1, 1)},   {"b7 dw 512 @14", shape(512, 14, 512, 3, 1, 512)},
           {"b7 pw 512->512 @14", shape(512, 14, 512, 1, 1, 1)}};
 }
 
@@ -209,15 +205,15 @@ double conv_flops(const Conv2dShape& s) {
   return 2.0 * s.N * s.C_out * s.H_out * s.W_out * (s.C_in / s.groups) * s.K * s.K;
 }
 double conv_forward_bytes(const Conv2dShape& s) {
-  return 4.0 * (s.N * s.C_in * s.H * s.W + s.N * s.C_out * s.H_out * s.W_out + s.C_out * (s.C_in / s.groups) * s.K * s.K);
+  return 4.0 *
+         (s.N * s.C_in * s.H * s.W + s.N * s.C_out * s.H_out * s.W_out + s.C_out * (s.C_in / s.groups) * s.K * s.K);
 }
 
 void BM_CxrConvForward(benchmark::State& state) {
   const Layer layer = layers()[state.range(0)];
   ConvTensors t(layer.s);
-  const GpuTiming timing = time_gpu([&] {
-    cuda::conv2d_forward<float>(t.y.data<float>(), t.x.data<float>(), t.w.data<float>(), nullptr, layer.s);
-  });
+  const GpuTiming timing = time_gpu(
+      [&] { cuda::conv2d_forward<float>(t.y.data<float>(), t.x.data<float>(), t.w.data<float>(), nullptr, layer.s); });
   report_roofline(state, timing, conv_forward_bytes(layer.s), conv_flops(layer.s), ceilings().copy_gbps,
                   ceilings().sgemm_gflops);
   state.SetLabel(layer.name);
@@ -229,20 +225,20 @@ void BM_CxrConvBackward(benchmark::State& state) {
   const Layer layer = layers()[state.range(0)];
   ConvTensors t(layer.s);
   const GpuTiming timing = time_gpu([&] {
-    cuda::conv2d_backward<float>(t.dx.data<float>(), t.dw.data<float>(), nullptr, t.dy.data<float>(),
-                                 t.x.data<float>(), t.w.data<float>(), layer.s);
+    cuda::conv2d_backward<float>(t.dx.data<float>(), t.dw.data<float>(), nullptr, t.dy.data<float>(), t.x.data<float>(),
+                                 t.w.data<float>(), layer.s);
   });
-  const double bytes = conv_forward_bytes(layer.s) + 4.0 * (layer.s.N * layer.s.C_in * layer.s.H * layer.s.W +
-                                                            t.w.numel());
+  const double bytes =
+      conv_forward_bytes(layer.s) + 4.0 * (layer.s.N * layer.s.C_in * layer.s.H * layer.s.W + t.w.numel());
   report_roofline(state, timing, bytes, 2 * conv_flops(layer.s), ceilings().copy_gbps, ceilings().sgemm_gflops);
   state.SetLabel(layer.name);
 }
 BENCHMARK(BM_CxrConvBackward)->DenseRange(0, 8)->UseManualTime()->Iterations(1)->Unit(benchmark::kMicrosecond);
 
 #ifdef CXR_HAVE_CUDNN
-#define CXR_CUDNN_CHECK(call)                                                                              \
-  do {                                                                                                     \
-    const cudnnStatus_t st = (call);                                                                       \
+#define CXR_CUDNN_CHECK(call)                                                                                  \
+  do {                                                                                                         \
+    const cudnnStatus_t st = (call);                                                                           \
     if (st != CUDNN_STATUS_SUCCESS) throw Error(fmt::format("{} failed: {}", #call, cudnnGetErrorString(st))); \
   } while (0)
 
@@ -267,12 +263,15 @@ void BM_CudnnConvForward(benchmark::State& state) {
   CXR_CUDNN_CHECK(cudnnCreateTensorDescriptor(&yd));
   CXR_CUDNN_CHECK(cudnnCreateFilterDescriptor(&wd));
   CXR_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&cd));
-  auto i = [](std::int64_t v) { return static_cast<int>(v); };
-  CXR_CUDNN_CHECK(cudnnSetTensor4dDescriptor(xd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, i(s.N), i(s.C_in), i(s.H), i(s.W)));
-  CXR_CUDNN_CHECK(cudnnSetTensor4dDescriptor(yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, i(s.N), i(s.C_out),
-                                             i(s.H_out), i(s.W_out)));
-  CXR_CUDNN_CHECK(cudnnSetFilter4dDescriptor(wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, i(s.C_out),
-                                             i(s.C_in / s.groups), i(s.K), i(s.K)));
+  auto i = [](std::int64_t v) {
+    return static_cast<int>(v);
+  };
+  CXR_CUDNN_CHECK(
+      cudnnSetTensor4dDescriptor(xd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, i(s.N), i(s.C_in), i(s.H), i(s.W)));
+  CXR_CUDNN_CHECK(
+      cudnnSetTensor4dDescriptor(yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, i(s.N), i(s.C_out), i(s.H_out), i(s.W_out)));
+  CXR_CUDNN_CHECK(cudnnSetFilter4dDescriptor(wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, i(s.C_out), i(s.C_in / s.groups),
+                                             i(s.K), i(s.K)));
   CXR_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(cd, i(s.padding), i(s.padding), i(s.stride), i(s.stride), 1, 1,
                                                   CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   CXR_CUDNN_CHECK(cudnnSetConvolutionGroupCount(cd, i(s.groups)));
@@ -280,8 +279,8 @@ void BM_CudnnConvForward(benchmark::State& state) {
   // Time every algorithm the heuristics offer once (cudnnFind), keep the fastest.
   int found = 0;
   cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-  CXR_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(cudnn(), xd, wd, cd, yd, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
-                                                       &found, perf));
+  CXR_CUDNN_CHECK(
+      cudnnFindConvolutionForwardAlgorithm(cudnn(), xd, wd, cd, yd, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
   int best = -1;
   for (int k = 0; k < found && best < 0; ++k)
     if (perf[k].status == CUDNN_STATUS_SUCCESS) best = k;
@@ -294,8 +293,8 @@ void BM_CudnnConvForward(benchmark::State& state) {
   const float alpha = 1, beta = 0;
   const GpuTiming timing = time_gpu([&] {
     CXR_CUDNN_CHECK(cudnnConvolutionForward(cudnn(), &alpha, xd, t.x.data<float>(), wd, t.w.data<float>(), cd,
-                                            perf[best].algo, workspace.data<float>(), ws_bytes,
-                                            &beta, yd, t.y.data<float>()));
+                                            perf[best].algo, workspace.data<float>(), ws_bytes, &beta, yd,
+                                            t.y.data<float>()));
   });
   report_roofline(state, timing, conv_forward_bytes(s), conv_flops(s), ceilings().copy_gbps, ceilings().sgemm_gflops);
   state.SetLabel(fmt::format("{} (algo {})", layer.name, static_cast<int>(perf[best].algo)));
@@ -321,7 +320,11 @@ void BM_CxrBatchNormRelu(benchmark::State& state) {
   report_roofline(state, t, 3.0 * x.numel() * sizeof(float), 0, ceilings().copy_gbps, 0);
   state.SetLabel(fmt::format("train fwd [128, {}, {}, {}]", C, H, H));
 }
-BENCHMARK(BM_CxrBatchNormRelu)->Args({32, 112})->Args({512, 14})->UseManualTime()->Iterations(1)
+BENCHMARK(BM_CxrBatchNormRelu)
+    ->Args({32, 112})
+    ->Args({512, 14})
+    ->UseManualTime()
+    ->Iterations(1)
     ->Unit(benchmark::kMicrosecond);
 
 void BM_CxrMaxPool(benchmark::State& state) {
@@ -349,7 +352,11 @@ void BM_CxrSoftmax(benchmark::State& state) {
   const GpuTiming t = time_gpu([&] { softmax(x); });
   report_roofline(state, t, 2.0 * x.numel() * sizeof(float), 0, ceilings().copy_gbps, 0);
 }
-BENCHMARK(BM_CxrSoftmax)->Args({128, 4})->Args({8192, 1024})->UseManualTime()->Iterations(1)
+BENCHMARK(BM_CxrSoftmax)
+    ->Args({128, 4})
+    ->Args({8192, 1024})
+    ->UseManualTime()
+    ->Iterations(1)
     ->Unit(benchmark::kMicrosecond);
 
 // A flat parameter buffer of n elements (cxr-small has about 0.8 M).

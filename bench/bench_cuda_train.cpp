@@ -97,8 +97,8 @@ void BM_CudaInferBatch(benchmark::State& state) {
   const Tensor x = random_images(kBatch, 3).to(Device::cuda());
   g.net.eval();
   NoGradGuard no_grad;
-  const double batch = median_seconds(
-      [&] { benchmark::DoNotOptimize(g.net.forward(x).to(Device::cpu()).data<float>()); }, 5, 30);
+  const double batch =
+      median_seconds([&] { benchmark::DoNotOptimize(g.net.forward(x).to(Device::cpu()).data<float>()); }, 5, 30);
   report(state, batch);
   state.counters["images_per_s"] = kBatch / batch;
 }

@@ -74,7 +74,12 @@ void BM_Loader(benchmark::State& state) {
 }
 BENCHMARK(BM_Loader)
     ->ArgNames({"augment", "workers"})
-    ->Args({0, 1})->Args({0, 2})->Args({1, 1})->Args({1, 2})->Args({2, 1})->Args({2, 2})
+    ->Args({0, 1})
+    ->Args({0, 2})
+    ->Args({1, 1})
+    ->Args({1, 2})
+    ->Args({2, 1})
+    ->Args({2, 2})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

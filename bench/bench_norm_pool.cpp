@@ -4,9 +4,9 @@
 // GB/s counts the compulsory traffic (each input read once, each output written
 // once); BM_Copy, a parallel copy of the largest activation, is the ceiling to
 // compare with.
+#include "base/parallel.h"
 #include "engine/autograd.h"
 #include "engine/ops.h"
-#include "base/parallel.h"
 #include "engine/random.h"
 #include "kernels/cpu/batch_norm.h"
 #include "kernels/cpu/elementwise.h"
@@ -63,9 +63,8 @@ void BM_BatchNormForwardTrain(benchmark::State& state) {
   std::vector<float> out(static_cast<std::size_t>(n)), gamma(C, 1.0f), beta(C, 0.0f);
   std::vector<float> mean(C), invstd(C), running_mean(C, 0.0f), running_var(C, 1.0f);
   for (auto _ : state) {
-    cpu::batch_norm_forward_train(out.data(), mean.data(), invstd.data(), running_mean.data(),
-                                  running_var.data(), x.data(), gamma.data(), beta.data(), kBatch,
-                                  C, HW, 0.1, 1e-5);
+    cpu::batch_norm_forward_train(out.data(), mean.data(), invstd.data(), running_mean.data(), running_var.data(),
+                                  x.data(), gamma.data(), beta.data(), kBatch, C, HW, 0.1, 1e-5);
     benchmark::DoNotOptimize(out.data());
   }
   set_gbps(state, 2.0 * n * sizeof(float));  // read x, write out
@@ -78,8 +77,8 @@ void BM_BatchNormBackwardTrain(benchmark::State& state) {
   std::vector<float> dx(static_cast<std::size_t>(n)), gamma(C, 1.0f), dgamma(C), dbeta(C);
   std::vector<float> mean(C, 0.0f), invstd(C, 0.8f);
   for (auto _ : state) {
-    cpu::batch_norm_backward(dx.data(), dgamma.data(), dbeta.data(), dy.data(), x.data(),
-                             mean.data(), invstd.data(), gamma.data(), kBatch, C, HW, true);
+    cpu::batch_norm_backward(dx.data(), dgamma.data(), dbeta.data(), dy.data(), x.data(), mean.data(), invstd.data(),
+                             gamma.data(), kBatch, C, HW, true);
     benchmark::DoNotOptimize(dx.data());
   }
   set_gbps(state, 3.0 * n * sizeof(float));  // read x and dy, write dx

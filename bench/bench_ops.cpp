@@ -21,7 +21,9 @@ namespace {
 using namespace cxr;
 using namespace cxr::testing;
 
-double bytes_of(const Tensor& t) { return static_cast<double>(t.numel()) * static_cast<double>(dtype_size(t.dtype())); }
+double bytes_of(const Tensor& t) {
+  return static_cast<double>(t.numel()) * static_cast<double>(dtype_size(t.dtype()));
+}
 
 void time_call(benchmark::State& state, const OpCall& call, Device device, bool backward) {
   Generator gen(1);
@@ -61,9 +63,11 @@ int main(int argc, char** argv) {
           if (backward && !op.has_backward) continue;
           const std::string name = std::string(backward ? "forward_backward/" : "forward/") + op.name + "/" +
                                    call.label + "/" + device.str();
-          benchmark::RegisterBenchmark(name.c_str(), [&call, device, backward](benchmark::State& state) {
-            time_call(state, call, device, backward);
-          })->UseRealTime()->Unit(benchmark::kMicrosecond);
+          benchmark::RegisterBenchmark(
+              name.c_str(),
+              [&call, device, backward](benchmark::State& state) { time_call(state, call, device, backward); })
+              ->UseRealTime()
+              ->Unit(benchmark::kMicrosecond);
         }
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();

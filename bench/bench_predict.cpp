@@ -86,11 +86,10 @@ void BM_Forward(benchmark::State& state) {
   const PreparedImage x = prepare_image(image_bytes(), model().info);
   const std::int64_t n = state.range(0), s = x.input.size(2);
   Tensor batch = Tensor::empty({n, 1, s, s});
-  for (std::int64_t i = 0; i < n; ++i)
-    std::copy_n(x.input.data<float>(), s * s, batch.data<float>() + i * s * s);
+  for (std::int64_t i = 0; i < n; ++i) std::copy_n(x.input.data<float>(), s * s, batch.data<float>() + i * s * s);
   for (auto _ : state) benchmark::DoNotOptimize(predict_probabilities(*model().net, batch));
-  state.counters["images_per_s"] = benchmark::Counter(static_cast<double>(n) * state.iterations(),
-                                                      benchmark::Counter::kIsRate);
+  state.counters["images_per_s"] =
+      benchmark::Counter(static_cast<double>(n) * state.iterations(), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Forward)->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(16)->Unit(benchmark::kMillisecond)->UseRealTime();
 

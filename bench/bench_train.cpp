@@ -2,9 +2,9 @@
 // one training step (forward, cross-entropy, backward, AdamW) and inference
 // (eval mode, no graph), batch 32 of 1x224x224, reporting images/s.
 // scripts/bench-cpu runs this next to bench/torch_reference.py on the same machine.
+#include "base/parallel.h"
 #include "engine/autograd.h"
 #include "engine/optim/adamw.h"
-#include "base/parallel.h"
 #include "models/depthwise_net.h"
 
 #include <benchmark/benchmark.h>

@@ -1,6 +1,7 @@
 #include "data/build.h"
 
 #include "base/check.h"
+#include "base/parallel.h"
 #include "data/dataset_writer.h"
 #include "data/ieee8023.h"
 #include "data/kermany.h"
@@ -9,7 +10,6 @@
 #include "data/nih.h"
 #include "engine/data/cache_file.h"
 #include "engine/data/sha256.h"
-#include "base/parallel.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -112,7 +112,7 @@ class SlotFile {
 struct Processed {
   std::string error, detail;  // error is a skip reason; empty when the image is usable
   std::string file_sha256;
-  Digest pixels{};            // of width, height and the decoded grey pixels
+  Digest pixels{};  // of width, height and the decoded grey pixels
 };
 
 Processed process(const Candidate& c, const BuildOptions& opt, std::uint8_t* resized) {
@@ -199,7 +199,9 @@ void append(SourceScan& all, SourceScan&& scan) {
   std::move(scan.same_patient.begin(), scan.same_patient.end(), std::back_inserter(all.same_patient));
 }
 
-std::string item_name(const Candidate& c) { return fmt::format("{}/{}", source_name(c.source), c.source_path); }
+std::string item_name(const Candidate& c) {
+  return fmt::format("{}/{}", source_name(c.source), c.source_path);
+}
 
 fs::path output_path(const fs::path& dir) {
   fs::path out = fs::absolute(dir).lexically_normal();
@@ -336,14 +338,18 @@ BuildStats build(const BuildOptions& opt, const ProgressFn& progress) {
     std::vector<Processed> results(n);
     const int threads = static_cast<int>(std::min<std::size_t>(n, opt.threads > 0 ? opt.threads : num_threads()));
     std::vector<std::vector<std::uint8_t>> buffers(threads, std::vector<std::uint8_t>(image_bytes));
-    run_workers(static_cast<std::int64_t>(n), threads, [&](std::int64_t i, int t) {
-      results[i] = process(cands[i], opt, buffers[t].data());
-      if (results[i].error.empty()) slots.write(static_cast<std::size_t>(i), buffers[t].data());
-    }, progress, "decoding");
+    run_workers(
+        static_cast<std::int64_t>(n), threads,
+        [&](std::int64_t i, int t) {
+          results[i] = process(cands[i], opt, buffers[t].data());
+          if (results[i].error.empty()) slots.write(static_cast<std::size_t>(i), buffers[t].data());
+        },
+        progress, "decoding");
     std::vector<bool> keep(n, false);
     for (std::size_t i = 0; i < n; ++i) {
       keep[i] = results[i].error.empty();
-      if (!keep[i]) scan.skipped.push_back({cands[i].source, cands[i].source_path, results[i].error, results[i].detail});
+      if (!keep[i])
+        scan.skipped.push_back({cands[i].source, cands[i].source_path, results[i].error, results[i].detail});
     }
 
     // 3. Duplicates, 4. split.
@@ -365,10 +371,11 @@ BuildStats build(const BuildOptions& opt, const ProgressFn& progress) {
     count_rows(stats, rows);
     stats.excluded = std::move(scan.excluded);
     stats.skipped = std::move(scan.skipped);
-    write_dataset(staging.path(), rows,
-                  {rows.size(), opt.size, opt.num_classes, static_cast<float>(stats.pixel_mean),
-                   static_cast<float>(stats.pixel_std)},
-                  [&](std::size_t k) { return slots.read(kept[k]); }, stats_to_json(stats));
+    write_dataset(
+        staging.path(), rows,
+        {rows.size(), opt.size, opt.num_classes, static_cast<float>(stats.pixel_mean),
+         static_cast<float>(stats.pixel_std)},
+        [&](std::size_t k) { return slots.read(kept[k]); }, stats_to_json(stats));
   }  // the staging slots are deleted here
   staging.commit(out, opt.overwrite);
   return stats;

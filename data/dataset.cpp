@@ -70,9 +70,15 @@ Dataset Dataset::concat(const Dataset& a, const Dataset& b) {
   return d;
 }
 
-const std::vector<std::string>& Dataset::class_names() const { return data::class_names(num_classes()); }
-int Dataset::num_targets() const { return data::num_targets(num_classes()); }
-const std::vector<std::string>& Dataset::target_names() const { return data::target_names(num_classes()); }
+const std::vector<std::string>& Dataset::class_names() const {
+  return data::class_names(num_classes());
+}
+int Dataset::num_targets() const {
+  return data::num_targets(num_classes());
+}
+const std::vector<std::string>& Dataset::target_names() const {
+  return data::target_names(num_classes());
+}
 
 std::vector<std::int64_t> Dataset::indices(Split split) const {
   std::vector<std::int64_t> out;

@@ -6,8 +6,8 @@
 //   dir/stats.json    what the build did (stats.h); at least {"settings": {"fit": ...}}
 #pragma once
 
-#include "engine/data/cache_file.h"
 #include "data/manifest.h"
+#include "engine/data/cache_file.h"
 
 #include <boost/json/object.hpp>
 
@@ -22,7 +22,6 @@ namespace cxr::data {
 // `pixels(k)` gives row k's image (cache.size^2 bytes); cache.count must be rows.size().
 // Throws cxr::Error on I/O errors.
 void write_dataset(const std::filesystem::path& dir, const std::vector<ManifestRow>& rows, const CacheInfo& cache,
-                   const std::function<const std::uint8_t*(std::size_t row)>& pixels,
-                   const boost::json::object& stats);
+                   const std::function<const std::uint8_t*(std::size_t row)>& pixels, const boost::json::object& stats);
 
 }  // namespace cxr::data

@@ -11,7 +11,9 @@ namespace cxr::data {
 namespace {
 
 using Kind = FindingRule::Kind;
-constexpr FindingRule dx(Diagnosis d) { return {Kind::diagnosis, d}; }
+constexpr FindingRule dx(Diagnosis d) {
+  return {Kind::diagnosis, d};
+}
 constexpr FindingRule kUnlabelled{Kind::unlabelled, Diagnosis::covid};
 constexpr FindingRule kNoClass{Kind::no_class, Diagnosis::covid};
 
@@ -72,10 +74,10 @@ constexpr Entry kFindings[] = {
     {"Aspiration", dx(Diagnosis::pneumonia_unspecified)},
     {"Pneumonia/Aspiration", dx(Diagnosis::pneumonia_unspecified)},
     // Known, but none of our classes.
-    {"Lipoid", kNoClass},             // exogenous lipoid pneumonia: chemical, not infectious
+    {"Lipoid", kNoClass},  // exogenous lipoid pneumonia: chemical, not infectious
     {"Pneumonia/Lipoid", kNoClass},
-    {"ARDS", kNoClass},               // a syndrome with many causes, not a pneumonia type
-    {"Tuberculosis", kNoClass},       // mycobacterial disease with its own radiographic pattern
+    {"ARDS", kNoClass},          // a syndrome with many causes, not a pneumonia type
+    {"Tuberculosis", kNoClass},  // mycobacterial disease with its own radiographic pattern
     // Not assigned upstream yet.
     {"todo", kUnlabelled},
     {"Unknown", kUnlabelled},
@@ -113,8 +115,8 @@ SourceScan select_ieee8023(const std::filesystem::path& root, int num_classes) {
 
   SourceScan scan;
   for (const auto& issue : table.issues)
-    scan.skipped.push_back({Source::ieee8023, fmt::format("metadata.csv line {}", issue.line),
-                            "malformed_csv_row", issue.message});
+    scan.skipped.push_back(
+        {Source::ieee8023, fmt::format("metadata.csv line {}", issue.line), "malformed_csv_row", issue.message});
 
   struct Taken {
     std::size_t candidate;  // index into scan.candidates
@@ -179,9 +181,8 @@ SourceScan select_ieee8023(const std::filesystem::path& root, int num_classes) {
       const Candidate& first = scan.candidates[it->second.candidate];
       scan.same_patient.emplace_back(first.patient, patient_key);
       if (first.label != *label) conflicting[it->second.candidate] = true;
-      skip("duplicate_metadata_row",
-           fmt::format("same file as metadata.csv line {}{}", it->second.line,
-                       first.label != *label ? ", with another class" : ""));
+      skip("duplicate_metadata_row", fmt::format("same file as metadata.csv line {}{}", it->second.line,
+                                                 first.label != *label ? ", with another class" : ""));
       continue;
     }
     const auto file = root / folder / filename;

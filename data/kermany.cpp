@@ -10,8 +10,7 @@
 namespace cxr::data {
 
 std::optional<KermanyName> parse_kermany_name(std::string_view file_name) {
-  static const std::regex normal(R"(^((?:NORMAL2-)?IM-[0-9]+)-[0-9]+(?:-[0-9]+)?\.(?:jpe?g|png)$)",
-                                 std::regex::icase);
+  static const std::regex normal(R"(^((?:NORMAL2-)?IM-[0-9]+)-[0-9]+(?:-[0-9]+)?\.(?:jpe?g|png)$)", std::regex::icase);
   static const std::regex pneumonia(R"(^person([0-9]+)_(bacteria|virus)_[0-9]+(?:_[0-9]+)?\.(?:jpe?g|png)$)",
                                     std::regex::icase);
   const std::string name(file_name);
@@ -33,8 +32,7 @@ SourceScan scan_kermany(const std::filesystem::path& root, int num_classes) {
   constexpr Folder kFolders[] = {{"train", Split::train}, {"val", Split::val}, {"test", Split::test}};
   bool any = false;
   for (const auto& f : kFolders) any = any || fs::is_directory(root / f.name);
-  CXR_CHECK(any, "kermany: {} has none of train/, val/, test/ (expected the chest_xray folder)",
-            root.string());
+  CXR_CHECK(any, "kermany: {} has none of train/, val/, test/ (expected the chest_xray folder)", root.string());
 
   SourceScan scan;
   for (const auto& folder : kFolders) {
@@ -61,8 +59,8 @@ SourceScan scan_kermany(const std::filesystem::path& root, int num_classes) {
           continue;
         }
         if (parsed->pneumonia != (cls == "PNEUMONIA")) {
-          skip("name_contradicts_folder", fmt::format("a {} file name in {}/",
-                                                      parsed->pneumonia ? "pneumonia" : "normal", cls));
+          skip("name_contradicts_folder",
+               fmt::format("a {} file name in {}/", parsed->pneumonia ? "pneumonia" : "normal", cls));
           continue;
         }
         const Diagnosis d = !parsed->pneumonia ? Diagnosis::normal

@@ -49,7 +49,9 @@ const std::vector<std::string>& target_names(int num_classes) {
   return num_classes == 4 ? four : class_names(3);
 }
 
-int num_targets(int num_classes) { return static_cast<int>(target_names(num_classes).size()); }
+int num_targets(int num_classes) {
+  return static_cast<int>(target_names(num_classes).size());
+}
 
 std::uint32_t target_classes(int target, int num_classes) {
   const int n = num_targets(num_classes);

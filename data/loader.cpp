@@ -56,8 +56,7 @@ struct Loader::State {
       return out;
     }
     std::vector<std::int64_t> out = indices;
-    if (opt.shuffle)
-      shuffle(out, gen);
+    if (opt.shuffle) shuffle(out, gen);
     return out;
   }
 
@@ -86,9 +85,7 @@ struct Loader::State {
   void worker_loop() {
     std::unique_lock lock(mutex);
     for (;;) {
-      work.wait(lock, [&] {
-        return stop || (next_claim < num_batches && next_claim < next_deliver + opt.prefetch);
-      });
+      work.wait(lock, [&] { return stop || (next_claim < num_batches && next_claim < next_deliver + opt.prefetch); });
       if (stop) return;
       const std::int64_t k = next_claim++;
       ++in_flight;

@@ -43,9 +43,9 @@ struct LoaderOptions {
 };
 
 struct Batch {
-  Tensor images;                     // float32 [B, 1, S, S] on LoaderOptions::device
-  std::vector<int> labels;           // B target indices
-  std::vector<std::int64_t> indices; // dataset indices, B
+  Tensor images;                      // float32 [B, 1, S, S] on LoaderOptions::device
+  std::vector<int> labels;            // B target indices
+  std::vector<std::int64_t> indices;  // dataset indices, B
 };
 
 class Loader {

@@ -22,10 +22,9 @@ void write_manifest(const std::filesystem::path& path, const std::vector<Manifes
   CXR_CHECK(out.good(), "manifest: cannot create {}: {}", path.string(), std::strerror(errno));
   out << "id,source,source_path,patient,label,split,view,sha256,age,age_group\n";
   for (const auto& r : rows) {
-    out << r.id << ',' << source_name(r.source) << ',' << csv_field(r.source_path) << ','
-        << csv_field(r.patient) << ',' << names.at(r.label) << ',' << split_name(r.split) << ','
-        << csv_field(r.view) << ',' << r.sha256 << ',' << (r.age ? fmt::format("{}", *r.age) : "") << ','
-        << age_group_name(r.age_group) << '\n';
+    out << r.id << ',' << source_name(r.source) << ',' << csv_field(r.source_path) << ',' << csv_field(r.patient) << ','
+        << names.at(r.label) << ',' << split_name(r.split) << ',' << csv_field(r.view) << ',' << r.sha256 << ','
+        << (r.age ? fmt::format("{}", *r.age) : "") << ',' << age_group_name(r.age_group) << '\n';
   }
   out.close();
   CXR_CHECK(out.good(), "manifest: error writing {}", path.string());

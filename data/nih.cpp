@@ -34,8 +34,8 @@ SourceScan scan_nih(const std::filesystem::path& dir, int num_classes) {
 
   SourceScan scan;
   for (const auto& issue : table.issues)
-    scan.skipped.push_back({Source::nih, fmt::format("metadata.csv line {}", issue.line), "malformed_csv_row",
-                            issue.message});
+    scan.skipped.push_back(
+        {Source::nih, fmt::format("metadata.csv line {}", issue.line), "malformed_csv_row", issue.message});
 
   struct Taken {
     std::size_t candidate;  // index into scan.candidates
@@ -97,8 +97,8 @@ SourceScan scan_nih(const std::filesystem::path& dir, int num_classes) {
     taken.emplace(image, Taken{scan.candidates.size(), row.line});
     conflicting.push_back(false);
     const auto age = parse_age_years(f[c_age]);
-    scan.candidates.push_back({Source::nih, "images/" + image, file, patient_key, label, std::string(*view), {}, age,
-                               age_group_of(age)});
+    scan.candidates.push_back(
+        {Source::nih, "images/" + image, file, patient_key, label, std::string(*view), {}, age, age_group_of(age)});
   }
 
   // An image that rows give different labels has no trustworthy label.

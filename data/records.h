@@ -68,11 +68,11 @@ inline AgeGroup age_group_of(std::optional<double> age_years) {
 
 struct Candidate {
   Source source = Source::ieee8023;
-  std::string source_path;   // relative to the source root, '/'-separated (manifest column)
+  std::string source_path;  // relative to the source root, '/'-separated (manifest column)
   std::filesystem::path file;
-  std::string patient;       // "ieee8023:<patientid>", "kermany:<key>", "nih:<patient_id>": unique across sources
-  int label = 0;             // a target index (data/labels.h): a class or a label set
-  std::string view;          // PA, AP, AP Supine, ...
+  std::string patient;  // "ieee8023:<patientid>", "kermany:<key>", "nih:<patient_id>": unique across sources
+  int label = 0;        // a target index (data/labels.h): a class or a label set
+  std::string view;     // PA, AP, AP Supine, ...
   std::optional<Split> official_split;  // Kermany's own train/val/test folder
   std::optional<double> age{};          // years, as the metadata gives it; nothing when absent or unparsable
   AgeGroup age_group = AgeGroup::unknown;
@@ -81,7 +81,7 @@ struct Candidate {
 // One input left out. `reason` is a stable code (stats.json keys on it).
 struct Skip {
   Source source = Source::ieee8023;
-  std::string item;    // source path, or "metadata.csv line N"
+  std::string item;  // source path, or "metadata.csv line N"
   std::string reason;
   std::string detail;
 };

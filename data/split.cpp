@@ -35,7 +35,7 @@ class Components {
 };
 
 struct Unit {
-  std::string key;                 // smallest patient id in the unit
+  std::string key;  // smallest patient id in the unit
   std::vector<std::size_t> items;
   std::map<int, std::int64_t> per_stratum;
   std::optional<Split> fixed;
@@ -108,7 +108,9 @@ std::vector<Split> assign_splits(const std::vector<SplitItem>& items,
     std::vector<Split> active;
     for (Split s : kSplits)
       if (f.of(s) > 0) active.push_back(s);
-    auto images = [](const Unit* u) { return static_cast<std::int64_t>(u->items.size()); };
+    auto images = [](const Unit* u) {
+      return static_cast<std::int64_t>(u->items.size());
+    };
     std::int64_t total = 0;
     for (const Unit* u : list) total += images(u);
     std::array<std::int64_t, 3> assigned{};
@@ -123,7 +125,8 @@ std::vector<Split> assign_splits(const std::vector<SplitItem>& items,
       Split best = active.front();
       double best_deficit = -1e300;
       for (Split s : active) {
-        const double deficit = f.of(s) * static_cast<double>(total) - static_cast<double>(assigned[static_cast<int>(s)]);
+        const double deficit =
+            f.of(s) * static_cast<double>(total) - static_cast<double>(assigned[static_cast<int>(s)]);
         if (deficit > best_deficit) best = s, best_deficit = deficit;
       }
       place(*list[next], best);

@@ -29,8 +29,8 @@ json::object counts_object(const std::map<std::string, std::int64_t>& m) {
 json::array skip_items(const std::vector<Skip>& list) {
   json::array a;
   for (const auto& s : list)
-    a.push_back(json::object{{"source", source_name(s.source)}, {"item", s.item}, {"reason", s.reason},
-                             {"detail", s.detail}});
+    a.push_back(
+        json::object{{"source", source_name(s.source)}, {"item", s.item}, {"reason", s.reason}, {"detail", s.detail}});
   return a;
 }
 
@@ -49,8 +49,12 @@ std::int64_t BuildStats::source_images(Source src) const {
   return n;
 }
 
-std::map<std::string, std::int64_t> BuildStats::excluded_by_reason() const { return by_reason(excluded); }
-std::map<std::string, std::int64_t> BuildStats::skipped_by_reason() const { return by_reason(skipped); }
+std::map<std::string, std::int64_t> BuildStats::excluded_by_reason() const {
+  return by_reason(excluded);
+}
+std::map<std::string, std::int64_t> BuildStats::skipped_by_reason() const {
+  return by_reason(skipped);
+}
 
 std::int64_t BuildStats::duplicates_removed() const {
   std::int64_t n = 0;
@@ -193,10 +197,12 @@ json::object stats_to_json(const BuildStats& st) {
   for (const auto& g : st.duplicates) {
     json::array removed;
     for (const auto& r : g.removed) removed.push_back(json::string(r));
-    groups.push_back(json::object{{"kept", g.kept}, {"removed", removed}, {"conflicting_labels", g.conflicting_labels}});
+    groups.push_back(
+        json::object{{"kept", g.kept}, {"removed", removed}, {"conflicting_labels", g.conflicting_labels}});
   }
   root["duplicates"] = json::object{{"removed", st.duplicates_removed()}, {"groups", groups}};
-  root["excluded"] = json::object{{"counts", counts_object(st.excluded_by_reason())}, {"items", skip_items(st.excluded)}};
+  root["excluded"] =
+      json::object{{"counts", counts_object(st.excluded_by_reason())}, {"items", skip_items(st.excluded)}};
   root["skipped"] = json::object{{"counts", counts_object(st.skipped_by_reason())}, {"items", skip_items(st.skipped)}};
   return root;
 }

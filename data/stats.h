@@ -43,9 +43,9 @@ struct BuildStats {
   std::array<std::array<std::array<std::int64_t, kNumAgeGroups>, kNumSources>, 3> ages{};  // [split][source][group]
   std::array<std::array<std::int64_t, kMaxTargets>, 3> patients{};                         // distinct, [split][target]
   std::array<std::int64_t, 3> split_patients{};                                            // distinct, [split]
-  std::array<std::map<std::string, std::int64_t>, kNumSources> views;  // [source] view -> images
-  std::vector<Skip> excluded;  // by the selection rules
-  std::vector<Skip> skipped;   // bad input
+  std::array<std::map<std::string, std::int64_t>, kNumSources> views;                      // [source] view -> images
+  std::vector<Skip> excluded;                                                              // by the selection rules
+  std::vector<Skip> skipped;                                                               // bad input
   std::vector<DuplicateGroup> duplicates;
   double pixel_mean = 0.0, pixel_std = 1.0;  // train split, pixels in [0, 1]
 

@@ -11,12 +11,22 @@ namespace {
 thread_local bool t_grad_enabled = true;
 }
 
-bool grad_enabled() { return t_grad_enabled; }
+bool grad_enabled() {
+  return t_grad_enabled;
+}
 
-NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = false; }
-NoGradGuard::~NoGradGuard() { t_grad_enabled = previous_; }
-EnableGradGuard::EnableGradGuard() : previous_(t_grad_enabled) { t_grad_enabled = true; }
-EnableGradGuard::~EnableGradGuard() { t_grad_enabled = previous_; }
+NoGradGuard::NoGradGuard() : previous_(t_grad_enabled) {
+  t_grad_enabled = false;
+}
+NoGradGuard::~NoGradGuard() {
+  t_grad_enabled = previous_;
+}
+EnableGradGuard::EnableGradGuard() : previous_(t_grad_enabled) {
+  t_grad_enabled = true;
+}
+EnableGradGuard::~EnableGradGuard() {
+  t_grad_enabled = previous_;
+}
 
 bool any_requires_grad(std::initializer_list<const Tensor*> inputs) {
   if (!t_grad_enabled) return false;
@@ -76,8 +86,7 @@ void accumulate_into_grad(TensorImpl& t, const Tensor& g) {
 // The reverse sweep shared by run_backward and gradients. `wanted`, when given,
 // limits the sweep to tensors from which a wanted tensor can be reached and
 // collects the wanted gradients instead of accumulating into .grad.
-void sweep(const Tensor& root, const Tensor& grad_root,
-           const std::unordered_set<TensorImpl*>* wanted,
+void sweep(const Tensor& root, const Tensor& grad_root, const std::unordered_set<TensorImpl*>* wanted,
            std::unordered_map<TensorImpl*, Tensor>* collected) {
   CXR_CHECK(root.requires_grad(), "backward: the tensor does not require grad and has no grad_fn");
   check_same_shape("backward (seed gradient vs. tensor)", grad_root, root);
@@ -114,8 +123,7 @@ void sweep(const Tensor& root, const Tensor& grad_root,
     Node& node = *t->grad_fn;
     CXR_CHECK(node.backward, "backward: the graph through '{}' was already released", node.op);
     std::vector<Tensor> input_grads = node.backward(g);
-    CXR_CHECK(input_grads.size() == node.inputs.size(),
-              "backward of '{}' returned {} gradients for {} inputs", node.op,
+    CXR_CHECK(input_grads.size() == node.inputs.size(), "backward of '{}' returned {} gradients for {} inputs", node.op,
               input_grads.size(), node.inputs.size());
     for (std::size_t i = 0; i < node.inputs.size(); ++i) {
       const Tensor& in = node.inputs[i];
@@ -141,8 +149,7 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
   sweep(root, grad_root, nullptr, nullptr);
 }
 
-std::vector<Tensor> gradients(const Tensor& root, const Tensor& grad_root,
-                              const std::vector<Tensor>& wrt) {
+std::vector<Tensor> gradients(const Tensor& root, const Tensor& grad_root, const std::vector<Tensor>& wrt) {
   std::unordered_set<TensorImpl*> wanted;
   for (const Tensor& t : wrt) {
     CXR_CHECK(t.requires_grad(), "gradients: tensor {} does not require grad", t.str());

@@ -69,7 +69,6 @@ void run_backward(const Tensor& root, const Tensor& grad_root);
 // intermediates), like torch.autograd.grad: no .grad anywhere is touched and only
 // the part of the graph between root and `wrt` is swept (Grad-CAM at the last block
 // does not pay for a backward through the whole network). Releases the graph.
-std::vector<Tensor> gradients(const Tensor& root, const Tensor& grad_root,
-                              const std::vector<Tensor>& wrt);
+std::vector<Tensor> gradients(const Tensor& root, const Tensor& grad_root, const std::vector<Tensor>& wrt);
 
 }  // namespace cxr

@@ -13,6 +13,9 @@ namespace cxr {
 const Backend& backend_for(Device device);
 
 // The kernels of dtype T on `device`.
-template <class T> const Kernels<T>& kernels_for(Device device) { return backend_for(device).kernels<T>(); }
+template <class T>
+const Kernels<T>& kernels_for(Device device) {
+  return backend_for(device).kernels<T>();
+}
 
 }  // namespace cxr

@@ -10,7 +10,8 @@
 
 namespace cxr {
 
-template <class T> class DeviceBuffer {
+template <class T>
+class DeviceBuffer {
  public:
   DeviceBuffer(std::int64_t n, Device device)
       : backend_(&backend_for(device)), n_(n), p_(static_cast<T*>(backend_->allocate(bytes()))) {}

@@ -12,12 +12,23 @@ namespace cxr {
 
 enum class DType : std::uint8_t { F32, F64 };
 
-constexpr std::size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 8; }
-constexpr std::string_view dtype_name(DType t) { return t == DType::F32 ? "float32" : "float64"; }
+constexpr std::size_t dtype_size(DType t) {
+  return t == DType::F32 ? 4 : 8;
+}
+constexpr std::string_view dtype_name(DType t) {
+  return t == DType::F32 ? "float32" : "float64";
+}
 
-template <class T> constexpr DType dtype_of();
-template <> constexpr DType dtype_of<float>() { return DType::F32; }
-template <> constexpr DType dtype_of<double>() { return DType::F64; }
+template <class T>
+constexpr DType dtype_of();
+template <>
+constexpr DType dtype_of<float>() {
+  return DType::F32;
+}
+template <>
+constexpr DType dtype_of<double>() {
+  return DType::F64;
+}
 
 // Calls fn.template operator()<T>() with T = float or double, e.g.
 //   dispatch_float(x.dtype(), "relu", [&]<class T>() { relu_forward<T>(...); });

@@ -25,7 +25,7 @@ namespace cxr {
 class Generator;
 
 // ---- elementwise --------------------------------------------------------------
-Tensor add(const Tensor& a, const Tensor& b);      // same shapes
+Tensor add(const Tensor& a, const Tensor& b);  // same shapes
 Tensor mul_scalar(const Tensor& x, double s);
 // Identity in the forward pass; the backward pass multiplies the incoming gradient by
 // -lambda (gradient reversal layer, Ganin & Lempitsky 2015). lambda >= 0.
@@ -36,16 +36,16 @@ Tensor relu(const Tensor& x);
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen);
 
 // In place, outside autograd (optimizers, gradient accumulation).
-void add_(Tensor& a, const Tensor& b);             // a += b
-void scale_(Tensor& a, double s);                  // a *= s
+void add_(Tensor& a, const Tensor& b);  // a += b
+void scale_(Tensor& a, double s);       // a *= s
 
 // ---- shape ----------------------------------------------------------------------
 Tensor reshape(const Tensor& x, const Shape& shape);  // one -1 allowed
 Tensor flatten(const Tensor& x);                      // [N, ...] -> [N, prod(...)]
 
 // ---- reductions -------------------------------------------------------------------
-Tensor sum(const Tensor& x);    // all elements -> 0-d tensor
-Tensor mean(const Tensor& x);   // all elements -> 0-d tensor
+Tensor sum(const Tensor& x);   // all elements -> 0-d tensor
+Tensor mean(const Tensor& x);  // all elements -> 0-d tensor
 
 // ---- convolution and linear ---------------------------------------------------------
 struct Conv2dOptions {
@@ -57,8 +57,7 @@ struct Conv2dOptions {
 // Output [N, C_out, (H + 2p - K)/s + 1, (W + 2p - K)/s + 1].
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt);
 // relu(conv2d(...)) in one op: the ReLU runs on each output block while it is in cache.
-Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                   const Conv2dOptions& opt);
+Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt);
 // x [N, in], weight [out, in], bias [out] or undefined -> [N, out].
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 
@@ -67,13 +66,12 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 // training: normalise with the batch mean and biased variance and update the running
 // statistics in place (running = (1-momentum)*running + momentum*batch, with the
 // unbiased variance), as PyTorch does. Evaluation: normalise with the running statistics.
-Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
-                    Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean, Tensor& running_var,
+                    bool training, double momentum = 0.1, double eps = 1e-5);
 
 // relu(batch_norm2d(...)) in one op: the ReLU is fused into batch norm's passes.
-Tensor batch_norm_relu2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                         Tensor& running_mean, Tensor& running_var, bool training,
-                         double momentum = 0.1, double eps = 1e-5);
+Tensor batch_norm_relu2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                         Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 
 // ---- pooling ------------------------------------------------------------------------
 Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding = 0);
@@ -86,8 +84,7 @@ Tensor softmax(const Tensor& x);      // over the last dimension of [N, C]
 Tensor log_softmax(const Tensor& x);  // over the last dimension of [N, C]
 // Mean negative log-likelihood of log_softmax(logits) [N, C] at labels (0..C-1).
 // With class_weights [C]: sum_i w[y_i] * nll_i / sum_i w[y_i], as torch's cross_entropy.
-Tensor cross_entropy(const Tensor& logits, const std::vector<int>& labels,
-                     const Tensor& class_weights = Tensor());
+Tensor cross_entropy(const Tensor& logits, const std::vector<int>& labels, const Tensor& class_weights = Tensor());
 // Mean negative log of the probability mass softmax(logits) [N, C] puts on each sample's
 // admissible classes: masks[i] has bit c set when class c is admissible for sample i
 // (at least one bit, only bits < C). A single bit is ordinary cross entropy.

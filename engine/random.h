@@ -36,7 +36,8 @@ class Generator {
 };
 
 // Fisher-Yates: every permutation equally likely, one draw per position from the back.
-template <class T> void shuffle(std::vector<T>& items, Generator& gen) {
+template <class T>
+void shuffle(std::vector<T>& items, Generator& gen) {
   for (std::size_t i = items.size(); i > 1; --i) std::swap(items[i - 1], items[gen.below(i)]);
 }
 

@@ -27,9 +27,15 @@ Storage::Storage(std::size_t nbytes, Device device, bool zero_fill)
   if (zero_fill || poison_empty()) backend_->fill_bytes(data_, zero_fill ? 0x00 : 0xFF, nbytes);
 }
 
-Storage::~Storage() { backend_->deallocate(data_, nbytes_); }
+Storage::~Storage() {
+  backend_->deallocate(data_, nbytes_);
+}
 
-std::size_t cpu_cache_bytes() { return cpu_backend().cached_bytes(); }
-void release_cpu_cache() { cpu_backend().release_cache(); }
+std::size_t cpu_cache_bytes() {
+  return cpu_backend().cached_bytes();
+}
+void release_cpu_cache() {
+  cpu_backend().release_cache();
+}
 
 }  // namespace cxr

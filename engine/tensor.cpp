@@ -76,18 +76,16 @@ Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device
 }
 
 Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape, DType dtype) {
-  CXR_CHECK(static_cast<std::int64_t>(values.size()) == shape_numel(shape),
-            "from_vector: {} values for shape {}", values.size(), shape_str(shape));
+  CXR_CHECK(static_cast<std::int64_t>(values.size()) == shape_numel(shape), "from_vector: {} values for shape {}",
+            values.size(), shape_str(shape));
   Tensor t = empty(shape, dtype);
-  dispatch_float(dtype, "from_vector", [&]<class T>() {
-    std::copy(values.begin(), values.end(), t.data<T>());
-  });
+  dispatch_float(dtype, "from_vector", [&]<class T>() { std::copy(values.begin(), values.end(), t.data<T>()); });
   return t;
 }
 
 Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape) {
-  CXR_CHECK(static_cast<std::int64_t>(values.size()) == shape_numel(shape),
-            "from_vector: {} values for shape {}", values.size(), shape_str(shape));
+  CXR_CHECK(static_cast<std::int64_t>(values.size()) == shape_numel(shape), "from_vector: {} values for shape {}",
+            values.size(), shape_str(shape));
   Tensor t = empty(shape, DType::F32);
   std::copy(values.begin(), values.end(), t.data<float>());
   return t;
@@ -100,7 +98,9 @@ std::int64_t Tensor::size(std::int64_t d) const {
   return shape()[d];
 }
 
-bool Tensor::is_contiguous() const { return impl().strides == contiguous_strides(impl().shape); }
+bool Tensor::is_contiguous() const {
+  return impl().strides == contiguous_strides(impl().shape);
+}
 
 std::string Tensor::str() const {
   return fmt::format("{}{} on {}", dtype_name(dtype()), shape_str(shape()), device().str());
@@ -148,12 +148,10 @@ Tensor Tensor::view(const Shape& new_shape) const {
     }
   }
   if (infer >= 0) {
-    CXR_CHECK(known > 0 && numel() % known == 0, "view: cannot reshape {} into {}", str(),
-              shape_str(new_shape));
+    CXR_CHECK(known > 0 && numel() % known == 0, "view: cannot reshape {} into {}", str(), shape_str(new_shape));
     s[infer] = numel() / known;
   }
-  CXR_CHECK(shape_numel(s) == numel(), "view: cannot reshape {} into {}", str(),
-            shape_str(new_shape));
+  CXR_CHECK(shape_numel(s) == numel(), "view: cannot reshape {} into {}", str(), shape_str(new_shape));
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = this->impl().storage;
   impl->shape = s;
@@ -164,8 +162,8 @@ Tensor Tensor::view(const Shape& new_shape) const {
 }
 
 Tensor Tensor::slice_rows(std::int64_t begin, std::int64_t end) const {
-  CXR_CHECK(dim() >= 1 && 0 <= begin && begin <= end && end <= size(0),
-            "slice_rows({}, {}): out of range for {}", begin, end, str());
+  CXR_CHECK(dim() >= 1 && 0 <= begin && begin <= end && end <= size(0), "slice_rows({}, {}): out of range for {}",
+            begin, end, str());
   auto impl = std::make_shared<TensorImpl>(*impl_);
   impl->requires_grad = false;
   impl->retains_grad = false;
@@ -177,11 +175,10 @@ Tensor Tensor::slice_rows(std::int64_t begin, std::int64_t end) const {
 }
 
 Tensor Tensor::view_of_storage(std::int64_t offset, const Shape& shape) const {
-  const std::int64_t capacity =
-      static_cast<std::int64_t>(storage()->nbytes() / dtype_size(dtype()));
+  const std::int64_t capacity = static_cast<std::int64_t>(storage()->nbytes() / dtype_size(dtype()));
   CXR_CHECK(offset >= 0 && offset + shape_numel(shape) <= capacity,
-            "view_of_storage: {} elements at offset {} exceed the storage ({} elements)",
-            shape_numel(shape), offset, capacity);
+            "view_of_storage: {} elements at offset {} exceed the storage ({} elements)", shape_numel(shape), offset,
+            capacity);
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = storage();
   impl->shape = shape;
@@ -191,7 +188,9 @@ Tensor Tensor::view_of_storage(std::int64_t offset, const Shape& shape) const {
   return Tensor(impl);
 }
 
-Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
+Tensor Tensor::contiguous() const {
+  return is_contiguous() ? *this : clone();
+}
 
 Tensor Tensor::clone() const {
   Tensor out = empty(shape(), dtype(), device());
@@ -224,8 +223,7 @@ Tensor Tensor::detach() const {
 }
 
 void Tensor::copy_(const Tensor& src) {
-  CXR_CHECK(shape() == src.shape(), "copy_: source {} does not match destination {}", src.str(),
-            str());
+  CXR_CHECK(shape() == src.shape(), "copy_: source {} does not match destination {}", src.str(), str());
   const bool gpu_involved = !device().is_cpu() || !src.device().is_cpu();
   if (dtype() == src.dtype() && is_contiguous() && src.is_contiguous()) {
     const std::size_t bytes = numel() * dtype_size(dtype());
@@ -237,8 +235,8 @@ void Tensor::copy_(const Tensor& src) {
   if (gpu_involved) {
     // Conversions and strided views go through the host: rare (tests, dtype
     // changes), never in a training step, so simplicity wins over speed.
-    CXR_CHECK(device().is_cpu() || is_contiguous(),
-              "copy_: a strided destination on {} is not supported ({} -> {})", device().str(), src.str(), str());
+    CXR_CHECK(device().is_cpu() || is_contiguous(), "copy_: a strided destination on {} is not supported ({} -> {})",
+              device().str(), src.str(), str());
     const Tensor host_src = src.device().is_cpu() ? src : download_view(src);
     if (device().is_cpu()) {
       copy_(host_src);
@@ -251,8 +249,7 @@ void Tensor::copy_(const Tensor& src) {
   }
   dispatch_float(dtype(), "copy_", [&]<class T>() {
     T* base = static_cast<T*>(storage()->data());
-    for (std::int64_t i = 0; i < numel(); ++i)
-      base[strided_offset(impl(), i)] = static_cast<T>(src.at(i));
+    for (std::int64_t i = 0; i < numel(); ++i) base[strided_offset(impl(), i)] = static_cast<T>(src.at(i));
   });
 }
 
@@ -289,8 +286,7 @@ void Tensor::backward(const Tensor& grad_output) const {
 }
 
 void check_same_shape(const char* op, const Tensor& a, const Tensor& b) {
-  CXR_CHECK(a.shape() == b.shape(), "{}: shapes differ: {} vs {}", op, shape_str(a.shape()),
-            shape_str(b.shape()));
+  CXR_CHECK(a.shape() == b.shape(), "{}: shapes differ: {} vs {}", op, shape_str(a.shape()), shape_str(b.shape()));
 }
 
 void check_same_device(const char* op, std::initializer_list<const Tensor*> ts) {
@@ -307,13 +303,11 @@ void check_same_device(const char* op, std::initializer_list<const Tensor*> ts) 
 }
 
 void check_contiguous(const char* op, const Tensor& t) {
-  CXR_CHECK(t.is_contiguous(), "{}: tensor {} must be contiguous (call contiguous() first)", op,
-            t.str());
+  CXR_CHECK(t.is_contiguous(), "{}: tensor {} must be contiguous (call contiguous() first)", op, t.str());
 }
 
 void check_dim(const char* op, const char* what, const Tensor& t, std::int64_t dim) {
-  CXR_CHECK(t.dim() == dim, "{}: {} must have {} dimensions, got {}", op, what, dim,
-            shape_str(t.shape()));
+  CXR_CHECK(t.dim() == dim, "{}: {} must have {} dimensions, got {}", op, what, dim, shape_str(t.shape()));
 }
 
 }  // namespace cxr

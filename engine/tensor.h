@@ -31,9 +31,9 @@ struct TensorImpl {
 
   // Autograd state.
   bool requires_grad = false;
-  bool retains_grad = false;           // keep .grad on a non-leaf (Grad-CAM's feature maps)
-  std::shared_ptr<TensorImpl> grad;    // accumulated gradient (leaves, retained non-leaves)
-  std::shared_ptr<Node> grad_fn;       // the op that produced this tensor, if recorded
+  bool retains_grad = false;         // keep .grad on a non-leaf (Grad-CAM's feature maps)
+  std::shared_ptr<TensorImpl> grad;  // accumulated gradient (leaves, retained non-leaves)
+  std::shared_ptr<Node> grad_fn;     // the op that produced this tensor, if recorded
 };
 
 class Tensor {
@@ -45,14 +45,12 @@ class Tensor {
   // Uninitialised: every element must be written before it is read.
   static Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
   static Tensor zeros(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
-  static Tensor full(const Shape& shape, double value, DType dtype = DType::F32,
-                     Device device = Device::cpu());
+  static Tensor full(const Shape& shape, double value, DType dtype = DType::F32, Device device = Device::cpu());
   static Tensor ones(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu()) {
     return full(shape, 1.0, dtype, device);
   }
   // Copies values (converted to dtype) into a new contiguous CPU tensor.
-  static Tensor from_vector(const std::vector<double>& values, const Shape& shape,
-                            DType dtype = DType::F32);
+  static Tensor from_vector(const std::vector<double>& values, const Shape& shape, DType dtype = DType::F32);
   static Tensor from_vector(const std::vector<float>& values, const Shape& shape);
   static Tensor empty_like(const Tensor& t) { return empty(t.shape(), t.dtype(), t.device()); }
   static Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype(), t.device()); }
@@ -72,11 +70,13 @@ class Tensor {
   std::string str() const;  // "float32[2, 3] on cpu"
 
   // ---- data access (checks the dtype) -----------------------------------------
-  template <class T> T* data() {
+  template <class T>
+  T* data() {
     check_dtype(dtype_of<T>());
     return static_cast<T*>(impl().storage->data()) + impl().offset;
   }
-  template <class T> const T* data() const {
+  template <class T>
+  const T* data() const {
     check_dtype(dtype_of<T>());
     return static_cast<const T*>(impl().storage->data()) + impl().offset;
   }
@@ -88,25 +88,25 @@ class Tensor {
 
   // ---- views and explicit copies ------------------------------------------------
   Tensor view(const Shape& shape) const;  // raw view, no autograd; needs contiguous; one -1 allowed
-  Tensor slice_rows(std::int64_t begin, std::int64_t end) const;  // view of dim-0 range
+  Tensor slice_rows(std::int64_t begin, std::int64_t end) const;          // view of dim-0 range
   Tensor view_of_storage(std::int64_t offset, const Shape& shape) const;  // contiguous sub-view
-  Tensor contiguous() const;                      // self if already contiguous, else a copy
-  Tensor clone() const;                           // always a contiguous copy, no autograd history
+  Tensor contiguous() const;                                              // self if already contiguous, else a copy
+  Tensor clone() const;  // always a contiguous copy, no autograd history
   // Self when already there. To CUDA: throws a cxr::Error naming the reason when the
   // build has no CUDA backend or no GPU is visible.
   Tensor to(Device device) const;
-  Tensor to(DType dtype) const;                   // self when already that dtype
-  Tensor detach() const;                          // shares storage, no autograd history
-  void copy_(const Tensor& src);                  // same shape, any dtype, any devices; no autograd
+  Tensor to(DType dtype) const;   // self when already that dtype
+  Tensor detach() const;          // shares storage, no autograd history
+  void copy_(const Tensor& src);  // same shape, any dtype, any devices; no autograd
   void fill_(double value);
   void zero_() { fill_(0.0); }
 
   // ---- autograd -----------------------------------------------------------------
   bool requires_grad() const { return impl().requires_grad; }
   Tensor& set_requires_grad(bool value = true);
-  Tensor grad() const { return Tensor(impl().grad); }   // undefined when none
+  Tensor grad() const { return Tensor(impl().grad); }  // undefined when none
   void set_grad(const Tensor& g) { impl().grad = g.impl_; }
-  void retain_grad();                              // keep the gradient of an intermediate
+  void retain_grad();  // keep the gradient of an intermediate
   const std::shared_ptr<Node>& grad_fn() const { return impl().grad_fn; }
   bool is_leaf() const { return impl().grad_fn == nullptr; }
   // Reverse-mode sweep from this tensor. With no argument the tensor must hold one element.

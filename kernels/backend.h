@@ -29,7 +29,8 @@
 namespace cxr {
 
 // The kernels of one floating-point type T (float or double).
-template <class T> struct Kernels {
+template <class T>
+struct Kernels {
   // ---- elementwise (kernels/cpu/elementwise.h) ----
   void (*fill)(T* dst, T value, std::int64_t n);
   void (*add_forward)(T* out, const T* a, const T* b, std::int64_t n);
@@ -44,23 +45,22 @@ template <class T> struct Kernels {
 
   // ---- convolution and linear (kernels/cpu/conv2d.h, linear.h) ----
   void (*conv2d_forward)(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s, bool relu);
-  void (*conv2d_backward)(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight,
-                          const Conv2dShape& s);
+  void (*conv2d_backward)(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight, const Conv2dShape& s);
   void (*linear_forward)(T* y, const T* x, const T* weight, const T* bias, std::int64_t N, std::int64_t in,
                          std::int64_t out);
   void (*linear_backward)(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight, std::int64_t N,
                           std::int64_t in, std::int64_t out);
 
   // ---- batch normalisation (kernels/cpu/batch_norm.h) ----
-  void (*batch_norm_forward_train)(T* out, T* save_mean, T* save_invstd, T* running_mean, T* running_var,
-                                   const T* x, const T* gamma, const T* beta, std::int64_t N, std::int64_t C,
-                                   std::int64_t HW, double momentum, double eps, bool relu);
+  void (*batch_norm_forward_train)(T* out, T* save_mean, T* save_invstd, T* running_mean, T* running_var, const T* x,
+                                   const T* gamma, const T* beta, std::int64_t N, std::int64_t C, std::int64_t HW,
+                                   double momentum, double eps, bool relu);
   void (*batch_norm_forward_eval)(T* out, T* save_invstd, const T* x, const T* gamma, const T* beta,
                                   const T* running_mean, const T* running_var, std::int64_t N, std::int64_t C,
                                   std::int64_t HW, double eps, bool relu);
-  void (*batch_norm_backward)(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean,
-                              const T* invstd, const T* gamma, std::int64_t N, std::int64_t C, std::int64_t HW,
-                              bool training, const T* relu_out);
+  void (*batch_norm_backward)(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean, const T* invstd,
+                              const T* gamma, std::int64_t N, std::int64_t C, std::int64_t HW, bool training,
+                              const T* relu_out);
 
   // ---- pooling (kernels/cpu/pool.h) ----
   void (*max_pool2d_forward)(T* out, std::int32_t* argmax, const T* x, const Pool2dShape& s);
@@ -79,10 +79,10 @@ template <class T> struct Kernels {
                                   std::int64_t C);
   void (*cross_entropy_backward)(T* dlogits, const T* logp, const int* labels, const T* weights, double dloss,
                                  std::int64_t N, std::int64_t C);
-  double (*label_set_cross_entropy_forward)(T* logp, const T* logits, const std::uint32_t* masks,
-                                            const T* weights, std::int64_t N, std::int64_t C);
-  void (*label_set_cross_entropy_backward)(T* dlogits, const T* logp, const std::uint32_t* masks,
-                                           const T* weights, double dloss, std::int64_t N, std::int64_t C);
+  double (*label_set_cross_entropy_forward)(T* logp, const T* logits, const std::uint32_t* masks, const T* weights,
+                                            std::int64_t N, std::int64_t C);
+  void (*label_set_cross_entropy_backward)(T* dlogits, const T* logp, const std::uint32_t* masks, const T* weights,
+                                           double dloss, std::int64_t N, std::int64_t C);
 
   // ---- resampling (kernels/cpu/resize.h) ----
   void (*resize_bilinear_forward)(T* out, const T* x, std::int64_t maps, std::int64_t H, std::int64_t W,
@@ -121,7 +121,8 @@ struct Backend {
   Kernels<float> f32;
   Kernels<double> f64;
 
-  template <class T> const Kernels<T>& kernels() const {
+  template <class T>
+  const Kernels<T>& kernels() const {
     if constexpr (std::is_same_v<T, float>) {
       return f32;
     } else {

@@ -29,11 +29,11 @@ Tensor conv_bn_relu(const Tensor& x, const Conv2d& conv, BatchNorm2d* bn) {
 class SeparableBlock : public NetBlock {
  public:
   SeparableBlock(int in_channels, int out_channels, int stride, bool batch_norm)
-      : depthwise_(add_module("depthwise", std::make_unique<Conv2d>(in_channels, in_channels, 3, stride, 1,
-                                                                    in_channels))),
+      : depthwise_(
+            add_module("depthwise", std::make_unique<Conv2d>(in_channels, in_channels, 3, stride, 1, in_channels))),
         bn1_(batch_norm ? &add_module("bn1", std::make_unique<BatchNorm2d>(in_channels)) : nullptr),
-        pointwise_(add_module("pointwise",
-                              std::make_unique<Conv2d>(in_channels, out_channels, 1, 1, 0, 1, !batch_norm))),
+        pointwise_(
+            add_module("pointwise", std::make_unique<Conv2d>(in_channels, out_channels, 1, 1, 0, 1, !batch_norm))),
         bn2_(batch_norm ? &add_module("bn2", std::make_unique<BatchNorm2d>(out_channels)) : nullptr) {}
 
   Tensor forward(const Tensor& x) override {
@@ -75,7 +75,9 @@ const NetConfig& validated(const NetConfig& config) {
 
 std::string last_frozen_layer(const NetConfig& config, Unfreeze unfreeze) {
   if (unfreeze == Unfreeze::all) return "";
-  const auto layer = [](int block) { return block < 0 ? std::string("stem") : fmt::format("blocks.{}", block); };
+  const auto layer = [](int block) {
+    return block < 0 ? std::string("stem") : fmt::format("blocks.{}", block);
+  };
   const int last = static_cast<int>(config.blocks.size()) - 1;
   if (unfreeze == Unfreeze::head) return layer(last);
   // Blocks with weights, from the last one back (pooling blocks have none).
@@ -90,10 +92,8 @@ std::string last_frozen_layer(const NetConfig& config, Unfreeze unfreeze) {
 DepthwiseSeparableNet::DepthwiseSeparableNet(const NetConfig& config, std::uint64_t dropout_seed)
     : ClassifierNet(validated(config), dropout_seed),
       stem_conv_(add_module("stem_conv", std::make_unique<Conv2d>(config.in_channels, config.stem_channels, 3,
-                                                                  config.stem_stride, 1, 1,
-                                                                  !config.stem_batch_norm))) {
-  if (config.stem_batch_norm)
-    stem_bn_ = &add_module("stem_bn", std::make_unique<BatchNorm2d>(config.stem_channels));
+                                                                  config.stem_stride, 1, 1, !config.stem_batch_norm))) {
+  if (config.stem_batch_norm) stem_bn_ = &add_module("stem_bn", std::make_unique<BatchNorm2d>(config.stem_channels));
   int channels = config.stem_channels;
   for (std::size_t i = 0; i < config.blocks.size(); ++i) {
     const auto& b = config.blocks[i];
@@ -105,9 +105,7 @@ DepthwiseSeparableNet::DepthwiseSeparableNet(const NetConfig& config, std::uint6
       case BlockKind::conv:
         block = std::make_unique<ConvBlock>(channels, b.out_channels, b.stride, b.batch_norm);
         break;
-      case BlockKind::max_pool:
-        block = std::make_unique<MaxPoolBlock>();
-        break;
+      case BlockKind::max_pool: block = std::make_unique<MaxPoolBlock>(); break;
     }
     if (b.kind != BlockKind::max_pool) channels = b.out_channels;
     blocks_.push_back(&add_module("blocks." + std::to_string(i), std::move(block)));
@@ -159,7 +157,9 @@ Tensor DepthwiseSeparableNet::run_layers(Tensor h, std::size_t begin, std::size_
   return h;
 }
 
-Tensor DepthwiseSeparableNet::features(const Tensor& x) { return run_layers(x, 0, blocks_.size() + 1); }
+Tensor DepthwiseSeparableNet::features(const Tensor& x) {
+  return run_layers(x, 0, blocks_.size() + 1);
+}
 
 Tensor DepthwiseSeparableNet::head(const Tensor& features) {
   Tensor h = global_avg_pool2d(features);

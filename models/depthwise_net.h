@@ -54,7 +54,7 @@ class DepthwiseSeparableNet : public ClassifierNet {
   Conv2d& stem_conv_;
   BatchNorm2d* stem_bn_ = nullptr;  // null when the stem has no batch norm
   std::vector<NetBlock*> blocks_;
-  Linear* hidden_ = nullptr;        // null when the head has no hidden layer
+  Linear* hidden_ = nullptr;  // null when the head has no hidden layer
   Linear* classifier_;
 };
 

@@ -15,8 +15,7 @@
 
 namespace cxr {
 
-inline constexpr const char* kDeviceHelp =
-    "cpu, cuda or auto (cuda when a GPU can be used, else cpu)";
+inline constexpr const char* kDeviceHelp = "cpu, cuda or auto (cuda when a GPU can be used, else cpu)";
 
 // Throws cxr::Error saying why the device cannot be used.
 Device resolve_device(const std::string& name);

@@ -27,8 +27,7 @@ std::optional<json::object> read_evaluation_beside(const fs::path& model_file) {
   const json::value doc = json::parse(text, ec);
   CXR_CHECK(!ec, "evaluation: '{}' is not JSON: {}", path.string(), ec.message());
   const json::value* metrics = doc.is_object() ? doc.as_object().if_contains("metrics") : nullptr;
-  CXR_CHECK(metrics != nullptr && metrics->is_object(), "evaluation: '{}' has no \"metrics\" object",
-            path.string());
+  CXR_CHECK(metrics != nullptr && metrics->is_object(), "evaluation: '{}' has no \"metrics\" object", path.string());
   // The shortcut figures of `cxr eval` travel with the metrics, so the web app shows them.
   json::object out = metrics->as_object();
   for (const char* key : {"by_source_and_age", "source_probe", "lung_energy", "train_sources"})

@@ -66,9 +66,9 @@ std::vector<Heatmap> explain_batch(ClassifierNet& net, const Tensor& images, con
                                    std::vector<int> target_classes, const std::string& layer) {
   check_dim("explain", "images", images, 4);
   const std::int64_t n = images.size(0);
-  CXR_CHECK(n >= 1 && static_cast<std::int64_t>(methods.size()) == n &&
-                static_cast<std::int64_t>(target_classes.size()) == n,
-            "explain: {} images, {} methods and {} target classes", n, methods.size(), target_classes.size());
+  CXR_CHECK(
+      n >= 1 && static_cast<std::int64_t>(methods.size()) == n && static_cast<std::int64_t>(target_classes.size()) == n,
+      "explain: {} images, {} methods and {} target classes", n, methods.size(), target_classes.size());
   net.eval();
   const std::string at = layer.empty() ? net.cam_layer() : layer;
 
@@ -94,8 +94,8 @@ std::vector<Heatmap> explain_batch(ClassifierNet& net, const Tensor& images, con
     for (std::int64_t c = 0; c < classes; ++c) h.probabilities.push_back(probs.at(i * classes + c));
     int& target = target_classes[i];
     if (target < 0)
-      target = static_cast<int>(std::max_element(h.probabilities.begin(), h.probabilities.end()) -
-                                h.probabilities.begin());
+      target =
+          static_cast<int>(std::max_element(h.probabilities.begin(), h.probabilities.end()) - h.probabilities.begin());
     CXR_CHECK(target < classes, "explain: class {} does not exist (the model has {})", target, classes);
     h.target_class = target;
     h.layer = at;
@@ -139,8 +139,7 @@ std::vector<Heatmap> explain_batch(ClassifierNet& net, const Tensor& images, con
   return maps;
 }
 
-Heatmap explain(ClassifierNet& net, const Tensor& image, CamMethod method, int target_class,
-                const std::string& layer) {
+Heatmap explain(ClassifierNet& net, const Tensor& image, CamMethod method, int target_class, const std::string& layer) {
   check_dim("explain", "image", image, 4);
   CXR_CHECK(image.size(0) == 1, "explain: expects one image, got a batch of {}", image.size(0));
   return std::move(explain_batch(net, image, {method}, {target_class}, layer)[0]);

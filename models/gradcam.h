@@ -24,7 +24,7 @@ CamMethod parse_cam_method(const std::string& name);  // "gradcam" | "gradcam++"
 std::string cam_method_name(CamMethod method);
 
 struct Heatmap {
-  std::string layer;                  // the layer explained
+  std::string layer;  // the layer explained
   int target_class = 0;
   std::vector<double> probabilities;  // softmax of the logits
   Tensor feature_map;                 // A [C, h, w] (float32, detached, on the CPU)

@@ -28,7 +28,9 @@ Tensor gaussian_blur(const Tensor& image, double sigma) {
   const Tensor in = image.to(DType::F64).contiguous();
   const double* x = in.data<double>();
   std::vector<double> rows(static_cast<std::size_t>(s) * s);
-  auto clamp = [s](int i) { return std::clamp(i, 0, s - 1); };
+  auto clamp = [s](int i) {
+    return std::clamp(i, 0, s - 1);
+  };
   for (int y = 0; y < s; ++y)
     for (int c = 0; c < s; ++c) {
       double acc = 0;
@@ -93,8 +95,8 @@ DeletionInsertion deletion_insertion(const ScoreFn& score, const Tensor& image, 
     }
   }
   const std::vector<double> s = score(batch);
-  CXR_CHECK(static_cast<std::int64_t>(s.size()) == 2 * points, "deletion_insertion: {} scores for {} images",
-            s.size(), 2 * points);
+  CXR_CHECK(static_cast<std::int64_t>(s.size()) == 2 * points, "deletion_insertion: {} scores for {} images", s.size(),
+            2 * points);
   DeletionInsertion r;
   r.deletion.scores.assign(s.begin(), s.begin() + points);
   r.insertion.scores.assign(s.begin() + points, s.end());
@@ -145,8 +147,7 @@ std::map<std::string, AnnotatedImage> read_coco_boxes(const std::string& path) {
     const json::object& o = v.as_object();
     const auto id = static_cast<std::int64_t>(number(field(o, "image_id", "an annotation"), "image_id"));
     const auto it = name_of.find(id);
-    CXR_CHECK(it != name_of.end(), "lung boxes: '{}': an annotation refers to image {}, which is not listed", path,
-              id);
+    CXR_CHECK(it != name_of.end(), "lung boxes: '{}': an annotation refers to image {}, which is not listed", path, id);
     const json::value& bbox = field(o, "bbox", "an annotation");
     CXR_CHECK(bbox.is_array() && bbox.as_array().size() == 4, "lung boxes: '{}': bbox is not [x, y, w, h]", path);
     const auto& a = bbox.as_array();
@@ -168,8 +169,8 @@ std::vector<Box> boxes_on_square(const AnnotatedImage& annotated, int decoded_w,
   const double sy = static_cast<double>(decoded_h) / annotated.height;
   std::vector<Box> out;
   for (const Box& b : annotated.boxes)
-    out.push_back({g.to_square_x(b.x0 * sx), g.to_square_y(b.y0 * sy), g.to_square_x(b.x1 * sx),
-                   g.to_square_y(b.y1 * sy)});
+    out.push_back(
+        {g.to_square_x(b.x0 * sx), g.to_square_y(b.y0 * sy), g.to_square_x(b.x1 * sx), g.to_square_y(b.y1 * sy)});
   return out;
 }
 
@@ -185,8 +186,8 @@ std::vector<std::uint8_t> box_mask(int size, const std::vector<Box>& boxes) {
 namespace {
 
 const double* map_values(const Tensor& m, const std::vector<std::uint8_t>& mask, const char* op) {
-  CXR_CHECK(m.numel() == static_cast<std::int64_t>(mask.size()), "{}: a map of {} for a mask of {} pixels", op,
-            m.str(), mask.size());
+  CXR_CHECK(m.numel() == static_cast<std::int64_t>(mask.size()), "{}: a map of {} for a mask of {} pixels", op, m.str(),
+            mask.size());
   return m.data<double>();
 }
 

@@ -42,8 +42,8 @@ PreparedImage prepare(std::span<const std::uint8_t> bytes, const ModelInfo& info
   p.source = std::move(decoded.image);
   if (p.source.width < kMinImageSide || p.source.height < kMinImageSide)
     throw ImageError(name, "image_too_small",
-                     fmt::format("{}x{}, a chest X-ray needs at least {} px a side", p.source.width,
-                                 p.source.height, kMinImageSide));
+                     fmt::format("{}x{}, a chest X-ray needs at least {} px a side", p.source.width, p.source.height,
+                                 kMinImageSide));
   const int size = info.fit_size();
   const data::Fit fit = info.fit_or_pad();
   p.geometry = data::fit_geometry(p.source.width, p.source.height, size, fit);

@@ -39,10 +39,10 @@ inline constexpr const char* kShortcutCaveat =
 std::string default_model_path();
 
 struct PreparedImage {
-  data::GreyImage source;       // the decoded image at its own size
-  data::GreyImage fitted;       // fit_size x fit_size, before normalisation
-  data::FitGeometry geometry;   // source -> fitted
-  Tensor input;                 // float32 [1, 1, S, S], normalised, S = the model's input size
+  data::GreyImage source;      // the decoded image at its own size
+  data::GreyImage fitted;      // fit_size x fit_size, before normalisation
+  data::FitGeometry geometry;  // source -> fitted
+  Tensor input;                // float32 [1, 1, S, S], normalised, S = the model's input size
 };
 
 // Why an image cannot be used: `code` is unreadable_file, corrupt_image,

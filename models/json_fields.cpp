@@ -17,12 +17,10 @@ namespace {
 
 bool has_containers(const json::value& v) {
   if (v.is_array())
-    return std::any_of(v.get_array().begin(), v.get_array().end(), [](const auto& e) {
-      return e.is_object() || e.is_array();
-    });
-  return std::any_of(v.get_object().begin(), v.get_object().end(), [](const auto& kv) {
-    return kv.value().is_object() || kv.value().is_array();
-  });
+    return std::any_of(v.get_array().begin(), v.get_array().end(),
+                       [](const auto& e) { return e.is_object() || e.is_array(); });
+  return std::any_of(v.get_object().begin(), v.get_object().end(),
+                     [](const auto& kv) { return kv.value().is_object() || kv.value().is_array(); });
 }
 
 // One line: doubles in shortest decimal form ("0.3", not Boost's "3E-1"), non-finite as null.
@@ -139,7 +137,9 @@ bool get_bool(const json::object& o, std::string_view name, std::string_view whe
   return v.as_bool();
 }
 
-json::value exact_double(double x) { return json::string(fmt::format("{:a}", x)); }
+json::value exact_double(double x) {
+  return json::string(fmt::format("{:a}", x));
+}
 
 double to_double(const json::value& v, std::string_view where) {
   if (v.is_string()) {

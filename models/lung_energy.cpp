@@ -4,8 +4,8 @@
 #include "models/gradcam.h"
 #include "models/heatmap_eval.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <map>
 #include <utility>
@@ -19,16 +19,26 @@ struct Sums {
   double outside = 0, chance = 0;
   void add(double out, double ch, bool own_mask) { ++images, own += own_mask, outside += out, chance += ch; }
   EnergyCell cell(std::string source, std::string predicted) const {
-    return {std::move(source), std::move(predicted), images, own, images ? outside / images : 0.0,
+    return {std::move(source),
+            std::move(predicted),
+            images,
+            own,
+            images ? outside / images : 0.0,
             images ? chance / images : 0.0};
   }
 };
 
 // A cell without images has no mean: null, so that no reader takes it for 0.
 boost::json::object cell_json(const EnergyCell& c) {
-  auto mean = [&](double v) { return c.images ? boost::json::value(v) : boost::json::value(nullptr); };
-  return {{"source", c.source},       {"predicted", c.predicted},          {"images", c.images},
-          {"own_masks", c.own_masks}, {"mean_outside", mean(c.mean_outside)}, {"mean_chance", mean(c.mean_chance)}};
+  auto mean = [&](double v) {
+    return c.images ? boost::json::value(v) : boost::json::value(nullptr);
+  };
+  return {{"source", c.source},
+          {"predicted", c.predicted},
+          {"images", c.images},
+          {"own_masks", c.own_masks},
+          {"mean_outside", mean(c.mean_outside)},
+          {"mean_chance", mean(c.mean_chance)}};
 }
 
 std::string cell_line(const EnergyCell& c, const std::string& name) {
@@ -53,7 +63,8 @@ LungEnergyReport lung_energy(ClassifierNet& net, const ModelInfo& info, const da
   std::size_t next = 0;
   for_each_batch(info, dataset, measured, batch, [&](const Tensor& images, std::size_t done) {
     const auto n = static_cast<std::size_t>(images.size(0));
-    const auto maps = explain_batch(net, images, std::vector<CamMethod>(n, CamMethod::GradCam), std::vector<int>(n, -1));
+    const auto maps =
+        explain_batch(net, images, std::vector<CamMethod>(n, CamMethod::GradCam), std::vector<int>(n, -1));
     for (const Heatmap& h : maps) {
       const std::int64_t i = measured[next++];
       const auto& mask = *fields.mask(i);

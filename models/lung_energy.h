@@ -23,7 +23,7 @@
 namespace cxr {
 
 struct EnergyCell {
-  std::string source, predicted;  // predicted "" in the per-source rows
+  std::string source, predicted;           // predicted "" in the per-source rows
   std::int64_t images = 0, own_masks = 0;  // own_masks: measured against the image's own boxes
   double mean_outside = 0;
   double mean_chance = 0;  // mean share of the square outside the masks used

@@ -43,7 +43,8 @@ LungFields LungFields::build(const data::Dataset& dataset, const std::map<std::s
   }
   if (fields.own_.empty()) return fields;
   fields.prior_.resize(votes.size());
-  for (std::size_t p = 0; p < votes.size(); ++p) fields.prior_[p] = 2 * votes[p] >= static_cast<int>(fields.own_.size());
+  for (std::size_t p = 0; p < votes.size(); ++p)
+    fields.prior_[p] = 2 * votes[p] >= static_cast<int>(fields.own_.size());
   return fields;
 }
 
@@ -53,7 +54,9 @@ const std::vector<std::uint8_t>* LungFields::mask(std::int64_t index) const {
   return prior_.empty() ? nullptr : &prior_;
 }
 
-double LungFields::prior_share() const { return prior_.empty() ? 0.0 : mask_share(prior_); }
+double LungFields::prior_share() const {
+  return prior_.empty() ? 0.0 : mask_share(prior_);
+}
 
 fs::path default_lung_boxes(const fs::path& covid_dir) {
   return covid_dir / "annotations/imageannotation_ai_lung_bounding_boxes.json";

@@ -3,8 +3,8 @@
 #include "base/check.h"
 #include "data/labels.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -17,7 +17,9 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-double ratio(double num, double den) { return den > 0 ? num / den : 0.0; }
+double ratio(double num, double den) {
+  return den > 0 ? num / den : 0.0;
+}
 
 boost::json::value number_or_null(double x) {
   if (std::isnan(x)) return nullptr;
@@ -26,10 +28,9 @@ boost::json::value number_or_null(double x) {
 
 }  // namespace
 
-ConfusionMatrix confusion_matrix(std::span<const int> labels, std::span<const int> predictions,
-                                 int num_classes) {
-  CXR_CHECK(labels.size() == predictions.size(), "confusion_matrix: {} labels but {} predictions",
-            labels.size(), predictions.size());
+ConfusionMatrix confusion_matrix(std::span<const int> labels, std::span<const int> predictions, int num_classes) {
+  CXR_CHECK(labels.size() == predictions.size(), "confusion_matrix: {} labels but {} predictions", labels.size(),
+            predictions.size());
   CXR_CHECK(num_classes > 0, "confusion_matrix: {} classes", num_classes);
   ConfusionMatrix m(num_classes, std::vector<std::int64_t>(num_classes, 0));
   for (std::size_t i = 0; i < labels.size(); ++i) {
@@ -44,14 +45,13 @@ ConfusionMatrix confusion_matrix(std::span<const int> labels, std::span<const in
 ClassificationReport report_from_confusion(const ConfusionMatrix& confusion,
                                            const std::vector<std::string>& class_names) {
   const std::size_t k = confusion.size();
-  CXR_CHECK(k == class_names.size(), "report: a {}x{} confusion matrix for {} class names", k, k,
-            class_names.size());
+  CXR_CHECK(k == class_names.size(), "report: a {}x{} confusion matrix for {} class names", k, k, class_names.size());
   ClassificationReport r;
   r.confusion = confusion;
   std::int64_t correct = 0;
   for (std::size_t t = 0; t < k; ++t) {
-    CXR_CHECK(confusion[t].size() == k, "report: confusion row {} has {} entries, expected {}", t,
-              confusion[t].size(), k);
+    CXR_CHECK(confusion[t].size() == k, "report: confusion row {} has {} entries, expected {}", t, confusion[t].size(),
+              k);
     for (std::size_t p = 0; p < k; ++p) r.count += confusion[t][p];
     correct += confusion[t][t];
   }
@@ -104,8 +104,7 @@ double roc_auc(std::span<const double> scores, const std::vector<bool>& positive
   return (rank_sum - p * (p + 1) / 2) / (p * static_cast<double>(negatives));
 }
 
-double expected_calibration_error(std::span<const double> confidences, const std::vector<bool>& correct,
-                                  int bins) {
+double expected_calibration_error(std::span<const double> confidences, const std::vector<bool>& correct, int bins) {
   CXR_CHECK(confidences.size() == correct.size(), "expected_calibration_error: {} confidences but {} labels",
             confidences.size(), correct.size());
   CXR_CHECK(bins > 0, "expected_calibration_error: {} bins", bins);
@@ -144,8 +143,8 @@ ClassificationReport classification_report(std::span<const double> probabilities
                                            const std::vector<std::string>& class_names) {
   const int k = static_cast<int>(class_names.size());
   CXR_CHECK(probabilities.size() == targets.size() * class_names.size(),
-            "classification_report: {} probabilities for {} labels of {} classes", probabilities.size(),
-            targets.size(), k);
+            "classification_report: {} probabilities for {} labels of {} classes", probabilities.size(), targets.size(),
+            k);
   const std::vector<int> labels = resolve_targets(probabilities, targets, k);
   const std::vector<int> predicted = predictions_from(probabilities, k);
   ClassificationReport r = report_from_confusion(confusion_matrix(labels, predicted, k), class_names);
@@ -177,11 +176,13 @@ ClassificationReport classification_report(std::span<const double> probabilities
 }
 
 std::string format_report(const ClassificationReport& r) {
-  auto num = [](double x) { return std::isnan(x) ? std::string("n/a") : fmt::format("{:.3f}", x); };
+  auto num = [](double x) {
+    return std::isnan(x) ? std::string("n/a") : fmt::format("{:.3f}", x);
+  };
   std::size_t width = 12;
   for (const auto& c : r.classes) width = std::max(width, c.name.size() + 2);
-  std::string out = fmt::format("{:<{}}{:>10}{:>10}{:>10}{:>10}{:>10}\n", "class", width, "precision", "recall",
-                                "f1", "support", "auc");
+  std::string out = fmt::format("{:<{}}{:>10}{:>10}{:>10}{:>10}{:>10}\n", "class", width, "precision", "recall", "f1",
+                                "support", "auc");
   for (const auto& c : r.classes)
     out += fmt::format("{:<{}}{:>10}{:>10}{:>10}{:>10}{:>10}\n", c.name, width, num(c.precision), num(c.recall),
                        num(c.f1), c.support, num(c.auc));
@@ -189,8 +190,8 @@ std::string format_report(const ClassificationReport& r) {
                      num(r.macro_recall), num(r.macro_f1), r.count, num(r.macro_auc));
   out += fmt::format("{:<{}}{:>10}{:>10}{:>10}{:>10}\n", "weighted avg", width, num(r.weighted_precision),
                      num(r.weighted_recall), num(r.weighted_f1), r.count);
-  out += fmt::format("accuracy {} on {} images; expected calibration error {} ({} bins)\n\n", num(r.accuracy),
-                     r.count, num(r.ece), kEceBins);
+  out += fmt::format("accuracy {} on {} images; expected calibration error {} ({} bins)\n\n", num(r.accuracy), r.count,
+                     num(r.ece), kEceBins);
   out += fmt::format("confusion matrix (rows: true class, columns: predicted)\n{:<{}}", "", width);
   for (const auto& c : r.classes) out += fmt::format("{:>10}", c.name);
   out += '\n';
@@ -220,9 +221,8 @@ boost::json::object report_to_json(const ClassificationReport& r) {
                             {"recall", r.macro_recall},
                             {"f1", r.macro_f1},
                             {"auc", number_or_null(r.macro_auc)}};
-  o["weighted"] = json::object{{"precision", r.weighted_precision},
-                               {"recall", r.weighted_recall},
-                               {"f1", r.weighted_f1}};
+  o["weighted"] =
+      json::object{{"precision", r.weighted_precision}, {"recall", r.weighted_recall}, {"f1", r.weighted_f1}};
   o["ece"] = r.ece;
   o["ece_bins"] = kEceBins;
   json::array confusion;
@@ -232,11 +232,11 @@ boost::json::object report_to_json(const ClassificationReport& r) {
   return o;
 }
 
-std::vector<int> resolve_targets(std::span<const double> probabilities, std::span<const int> targets,
-                                 int num_classes) {
+std::vector<int> resolve_targets(std::span<const double> probabilities, std::span<const int> targets, int num_classes) {
   const std::size_t k = static_cast<std::size_t>(num_classes);
-  CXR_CHECK(probabilities.size() == targets.size() * k, "resolve_targets: {} probabilities for {} targets of {} classes",
-            probabilities.size(), targets.size(), num_classes);
+  CXR_CHECK(probabilities.size() == targets.size() * k,
+            "resolve_targets: {} probabilities for {} targets of {} classes", probabilities.size(), targets.size(),
+            num_classes);
   const std::vector<int> predicted = predictions_from(probabilities, num_classes);
   std::vector<int> resolved(targets.size());
   for (std::size_t i = 0; i < targets.size(); ++i) {

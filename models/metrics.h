@@ -49,8 +49,7 @@ struct ClassificationReport {
 
 inline constexpr int kEceBins = 15;
 
-ConfusionMatrix confusion_matrix(std::span<const int> labels, std::span<const int> predictions,
-                                 int num_classes);
+ConfusionMatrix confusion_matrix(std::span<const int> labels, std::span<const int> predictions, int num_classes);
 
 // Per-class precision, recall, F1, support and the averages and accuracy, from a
 // confusion matrix (AUC and ECE need scores: left at 0).
@@ -77,8 +76,7 @@ std::vector<int> predictions_from(std::span<const double> probabilities, int num
 // the class it is scored as: the predicted class when that is admissible (a right
 // call), otherwise the admissible class the model found most probable (a miss of that
 // class). A single-class target is its class.
-std::vector<int> resolve_targets(std::span<const double> probabilities, std::span<const int> targets,
-                                 int num_classes);
+std::vector<int> resolve_targets(std::span<const double> probabilities, std::span<const int> targets, int num_classes);
 
 // A fixed-width table: per-class rows, averages, accuracy, AUC, ECE and the
 // confusion matrix.

@@ -11,7 +11,9 @@ namespace cxr {
 
 namespace json = boost::json;
 
-std::string build_commit() { return kBuildCommit; }
+std::string build_commit() {
+  return kBuildCommit;
+}
 
 void write_model_card(const std::filesystem::path& path, const ModelCard& c) {
   const TrainResult& r = c.result;
@@ -23,8 +25,7 @@ void write_model_card(const std::filesystem::path& path, const ModelCard& c) {
   json::object counts;
   for (const auto& [split, per_class] : c.split_counts) {
     json::object o;
-    for (std::size_t k = 0; k < per_class.size() && k < c.count_names.size(); ++k)
-      o[c.count_names[k]] = per_class[k];
+    for (std::size_t k = 0; k < per_class.size() && k < c.count_names.size(); ++k) o[c.count_names[k]] = per_class[k];
     counts[split] = std::move(o);
   }
 
@@ -37,29 +38,27 @@ void write_model_card(const std::filesystem::path& path, const ModelCard& c) {
   const json::object card{
       {"format", "cxr-model-card"},
       {"version", 1},
-      {"model",
-       json::object{{"file", c.model_path.filename().string()},
-                    {"preset", c.info.preset},
-                    {"config", to_json(c.info.config)},
-                    {"parameters", c.parameters},
-                    {"classes", classes},
-                    {"normalization", json::object{{"mean", c.info.mean}, {"std", c.info.stddev}}}}},
+      {"model", json::object{{"file", c.model_path.filename().string()},
+                             {"preset", c.info.preset},
+                             {"config", to_json(c.info.config)},
+                             {"parameters", c.parameters},
+                             {"classes", classes},
+                             {"normalization", json::object{{"mean", c.info.mean}, {"std", c.info.stddev}}}}},
       {"data", json::object{{"dir", c.data_dir.string()},
                             {"manifest_sha256", c.manifest_sha256},
                             {"split_seed", c.info.split_seed ? json::value(*c.info.split_seed) : json::value(nullptr)},
                             {"images", counts}}},
-      {"training",
-       json::object{{"options", to_json(c.options)},
-                    {"threads", c.threads},
-                    {"class_weights", weights},
-                    {"stop_reason", stop_reason_name(r.stop)},
-                    {"epochs_run", static_cast<std::int64_t>(r.history.size())},
-                    {"best_epoch", r.best_epoch},
-                    {"steps", r.steps},
-                    {"seconds", r.train_seconds},
-                    {"images_per_second", r.images_per_second},
-                    {"git_commit", c.git_commit},
-                    {"cxr_version", CXR_VERSION}}},
+      {"training", json::object{{"options", to_json(c.options)},
+                                {"threads", c.threads},
+                                {"class_weights", weights},
+                                {"stop_reason", stop_reason_name(r.stop)},
+                                {"epochs_run", static_cast<std::int64_t>(r.history.size())},
+                                {"best_epoch", r.best_epoch},
+                                {"steps", r.steps},
+                                {"seconds", r.train_seconds},
+                                {"images_per_second", r.images_per_second},
+                                {"git_commit", c.git_commit},
+                                {"cxr_version", CXR_VERSION}}},
       {"history", history},
       {"final", final_metrics},
   };

@@ -31,7 +31,7 @@ struct ModelCard {
   std::int64_t parameters = 0;
   std::filesystem::path data_dir;
   std::string manifest_sha256;
-  std::vector<std::string> count_names;     // what split_counts count: the dataset's targets
+  std::vector<std::string> count_names;                           // what split_counts count: the dataset's targets
   std::map<std::string, std::vector<std::int64_t>> split_counts;  // split -> images per target
   TrainOptions options;
   int threads = 0;

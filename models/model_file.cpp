@@ -16,8 +16,8 @@ namespace json = boost::json;
 
 namespace {
 
-const std::set<std::string> kReservedKeys{"format",        "format_version", "preset",    "config", "classes",
-                                           "normalization", "fit",            "dataset_size", "split_seed"};
+const std::set<std::string> kReservedKeys{"format", "format_version", "preset",    "config", "classes", "normalization",
+                                          "fit",    "dataset_size",   "split_seed"};
 
 // The metadata value `key`, or an error naming the file.
 const std::string& meta(const SafetensorsFile& file, const std::string& key) {
@@ -108,8 +108,8 @@ void save_model(const std::string& path, ClassifierNet& net, const ModelInfo& in
 
   std::map<std::string, std::string> metadata;
   for (const auto& [key, value] : info.extra) {
-    CXR_CHECK(!kReservedKeys.count(key), "save_model '{}': extra metadata may not use the reserved key \"{}\"",
-              path, key);
+    CXR_CHECK(!kReservedKeys.count(key), "save_model '{}': extra metadata may not use the reserved key \"{}\"", path,
+              key);
     metadata[key] = value;
   }
   json::array classes;

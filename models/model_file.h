@@ -24,8 +24,8 @@
 #include "engine/nn/module.h"
 #include "models/classifier_net.h"
 
-#include <map>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,13 +37,13 @@ inline constexpr const char* kModelFormat = "cxr-model";
 inline constexpr int kModelFormatVersion = 1;
 
 struct ModelInfo {
-  std::string preset;                      // "cxr-small", "kaggle-sep", ...
-  NetConfig config;                        // the architecture (input size included)
-  std::vector<std::string> class_names;    // index -> name, e.g. covid, normal, bacterial, viral
-  float mean = 0.0f, stddev = 1.0f;        // input normalisation in [0, 1] pixel units
-  std::optional<data::Fit> fit;            // how images were fitted to a square; absent: pad
-  std::optional<int> dataset_size;         // the side of that square; absent: config.input_size
-  std::optional<std::uint64_t> split_seed;  // the training dataset's split seed, when known
+  std::string preset;                        // "cxr-small", "kaggle-sep", ...
+  NetConfig config;                          // the architecture (input size included)
+  std::vector<std::string> class_names;      // index -> name, e.g. covid, normal, bacterial, viral
+  float mean = 0.0f, stddev = 1.0f;          // input normalisation in [0, 1] pixel units
+  std::optional<data::Fit> fit;              // how images were fitted to a square; absent: pad
+  std::optional<int> dataset_size;           // the side of that square; absent: config.input_size
+  std::optional<std::uint64_t> split_seed;   // the training dataset's split seed, when known
   std::map<std::string, std::string> extra;  // free-form metadata (model card summary, ...)
 
   // Inference fits and resizes an image exactly as the training dataset did
@@ -54,8 +54,8 @@ struct ModelInfo {
 
 struct LoadedModel {
   ModelInfo info;
-  std::unique_ptr<ClassifierNet> net;      // in evaluation mode
-  std::unique_ptr<ParameterSet> params;    // owns the flat buffers the net's tensors view
+  std::unique_ptr<ClassifierNet> net;    // in evaluation mode
+  std::unique_ptr<ParameterSet> params;  // owns the flat buffers the net's tensors view
 };
 
 // Writes atomically (temp file + rename). `info.config` must be the net's

@@ -30,7 +30,9 @@ NetConfig NetConfig::cxr_small(int num_classes) {
 
 NetConfig NetConfig::narrowed(double width) const {
   NetConfig c = *this;
-  auto scale = [width](int ch) { return std::max(1, static_cast<int>(std::lround(ch * width))); };
+  auto scale = [width](int ch) {
+    return std::max(1, static_cast<int>(std::lround(ch * width)));
+  };
   c.stem_channels = scale(c.stem_channels);
   for (auto& b : c.blocks)
     if (b.kind != BlockKind::max_pool) b.out_channels = scale(b.out_channels);
@@ -72,14 +74,10 @@ json::object to_json(const NetConfig& c) {
     }
     blocks.push_back(std::move(o));
   }
-  return json::object{{"in_channels", c.in_channels},
-                      {"stem_channels", c.stem_channels},
-                      {"stem_stride", c.stem_stride},
-                      {"stem_batch_norm", c.stem_batch_norm},
-                      {"blocks", std::move(blocks)},
-                      {"hidden_units", c.hidden_units},
-                      {"num_classes", c.num_classes},
-                      {"dropout", c.dropout},
+  return json::object{{"in_channels", c.in_channels}, {"stem_channels", c.stem_channels},
+                      {"stem_stride", c.stem_stride}, {"stem_batch_norm", c.stem_batch_norm},
+                      {"blocks", std::move(blocks)},  {"hidden_units", c.hidden_units},
+                      {"num_classes", c.num_classes}, {"dropout", c.dropout},
                       {"input_size", c.input_size}};
 }
 

@@ -28,18 +28,24 @@ double piecewise(const Knot (&knots)[N], double v) {
   return knots[N - 1].y;
 }
 
-std::uint8_t to_byte(double v) { return static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.0, 1.0) * 255)); }
+std::uint8_t to_byte(double v) {
+  return static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.0, 1.0) * 255));
+}
 
 std::uint32_t big_endian(const std::string& s, std::size_t at) {
-  return std::uint32_t{static_cast<unsigned char>(s[at])} << 24 | std::uint32_t{static_cast<unsigned char>(s[at + 1])} << 16 |
-         std::uint32_t{static_cast<unsigned char>(s[at + 2])} << 8 | std::uint32_t{static_cast<unsigned char>(s[at + 3])};
+  return std::uint32_t{static_cast<unsigned char>(s[at])} << 24 |
+         std::uint32_t{static_cast<unsigned char>(s[at + 1])} << 16 |
+         std::uint32_t{static_cast<unsigned char>(s[at + 2])} << 8 |
+         std::uint32_t{static_cast<unsigned char>(s[at + 3])};
 }
 
 void append_big_endian(std::string& out, std::uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
 }
 
-bool latin1_printable(unsigned char c) { return (c >= 32 && c <= 126) || c >= 161; }
+bool latin1_printable(unsigned char c) {
+  return (c >= 32 && c <= 126) || c >= 161;
+}
 
 // A PNG chunk: length, type, data, CRC-32 of type and data (ISO/IEC 15948, section 5.3).
 std::string png_chunk(const std::string& type, const std::string& data) {
@@ -175,10 +181,10 @@ RgbImage render_overlay(const data::GreyImage& xray, const Tensor& heat, double 
 
 RgbImage blend_overlay(const data::GreyImage& xray, const RgbImage& colours, double opacity) {
   CXR_CHECK(opacity >= 0 && opacity <= 1, "blend_overlay: opacity {} outside [0, 1]", opacity);
-  CXR_CHECK(colours.width == xray.width && colours.height == xray.height &&
-                colours.pixels.size() == xray.pixels.size() * 3,
-            "blend_overlay: colours {}x{} do not match the {}x{} image", colours.width, colours.height, xray.width,
-            xray.height);
+  CXR_CHECK(
+      colours.width == xray.width && colours.height == xray.height && colours.pixels.size() == xray.pixels.size() * 3,
+      "blend_overlay: colours {}x{} do not match the {}x{} image", colours.width, colours.height, xray.width,
+      xray.height);
   RgbImage out{xray.width, xray.height, std::vector<std::uint8_t>(colours.pixels.size())};
   for (std::size_t i = 0; i < xray.pixels.size(); ++i) {
     const double grey = xray.pixels[i];
@@ -222,10 +228,10 @@ std::vector<std::pair<std::string, std::string>> png_text_chunks(const std::stri
       const std::string data = png.substr(at + 8, length);
       const auto nul = data.find('\0');
       CXR_CHECK(nul != std::string::npos, "png_text_chunks: a tEXt chunk without a keyword separator");
-      CXR_CHECK(static_cast<std::uint32_t>(crc32(crc32(0L, Z_NULL, 0),
-                                                 reinterpret_cast<const Bytef*>(png.data() + at + 4), length + 4)) ==
-                    big_endian(png, at + 8 + length),
-                "png_text_chunks: bad CRC on the tEXt chunk '{}'", data.substr(0, nul));
+      CXR_CHECK(
+          static_cast<std::uint32_t>(crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(png.data() + at + 4),
+                                           length + 4)) == big_endian(png, at + 8 + length),
+          "png_text_chunks: bad CRC on the tEXt chunk '{}'", data.substr(0, nul));
       out.emplace_back(data.substr(0, nul), data.substr(nul + 1));
     }
     at += 12 + length;

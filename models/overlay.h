@@ -32,8 +32,7 @@ std::array<std::uint8_t, 3> jet(double v);
 // image on a square of `square_size` (the map covers the same square: coordinates
 // scale by m / square_size). Values outside the square's picture of the image are
 // NaN (no colour).
-Tensor heatmap_to_source(const Tensor& map, const data::FitGeometry& geometry, int square_size, int width,
-                         int height);
+Tensor heatmap_to_source(const Tensor& map, const data::FitGeometry& geometry, int square_size, int width, int height);
 
 // Where a square of side `square_size` that `geometry` fits the image onto lies in
 // the image's own pixel coordinates (x right, y down from its top-left corner): the

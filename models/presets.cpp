@@ -12,15 +12,26 @@ namespace {
 NetConfig kaggle_sep(int num_classes) {
   using B = NetConfig::Block;
   const B pool{.kind = BlockKind::max_pool};
-  auto separable = [](int out, bool batch_norm) { return B{out, 1, BlockKind::separable, batch_norm}; };
+  auto separable = [](int out, bool batch_norm) {
+    return B{out, 1, BlockKind::separable, batch_norm};
+  };
   NetConfig c;
   c.stem_channels = 64;
   c.stem_stride = 1;
   c.stem_batch_norm = false;
-  c.blocks = {B{64, 1, BlockKind::conv, false}, pool,
-              separable(128, false), separable(128, false), pool,
-              separable(256, true), separable(256, true), separable(256, true), pool,
-              separable(512, true), separable(512, true), separable(512, true), pool};
+  c.blocks = {B{64, 1, BlockKind::conv, false},
+              pool,
+              separable(128, false),
+              separable(128, false),
+              pool,
+              separable(256, true),
+              separable(256, true),
+              separable(256, true),
+              pool,
+              separable(512, true),
+              separable(512, true),
+              separable(512, true),
+              pool};
   c.hidden_units = 512;
   c.dropout = 0.5;
   c.num_classes = num_classes;
@@ -29,7 +40,9 @@ NetConfig kaggle_sep(int num_classes) {
 
 }  // namespace
 
-std::vector<std::string> preset_names() { return {"cxr-small", "kaggle-sep"}; }
+std::vector<std::string> preset_names() {
+  return {"cxr-small", "kaggle-sep"};
+}
 
 NetConfig preset_config(const std::string& name, int num_classes, int input_size) {
   NetConfig c;

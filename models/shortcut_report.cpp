@@ -4,8 +4,8 @@
 #include "data/labels.h"
 #include "models/metrics.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <cmath>
 #include <limits>
@@ -137,7 +137,9 @@ std::string format_shortcut_report(const ShortcutReport& r) {
 
 boost::json::object shortcut_report_to_json(const ShortcutReport& r) {
   namespace json = boost::json;
-  auto number = [](double x) { return std::isnan(x) ? json::value(nullptr) : json::value(x); };
+  auto number = [](double x) {
+    return std::isnan(x) ? json::value(nullptr) : json::value(x);
+  };
   json::array cells;
   for (const auto& c : r.cells) {
     json::object calls;
@@ -156,12 +158,11 @@ boost::json::object shortcut_report_to_json(const ShortcutReport& r) {
   return {{"cells", std::move(cells)},
           {"adults_called_covid_by_target", std::move(adults)},
           {"non_covid_adults_called_covid", calls_json(r.adults_non_covid)},
-          {"same_source",
-           json::object{{"source", "ieee8023"},
-                        {"age_group", "adult"},
-                        {"covid_images", r.same_source_covid},
-                        {"other_images", r.same_source_other},
-                        {"auc_p_covid", number(r.same_source_auc)}}},
+          {"same_source", json::object{{"source", "ieee8023"},
+                                       {"age_group", "adult"},
+                                       {"covid_images", r.same_source_covid},
+                                       {"other_images", r.same_source_other},
+                                       {"auc_p_covid", number(r.same_source_auc)}}},
           {"worst_cell", json::object{{"cell", r.worst_cell},
                                       {"macro_f1", number(r.worst_cell_macro_f1)},
                                       {"min_images", r.min_cell_images}}}};

@@ -49,13 +49,13 @@ struct ShortcutCell {
 
 struct ShortcutReport {
   std::vector<std::string> target_names;
-  std::vector<ShortcutCell> cells;             // sorted by source, then age group
-  std::vector<TargetCalls> adults_by_target;   // every source
+  std::vector<ShortcutCell> cells;            // sorted by source, then age group
+  std::vector<TargetCalls> adults_by_target;  // every source
   TargetCalls adults_non_covid;
   std::int64_t same_source_covid = 0, same_source_other = 0;
-  double same_source_auc = 0;                  // NaN when either side is empty
-  double worst_cell_macro_f1 = 0;              // NaN when no cell is large enough
-  std::string worst_cell;                      // "source/age_group"
+  double same_source_auc = 0;      // NaN when either side is empty
+  double worst_cell_macro_f1 = 0;  // NaN when no cell is large enough
+  std::string worst_cell;          // "source/age_group"
   int min_cell_images = 0;
 };
 

@@ -1,14 +1,14 @@
 #include "models/source_probe.h"
 
-#include "engine/autograd.h"
 #include "base/check.h"
+#include "engine/autograd.h"
 #include "engine/nn/layers.h"
 #include "engine/nn/module.h"
 #include "engine/ops.h"
 #include "engine/optim/adamw.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -35,10 +35,10 @@ ProbeResult train_linear_probe(std::span<const double> train_x, std::span<const 
   const int k = static_cast<int>(classes.size());
   const auto n = static_cast<std::int64_t>(train_labels.size());
   const auto m = static_cast<std::int64_t>(test_labels.size());
-  CXR_CHECK(k >= 2 && n > 0 && m > 0, "linear probe: needs two classes and images to train and test on ({}, {}, {})",
-            k, n, m);
-  CXR_CHECK(train_x.size() % train_labels.size() == 0, "linear probe: {} values for {} training images",
-            train_x.size(), n);
+  CXR_CHECK(k >= 2 && n > 0 && m > 0, "linear probe: needs two classes and images to train and test on ({}, {}, {})", k,
+            n, m);
+  CXR_CHECK(train_x.size() % train_labels.size() == 0, "linear probe: {} values for {} training images", train_x.size(),
+            n);
   const int features = static_cast<int>(train_x.size() / train_labels.size());
   CXR_CHECK(test_x.size() == static_cast<std::size_t>(m * features), "linear probe: {} values for {} test images of {}",
             test_x.size(), m, features);
@@ -47,7 +47,8 @@ ProbeResult train_linear_probe(std::span<const double> train_x, std::span<const 
   for (std::int64_t i = 0; i < n; ++i)
     for (int f = 0; f < features; ++f) mean[f] += train_x[i * features + f] / static_cast<double>(n);
   for (std::int64_t i = 0; i < n; ++i)
-    for (int f = 0; f < features; ++f) stddev[f] += std::pow(train_x[i * features + f] - mean[f], 2) / static_cast<double>(n);
+    for (int f = 0; f < features; ++f)
+      stddev[f] += std::pow(train_x[i * features + f] - mean[f], 2) / static_cast<double>(n);
   for (double& s : stddev) s = std::sqrt(s) + 1e-6;  // a constant feature (a dead ReLU channel) stays 0
 
   std::vector<std::int64_t> counts(k, 0);

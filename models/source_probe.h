@@ -22,7 +22,7 @@
 namespace cxr {
 
 struct ProbeResult {
-  std::vector<std::string> classes;          // the sources, in label order
+  std::vector<std::string> classes;  // the sources, in label order
   std::int64_t train_images = 0, test_images = 0;
   int features = 0;
   double accuracy = 0, chance_accuracy = 0;

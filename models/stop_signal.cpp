@@ -38,7 +38,11 @@ StopOnSignal::~StopOnSignal() {
   ::sigaction(SIGTERM, &g_previous_term, nullptr);
 }
 
-const std::atomic<bool>* StopOnSignal::flag() const { return &g_stop; }
-int StopOnSignal::signal() const { return g_signal.load(); }
+const std::atomic<bool>* StopOnSignal::flag() const {
+  return &g_stop;
+}
+int StopOnSignal::signal() const {
+  return g_signal.load();
+}
 
 }  // namespace cxr

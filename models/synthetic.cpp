@@ -11,8 +11,10 @@ LabelledBatch make_synthetic_batch(int n, int size, Generator& gen) {
     const int label = static_cast<int>(gen.below(4));
     batch.labels[i] = label;
     const double contrast = gen.uniform(0.8, 1.5);
-    const double cx = (label == 0 ? gen.uniform(0.15, 0.4) : label == 1 ? gen.uniform(0.6, 0.85)
-                                                                         : gen.uniform(0.3, 0.7)) * size;
+    const double cx = (label == 0   ? gen.uniform(0.15, 0.4)
+                       : label == 1 ? gen.uniform(0.6, 0.85)
+                                    : gen.uniform(0.3, 0.7)) *
+                      size;
     const double cy = gen.uniform(0.3, 0.7) * size;
     const double r = gen.uniform(0.1, 0.18) * size;
     float* img = px + static_cast<std::int64_t>(i) * size * size;

@@ -25,8 +25,7 @@ struct SyntheticTrainingResult {
   double images_per_second = 0;
 };
 
-SyntheticTrainingResult train_synthetic(
-    const SyntheticTrainingOptions& options,
-    const std::function<void(int step, double loss)>& on_step = nullptr);
+SyntheticTrainingResult train_synthetic(const SyntheticTrainingOptions& options,
+                                        const std::function<void(int step, double loss)>& on_step = nullptr);
 
 }  // namespace cxr

@@ -16,7 +16,9 @@ using namespace json_fields;
 
 namespace {
 
-json::value number(double x, bool exact) { return exact ? exact_double(x) : json::value(x); }
+json::value number(double x, bool exact) {
+  return exact ? exact_double(x) : json::value(x);
+}
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 #include "models/trainer.h"
 
+#include "base/parallel.h"
 #include "data/dataset.h"
 #include "data/labels.h"
 #include "data/loader.h"
@@ -9,7 +10,6 @@
 #include "engine/optim/adamw.h"
 #include "engine/optim/lr_schedule.h"
 #include "engine/optim/sgd.h"
-#include "base/parallel.h"
 #include "engine/random.h"
 #include "models/dataset_eval.h"
 #include "models/dataset_settings.h"
@@ -40,7 +40,9 @@ double TrainOptions::learning_rate() const {
   return lr.value_or(optimizer == OptimizerKind::adamw ? 1e-3 : 0.05);
 }
 
-std::string optimizer_name(OptimizerKind kind) { return kind == OptimizerKind::adamw ? "adamw" : "sgd"; }
+std::string optimizer_name(OptimizerKind kind) {
+  return kind == OptimizerKind::adamw ? "adamw" : "sgd";
+}
 
 OptimizerKind parse_optimizer(const std::string& name) {
   if (name == "adamw") return OptimizerKind::adamw;
@@ -64,7 +66,9 @@ ClassWeighting parse_class_weighting(const std::string& name) {
   throw Error(fmt::format("unknown class weighting '{}': expected auto, sqrt or none", name));
 }
 
-std::string sample_balance_name(SampleBalance b) { return b == SampleBalance::source ? "source" : "none"; }
+std::string sample_balance_name(SampleBalance b) {
+  return b == SampleBalance::source ? "source" : "none";
+}
 
 SampleBalance parse_sample_balance(const std::string& name) {
   if (name == "none") return SampleBalance::none;
@@ -72,7 +76,9 @@ SampleBalance parse_sample_balance(const std::string& name) {
   throw Error(fmt::format("unknown sampling '{}': expected none or source", name));
 }
 
-std::string selection_name(Selection s) { return s == Selection::worst_cell ? "worst_cell" : "macro_f1"; }
+std::string selection_name(Selection s) {
+  return s == Selection::worst_cell ? "worst_cell" : "macro_f1";
+}
 
 Selection parse_selection(const std::string& name) {
   if (name == "macro_f1") return Selection::macro_f1;
@@ -101,8 +107,12 @@ fs::path sibling(const fs::path& out, const std::string& suffix) {
 
 }  // namespace
 
-fs::path card_path_for(const fs::path& out) { return sibling(out, ".card.json"); }
-fs::path checkpoint_path_for(const fs::path& out) { return sibling(out, ".checkpoint.safetensors"); }
+fs::path card_path_for(const fs::path& out) {
+  return sibling(out, ".card.json");
+}
+fs::path checkpoint_path_for(const fs::path& out) {
+  return sibling(out, ".checkpoint.safetensors");
+}
 
 namespace {
 
@@ -116,7 +126,8 @@ void check_options(const TrainOptions& o) {
   CXR_CHECK(o.size == 0 || o.size >= 16, "train: --size must be at least 16 (or 0: the dataset's), got {}", o.size);
   CXR_CHECK(o.patience >= 0 && o.max_minutes >= 0 && o.workers >= 0,
             "train: patience, max minutes and workers must be non-negative");
-  CXR_CHECK(o.width > 0 && o.weight_decay >= 0 && o.momentum >= 0, "train: width, weight decay and momentum out of range");
+  CXR_CHECK(o.width > 0 && o.weight_decay >= 0 && o.momentum >= 0,
+            "train: width, weight decay and momentum out of range");
   CXR_CHECK(o.train_fraction > 0 && o.train_fraction <= 1, "train: --train-fraction must be in (0, 1], got {}",
             o.train_fraction);
   CXR_CHECK(!o.extra_data || fs::is_directory(*o.extra_data), "train: extra data directory '{}' does not exist",
@@ -136,7 +147,8 @@ std::vector<std::int64_t> patient_subset(const data::Dataset& ds, const std::vec
   std::map<std::string, int> class_of_patient;
   std::vector<std::vector<std::string>> patients(data::num_targets(ds.num_classes()));
   for (auto i : train)
-    if (class_of_patient.emplace(ds.row(i).patient, ds.label(i)).second) patients[ds.label(i)].push_back(ds.row(i).patient);
+    if (class_of_patient.emplace(ds.row(i).patient, ds.label(i)).second)
+      patients[ds.label(i)].push_back(ds.row(i).patient);
   Generator gen(seed ^ 0x7261696e66726163ULL);  // its own stream: the loader's order is unchanged
   std::set<std::string> kept;
   for (auto& list : patients) {
@@ -234,8 +246,7 @@ std::vector<double> class_weights_of(ClassWeighting weighting, const data::Datas
   }
   std::vector<double> w(counts.size(), 0.0);
   for (std::size_t c = 0; c < counts.size(); ++c)
-    if (counts[c] > 0)
-      w[c] = static_cast<double>(train.size()) / (static_cast<double>(counts.size()) * counts[c]);
+    if (counts[c] > 0) w[c] = static_cast<double>(train.size()) / (static_cast<double>(counts.size()) * counts[c]);
   if (weighting == ClassWeighting::sqrt_balanced)
     for (double& x : w) x = std::sqrt(x);
   return w;
@@ -278,12 +289,13 @@ class SourceAdversary : public Module {
 std::vector<std::uint32_t> source_masks(const data::Dataset& ds, const std::vector<std::int64_t>& indices, int covid) {
   std::vector<std::uint32_t> masks;
   for (auto i : indices)
-    masks.push_back(ds.label(i) == covid ? (1u << data::kNumSources) - 1
-                                         : 1u << static_cast<int>(ds.row(i).source));
+    masks.push_back(ds.label(i) == covid ? (1u << data::kNumSources) - 1 : 1u << static_cast<int>(ds.row(i).source));
   return masks;
 }
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 class Run {
  public:
@@ -350,7 +362,7 @@ class Run {
     lo.batch_size = o.batch;
     lo.workers = o.workers;
     lo.seed = o.seed;
-    lo.device = device_;  // on the GPU the workers upload uint8 pixels and augment there
+    lo.device = device_;   // on the GPU the workers upload uint8 pixels and augment there
     lo.mean = info_.mean;  // the dataset's statistics, or the fine-tuned model's normalisation
     lo.stddev = info_.stddev;
     lo.drop_last = static_cast<std::int64_t>(train_idx_.size()) >= o.batch;  // no tiny last batch for batch norm
@@ -579,9 +591,8 @@ class Run {
     record.epoch = static_cast<int>(s_.epoch) + 1;
     record.lr = last_lr_;
     record.train_loss = s_.epoch_batches > 0 ? s_.epoch_loss_sum / static_cast<double>(s_.epoch_batches) : 0.0;
-    record.train_source_loss = adversary_ && s_.epoch_batches > 0
-                                   ? epoch_source_loss_sum_ / static_cast<double>(s_.epoch_batches)
-                                   : 0.0;
+    record.train_source_loss =
+        adversary_ && s_.epoch_batches > 0 ? epoch_source_loss_sum_ / static_cast<double>(s_.epoch_batches) : 0.0;
     record.val_loss = loss_sum / static_cast<double>(labels.size());
     record.val_accuracy = report.accuracy;
     record.val_macro_f1 = report.macro_f1;
@@ -706,12 +717,12 @@ class Run {
   std::unique_ptr<ClassifierNet> net_;
   std::unique_ptr<ParameterSet> params_;
   std::unique_ptr<Optimizer> opt_;
-  int covid_ = -1;  // the covid class, -1 when the scheme has none
+  int covid_ = -1;                              // the covid class, -1 when the scheme has none
   std::unique_ptr<SourceAdversary> adversary_;  // TrainOptions::adversary > 0
   std::unique_ptr<ParameterSet> adversary_params_;
   std::unique_ptr<Optimizer> adversary_opt_;
   double epoch_source_loss_sum_ = 0;  // not checkpointed: a resumed epoch reports its own part
-  std::string last_frozen_;  // "": every layer trains
+  std::string last_frozen_;           // "": every layer trains
   std::unique_ptr<data::Loader> train_loader_, val_loader_;
   std::vector<double> class_weights_;
   std::string git_commit_;

@@ -7,8 +7,8 @@
 // w_c = N / (C n_c) over the train split), seeded augmentation, validation after
 // every epoch. Images labelled with a label set (NIH "pneumonia": bacterial or
 // viral) train on -log of the probability of the set (label_set_cross_entropy) and
-// count 1/|set| towards each of its classes in the class weights. Whenever the validation macro-F1 improves, the model file `out` is
-// rewritten; after `patience` epochs without improvement training stops early.
+// count 1/|set| towards each of its classes in the class weights. Whenever the validation macro-F1 improves, the model
+// file `out` is rewritten; after `patience` epochs without improvement training stops early.
 //
 // Files next to `out` (model.safetensors):
 //   model.card.json           the model card (models/model_card.h), after every epoch
@@ -75,29 +75,29 @@ Selection parse_selection(const std::string& name);  // throws on anything else
 struct TrainOptions {
   std::filesystem::path data_dir;
   std::string preset = "cxr-small";
-  std::filesystem::path out;            // the best model (safetensors)
+  std::filesystem::path out;  // the best model (safetensors)
   int epochs = 10;
   int batch = 32;
-  std::optional<double> lr;             // nothing: 1e-3 for AdamW, 0.05 for SGD
+  std::optional<double> lr;  // nothing: 1e-3 for AdamW, 0.05 for SGD
   OptimizerKind optimizer = OptimizerKind::adamw;
   ClassWeighting class_weights = ClassWeighting::balanced;
   bool augment = true;
   std::uint64_t seed = 0;
-  int size = 0;                         // input side; 0: the dataset's image size
-  int patience = 5;                     // epochs without a better val macro-F1; 0: never stop early
-  double max_minutes = 0;               // stop (resumably) after this long; 0: no limit
-  double weight_decay = 1e-4;           // decoupled for AdamW, L2 for SGD
-  double momentum = 0.9;                // SGD only
-  double width = 1.0;                   // channel multiplier of the preset (small nets for tests)
-  double train_fraction = 1.0;          // share of the train split's patients used (learning curves)
-  int workers = 2;                      // loader threads preparing batches
-  std::string device = "cpu";           // cpu, cuda or auto (models/device_choice.h); may change on resume
-  std::optional<std::filesystem::path> resume;  // a checkpoint to continue from
+  int size = 0;                                     // input side; 0: the dataset's image size
+  int patience = 5;                                 // epochs without a better val macro-F1; 0: never stop early
+  double max_minutes = 0;                           // stop (resumably) after this long; 0: no limit
+  double weight_decay = 1e-4;                       // decoupled for AdamW, L2 for SGD
+  double momentum = 0.9;                            // SGD only
+  double width = 1.0;                               // channel multiplier of the preset (small nets for tests)
+  double train_fraction = 1.0;                      // share of the train split's patients used (learning curves)
+  int workers = 2;                                  // loader threads preparing batches
+  std::string device = "cpu";                       // cpu, cuda or auto (models/device_choice.h); may change on resume
+  std::optional<std::filesystem::path> resume;      // a checkpoint to continue from
   std::optional<std::filesystem::path> init_model;  // fine-tune: start from this model file
   Unfreeze unfreeze = Unfreeze::all;                // fine-tune: the layers that train (needs init_model)
   std::optional<std::filesystem::path> extra_data;  // a second dataset directory, same size and classes
   SampleBalance balance = SampleBalance::none;
-  bool strong_augment = false;          // the source-cue photometric preset (engine/data/augment.h)
+  bool strong_augment = false;  // the source-cue photometric preset (engine/data/augment.h)
   // Domain-adversarial training (Ganin & Lempitsky 2015): a source classifier on the
   // pooled features behind a gradient-reversal op whose factor ramps from 0 to this
   // value (2 / (1 + exp(-10 p)) - 1 of it at progress p); 0: off. The source head sees
@@ -111,27 +111,27 @@ struct TrainOptions {
 };
 
 std::string optimizer_name(OptimizerKind kind);
-std::string class_weighting_name(ClassWeighting w);        // "auto", "sqrt", "none"
+std::string class_weighting_name(ClassWeighting w);             // "auto", "sqrt", "none"
 ClassWeighting parse_class_weighting(const std::string& name);  // throws on anything else
-OptimizerKind parse_optimizer(const std::string& name);  // "adamw" | "sgd"
+OptimizerKind parse_optimizer(const std::string& name);         // "adamw" | "sgd"
 
 // The files a run writes next to `out`.
 std::filesystem::path card_path_for(const std::filesystem::path& out);
 std::filesystem::path checkpoint_path_for(const std::filesystem::path& out);
 
 struct EpochRecord {
-  int epoch = 0;                  // 1-based
-  double lr = 0;                  // at the epoch's last step
-  double train_loss = 0;          // mean over the epoch's batches (class-weighted cross-entropy)
-  double val_loss = 0;            // mean unweighted cross-entropy over the validation images
+  int epoch = 0;          // 1-based
+  double lr = 0;          // at the epoch's last step
+  double train_loss = 0;  // mean over the epoch's batches (class-weighted cross-entropy)
+  double val_loss = 0;    // mean unweighted cross-entropy over the validation images
   double val_accuracy = 0;
   double val_macro_f1 = 0;
-  std::vector<double> val_f1;     // per class
-  double val_worst_cell_f1 = 0;   // the worst (source, age group) cell's macro-F1; NaN: no cell large enough
-  std::string val_worst_cell;     // "source/age_group"
-  double train_source_loss = 0;   // mean of the adversary's loss over the epoch (0 without one)
-  double train_seconds = 0;       // time in training steps (validation excluded)
-  double images_per_second = 0;   // training images / train_seconds
+  std::vector<double> val_f1;    // per class
+  double val_worst_cell_f1 = 0;  // the worst (source, age group) cell's macro-F1; NaN: no cell large enough
+  std::string val_worst_cell;    // "source/age_group"
+  double train_source_loss = 0;  // mean of the adversary's loss over the epoch (0 without one)
+  double train_seconds = 0;      // time in training steps (validation excluded)
+  double images_per_second = 0;  // training images / train_seconds
 };
 
 enum class StopReason { completed, early_stopping, interrupted, time_limit };
@@ -144,23 +144,23 @@ struct TrainPlan {
   std::int64_t trainable_parameters = 0;  // the ones the optimizer updates (unfreeze)
   int input_size = 0;
   int threads = 0;
-  std::string device;                  // where the steps run: "cpu" or "cuda:0"
+  std::string device;  // where the steps run: "cpu" or "cuda:0"
   std::vector<std::string> class_names;
   std::vector<double> class_weights;
   double lr = 0;
-  int start_epoch = 0;                 // 0-based epoch and batch where this session starts
+  int start_epoch = 0;  // 0-based epoch and batch where this session starts
   std::int64_t start_batch = 0;
-  int checkpoint_threads = 0;          // threads of the run resumed from (0: not resuming); bit-identical
-                                       // continuation needs the same count
+  int checkpoint_threads = 0;  // threads of the run resumed from (0: not resuming); bit-identical
+                               // continuation needs the same count
 };
 
 struct StepReport {
-  int epoch = 0, epochs = 0;           // 1-based epoch
-  std::int64_t batch = 0, batches = 0; // batch: 1-based within the epoch
-  std::int64_t step = 0;               // optimizer steps so far, all sessions
+  int epoch = 0, epochs = 0;            // 1-based epoch
+  std::int64_t batch = 0, batches = 0;  // batch: 1-based within the epoch
+  std::int64_t step = 0;                // optimizer steps so far, all sessions
   double loss = 0, lr = 0;
-  double images_per_second = 0;        // this session's training throughput
-  double eta_seconds = 0;              // for the remaining training steps at that rate
+  double images_per_second = 0;  // this session's training throughput
+  double eta_seconds = 0;        // for the remaining training steps at that rate
 };
 
 struct TrainCallbacks {
@@ -170,11 +170,11 @@ struct TrainCallbacks {
 };
 
 struct TrainResult {
-  std::vector<EpochRecord> history;    // every epoch, earlier sessions included
-  int best_epoch = 0;                  // 0: no epoch finished
+  std::vector<EpochRecord> history;  // every epoch, earlier sessions included
+  int best_epoch = 0;                // 0: no epoch finished
   StopReason stop = StopReason::completed;
   std::int64_t steps = 0;
-  double train_seconds = 0;            // all sessions, training steps only
+  double train_seconds = 0;  // all sessions, training steps only
   double images_per_second = 0;
   std::filesystem::path model_path, card_path, checkpoint_path;
 };

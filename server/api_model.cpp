@@ -41,11 +41,9 @@ int parse_class(const ModelInfo& info, const std::string& value) {
 
 Response get_health(App& app, const Request& req) {
   const double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - app.started).count();
-  return json_response(req, http::status::ok,
-                       {{"status", "ok"},
-                        {"version", CXR_VERSION},
-                        {"model", app.inference->model()->version},
-                        {"uptime_s", uptime}});
+  return json_response(
+      req, http::status::ok,
+      {{"status", "ok"}, {"version", CXR_VERSION}, {"model", app.inference->model()->version}, {"uptime_s", uptime}});
 }
 
 Response get_model(App& app, const Request& req) {

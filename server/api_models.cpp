@@ -24,8 +24,11 @@ void activate(App& app, const ModelRecord& record) {
 Response get_models(App& app, const Request& req) {
   json::array models;
   for (const auto& m : require_store(app).models())
-    models.push_back(json::object{{"id", m.id}, {"parent", m.parent}, {"created_at", m.created_at},
-                                  {"metrics", json::parse(m.metrics)}, {"active", m.active}});
+    models.push_back(json::object{{"id", m.id},
+                                  {"parent", m.parent},
+                                  {"created_at", m.created_at},
+                                  {"metrics", json::parse(m.metrics)},
+                                  {"active", m.active}});
   return json_response(req, http::status::ok,
                        {{"active", app.inference->model()->version}, {"models", std::move(models)}});
 }

@@ -105,32 +105,27 @@ Response post_predict(App& app, const Request& req, const Target& target) {
   json::array probabilities;
   for (std::size_t c = 0; c < p.probabilities.size(); ++c)
     probabilities.push_back(json::object{{"class", info.class_names.at(c)}, {"probability", p.probabilities[c]}});
-  json::object body{{"model", p.model->version},
-                    {"label", info.class_names.at(p.label)},
-                    {"label_index", p.label},
-                    {"probabilities", std::move(probabilities)},
-                    {"image", image_size},
-                    {"input_size", info.config.input_size},
+  json::object body{{"model", p.model->version}, {"label", info.class_names.at(p.label)},
+                    {"label_index", p.label},    {"probabilities", std::move(probabilities)},
+                    {"image", image_size},       {"input_size", info.config.input_size},
                     {"batch_size", p.batch_size}};
   if (p.explanation) {
     const Explanation& e = *p.explanation;
     const RgbImage colours = render_overlay(fitted, map_on_fitted_square(fitted, e.map), 1.0);
     json::array grid;
     for (float v : e.grid) grid.emplace_back(static_cast<double>(v));
-    json::object explanation{{"method", cam_method_name(e.method)},
-                             {"class", info.class_names.at(e.target_class)},
-                             {"class_index", e.target_class},
-                             {"grid", {{"height", e.grid_height}, {"width", e.grid_width},
-                                       {"values", std::move(grid)}}},
-                             {"heatmap_png", png_data_url(colours)},
-                             {"heatmap_box", {{"x", box.x}, {"y", box.y}, {"width", box.width},
-                                              {"height", box.height}}}};
+    json::object explanation{
+        {"method", cam_method_name(e.method)},
+        {"class", info.class_names.at(e.target_class)},
+        {"class_index", e.target_class},
+        {"grid", {{"height", e.grid_height}, {"width", e.grid_width}, {"values", std::move(grid)}}},
+        {"heatmap_png", png_data_url(colours)},
+        {"heatmap_box", {{"x", box.x}, {"y", box.y}, {"width", box.width}, {"height", box.height}}}};
     if (overlay) explanation["overlay_png"] = png_data_url(blend_overlay(fitted, colours, 0.5));
     body["explanation"] = std::move(explanation);
   }
   const double total_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-  body["timings_ms"] = {{"decode", decode_ms}, {"queue", p.queue_ms}, {"compute", p.compute_ms},
-                        {"total", total_ms}};
+  body["timings_ms"] = {{"decode", decode_ms}, {"queue", p.queue_ms}, {"compute", p.compute_ms}, {"total", total_ms}};
   return json_response(req, http::status::ok, body);
 }
 

@@ -22,8 +22,14 @@ std::int64_t parse_int(const std::string& name, const std::string& value, std::i
 }
 
 json::object sample_json(const SampleRecord& s) {
-  return {{"id", s.id}, {"sha256", s.sha256}, {"label", s.label}, {"patient_id", s.patient_id},
-          {"source", s.source}, {"split", s.split}, {"width", s.width}, {"height", s.height},
+  return {{"id", s.id},
+          {"sha256", s.sha256},
+          {"label", s.label},
+          {"patient_id", s.patient_id},
+          {"source", s.source},
+          {"split", s.split},
+          {"width", s.width},
+          {"height", s.height},
           {"created_at", s.created_at},
           {"image_url", fmt::format("/api/v1/samples/{}/image", s.id)}};
 }
@@ -36,8 +42,7 @@ std::string field(const std::vector<FormPart>& parts, const Target& target, cons
 }  // namespace
 
 Store& require_store(App& app) {
-  if (!app.store)
-    throw HttpError(http::status::service_unavailable, "no_store", "this server runs without a store");
+  if (!app.store) throw HttpError(http::status::service_unavailable, "no_store", "this server runs without a store");
   return *app.store;
 }
 
@@ -70,7 +75,8 @@ Response post_sample(App& app, const Request& req, const Target& target) {
   if (patient.size() > 128)
     throw HttpError(http::status::bad_request, "bad_parameter", "patient_id is longer than 128 characters");
   // Refuse what training could not read: the same checks as a prediction.
-  const Preprocessed p = preprocess(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), model);
+  const Preprocessed p =
+      preprocess(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), model);
   const auto added = store.add_sample(bytes, label, patient, "upload", p.image.source.width, p.image.source.height);
   return json_response(req, added.duplicate ? http::status::ok : http::status::created,
                        {{"sample", sample_json(added.sample)}, {"duplicate", added.duplicate}});
@@ -90,8 +96,11 @@ Response get_samples(App& app, const Request& req, const Target& target) {
   json::object counts;
   for (const auto& [k, v] : result.counts) counts[k] = v;
   return json_response(req, http::status::ok,
-                       {{"samples", std::move(samples)}, {"total", result.total}, {"page", page},
-                        {"per_page", per_page}, {"counts", std::move(counts)}});
+                       {{"samples", std::move(samples)},
+                        {"total", result.total},
+                        {"page", page},
+                        {"per_page", per_page},
+                        {"counts", std::move(counts)}});
 }
 
 Response get_sample_image(App& app, const Request& req, const std::string& id) {

@@ -15,12 +15,12 @@ class Jobs;
 
 struct App {
   InferenceService* inference = nullptr;
-  Store* store = nullptr;             // samples, model versions, the token
-  Jobs* jobs = nullptr;               // fine-tune jobs (needs the store)
-  std::mutex activation;              // the store's active flag and the served model change together
-  std::filesystem::path web_root;     // the only folder served as static files
-  std::filesystem::path openapi;      // docs/openapi.yaml
-  Device device = Device::cpu();      // where served models compute (cxr serve --device)
+  Store* store = nullptr;          // samples, model versions, the token
+  Jobs* jobs = nullptr;            // fine-tune jobs (needs the store)
+  std::mutex activation;           // the store's active flag and the served model change together
+  std::filesystem::path web_root;  // the only folder served as static files
+  std::filesystem::path openapi;   // docs/openapi.yaml
+  Device device = Device::cpu();   // where served models compute (cxr serve --device)
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 

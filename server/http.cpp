@@ -5,8 +5,7 @@
 
 namespace cxr::server {
 
-Response text_response(const Request& req, http::status status, std::string_view content_type,
-                       std::string body) {
+Response text_response(const Request& req, http::status status, std::string_view content_type, std::string body) {
   Response res{status, req.version()};
   res.set(http::field::server, "cxr");
   res.set(http::field::content_type, content_type);

@@ -35,8 +35,7 @@ class HttpError : public std::runtime_error {
 Response json_response(const Request& req, http::status status, const json::value& body);
 Response error_response(unsigned version, bool keep_alive, http::status status, std::string_view code,
                         std::string_view message);
-Response text_response(const Request& req, http::status status, std::string_view content_type,
-                       std::string body);
+Response text_response(const Request& req, http::status status, std::string_view content_type, std::string body);
 
 // The media type of a Content-Type header, lower-cased, without parameters.
 std::string media_type(std::string_view content_type);

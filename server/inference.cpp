@@ -26,10 +26,10 @@ Preprocessed preprocess(std::span<const std::uint8_t> bytes, std::shared_ptr<con
     p.image = prepare_image(bytes, model->model.info);
   } catch (const ImageError& e) {
     const std::string& code = e.code();
-    throw HttpError(code == "image_too_large" ? http::status::payload_too_large : http::status::bad_request,
-                    code == "image_too_large" || code == "image_too_small" ? code : "corrupt_image",
-                    code == "image_too_large" ? "image too large: " + e.detail()
-                                              : "not a usable JPEG or PNG image: " + e.detail());
+    throw HttpError(
+        code == "image_too_large" ? http::status::payload_too_large : http::status::bad_request,
+        code == "image_too_large" || code == "image_too_small" ? code : "corrupt_image",
+        code == "image_too_large" ? "image too large: " + e.detail() : "not a usable JPEG or PNG image: " + e.detail());
   }
   p.model = std::move(model);
   return p;

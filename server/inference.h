@@ -33,9 +33,9 @@
 namespace cxr::server {
 
 struct ServedModel {
-  std::string version;             // registry id ("v1", ...) or a label for a model not in a store
+  std::string version;  // registry id ("v1", ...) or a label for a model not in a store
   LoadedModel model;
-  boost::json::object metrics;     // the version's recorded evaluation, may be empty
+  boost::json::object metrics;  // the version's recorded evaluation, may be empty
 };
 
 // An upload prepared exactly as training sees it (models/inference.h), for the
@@ -62,7 +62,7 @@ struct Prediction {
   std::vector<double> probabilities;
   int label = 0;
   std::optional<Explanation> explanation;
-  int batch_size = 1;         // images computed together in one pass
+  int batch_size = 1;  // images computed together in one pass
   double queue_ms = 0, compute_ms = 0;
 };
 

@@ -37,15 +37,20 @@ bool is_final(const std::string& state) {
 }
 
 // The event that ends a job's stream: done when it succeeded, else its state.
-std::string final_event(const std::string& state) { return state == "succeeded" ? "done" : state; }
+std::string final_event(const std::string& state) {
+  return state == "succeeded" ? "done" : state;
+}
 
 std::string sse(std::string_view event, const json::value& data) {
   return fmt::format("event: {}\ndata: {}\n\n", event, json::serialize(data));
 }
 
 json::object params_json(const FineTuneParams& p) {
-  return {{"epochs", p.epochs}, {"learning_rate", p.learning_rate}, {"unfreeze", unfreeze_name(p.unfreeze)},
-          {"batch", p.batch}, {"activate", p.activate}};
+  return {{"epochs", p.epochs},
+          {"learning_rate", p.learning_rate},
+          {"unfreeze", unfreeze_name(p.unfreeze)},
+          {"batch", p.batch},
+          {"activate", p.activate}};
 }
 
 json::object parse_object(const std::string& text) {
@@ -69,7 +74,7 @@ struct Jobs::Job {
 
   std::mutex mutex;  // guards what follows
   std::string state = "queued";
-  std::string model;   // the version it produced
+  std::string model;    // the version it produced
   json::object detail;  // everything else of the job's JSON (phase, progress, history, metrics, error)
   std::string updated_at;
   // The stream: epoch events and the final one in order; the latest progress
@@ -222,9 +227,10 @@ SampleSet write_samples_dataset(Store& store, const fs::path& dir, const ModelIn
   set.images = static_cast<std::int64_t>(rows.size());
   if (rows.empty()) return set;
   fs::create_directories(dir);
-  data::write_dataset(dir, rows, {static_cast<std::uint64_t>(rows.size()), size, classes, info.mean, info.stddev},
-                      [&](std::size_t k) { return pixels[k].data(); },
-                      json::object{{"settings", {{"fit", data::fit_name(info.fit_or_pad())}}}});
+  data::write_dataset(
+      dir, rows, {static_cast<std::uint64_t>(rows.size()), size, classes, info.mean, info.stddev},
+      [&](std::size_t k) { return pixels[k].data(); },
+      json::object{{"settings", {{"fit", data::fit_name(info.fit_or_pad())}}}});
   return set;
 }
 
@@ -312,12 +318,17 @@ json::object Jobs::start(const FineTuneParams& params) {
   job->params = params;
   job->parent = record->id;
   job->parent_file = record->file;
-  job->detail = {{"params", params_json(params)}, {"parent", record->id}, {"phase", "queued"},
-                 {"classes", json::value_from(info.class_names)}, {"history", json::array{}},
-                 {"before", nullptr}, {"after", nullptr}, {"error", nullptr},
-                 {"base_data", options_.base_data.empty() ? json::value(nullptr)
-                                                          : json::value(options_.base_data.string())},
-                 {"threads", options_.threads}};
+  job->detail = {
+      {"params", params_json(params)},
+      {"parent", record->id},
+      {"phase", "queued"},
+      {"classes", json::value_from(info.class_names)},
+      {"history", json::array{}},
+      {"before", nullptr},
+      {"after", nullptr},
+      {"error", nullptr},
+      {"base_data", options_.base_data.empty() ? json::value(nullptr) : json::value(options_.base_data.string())},
+      {"threads", options_.threads}};
   current_ = job;
   worker_ = std::thread([this, job] { run(job); });
   std::lock_guard job_lock(job->mutex);
@@ -427,9 +438,14 @@ void Jobs::run(const std::shared_ptr<Job>& job) {
       const auto now = Clock::now();
       std::lock_guard lock(job->mutex);
       const double done = static_cast<double>((r.epoch - 1) * r.batches + r.batch);
-      job->detail["progress"] = {{"epoch", r.epoch}, {"epochs", r.epochs}, {"batch", r.batch},
-                                 {"batches", r.batches}, {"loss", r.loss}, {"lr", r.lr},
-                                 {"images_per_second", r.images_per_second}, {"eta_seconds", r.eta_seconds},
+      job->detail["progress"] = {{"epoch", r.epoch},
+                                 {"epochs", r.epochs},
+                                 {"batch", r.batch},
+                                 {"batches", r.batches},
+                                 {"loss", r.loss},
+                                 {"lr", r.lr},
+                                 {"images_per_second", r.images_per_second},
+                                 {"eta_seconds", r.eta_seconds},
                                  {"fraction", done / static_cast<double>(r.epochs * r.batches)}};
       if (now - job->last_progress >= kProgressInterval || r.batch == r.batches) {
         job->last_progress = now;

@@ -15,7 +15,9 @@ Listener::Listener(asio::io_context& ioc, const asio::ip::tcp::endpoint& endpoin
   port_ = acceptor_.local_endpoint().port();
 }
 
-void Listener::run() { asio::dispatch(acceptor_.get_executor(), [self = shared_from_this()] { self->do_accept(); }); }
+void Listener::run() {
+  asio::dispatch(acceptor_.get_executor(), [self = shared_from_this()] { self->do_accept(); });
+}
 
 void Listener::close() {
   asio::dispatch(acceptor_.get_executor(), [self = shared_from_this()] {
@@ -25,12 +27,12 @@ void Listener::close() {
 }
 
 void Listener::do_accept() {
-  acceptor_.async_accept(asio::make_strand(ioc_), [self = shared_from_this()](boost::system::error_code ec,
-                                                                              asio::ip::tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-    if (!ec) start_session(std::move(socket), self->state_);
-    self->do_accept();
-  });
+  acceptor_.async_accept(asio::make_strand(ioc_),
+                         [self = shared_from_this()](boost::system::error_code ec, asio::ip::tcp::socket socket) {
+                           if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+                           if (!ec) start_session(std::move(socket), self->state_);
+                           self->do_accept();
+                         });
 }
 
 }  // namespace cxr::server

@@ -4,10 +4,10 @@
 
 #include "base/check.h"
 
+#include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <fmt/format.h>
 
 #include <thread>
 #include <vector>
@@ -40,16 +40,20 @@ Server::Server(App& app, const ServerOptions& options) : impl_(std::make_unique<
   const auto address = asio::ip::make_address(options.host, ec);
   CXR_CHECK(!ec, "serve: '{}' is not an IP address", options.host);
   try {
-    impl_->listener = std::make_shared<Listener>(impl_->ioc, asio::ip::tcp::endpoint(address, options.port),
-                                                 impl_->state);
+    impl_->listener =
+        std::make_shared<Listener>(impl_->ioc, asio::ip::tcp::endpoint(address, options.port), impl_->state);
   } catch (const boost::system::system_error& e) {
     throw Error(fmt::format("serve: cannot listen on {}:{}: {}", options.host, options.port, e.code().message()));
   }
 }
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
-unsigned short Server::port() const { return impl_->listener->port(); }
+unsigned short Server::port() const {
+  return impl_->listener->port();
+}
 
 void Server::start() {
   impl_->listener->run();

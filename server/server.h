@@ -18,9 +18,9 @@ namespace cxr::server {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  unsigned short port = 8080;       // 0: an ephemeral port (tests)
+  unsigned short port = 8080;  // 0: an ephemeral port (tests)
   int io_threads = 1;
-  int handler_threads = 16;         // requests handled at once (a predict waits on the inference queue)
+  int handler_threads = 16;  // requests handled at once (a predict waits on the inference queue)
   std::chrono::seconds read_timeout{30};
 };
 

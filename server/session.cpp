@@ -51,8 +51,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == http::error::body_limit)
       return write(error_response(11, false, http::status::payload_too_large, "body_too_large",
                                   "the request body exceeds the 25 MB limit"));
-    if (ec && ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::end_of_stream &&
-        ec != http::error::partial_message)
+    if (ec && ec.category() == http::make_error_code(http::error::bad_target).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message)
       return write(error_response(11, false, http::status::bad_request, "bad_request",
                                   "malformed HTTP request: " + ec.message()));
     if (ec) return close();

@@ -20,7 +20,7 @@ struct ServerState {
   App& app;
   boost::asio::thread_pool& handlers;
   std::chrono::seconds read_timeout;
-  std::atomic<int> in_flight{0};   // requests whose header has arrived, not yet answered
+  std::atomic<int> in_flight{0};  // requests whose header has arrived, not yet answered
   std::atomic<bool> draining{false};
 };
 

@@ -30,7 +30,10 @@ class Statement {
     return value ? bind(index, std::string_view(*value)) : bind_null(index);
   }
   bool step();  // true: a row is ready; false: done
-  void run() { while (step()) {} }
+  void run() {
+    while (step()) {
+    }
+  }
 
   std::int64_t integer(int column) const;
   std::string text(int column) const;  // "" for NULL
@@ -61,7 +64,10 @@ class Transaction {
  public:
   explicit Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
   ~Transaction() {
-    if (!done_) try { db_.exec("ROLLBACK"); } catch (...) {}
+    if (!done_) try {
+        db_.exec("ROLLBACK");
+      } catch (...) {
+      }
   }
   void commit() {
     db_.exec("COMMIT");

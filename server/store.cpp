@@ -76,8 +76,15 @@ constexpr const char* kModelColumns = "id, file, parent, created_at, metrics, ac
 constexpr const char* kJobColumns = "id, state, params, detail, model, created_at, updated_at";
 
 SampleRecord read_sample(Statement& s) {
-  return {s.integer(0), s.text(1), s.text(2), s.text(3), s.text(4), s.text(7),
-          static_cast<int>(s.integer(5)), static_cast<int>(s.integer(6)), s.text(8)};
+  return {s.integer(0),
+          s.text(1),
+          s.text(2),
+          s.text(3),
+          s.text(4),
+          s.text(7),
+          static_cast<int>(s.integer(5)),
+          static_cast<int>(s.integer(6)),
+          s.text(8)};
 }
 
 JobRecord read_job(Statement& s) {
@@ -197,10 +204,17 @@ Store::Added Store::add_sample(std::string_view bytes, const std::string& label,
   make_dirs(file.parent_path());
   write_file_atomically(file.string(), bytes);
   Transaction tx(db_);
-  db_.prepare("INSERT INTO samples (sha256, label, patient_id, source, width, height, split) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?)")
-      .bind(1, sha).bind(2, label).bind(3, patient_id).bind(4, source).bind(5, width).bind(6, height)
-      .bind(7, sample_split(patient_id, sha)).run();
+  db_.prepare(
+         "INSERT INTO samples (sha256, label, patient_id, source, width, height, split) "
+         "VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .bind(1, sha)
+      .bind(2, label)
+      .bind(3, patient_id)
+      .bind(4, source)
+      .bind(5, width)
+      .bind(6, height)
+      .bind(7, sample_split(patient_id, sha))
+      .run();
   const std::int64_t id = db_.last_insert_id();
   auto s = db_.prepare(fmt::format("SELECT {} FROM samples WHERE id = ?", kSampleColumns));
   s.bind(1, id);
@@ -222,8 +236,8 @@ SamplePage Store::list_samples(const std::optional<std::string>& label, const st
     out.total = s.integer(0);
   }
   {
-    auto s = db_.prepare(fmt::format("SELECT {} FROM samples {} ORDER BY id DESC LIMIT ?3 OFFSET ?4", kSampleColumns,
-                                     where));
+    auto s = db_.prepare(
+        fmt::format("SELECT {} FROM samples {} ORDER BY id DESC LIMIT ?3 OFFSET ?4", kSampleColumns, where));
     s.bind(1, label).bind(2, source).bind(3, per_page).bind(4, (page - 1) * per_page);
     while (s.step()) out.samples.push_back(read_sample(s));
   }
@@ -298,8 +312,13 @@ ModelRecord Store::add_model_locked(const std::string& bytes, const std::string&
   }
   const std::string id = fmt::format("v{}", next);
   db_.prepare("INSERT INTO models (seq, id, sha256, file, parent, metrics) VALUES (?, ?, ?, ?, ?, ?)")
-      .bind(1, next).bind(2, id).bind(3, sha).bind(4, target.string()).bind(5, parent)
-      .bind(6, metrics.empty() ? std::string("{}") : metrics).run();
+      .bind(1, next)
+      .bind(2, id)
+      .bind(3, sha)
+      .bind(4, target.string())
+      .bind(5, parent)
+      .bind(6, metrics.empty() ? std::string("{}") : metrics)
+      .run();
   return *model_locked("id", id);
 }
 
@@ -356,9 +375,13 @@ JobRecord Store::add_job(const std::string& params) {
 
 void Store::update_job(std::int64_t id, const std::string& state, const std::string& detail) {
   std::lock_guard lock(mutex_);
-  db_.prepare("UPDATE jobs SET state = ?, detail = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
-              "WHERE id = ?")
-      .bind(1, state).bind(2, detail).bind(3, id).run();
+  db_.prepare(
+         "UPDATE jobs SET state = ?, detail = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+         "WHERE id = ?")
+      .bind(1, state)
+      .bind(2, detail)
+      .bind(3, id)
+      .run();
 }
 
 ModelRecord Store::finish_job(std::int64_t id, const fs::path& model_file, const std::string& parent,
@@ -367,9 +390,13 @@ ModelRecord Store::finish_job(std::int64_t id, const fs::path& model_file, const
   std::lock_guard lock(mutex_);
   Transaction tx(db_);
   ModelRecord record = add_model_locked(bytes, parent, metrics);
-  db_.prepare("UPDATE jobs SET state = 'succeeded', model = ?, detail = ?, "
-              "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?")
-      .bind(1, record.id).bind(2, detail).bind(3, id).run();
+  db_.prepare(
+         "UPDATE jobs SET state = 'succeeded', model = ?, detail = ?, "
+         "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?")
+      .bind(1, record.id)
+      .bind(2, detail)
+      .bind(3, id)
+      .run();
   CXR_CHECK(db_.changes() == 1, "store: no job {}", id);
   tx.commit();
   return record;
@@ -394,8 +421,10 @@ std::vector<JobRecord> Store::jobs(std::int64_t limit) {
 
 int Store::interrupt_unfinished_jobs() {
   std::lock_guard lock(mutex_);
-  db_.prepare("UPDATE jobs SET state = 'interrupted', updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
-              "WHERE state IN ('queued', 'running')").run();
+  db_.prepare(
+         "UPDATE jobs SET state = 'interrupted', updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+         "WHERE state IN ('queued', 'running')")
+      .run();
   return db_.changes();
 }
 

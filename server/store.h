@@ -47,18 +47,18 @@ struct SamplePage {
 // A fine-tune job (server/jobs.h); params and detail are JSON object text.
 struct JobRecord {
   std::int64_t id = 0;
-  std::string state;   // queued, running, succeeded, failed, cancelled, interrupted
+  std::string state;  // queued, running, succeeded, failed, cancelled, interrupted
   std::string params, detail;
-  std::string model;   // the version it produced ("" when none)
+  std::string model;  // the version it produced ("" when none)
   std::string created_at, updated_at;
 };
 
 struct ModelRecord {
-  std::string id;          // "v1", "v2", ...
-  std::string file;        // absolute path of the model file
-  std::string parent;      // the version it was fine-tuned from ("" for an imported one)
+  std::string id;      // "v1", "v2", ...
+  std::string file;    // absolute path of the model file
+  std::string parent;  // the version it was fine-tuned from ("" for an imported one)
   std::string created_at;
-  std::string metrics;     // JSON object text ("{}" when none)
+  std::string metrics;  // JSON object text ("{}" when none)
   bool active = false;
 };
 

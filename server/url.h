@@ -11,9 +11,9 @@
 namespace cxr::server {
 
 struct Target {
-  std::string path;                             // decoded, e.g. "/api/v1/samples"
-  std::vector<std::string> segments;            // {"api", "v1", "samples"}
-  std::map<std::string, std::string> query;     // last value wins
+  std::string path;                          // decoded, e.g. "/api/v1/samples"
+  std::vector<std::string> segments;         // {"api", "v1", "samples"}
+  std::map<std::string, std::string> query;  // last value wins
 
   std::optional<std::string> param(const std::string& name) const;
 };

@@ -34,7 +34,7 @@ inline OpResults run_op_on(Device device, const Function& f, const std::vector<T
   OpResults r{out.detach().to(Device::cpu()), {}};
   for (const Tensor& leaf : leaves)
     r.grads.push_back(leaf.defined() && leaf.requires_grad() && leaf.grad().defined() ? leaf.grad().to(Device::cpu())
-                                                                                     : Tensor());
+                                                                                      : Tensor());
   return r;
 }
 

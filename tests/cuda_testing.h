@@ -19,10 +19,10 @@
 #include <functional>
 #include <vector>
 
-#define CXR_REQUIRE_GPU()                                                                       \
-  do {                                                                                          \
-    if (!::cxr::cuda::compiled()) GTEST_SKIP() << "CUDA backend not compiled";                  \
-    if (::cxr::cuda::device_count() == 0) GTEST_SKIP() << "no CUDA GPU visible";                \
+#define CXR_REQUIRE_GPU()                                                        \
+  do {                                                                           \
+    if (!::cxr::cuda::compiled()) GTEST_SKIP() << "CUDA backend not compiled";   \
+    if (::cxr::cuda::device_count() == 0) GTEST_SKIP() << "no CUDA GPU visible"; \
   } while (0)
 
 namespace cxr::testing {
@@ -75,8 +75,7 @@ inline void expect_bitwise_equal(const Tensor& actual, const Tensor& expected) {
   const std::size_t bytes = static_cast<std::size_t>(a.numel()) * dtype_size(a.dtype());
   const auto* pa = static_cast<const unsigned char*>(a.storage()->data()) + a.offset() * dtype_size(a.dtype());
   const auto* pe = static_cast<const unsigned char*>(e.storage()->data()) + e.offset() * dtype_size(e.dtype());
-  EXPECT_EQ(std::memcmp(pa, pe, bytes), 0) << actual.str() << " differs from " << expected.str()
-                                           << " in its bits";
+  EXPECT_EQ(std::memcmp(pa, pe, bytes), 0) << actual.str() << " differs from " << expected.str() << " in its bits";
 }
 
 // Runs f on `inputs` (CPU tensors; those with requires_grad get gradients) and on
@@ -123,7 +122,8 @@ inline void expect_cuda_matches_cpu(const std::function<Tensor(const std::vector
 // The n are filled with 0xFF bytes (NaN) so an element a kernel forgot to write
 // shows up in the results. pad = 64 keeps data() 256-byte aligned for float and
 // double, as tensors' storage is.
-template <class T> class CanaryBuffer {
+template <class T>
+class CanaryBuffer {
  public:
   static constexpr unsigned char kSentinel = 0xA5;
 

@@ -51,8 +51,9 @@ inline void write_stripes_dataset(const std::filesystem::path& dir, int size, Sp
   for (int i = 0; i < total; ++i) {
     const int label = i % 4;
     cache.write(stripes(size, label, gen).data());
-    const data::Split split =
-        i < n.train ? data::Split::train : i < n.train + n.val ? data::Split::val : data::Split::test;
+    const data::Split split = i < n.train           ? data::Split::train
+                              : i < n.train + n.val ? data::Split::val
+                                                    : data::Split::test;
     rows.push_back({i, data::Source::kermany, fmt::format("s{}.png", i), fmt::format("kermany:s{}", i), label, split,
                     "PA", std::string(64, '0')});
   }

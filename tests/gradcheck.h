@@ -33,9 +33,8 @@ inline double dot(const Tensor& a, const Tensor& b) {
 using Function = std::function<Tensor(const std::vector<Tensor>&)>;
 
 // Checks d(sum(f(inputs) * R))/d(inputs[i]) for every input with requires_grad.
-inline void expect_gradients_match(const Function& f, std::vector<Tensor> inputs,
-                                   std::uint64_t seed = 1, double h = 1e-6, double atol = 1e-6,
-                                   double rtol = 1e-5) {
+inline void expect_gradients_match(const Function& f, std::vector<Tensor> inputs, std::uint64_t seed = 1,
+                                   double h = 1e-6, double atol = 1e-6, double rtol = 1e-5) {
   Generator gen(seed);
   for (auto& t : inputs) {
     ASSERT_EQ(t.dtype(), DType::F64) << "gradient checks run in float64";

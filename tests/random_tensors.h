@@ -10,16 +10,15 @@
 
 namespace cxr::testing {
 
-inline Tensor random_tensor(const Shape& shape, Generator& gen, DType dtype = DType::F64,
-                            double lo = -1.0, double hi = 1.0) {
+inline Tensor random_tensor(const Shape& shape, Generator& gen, DType dtype = DType::F64, double lo = -1.0,
+                            double hi = 1.0) {
   std::vector<double> v(static_cast<std::size_t>(shape_numel(shape)));
   for (auto& x : v) x = gen.uniform(lo, hi);
   return Tensor::from_vector(v, shape, dtype);
 }
 
 // Small integers in [lo, hi]: sums of products are exact in float32 (CUTLASS-style checks).
-inline Tensor random_int_tensor(const Shape& shape, Generator& gen, int lo, int hi,
-                                DType dtype = DType::F32) {
+inline Tensor random_int_tensor(const Shape& shape, Generator& gen, int lo, int hi, DType dtype = DType::F32) {
   std::vector<double> v(static_cast<std::size_t>(shape_numel(shape)));
   for (auto& x : v) x = lo + static_cast<int>(gen.below(static_cast<std::uint64_t>(hi - lo + 1)));
   return Tensor::from_vector(v, shape, dtype);

@@ -7,12 +7,12 @@
 #include "models/presets.h"
 #include "server/http.h"
 
+#include <stb/stb_image_write.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
-#include <stb/stb_image_write.h>
 
 #include <gtest/gtest.h>
 

@@ -5,7 +5,9 @@ using cxr::testing::random_tensor;
 
 namespace {
 
-Tensor scalar(double v) { return Tensor::full({}, v, DType::F64); }
+Tensor scalar(double v) {
+  return Tensor::full({}, v, DType::F64);
+}
 
 TEST(Autograd, GradientsAccumulateAcrossBackwardCalls) {
   auto x = Tensor::from_vector(std::vector<double>{1, 2, 3}, {3}, DType::F64).set_requires_grad();

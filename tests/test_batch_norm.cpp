@@ -13,8 +13,8 @@
 #include <string>
 
 using namespace cxr;
-using cxr::testing::expect_gradients_match;
 using cxr::testing::expect_error_mentioning;
+using cxr::testing::expect_gradients_match;
 using cxr::testing::random_tensor;
 
 namespace {
@@ -24,8 +24,8 @@ struct Params {
 };
 
 Params random_params(std::int64_t C, Generator& gen, DType dtype = DType::F64) {
-  return {random_tensor({C}, gen, dtype, 0.5, 1.5), random_tensor({C}, gen, dtype),
-          random_tensor({C}, gen, dtype), random_tensor({C}, gen, dtype, 0.5, 2.0)};
+  return {random_tensor({C}, gen, dtype, 0.5, 1.5), random_tensor({C}, gen, dtype), random_tensor({C}, gen, dtype),
+          random_tensor({C}, gen, dtype, 0.5, 2.0)};
 }
 
 // The textbook formula in double, one channel at a time: the output and the batch
@@ -36,8 +36,7 @@ struct Reference {
 Reference reference_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
   const std::int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
   Reference r{std::vector<double>(static_cast<std::size_t>(x.numel())),
-              std::vector<double>(static_cast<std::size_t>(C)),
-              std::vector<double>(static_cast<std::size_t>(C))};
+              std::vector<double>(static_cast<std::size_t>(C)), std::vector<double>(static_cast<std::size_t>(C))};
   for (std::int64_t c = 0; c < C; ++c) {
     double sum = 0, sq = 0;
     for (std::int64_t n = 0; n < N; ++n)
@@ -74,19 +73,16 @@ TEST(BatchNorm, GradientsOfGammaAndBetaAloneLeaveTheInputWithout) {
 TEST(BatchNorm, MatchesValuesPrintedByPyTorch) {
   // F.batch_norm(x, rm, rv, g, b, training=True, momentum=0.2, eps=1e-3), then eval with
   // the updated running statistics, in float64 (torch 1.13).
-  auto x = Tensor::from_vector(std::vector<double>{1, 2, 4, 8, -1, 0.5, 3, 3.5}, {2, 2, 1, 2},
-                               DType::F64);
+  auto x = Tensor::from_vector(std::vector<double>{1, 2, 4, 8, -1, 0.5, 3, 3.5}, {2, 2, 1, 2}, DType::F64);
   auto gamma = Tensor::from_vector(std::vector<double>{1.5, -0.5}, {2}, DType::F64);
   auto beta = Tensor::from_vector(std::vector<double>{0.1, 0.2}, {2}, DType::F64);
   auto rm = Tensor::from_vector(std::vector<double>{0.5, -0.5}, {2}, DType::F64);
   auto rv = Tensor::from_vector(std::vector<double>{2.0, 0.25}, {2}, DType::F64);
-  const std::vector<double> train_out = {0.6193936815560726,  2.0044434990389326,
-                                         0.35777848687095304, -0.6520038291031467,
-                                         -2.1507059534096475, -0.07313122718535747,
+  const std::vector<double> train_out = {0.6193936815560726,  2.0044434990389326,  0.35777848687095304,
+                                         -0.6520038291031467, -2.1507059534096475, -0.07313122718535747,
                                          0.610224065864478,   0.4840012763677155};
-  const std::vector<double> eval_out = {0.6150751947357158,  1.6994440257582755,
-                                        -1.3560394775737363, -3.147164056075879,
-                                        -1.5536624673094035, 0.07289077922443599,
+  const std::vector<double> eval_out = {0.6150751947357158,  1.6994440257582755,  -1.3560394775737363,
+                                        -3.147164056075879,  -1.5536624673094035, 0.07289077922443599,
                                         -0.9082583329482007, -1.1321489052609686};
   // float64 arithmetic in a different order than torch's: a few ulps of O(1) values.
   const double atol = 1e-14, rtol = 1e-14;
@@ -155,8 +151,8 @@ TEST(BatchNorm, Float32FastPathsMatchFloat64) {
     p64.gamma = p64.gamma.to(DType::F32).to(DType::F64);
     p64.beta = p64.beta.to(DType::F32).to(DType::F64);
     for (bool training : {true, false}) {
-      Params p32{p64.gamma.to(DType::F32), p64.beta.to(DType::F32),
-                 p64.running_mean.to(DType::F32), p64.running_var.to(DType::F32)};
+      Params p32{p64.gamma.to(DType::F32), p64.beta.to(DType::F32), p64.running_mean.to(DType::F32),
+                 p64.running_var.to(DType::F32)};
       Tensor x32 = x64.to(DType::F32).set_requires_grad();
       Tensor g32 = p32.gamma.set_requires_grad(), b32 = p32.beta.set_requires_grad();
       Tensor xd = x64.clone().set_requires_grad();
@@ -232,16 +228,17 @@ TEST(BatchNorm, RejectsBadInputsWithClearErrors) {
   Params p = random_params(3, gen, DType::F32);
   auto x = random_tensor({2, 3, 4, 4}, gen, DType::F32);
   expect_error_mentioning(
-      [&] { batch_norm2d(random_tensor({2, 3, 4}, gen, DType::F32), p.gamma, p.beta, p.running_mean, p.running_var, true); },
+      [&] {
+        batch_norm2d(random_tensor({2, 3, 4}, gen, DType::F32), p.gamma, p.beta, p.running_mean, p.running_var, true);
+      },
       {"batch_norm2d", "4 dimensions", "[2, 3, 4]"});
   Tensor wrong = Tensor::ones({4});
   expect_error_mentioning([&] { batch_norm2d(x, wrong, p.beta, p.running_mean, p.running_var, true); },
                           {"batch_norm2d", "weight", "[4]", "[3]"});
   expect_error_mentioning([&] { batch_norm2d(x, p.gamma, p.beta, wrong, p.running_var, false); },
                           {"running_mean", "[4]"});
-  expect_error_mentioning(
-      [&] { batch_norm2d(x, p.gamma.to(DType::F64), p.beta, p.running_mean, p.running_var, true); },
-      {"weight", "float64", "float32"});
+  expect_error_mentioning([&] { batch_norm2d(x, p.gamma.to(DType::F64), p.beta, p.running_mean, p.running_var, true); },
+                          {"weight", "float64", "float32"});
   auto single = random_tensor({1, 3, 1, 1}, gen, DType::F32);
   expect_error_mentioning([&] { batch_norm2d(single, p.gamma, p.beta, p.running_mean, p.running_var, true); },
                           {"more than 1 value per channel", "[1, 3, 1, 1]"});

@@ -10,15 +10,13 @@ using cxr::testing::random_tensor;
 
 namespace {
 
-const std::vector<Shape> kShapes = {{2, 3, 4, 5}, {1, 5, 3, 3}, {4, 9, 1, 1}, {2, 2, 4, 8},
-                                    {3, 17, 7, 9}};
+const std::vector<Shape> kShapes = {{2, 3, 4, 5}, {1, 5, 3, 3}, {4, 9, 1, 1}, {2, 2, 4, 8}, {3, 17, 7, 9}};
 
 struct Result {
   std::vector<double> out, dx, dgamma, dbeta, running_mean, running_var;
 };
 
-Result run(const Tensor& x0, const Tensor& g0, const Tensor& b0, const Tensor& R, bool training,
-           bool fused) {
+Result run(const Tensor& x0, const Tensor& g0, const Tensor& b0, const Tensor& R, bool training, bool fused) {
   Tensor x = x0.clone().set_requires_grad();
   Tensor gamma = g0.clone().set_requires_grad();
   Tensor beta = b0.clone().set_requires_grad();
@@ -27,12 +25,11 @@ Result run(const Tensor& x0, const Tensor& g0, const Tensor& b0, const Tensor& R
   Tensor out = fused ? batch_norm_relu2d(x, gamma, beta, rm, rv, training)
                      : relu(batch_norm2d(x, gamma, beta, rm, rv, training));
   out.backward(R);
-  return {out.to_vector(),       x.grad().to_vector(), gamma.grad().to_vector(),
-          beta.grad().to_vector(), rm.to_vector(),     rv.to_vector()};
+  return {out.to_vector(),         x.grad().to_vector(), gamma.grad().to_vector(),
+          beta.grad().to_vector(), rm.to_vector(),       rv.to_vector()};
 }
 
-void expect_close(const std::vector<double>& a, const std::vector<double>& b, double atol,
-                  const char* what) {
+void expect_close(const std::vector<double>& a, const std::vector<double>& b, double atol, const char* what) {
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i)
     ASSERT_NEAR(a[i], b[i], atol + 1e-5 * std::abs(b[i])) << what << " element " << i;

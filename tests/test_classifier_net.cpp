@@ -45,9 +45,7 @@ class TwoConvNet : public ClassifierNet {
       default: return "";
     }
   }
-  std::vector<Module*> layer_modules(const std::string& layer) override {
-    return {layer == "low" ? &alpha_ : &omega_};
-  }
+  std::vector<Module*> layer_modules(const std::string& layer) override { return {layer == "low" ? &alpha_ : &omega_}; }
 
   Conv2d& alpha_;
   Conv2d& omega_;

@@ -25,7 +25,9 @@ struct ConvCase {
   bool bias;
 };
 
-Conv2dOptions options(const ConvCase& c) { return {c.stride, c.padding, c.groups}; }
+Conv2dOptions options(const ConvCase& c) {
+  return {c.stride, c.padding, c.groups};
+}
 
 TEST(Conv2d, InputThatNeedsNoGradientGetsNone) {
   Generator gen(22);
@@ -86,10 +88,8 @@ std::vector<float> abs_copy(const Tensor& t) {
 // equal. Random data: |fl(sum) - sum| <= gamma_n * sum |terms| with gamma_n ~ n u,
 // u = 2^-24, n the number of terms (Higham 3.1); sum |terms| is the reference run
 // on absolute values.
-using ForwardFn = void (*)(float*, const float*, const float*, const float*, const Conv2dShape&,
-                           bool);
-using BackwardFn = void (*)(float*, float*, float*, const float*, const float*, const float*,
-                            const Conv2dShape&);
+using ForwardFn = void (*)(float*, const float*, const float*, const float*, const Conv2dShape&, bool);
+using BackwardFn = void (*)(float*, float*, float*, const float*, const float*, const float*, const Conv2dShape&);
 
 void expect_matches_reference(const ConvCase& c, ForwardFn forward, BackwardFn backward, bool ints,
                               std::uint64_t seed) {
@@ -105,8 +105,8 @@ void expect_matches_reference(const ConvCase& c, ForwardFn forward, BackwardFn b
   forward(y.data(), d.x.data<float>(), d.w.data<float>(), bias, s, false);
   backward(dx.data(), dw.data(), db.data(), d.dy.data<float>(), d.x.data<float>(), d.w.data<float>(), s);
   cpu::conv2d_forward_reference(y_ref.data(), d.x.data<float>(), d.w.data<float>(), bias, s);
-  cpu::conv2d_backward_reference(dx_ref.data(), dw_ref.data(), db_ref.data(), d.dy.data<float>(),
-                                 d.x.data<float>(), d.w.data<float>(), s);
+  cpu::conv2d_backward_reference(dx_ref.data(), dw_ref.data(), db_ref.data(), d.dy.data<float>(), d.x.data<float>(),
+                                 d.w.data<float>(), s);
   if (ints) {
     EXPECT_EQ(y, y_ref);
     EXPECT_EQ(dx, dx_ref);
@@ -117,8 +117,7 @@ void expect_matches_reference(const ConvCase& c, ForwardFn forward, BackwardFn b
   const auto ax = abs_copy(d.x), aw = abs_copy(d.w), ab = abs_copy(d.b), ady = abs_copy(d.dy);
   std::vector<float> y_abs(ny), dx_abs(nx), dw_abs(nw), db_abs(nb);
   cpu::conv2d_forward_reference(y_abs.data(), ax.data(), aw.data(), c.bias ? ab.data() : nullptr, s);
-  cpu::conv2d_backward_reference(dx_abs.data(), dw_abs.data(), db_abs.data(), ady.data(), ax.data(),
-                                 aw.data(), s);
+  cpu::conv2d_backward_reference(dx_abs.data(), dw_abs.data(), db_abs.data(), ady.data(), ax.data(), aw.data(), s);
   const double u = std::ldexp(1.0, -24);
   const double n_forward = c.C_in / c.groups * c.K * c.K + 1;
   const double n_dx = c.C_out / c.groups * c.K * c.K, n_dw = c.N * s.H_out * s.W_out;
@@ -142,8 +141,8 @@ TEST(Conv2d, Float32PathsMatchTheReference) {
       for (bool ints : {true, false}) {
         // The dispatcher (pointwise / depthwise / im2col by shape) and the im2col path forced.
         expect_matches_reference(c, cpu::conv2d_forward<float>, cpu::conv2d_backward<float>, ints, ++seed);
-        expect_matches_reference(c, cpu::conv2d_im2col_forward<float>, cpu::conv2d_im2col_backward<float>,
-                                 ints, ++seed);
+        expect_matches_reference(c, cpu::conv2d_im2col_forward<float>, cpu::conv2d_im2col_backward<float>, ints,
+                                 ++seed);
       }
     }
   }
@@ -165,8 +164,8 @@ TEST(Conv2d, BackwardSkipsGradientsThatAreNotAsked) {
   std::vector<float> dw(36), dw_ref(36);
   // No dx: the weight is not needed and may be null; no dweight: x may be null.
   cpu::conv2d_backward<float>(nullptr, dw.data(), nullptr, d.dy.data<float>(), d.x.data<float>(), nullptr, s);
-  cpu::conv2d_backward_reference<float>(nullptr, dw_ref.data(), nullptr, d.dy.data<float>(),
-                                        d.x.data<float>(), d.w.data<float>(), s);
+  cpu::conv2d_backward_reference<float>(nullptr, dw_ref.data(), nullptr, d.dy.data<float>(), d.x.data<float>(),
+                                        d.w.data<float>(), s);
   EXPECT_EQ(dw, dw_ref);
 }
 

@@ -33,7 +33,7 @@ constexpr double kMomentum = 0.1, kEps = 1e-5;
 // {3, 10, 7, 5}: odd; {2, 33, 4, 8}: 33 channels, maps of 32; {1, 3, 1, 2}: batch 1,
 // M = 2; {5, 9, 1, 1}: 1x1 maps; {2, 4, 45, 47}: a map not a multiple of 4; {2, 3, 64, 64}:
 // vector path; {1, 2, 100, 100}: a map in two blocks; {40, 3, 8, 8}: several chunks.
-const std::vector<Shape> kShapes = {{3, 10, 7, 5},   {2, 33, 4, 8},   {1, 3, 1, 2},     {5, 9, 1, 1},
+const std::vector<Shape> kShapes = {{3, 10, 7, 5},  {2, 33, 4, 8},  {1, 3, 1, 2},     {5, 9, 1, 1},
                                     {2, 4, 45, 47}, {2, 3, 64, 64}, {1, 2, 100, 100}, {40, 3, 8, 8}};
 
 struct Inputs {
@@ -139,8 +139,8 @@ Bounds float32_bounds(const Inputs& in64, bool training) {
     each([&](std::int64_t k) {
       const double xc = std::abs(x[k] - mean);
       b.out[k] = 16 * u * (xc * scale + std::abs(mean) * scale + beta);
-      b.dx[k] = 16 * u * (k_dy * std::abs(g[k]) + k_xc * (xc + std::abs(mean)) + k_0) +
-                k_xc_error * (xc + std::abs(mean));
+      b.dx[k] =
+          16 * u * (k_dy * std::abs(g[k]) + k_xc * (xc + std::abs(mean)) + k_0) + k_xc_error * (xc + std::abs(mean));
     });
     b.dgamma[c] = 16 * u * invstd * abs_g_xc;
     b.dbeta[c] = 16 * u * abs_g;
@@ -162,9 +162,11 @@ TEST(CudaBatchNorm, Float32WithinTheRoundingBoundOfTheExactResult) {
     for (bool training : {true, false}) {
       SCOPED_TRACE(describe(s, training, false));
       const Inputs in32 = random_inputs(s, gen, DType::F32);
-      auto widen = [](const Tensor& t) { return t.detach().to(DType::F64).set_requires_grad(t.requires_grad()); };
-      const Inputs in64{widen(in32.x),           widen(in32.gamma),       widen(in32.beta),
-                        widen(in32.running_mean), widen(in32.running_var), widen(in32.seed)};
+      auto widen = [](const Tensor& t) {
+        return t.detach().to(DType::F64).set_requires_grad(t.requires_grad());
+      };
+      const Inputs in64{widen(in32.x),           widen(in32.gamma), widen(in32.beta), widen(in32.running_mean),
+                        widen(in32.running_var), widen(in32.seed)};
       const BnRun gpu = run_on(kGpu, in32, training, false), exact = run_on(Device::cpu(), in64, training, false);
       const Bounds b = float32_bounds(in64, training);
       expect_within(gpu.r.out, exact.r.out, b.out, "out");
@@ -209,7 +211,8 @@ TEST(CudaBatchNorm, TensorsOnTwoDevicesAreRefused) {
 
 #ifdef CXR_HAVE_CUDA
 
-template <class T> std::vector<T> host_values(const Tensor& t) {
+template <class T>
+std::vector<T> host_values(const Tensor& t) {
   const std::vector<double> v = t.to_vector();
   return std::vector<T>(v.begin(), v.end());
 }
@@ -217,7 +220,8 @@ template <class T> std::vector<T> host_values(const Tensor& t) {
 // The launchers on device buffers with canaries around every output, against the
 // CPU kernels on the same values: float64 compared as in the op test (order of
 // summation only); float32 for the canaries and the vector paths' bounds.
-template <class T> void expect_launchers_match(const Shape& s, bool relu, Generator& gen) {
+template <class T>
+void expect_launchers_match(const Shape& s, bool relu, Generator& gen) {
   const std::int64_t N = s[0], C = s[1], HW = s[2] * s[3], n = N * C * HW;
   const Inputs in = random_inputs(s, gen, DType::F64);
   const std::vector<T> x = host_values<T>(in.x), gamma = host_values<T>(in.gamma), beta = host_values<T>(in.beta),
@@ -239,14 +243,14 @@ template <class T> void expect_launchers_match(const Shape& s, bool relu, Genera
     if (training) {
       cpu::batch_norm_forward_train(out.data(), mean.data(), invstd.data(), rm_cpu.data(), rv_cpu.data(), x.data(),
                                     gamma.data(), beta.data(), N, C, HW, kMomentum, kEps, relu);
-      cuda::batch_norm_forward_train(out_d.data(), mean_d.data(), invstd_d.data(), rm_d.data(), rv_d.data(),
-                                     xd.data(), gd.data(), bd.data(), N, C, HW, kMomentum, kEps, relu);
+      cuda::batch_norm_forward_train(out_d.data(), mean_d.data(), invstd_d.data(), rm_d.data(), rv_d.data(), xd.data(),
+                                     gd.data(), bd.data(), N, C, HW, kMomentum, kEps, relu);
       compare(mean_d, mean, "save_mean");
     } else {
       mean = rm;
       mean_d.upload(rm);
-      cpu::batch_norm_forward_eval(out.data(), invstd.data(), x.data(), gamma.data(), beta.data(), rm.data(),
-                                   rv.data(), N, C, HW, kEps, relu);
+      cpu::batch_norm_forward_eval(out.data(), invstd.data(), x.data(), gamma.data(), beta.data(), rm.data(), rv.data(),
+                                   N, C, HW, kEps, relu);
       cuda::batch_norm_forward_eval(out_d.data(), invstd_d.data(), xd.data(), gd.data(), bd.data(), rm_d.data(),
                                     rv_d.data(), N, C, HW, kEps, relu);
     }
@@ -261,8 +265,8 @@ template <class T> void expect_launchers_match(const Shape& s, bool relu, Genera
       cpu::batch_norm_backward(with_dx ? dx.data() : nullptr, dgamma.data(), dbeta.data(), dy.data(), x.data(),
                                mean.data(), invstd.data(), gamma.data(), N, C, HW, training,
                                relu ? out.data() : nullptr);
-      cuda::batch_norm_backward(with_dx ? dx_d.data() : nullptr, dgamma_d.data(), dbeta_d.data(), dyd.data(),
-                                xd.data(), mean_d.data(), invstd_d.data(), gd.data(), N, C, HW, training,
+      cuda::batch_norm_backward(with_dx ? dx_d.data() : nullptr, dgamma_d.data(), dbeta_d.data(), dyd.data(), xd.data(),
+                                mean_d.data(), invstd_d.data(), gd.data(), N, C, HW, training,
                                 relu ? out_d.data() : nullptr);
       compare(dgamma_d, dgamma, "dgamma");
       compare(dbeta_d, dbeta, "dbeta");

@@ -49,7 +49,8 @@ Conv2dShape shape_of(const ConvCase& c) {
 // x, weight, bias (undefined without), all requiring gradients.
 std::vector<Tensor> conv_inputs(const ConvCase& c, Generator& gen, DType dtype, bool ints) {
   auto make = [&](const Shape& shape) {
-    return ints ? cxr::testing::random_int_tensor(shape, gen, -2, 2, dtype) : cxr::testing::random_tensor(shape, gen, dtype);
+    return ints ? cxr::testing::random_int_tensor(shape, gen, -2, 2, dtype)
+                : cxr::testing::random_tensor(shape, gen, dtype);
   };
   std::vector<Tensor> in = {make({c.N, c.C_in, c.H, c.W}).set_requires_grad(),
                             make({c.C_out, c.C_in / c.groups, c.K, c.K}).set_requires_grad()};
@@ -58,7 +59,9 @@ std::vector<Tensor> conv_inputs(const ConvCase& c, Generator& gen, DType dtype, 
 }
 
 cxr::testing::Function conv_op(const ConvCase& c) {
-  return [opt = c.options()](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], opt); };
+  return [opt = c.options()](const std::vector<Tensor>& in) {
+    return conv2d(in[0], in[1], in[2], opt);
+  };
 }
 
 Shape output_shape(const ConvCase& c) {
@@ -93,8 +96,8 @@ TEST(CudaConv2d, Float32WithinTheRoundingBoundOfTheExactResult) {
   for (const ConvCase& c : kCases) {
     SCOPED_TRACE(c.name);
     const Conv2dShape s = shape_of(c);
-    const double n = static_cast<double>(std::max({s.C_in / s.groups * s.K * s.K + 1, s.C_out / s.groups * s.K * s.K,
-                                                   s.N * s.H_out * s.W_out}));
+    const double n = static_cast<double>(
+        std::max({s.C_in / s.groups * s.K * s.K + 1, s.C_out / s.groups * s.K * s.K, s.N * s.H_out * s.W_out}));
     std::vector<Tensor> in32 = conv_inputs(c, gen, DType::F32, false), in64;
     for (const Tensor& t : in32) in64.push_back(t.defined() ? t.to(DType::F64).set_requires_grad() : t);
     const Tensor seed32 = cxr::testing::random_tensor(output_shape(c), gen, DType::F32), seed64 = seed32.to(DType::F64);
@@ -132,7 +135,7 @@ TEST(CudaConv2d, InputsOnTwoDevicesAreRefused) {
   CXR_REQUIRE_GPU();
   const Tensor x = Tensor::zeros({1, 3, 8, 8}, DType::F32, kGpu), w = Tensor::zeros({4, 3, 3, 3});
   cxr::testing::expect_error_mentioning([&] { (void)conv2d(x, w, Tensor(), {}); },
-                                   {"conv2d", "different devices", "cuda:0", "cpu"});
+                                        {"conv2d", "different devices", "cuda:0", "cpu"});
 }
 
 #ifdef CXR_HAVE_CUDA
@@ -144,8 +147,7 @@ std::vector<float> host_ints(std::int64_t n, Generator& gen) {
 }
 
 using ForwardFn = void (*)(float*, const float*, const float*, const float*, const Conv2dShape&, bool);
-using BackwardFn = void (*)(float*, float*, float*, const float*, const float*, const float*,
-                            const Conv2dShape&);
+using BackwardFn = void (*)(float*, float*, float*, const float*, const float*, const float*, const Conv2dShape&);
 
 // The launchers straight on device buffers, on small integers (exact), outputs
 // surrounded by canaries; all gradients, then each alone with the input it does

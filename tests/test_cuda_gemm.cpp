@@ -36,7 +36,7 @@ struct GemmShape {
 
 // Odd sizes, exact tile multiples and one past them, a long K with few outputs
 // (the split-K path), K = 0 (only beta * C and the epilogue), a single element.
-const std::vector<GemmShape> kShapes = {{1, 1, 1},    {7, 5, 3},    {128, 128, 8}, {129, 127, 9},
+const std::vector<GemmShape> kShapes = {{1, 1, 1},     {7, 5, 3},     {128, 128, 8}, {129, 127, 9},
                                         {37, 300, 17}, {3, 40, 5000}, {200, 3, 70},  {5, 6, 0}};
 
 struct Epilogue {
@@ -45,7 +45,8 @@ struct Epilogue {
 };
 const std::vector<Epilogue> kEpilogues = {{1, 0, false, false}, {2, -1, true, true}, {1, 1, true, false}};
 
-template <class T> std::vector<T> random_values(i64 n, Generator& gen, bool ints, int lo = -3, int hi = 3) {
+template <class T>
+std::vector<T> random_values(i64 n, Generator& gen, bool ints, int lo = -3, int hi = 3) {
   std::vector<T> v(static_cast<std::size_t>(n));
   for (auto& x : v)
     x = ints ? static_cast<T>(lo + static_cast<int>(gen.below(static_cast<std::uint64_t>(hi - lo + 1))))
@@ -55,7 +56,8 @@ template <class T> std::vector<T> random_values(i64 n, Generator& gen, bool ints
 
 // One product in a given layout: A, B, C row strides padded by `pad` elements
 // (pad 1 makes rows start unaligned, so the vector loads must fall back).
-template <class T> struct Problem {
+template <class T>
+struct Problem {
   bool ta, tb;
   GemmShape s;
   i64 lda, ldb, ldc;
@@ -74,8 +76,8 @@ template <class T> struct Problem {
     cxr::testing::CanaryBuffer<T> A(a), B(b), C(s.M * ldc), bias_d(bias);
     if (e.beta != 0) C.upload(c0);
     const GemmEpilogue<T> epilogue{e.bias ? bias_d.data() : nullptr, e.relu};
-    cuda::gemm<T>(ta, tb, s.M, s.N, s.K, T(e.alpha), A.data(), lda, B.data(), ldb, T(e.beta), C.data(), ldc,
-                  epilogue, math);
+    cuda::gemm<T>(ta, tb, s.M, s.N, s.K, T(e.alpha), A.data(), lda, B.data(), ldb, T(e.beta), C.data(), ldc, epilogue,
+                  math);
     if (check_canaries) C.expect_canaries_intact();
     return C.download();
   }
@@ -89,8 +91,8 @@ template <class T> struct Problem {
     } else {
       std::memset(c.data(), 0xFF, c.size() * sizeof(T));  // the canary buffer's NaN fill
     }
-    cpu::gemm_reference<T>(ta, tb, s.M, s.N, s.K, T(e.alpha), (a_in ? *a_in : a).data(), lda,
-                           (b_in ? *b_in : b).data(), ldb, T(e.beta), c.data(), ldc);
+    cpu::gemm_reference<T>(ta, tb, s.M, s.N, s.K, T(e.alpha), (a_in ? *a_in : a).data(), lda, (b_in ? *b_in : b).data(),
+                           ldb, T(e.beta), c.data(), ldc);
     for (i64 i = 0; i < s.M; ++i)
       for (i64 j = 0; j < s.N; ++j) {
         T& v = c[i * ldc + j];
@@ -101,7 +103,8 @@ template <class T> struct Problem {
   }
 };
 
-template <class T> void expect_same_bits(const std::vector<T>& got, const std::vector<T>& want) {
+template <class T>
+void expect_same_bits(const std::vector<T>& got, const std::vector<T>& want) {
   ASSERT_EQ(got.size(), want.size());
   for (std::size_t i = 0; i < got.size(); ++i)
     if (std::memcmp(&got[i], &want[i], sizeof(T)) != 0) {
@@ -111,8 +114,8 @@ template <class T> void expect_same_bits(const std::vector<T>& got, const std::v
 }
 
 std::string describe(bool ta, bool tb, const GemmShape& s, i64 pad) {
-  return "trans " + std::to_string(ta) + std::to_string(tb) + ", " + std::to_string(s.M) + "x" +
-         std::to_string(s.N) + "x" + std::to_string(s.K) + ", pad " + std::to_string(pad);
+  return "trans " + std::to_string(ta) + std::to_string(tb) + ", " + std::to_string(s.M) + "x" + std::to_string(s.N) +
+         "x" + std::to_string(s.K) + ", pad " + std::to_string(pad);
 }
 
 // Small integers: every product and partial sum is an integer far below 2^24, so
@@ -121,7 +124,8 @@ std::string describe(bool ta, bool tb, const GemmShape& s, i64 pad) {
 // mantissa plus the implicit bit hold, so rounding the inputs changes nothing, and
 // the tensor cores multiply exactly and accumulate in fp32. Every element of C,
 // padding columns included (which must keep their NaN fill), must match the CPU.
-template <class T> void expect_exact_on_integers(cuda::GemmMath math) {
+template <class T>
+void expect_exact_on_integers(cuda::GemmMath math) {
   Generator gen(11);
   for (const GemmShape& s : kShapes)
     for (bool ta : {false, true})
@@ -246,7 +250,7 @@ TEST(CudaLinear, InputsOnTwoDevicesAreRefused) {
   CXR_REQUIRE_GPU();
   const Tensor x = Tensor::zeros({2, 3}, DType::F32, kGpu), w = Tensor::zeros({4, 3});
   cxr::testing::expect_error_mentioning([&] { (void)linear(x, w, Tensor()); },
-                                   {"linear", "different devices", "cuda:0", "cpu"});
+                                        {"linear", "different devices", "cuda:0", "cpu"});
 }
 
 }  // namespace

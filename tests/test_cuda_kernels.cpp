@@ -38,18 +38,31 @@ namespace {
 
 const std::vector<std::int64_t> kSizes = {1, 255, 256, 257, 8191, 8192, 8193, 3 * 8192 + 5, 100003};
 
-template <class T> std::vector<T> values(std::int64_t n, std::uint64_t seed, double lo = -1, double hi = 1) {
+template <class T>
+std::vector<T> values(std::int64_t n, std::uint64_t seed, double lo = -1, double hi = 1) {
   Generator gen(seed);
   std::vector<T> v(static_cast<std::size_t>(n));
   for (auto& x : v) x = static_cast<T>(gen.uniform(lo, hi));
   return v;
 }
 
-template <class T> double almost() { return sizeof(T) == 4 ? 4 * 0x1.0p-24 : 4 * 0x1.0p-53; }
-template <class T> double almost_atol() { return sizeof(T) == 4 ? 1e-6 : 1e-15; }
+template <class T>
+double almost() {
+  return sizeof(T) == 4 ? 4 * 0x1.0p-24 : 4 * 0x1.0p-53;
+}
+template <class T>
+double almost_atol() {
+  return sizeof(T) == 4 ? 1e-6 : 1e-15;
+}
 // FMA on one side, not on the other: ulps of the terms, which are O(1) to O(10) here.
-template <class T> double loose() { return sizeof(T) == 4 ? 16 * 0x1.0p-24 : 16 * 0x1.0p-53; }
-template <class T> double loose_atol() { return sizeof(T) == 4 ? 1e-5 : 1e-14; }
+template <class T>
+double loose() {
+  return sizeof(T) == 4 ? 16 * 0x1.0p-24 : 16 * 0x1.0p-53;
+}
+template <class T>
+double loose_atol() {
+  return sizeof(T) == 4 ? 1e-5 : 1e-14;
+}
 
 template <class T>
 void expect_near(const std::vector<T>& actual, const std::vector<T>& expected, double atol, double rtol) {
@@ -63,7 +76,8 @@ void expect_near(const std::vector<T>& actual, const std::vector<T>& expected, d
   EXPECT_EQ(bad, 0) << bad << " of " << actual.size() << " elements differ";
 }
 
-template <class T> class CudaKernels : public ::testing::Test {};
+template <class T>
+class CudaKernels : public ::testing::Test {};
 using Types = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(CudaKernels, Types);
 
@@ -147,8 +161,8 @@ TYPED_TEST(CudaKernels, SoftmaxAndCrossEntropy) {
   CXR_REQUIRE_GPU();
   using T = TypeParam;
   const double atol = sizeof(T) == 4 ? 1e-6 : 1e-13, rtol = sizeof(T) == 4 ? 1e-5 : 1e-12;
-  for (auto [N, C] : std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {3, 3}, {9, 2}, {5, 31}, {2, 65},
-                                                                         {300, 3}}) {
+  for (auto [N, C] :
+       std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {3, 3}, {9, 2}, {5, 31}, {2, 65}, {300, 3}}) {
     SCOPED_TRACE(std::to_string(N) + "x" + std::to_string(C));
     const std::int64_t n = N * C;
     const auto x = values<T>(n, 4, -5, 5), dy = values<T>(n, 5);
@@ -178,10 +192,10 @@ TYPED_TEST(CudaKernels, SoftmaxAndCrossEntropy) {
     CanaryBuffer<int> dlabels(labels);
     CanaryBuffer<T> dw(w);
     for (bool weighted : {false, true}) {
-      const double loss = cpu::cross_entropy_forward(y.data(), x.data(), labels.data(), weighted ? w.data() : nullptr,
-                                                     N, C);
-      const double gpu_loss = cuda::cross_entropy_forward(out.data(), dx_d.data(), dlabels.data(),
-                                                          weighted ? dw.data() : nullptr, N, C);
+      const double loss =
+          cpu::cross_entropy_forward(y.data(), x.data(), labels.data(), weighted ? w.data() : nullptr, N, C);
+      const double gpu_loss =
+          cuda::cross_entropy_forward(out.data(), dx_d.data(), dlabels.data(), weighted ? dw.data() : nullptr, N, C);
       EXPECT_NEAR(gpu_loss, loss, atol + rtol * std::abs(loss));
       expect_near(out.download(), y, atol, rtol);
       cpu::cross_entropy_backward(dx.data(), y.data(), labels.data(), weighted ? w.data() : nullptr, 0.7, N, C);
@@ -198,8 +212,8 @@ TYPED_TEST(CudaKernels, LabelSetCrossEntropy) {
   using T = TypeParam;
   // As cross-entropy: the GPU's exp/log, the same order within a row, rows summed in another order.
   const double atol = sizeof(T) == 4 ? 1e-6 : 1e-13, rtol = sizeof(T) == 4 ? 1e-5 : 1e-12;
-  for (auto [N, C] : std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {3, 3}, {9, 2}, {7, 5}, {5, 31},
-                                                                         {2, 32}, {300, 3}}) {
+  for (auto [N, C] :
+       std::vector<std::pair<std::int64_t, std::int64_t>>{{1, 1}, {3, 3}, {9, 2}, {7, 5}, {5, 31}, {2, 32}, {300, 3}}) {
     SCOPED_TRACE(std::to_string(N) + "x" + std::to_string(C));
     const std::int64_t n = N * C;
     const auto x = values<T>(n, 8, -5, 5);
@@ -210,14 +224,14 @@ TYPED_TEST(CudaKernels, LabelSetCrossEntropy) {
     CanaryBuffer<T> dx_d(x), out(n), grad(n), dw(w);
     CanaryBuffer<std::uint32_t> dmasks(masks);
     for (bool weighted : {false, true}) {
-      const double loss = cpu::label_set_cross_entropy_forward(y.data(), x.data(), masks.data(),
-                                                               weighted ? w.data() : nullptr, N, C);
+      const double loss =
+          cpu::label_set_cross_entropy_forward(y.data(), x.data(), masks.data(), weighted ? w.data() : nullptr, N, C);
       const double gpu_loss = cuda::label_set_cross_entropy_forward(out.data(), dx_d.data(), dmasks.data(),
                                                                     weighted ? dw.data() : nullptr, N, C);
       EXPECT_NEAR(gpu_loss, loss, atol + rtol * std::abs(loss));
       expect_near(out.download(), y, atol, rtol);
-      cpu::label_set_cross_entropy_backward(dx.data(), y.data(), masks.data(), weighted ? w.data() : nullptr, 0.7,
-                                            N, C);
+      cpu::label_set_cross_entropy_backward(dx.data(), y.data(), masks.data(), weighted ? w.data() : nullptr, 0.7, N,
+                                            C);
       cuda::label_set_cross_entropy_backward(grad.data(), out.data(), dmasks.data(), weighted ? dw.data() : nullptr,
                                              0.7, N, C);
       expect_near(grad.download(), dx, atol, rtol);
@@ -230,9 +244,11 @@ TYPED_TEST(CudaKernels, LabelSetCrossEntropy) {
 TYPED_TEST(CudaKernels, PoolingForwardAndGatheredBackward) {
   CXR_REQUIRE_GPU();
   using T = TypeParam;
-  const std::vector<Pool2dShape> shapes = {
-      {2, 3, 7, 7, 3, 2, 1, 0, 0}, {1, 33, 8, 9, 2, 2, 0, 0, 0}, {3, 2, 1, 1, 1, 1, 0, 0, 0},
-      {1, 1, 11, 4, 4, 3, 2, 0, 0}, {2, 5, 6, 6, 3, 1, 1, 0, 0}};
+  const std::vector<Pool2dShape> shapes = {{2, 3, 7, 7, 3, 2, 1, 0, 0},
+                                           {1, 33, 8, 9, 2, 2, 0, 0, 0},
+                                           {3, 2, 1, 1, 1, 1, 0, 0, 0},
+                                           {1, 1, 11, 4, 4, 3, 2, 0, 0},
+                                           {2, 5, 6, 6, 3, 1, 1, 0, 0}};
   for (Pool2dShape s : shapes) {
     s.out_h = (s.H + 2 * s.padding - s.kernel) / s.stride + 1;
     s.out_w = (s.W + 2 * s.padding - s.kernel) / s.stride + 1;
@@ -281,8 +297,12 @@ TYPED_TEST(CudaKernels, ResizeForwardAndGatheredBackward) {
   struct Case {
     std::int64_t maps, H, W, OH, OW;
   };
-  for (const Case& c : std::vector<Case>{{1, 1, 1, 3, 5}, {6, 7, 9, 14, 18}, {66, 9, 7, 4, 3}, {3, 6, 10, 13, 1},
-                                         {2, 5, 5, 5, 5}, {1, 37, 3, 11, 29}}) {
+  for (const Case& c : std::vector<Case>{{1, 1, 1, 3, 5},
+                                         {6, 7, 9, 14, 18},
+                                         {66, 9, 7, 4, 3},
+                                         {3, 6, 10, 13, 1},
+                                         {2, 5, 5, 5, 5},
+                                         {1, 37, 3, 11, 29}}) {
     SCOPED_TRACE(std::to_string(c.H) + "x" + std::to_string(c.W) + " -> " + std::to_string(c.OH) + "x" +
                  std::to_string(c.OW));
     const std::int64_t in_n = c.maps * c.H * c.W, out_n = c.maps * c.OH * c.OW;
@@ -314,10 +334,8 @@ TYPED_TEST(CudaKernels, OptimizerUpdates) {
     expect_near(dm.download(), m, loose_atol<T>(), loose<T>());
     expect_near(dv.download(), v, loose_atol<T>(), loose<T>());
 
-    for (const SGDStep& s : {SGDStep{0.1, 0.9, 0.0, 1e-4, false, true},
-                                  SGDStep{0.1, 0.9, 0.0, 1e-4, true, false},
-                                  SGDStep{0.05, 0.8, 0.2, 0.0, false, false},
-                                  SGDStep{0.1, 0.0, 0.0, 0.01, false, false}}) {
+    for (const SGDStep& s : {SGDStep{0.1, 0.9, 0.0, 1e-4, false, true}, SGDStep{0.1, 0.9, 0.0, 1e-4, true, false},
+                             SGDStep{0.05, 0.8, 0.2, 0.0, false, false}, SGDStep{0.1, 0.0, 0.0, 0.01, false, false}}) {
       cpu::sgd_update(p.data(), m.data(), g.data(), s, n);
       cuda::sgd_update(dp.data(), dm.data(), dg.data(), s, n);
       expect_near(dp.download(), p, loose_atol<T>(), loose<T>());  // differences add up over the 5 updates
@@ -384,6 +402,8 @@ TEST(CudaKernelsAugment, MatchesTheCpuPerImageAndStaysInBounds) {
 
 #else
 
-TEST(CudaKernels, NotCompiled) { GTEST_SKIP() << "CUDA backend not compiled"; }
+TEST(CudaKernels, NotCompiled) {
+  GTEST_SKIP() << "CUDA backend not compiled";
+}
 
 #endif  // CXR_HAVE_CUDA

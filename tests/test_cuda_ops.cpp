@@ -68,8 +68,11 @@ TEST(CudaOps, MixedDevicesAreRejected) {
   expect_error_mentioning([&] { add_(b2, a); }, {"add_", "on cpu", "on cuda:0"});
   const Tensor w = Tensor::ones({3});
   expect_error_mentioning([&] { (void)cross_entropy(b, {0, 1}, w); }, {"cross_entropy", "on cpu", "on cuda:0"});
-  expect_error_mentioning([&] { (void)label_set_cross_entropy(b, {1, 3}, w); },
-                          {"label_set_cross_entropy", "on cpu", "on cuda:0"});
+  expect_error_mentioning(
+      [&] {
+        (void)label_set_cross_entropy(b, {1, 3}, w);
+      },
+      {"label_set_cross_entropy", "on cpu", "on cuda:0"});
 }
 
 }  // namespace

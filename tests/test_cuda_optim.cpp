@@ -45,8 +45,12 @@ struct TwinSets {
   }
 };
 
-double ulps(DType t, int steps) { return 8.0 * steps * (t == DType::F32 ? 0x1.0p-24 : 0x1.0p-53); }
-double floor_atol(DType t) { return t == DType::F32 ? 1e-7 : 1e-16; }  // values cancelling to ~0
+double ulps(DType t, int steps) {
+  return 8.0 * steps * (t == DType::F32 ? 0x1.0p-24 : 0x1.0p-53);
+}
+double floor_atol(DType t) {
+  return t == DType::F32 ? 1e-7 : 1e-16;
+}  // values cancelling to ~0
 
 TEST(CudaOptim, AdamWStepsMatchTheCpu) {
   CXR_REQUIRE_GPU();

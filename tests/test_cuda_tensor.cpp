@@ -19,7 +19,9 @@ namespace {
 
 const std::vector<Shape> kShapes = {{}, {1}, {7}, {1023}, {1025}, {3, 5, 7, 9}, {0}, {2, 0, 3}};
 
-bool gpu_usable() { return cuda::compiled() && cuda::device_count() > 0; }
+bool gpu_usable() {
+  return cuda::compiled() && cuda::device_count() > 0;
+}
 
 std::string unavailable_reason() {
   return cuda::compiled() ? "no CUDA GPU visible" : "CUDA backend not compiled";
@@ -29,8 +31,11 @@ TEST(CudaTensor, MovingToCudaWithoutAGpuThrowsTheReason) {
   if (gpu_usable()) GTEST_SKIP() << "a GPU is visible: this test covers builds and machines without one";
   const Tensor x = Tensor::ones({3});
   expect_error_mentioning([&] { (void)x.to(Device::cuda()); }, {"cuda:0", unavailable_reason()});
-  expect_error_mentioning([] { (void)Tensor::zeros({2, 2}, DType::F32, Device::cuda()); },
-                          {"cuda:0", unavailable_reason()});
+  expect_error_mentioning(
+      [] {
+        (void)Tensor::zeros({2, 2}, DType::F32, Device::cuda());
+      },
+      {"cuda:0", unavailable_reason()});
   expect_error_mentioning([] { (void)Tensor::empty({4}, DType::F64, Device::cuda()); },
                           {"cuda:0", unavailable_reason()});
 }
@@ -114,11 +119,11 @@ TEST(CudaTensor, DtypeConversionAcrossDevices) {
   Generator gen(7);
   const Tensor x64 = random_tensor({5, 11}, gen, DType::F64);
   Tensor g32 = Tensor::empty({5, 11}, DType::F32, Device::cuda());
-  g32.copy_(x64);                                   // cpu f64 -> cuda f32
+  g32.copy_(x64);  // cpu f64 -> cuda f32
   expect_bitwise_equal(g32.to(Device::cpu()), x64.to(DType::F32));
   expect_bitwise_equal(g32.to(DType::F64).to(Device::cpu()), x64.to(DType::F32).to(DType::F64));
   Tensor c64 = Tensor::empty({5, 11}, DType::F64);
-  c64.copy_(g32);                                   // cuda f32 -> cpu f64
+  c64.copy_(g32);  // cuda f32 -> cpu f64
   expect_bitwise_equal(c64, x64.to(DType::F32).to(DType::F64));
 }
 
@@ -189,8 +194,11 @@ TEST(CudaTensor, PoisonedEmptyAndZeroedStorage) {
 TEST(CudaTensor, MixedDevicesAreRejectedNamingBoth) {
   CXR_REQUIRE_GPU();
   const Tensor a = Tensor::zeros({2}, DType::F32, Device::cuda()), b = Tensor::zeros({2});
-  expect_error_mentioning([&] { check_same_device("conv2d", {&a, &b}); },
-                          {"conv2d", "float32[2] on cuda:0", "float32[2] on cpu"});
+  expect_error_mentioning(
+      [&] {
+        check_same_device("conv2d", {&a, &b});
+      },
+      {"conv2d", "float32[2] on cuda:0", "float32[2] on cpu"});
   expect_error_mentioning([&] { (void)Tensor::zeros({1}).to(Device::cuda(1)); }, {"cuda:1", "cuda:0"});
 }
 

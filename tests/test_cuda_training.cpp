@@ -233,8 +233,8 @@ TEST(CudaTraining, BatchedPredictionMatchesTheCpu) {
   with_running_statistics(t);
   Generator data(10);
   const Tensor images = make_synthetic_batch(5, 64, data).images;  // on the host: predict copies it
-  const auto cpu = predict_probabilities(t.cpu_net, images);  // folded batch norm
-  const auto gpu = predict_probabilities(t.gpu_net, images);  // unfolded on the GPU
+  const auto cpu = predict_probabilities(t.cpu_net, images);       // folded batch norm
+  const auto gpu = predict_probabilities(t.gpu_net, images);       // unfolded on the GPU
   ASSERT_EQ(gpu.size(), cpu.size());
   for (std::size_t i = 0; i < cpu.size(); ++i)
     for (std::size_t c = 0; c < cpu[i].size(); ++c)
@@ -257,7 +257,8 @@ TEST(CudaTraining, GradCamAndGradCamPlusPlusMatchTheCpu) {
       const Heatmap g = explain(t.gpu_net, image, method, c.target_class, layer);
       EXPECT_EQ(g.layer, c.layer);
       ASSERT_EQ(g.probabilities.size(), c.probabilities.size());
-      for (std::size_t k = 0; k < c.probabilities.size(); ++k) EXPECT_NEAR(g.probabilities[k], c.probabilities[k], 1e-5);
+      for (std::size_t k = 0; k < c.probabilities.size(); ++k)
+        EXPECT_NEAR(g.probabilities[k], c.probabilities[k], 1e-5);
       EXPECT_TRUE(g.map.device().is_cpu() && g.feature_map.device().is_cpu());
       expect_close_to_scale(g.feature_map, c.feature_map, 1e-4, 1e-3, "feature map A");
       expect_close_to_scale(g.feature_grad, c.feature_grad, 1e-3, 1e-3, "gradient dscore/dA");
@@ -338,8 +339,12 @@ TEST(CudaTraining, TrainOnTheGpuFollowsTheCpuRun) {
     ro.out = dir / device / "model.safetensors";
     std::filesystem::create_directories(ro.out.parent_path());
     TrainCallbacks cb;
-    cb.on_start = [&](const TrainPlan& p) { r.plan = p; };
-    cb.on_step = [&](const StepReport& s) { r.losses.push_back(s.loss); };
+    cb.on_start = [&](const TrainPlan& p) {
+      r.plan = p;
+    };
+    cb.on_step = [&](const StepReport& s) {
+      r.losses.push_back(s.loss);
+    };
     r.result = train(ro, nullptr, cb);
     return r;
   };

@@ -3,11 +3,11 @@
 // computation; identity parameters change nothing; the strong preset's ranges;
 // determinism by seed, whatever the thread count. (The geometry and the default
 // jitter: tests/test_data_loader.cpp; the GPU: tests/test_cuda_augment.cpp.)
+#include "base/check.h"
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "data/manifest.h"
 #include "data_fixtures.h"
-#include "base/check.h"
 #include "engine/data/augment.h"
 #include "engine/data/cache_file.h"
 #include "engine/data/device_batch.h"
@@ -127,10 +127,13 @@ TEST(AugmentPhotometric, BlurOfAnImpulseIsTheNormalisedGaussian) {
     const int r = static_cast<int>(std::ceil(3 * sigma));
     double sum = 0;
     for (int k = -r; k <= r; ++k) sum += std::exp(-k * k / (2 * sigma * sigma));
-    auto g = [&](int d) { return std::abs(d) > r ? 0.0 : std::exp(-d * d / (2 * sigma * sigma)) / sum; };
+    auto g = [&](int d) {
+      return std::abs(d) > r ? 0.0 : std::exp(-d * d / (2 * sigma * sigma)) / sum;
+    };
     for (int y = 0; y < size; ++y)
       for (int x = 0; x < size; ++x)  // float taps and sums: a few ulps of 1
-        ASSERT_NEAR(out[y * size + x], g(y - centre) * g(x - centre), 1e-6) << "sigma " << sigma << " at " << x << "," << y;
+        ASSERT_NEAR(out[y * size + x], g(y - centre) * g(x - centre), 1e-6)
+            << "sigma " << sigma << " at " << x << "," << y;
   }
 }
 
@@ -146,7 +149,9 @@ TEST(AugmentPhotometric, BlurIsAClampToEdgeConvolution) {
   const int r = static_cast<int>(std::ceil(3 * sigma));
   double sum = 0;
   for (int k = -r; k <= r; ++k) sum += std::exp(-k * k / (2 * sigma * sigma));
-  auto at = [&](int x, int y) { return px[std::clamp(y, 0, size - 1) * size + std::clamp(x, 0, size - 1)] / 255.0; };
+  auto at = [&](int x, int y) {
+    return px[std::clamp(y, 0, size - 1) * size + std::clamp(x, 0, size - 1)] / 255.0;
+  };
   for (int y = 0; y < size; ++y)
     for (int x = 0; x < size; ++x) {
       double expect = 0;

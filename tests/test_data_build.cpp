@@ -2,13 +2,11 @@
 // selection, bad input of every kind, duplicates, the patient split (with the NIH
 // share: by source x target), the three output files, the manifest's ages and label
 // sets, determinism and the all-or-nothing output directory.
+#include "base/check.h"
 #include "data/build.h"
 #include "data/dataset.h"
 #include "data/manifest.h"
 #include "data_fixtures.h"
-#include "base/check.h"
-#include "data/build.h"
-#include "data/dataset.h"
 #include "engine/data/image.h"
 
 #include <boost/json.hpp>
@@ -63,28 +61,31 @@ struct Sources {
     }
     for (int p = 30; p < 36; ++p) {
       jpg(covid / fmt::format("images/b{}.jpg", p));
-      row(std::to_string(p), p % 2 ? "Streptococcus" : "Pneumonia/Bacterial/Klebsiella", "PA", fmt::format("b{}.jpg", p));
+      row(std::to_string(p), p % 2 ? "Streptococcus" : "Pneumonia/Bacterial/Klebsiella", "PA",
+          fmt::format("b{}.jpg", p));
     }
     for (int p = 40; p < 46; ++p) {
       png(covid / fmt::format("images/v{}.png", p));
       row(std::to_string(p), "SARS", "AP", fmt::format("v{}.png", p));
     }
     // Bad input, one of each.
-    row("50", "COVID-19", "PA", "absent.png");                          // missing_image
+    row("50", "COVID-19", "PA", "absent.png");  // missing_image
     cxr::test::write_file(covid / "images/corrupt.png", "\x89PNG\r\n\x1a\nnot really");
-    row("51", "COVID-19", "PA", "corrupt.png");                         // corrupt_image
+    row("51", "COVID-19", "PA", "corrupt.png");  // corrupt_image
     png(covid / "images/huge.png", 300, 20);
-    row("52", "COVID-19", "PA", "huge.png");                            // image_too_large (limit 200)
+    row("52", "COVID-19", "PA", "huge.png");  // image_too_large (limit 200)
     png(covid / "images/u.png");
-    row("53", "Pneumonia/Viral/Mystery", "PA", "u.png");                // unknown_finding
-    csv += "54,0,COVID-19,PA,X-ray,images\r\n";                         // malformed_csv_row
+    row("53", "Pneumonia/Viral/Mystery", "PA", "u.png");  // unknown_finding
+    csv += "54,0,COVID-19,PA,X-ray,images\r\n";           // malformed_csv_row
     png(covid / "images/lat.png");
-    row("55", "COVID-19", "L", "lat.png");                              // excluded: not_frontal
+    row("55", "COVID-19", "L", "lat.png");  // excluded: not_frontal
     png(covid / "images/f.png");
-    row("56", "Pneumocystis", "PA", "f.png");                           // fungal: 3-class only
+    row("56", "Pneumocystis", "PA", "f.png");  // fungal: 3-class only
     cxr::test::write_file(covid / "metadata.csv", csv);
 
-    const auto k = [&](const std::string& rel) { return kermany / rel; };
+    const auto k = [&](const std::string& rel) {
+      return kermany / rel;
+    };
     for (const auto& [split, n] : std::vector<std::pair<std::string, int>>{{"train", 14}, {"test", 4}, {"val", 2}}) {
       const int base = split == "train" ? 100 : split == "test" ? 200 : 300;
       for (int p = base; p < base + n; ++p) {
@@ -97,8 +98,8 @@ struct Sources {
     // second, unique image, which must land in IM-0100's split.
     std::filesystem::copy_file(k("train/NORMAL/IM-0100-0001.jpeg"), k("train/NORMAL/IM-0999-0001.jpeg"));
     jpg(k("train/NORMAL/IM-0999-0002.jpeg"));
-    cxr::test::write_file(k("train/NORMAL/.DS_Store"), "junk");           // not_an_image_file
-    jpg(k("train/NORMAL/scan.jpeg"));                                      // unrecognised_file_name
+    cxr::test::write_file(k("train/NORMAL/.DS_Store"), "junk");  // not_an_image_file
+    jpg(k("train/NORMAL/scan.jpeg"));                            // unrecognised_file_name
   }
 
   // The NIH share: `patients` normal and as many pneumonia patients, every third with
@@ -137,10 +138,11 @@ struct Sources {
 TEST(DataBuild, BuildsTheDatasetAndAccountsForEveryInput) {
   Sources src;
   std::vector<std::string> stages;
-  const auto stats = build_dataset(src.options("out"), [&](std::string_view stage, std::int64_t done, std::int64_t total) {
-    EXPECT_LE(done, total);
-    stages.emplace_back(stage);
-  });
+  const auto stats =
+      build_dataset(src.options("out"), [&](std::string_view stage, std::int64_t done, std::int64_t total) {
+        EXPECT_LE(done, total);
+        stages.emplace_back(stage);
+      });
   ASSERT_FALSE(stages.empty());
   EXPECT_EQ(stages.back(), "decoding");
 
@@ -148,15 +150,15 @@ TEST(DataBuild, BuildsTheDatasetAndAccountsForEveryInput) {
   // normal + 1 (IM-0999's unique image; its copy of IM-0100 is removed) + 20 + 20.
   EXPECT_EQ(stats.images, 30 + 61);
   EXPECT_EQ((stats.skipped_by_reason()), (std::map<std::string, std::int64_t>{
-                                                    {"corrupt_image", 1},
-                                                    {"duplicate_image", 1},
-                                                    {"image_too_large", 1},
-                                                    {"malformed_csv_row", 1},
-                                                    {"missing_image", 1},
-                                                    {"not_an_image_file", 1},
-                                                    {"unknown_finding", 1},
-                                                    {"unrecognised_file_name", 1},
-                                                }));
+                                             {"corrupt_image", 1},
+                                             {"duplicate_image", 1},
+                                             {"image_too_large", 1},
+                                             {"malformed_csv_row", 1},
+                                             {"missing_image", 1},
+                                             {"not_an_image_file", 1},
+                                             {"unknown_finding", 1},
+                                             {"unrecognised_file_name", 1},
+                                         }));
   EXPECT_EQ((stats.excluded_by_reason()),
             (std::map<std::string, std::int64_t>{{"finding_without_class", 1}, {"not_frontal", 1}}));
   ASSERT_EQ(stats.duplicates.size(), 1u);
@@ -226,7 +228,8 @@ TEST(DataBuild, SameSeedSameBytesWhateverTheThreadCount) {
   build_dataset(a);
   build_dataset(b);
   for (const char* f : {"cache.bin", "manifest.csv", "stats.json"})
-    EXPECT_EQ(cxr::test::read_file(src.dir / ("a/" + std::string(f))), cxr::test::read_file(src.dir / ("b/" + std::string(f))))
+    EXPECT_EQ(cxr::test::read_file(src.dir / ("a/" + std::string(f))),
+              cxr::test::read_file(src.dir / ("b/" + std::string(f))))
         << f;
   auto c = src.options("c");
   c.seed = 4;

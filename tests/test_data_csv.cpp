@@ -8,7 +8,9 @@
 using namespace cxr::data;
 
 namespace {
-std::vector<std::string> fields(std::initializer_list<const char*> l) { return {l.begin(), l.end()}; }
+std::vector<std::string> fields(std::initializer_list<const char*> l) {
+  return {l.begin(), l.end()};
+}
 }  // namespace
 
 TEST(DataCsv, PlainRowsWithLineNumbers) {
@@ -111,4 +113,6 @@ TEST(DataCsv, FieldQuotingRoundTrips) {
   EXPECT_EQ(t.rows[0].fields, values);
 }
 
-TEST(DataCsv, MissingFileThrows) { EXPECT_THROW(read_csv("/nonexistent/metadata.csv"), cxr::Error); }
+TEST(DataCsv, MissingFileThrows) {
+  EXPECT_THROW(read_csv("/nonexistent/metadata.csv"), cxr::Error);
+}

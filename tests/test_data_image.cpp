@@ -12,7 +12,9 @@ using cxr::test::TempDir;
 
 namespace {
 
-std::vector<std::uint8_t> bytes_of(const std::string& s) { return {s.begin(), s.end()}; }
+std::vector<std::uint8_t> bytes_of(const std::string& s) {
+  return {s.begin(), s.end()};
+}
 
 DecodeResult decode_file(const std::filesystem::path& p, const DecodeLimits& limits = {}) {
   return decode_grey(bytes_of(cxr::test::read_file(p)), limits);
@@ -57,7 +59,8 @@ TEST(DataImage, DecodesGreyRgbAndRgbaPngToGrey) {
     ASSERT_TRUE(r.ok()) << r.detail;
     for (int i = 0; i < w * h; ++i) {
       const int R = px[i * channels], G = px[i * channels + 1], B = px[i * channels + 2];
-      EXPECT_EQ(r.image.pixels[i], (R * 77 + G * 150 + B * 29) >> 8) << "pixel " << i << ", " << channels << " channels";
+      EXPECT_EQ(r.image.pixels[i], (R * 77 + G * 150 + B * 29) >> 8)
+          << "pixel " << i << ", " << channels << " channels";
     }
   }
 }
@@ -84,8 +87,7 @@ TEST(DataImage, SixteenBitPngIsStretchedFromItsOwnRange) {
   const auto r = decode_grey(bytes_of(cxr::test::png16(w, h, v)), {});
   ASSERT_TRUE(r.ok()) << r.error << ": " << r.detail;
   ASSERT_EQ(r.image.pixels.size(), 8u);
-  for (int i = 0; i < w * h; ++i)
-    EXPECT_EQ(r.image.pixels[i], std::lround((v[i] - 100) * 255.0 / 3995.0)) << i;
+  for (int i = 0; i < w * h; ++i) EXPECT_EQ(r.image.pixels[i], std::lround((v[i] - 100) * 255.0 / 3995.0)) << i;
   // A constant 16-bit image has no range: it decodes to black instead of dividing by zero.
   const auto flat = decode_grey(bytes_of(cxr::test::png16(2, 2, {7, 7, 7, 7})), {});
   ASSERT_TRUE(flat.ok());
@@ -142,8 +144,7 @@ TEST(DataImage, PadKeepsTheWholeImageCentredOnBlack) {
   std::vector<std::uint8_t> out(256, 77);
   fit_square(out.data(), 16, wide, Fit::pad);
   for (int y = 0; y < 16; ++y)
-    for (int x = 0; x < 16; ++x)
-      EXPECT_EQ(out[y * 16 + x], (y >= 4 && y < 12) ? 255 : 0) << x << "," << y;
+    for (int x = 0; x < 16; ++x) EXPECT_EQ(out[y * 16 + x], (y >= 4 && y < 12) ? 255 : 0) << x << "," << y;
   // Tall: 10x30 into 12x12 is 4x12, columns 4..7.
   GreyImage tall{10, 30, std::vector<std::uint8_t>(300, 200)};
   out.assign(144, 77);

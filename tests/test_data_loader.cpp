@@ -1,10 +1,10 @@
 // Loading for training (engine/data/{dataset,loader,augment}.h): normalisation,
 // per-epoch seeded order, class (target) balancing, prefetching workers, augmentation.
+#include "base/check.h"
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "data/manifest.h"
 #include "data_fixtures.h"
-#include "base/check.h"
 #include "engine/data/cache_file.h"
 
 #include <gtest/gtest.h>
@@ -252,7 +252,9 @@ TEST(DataAugment, IdentityParametersOnlyNormalise) {
 TEST(DataAugment, GeometryFlipRotationTranslation) {
   const int n = kSize;
   const auto px = cxr::test::pattern(n, n, 1, 8);
-  auto value = [&](int x, int y) { return px[y * n + x] / 255.0; };
+  auto value = [&](int x, int y) {
+    return px[y * n + x] / 255.0;
+  };
   std::vector<float> out(n * n);
   // mean 0, stddev 1: outputs are intensities in [0, 1]. Tolerances: bilinear
   // weights at exact pixel positions are 0 or 1 up to float rounding (1e-5).

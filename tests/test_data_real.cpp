@@ -9,8 +9,8 @@
 #include "data_fixtures.h"
 #include "engine/data/csv.h"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include <cstdlib>
 #include <map>
@@ -27,11 +27,11 @@ fs::path shared_data() {
   return fs::path(__FILE__).parent_path().parent_path().parent_path() / "shared" / "data";
 }
 
-#define REQUIRE_SHARED_DATA()                                                                   \
-  const fs::path root = shared_data();                                                          \
-  if (root.empty() || !fs::is_directory(root / "covid-chestxray-dataset") ||                    \
-      !fs::is_directory(root / "chest_xray") || !fs::is_directory(root / "nih-chestxray14"))    \
-  GTEST_SKIP() << "real data not found (CXR_SHARED_DATA=" << root.string()                     \
+#define REQUIRE_SHARED_DATA()                                                                                          \
+  const fs::path root = shared_data();                                                                                 \
+  if (root.empty() || !fs::is_directory(root / "covid-chestxray-dataset") || !fs::is_directory(root / "chest_xray") || \
+      !fs::is_directory(root / "nih-chestxray14"))                                                                     \
+  GTEST_SKIP() << "real data not found (CXR_SHARED_DATA=" << root.string()                                             \
                << "); this test needs covid-chestxray-dataset/, chest_xray/ and nih-chestxray14/ there"
 
 }  // namespace
@@ -67,7 +67,9 @@ TEST(DataReal, BuildMatchesTheDataReadme) {
       ++removed[{s.source, -1}];
     }
   }
-  auto dup = [&](Source src, int label) { return removed[{src, label}]; };
+  auto dup = [&](Source src, int label) {
+    return removed[{src, label}];
+  };
   auto total = [&](int target, Source src) {
     std::int64_t n = 0;
     for (Split s : kSplits) n += st.count(s, target, src);

@@ -1,16 +1,12 @@
 // Source selection: targets and age groups, the ieee8023 finding table and row
 // selection, the Kermany file-name scan and the NIH share's metadata
 // (engine/data/{labels,ieee8023,kermany,nih}.h), on synthetic trees.
-#include "data/ieee8023.h"
-#include "data/kermany.h"
-#include "data/labels.h"
-#include "data/nih.h"
-#include "data_fixtures.h"
 #include "base/check.h"
 #include "data/ieee8023.h"
 #include "data/kermany.h"
 #include "data/labels.h"
 #include "data/nih.h"
+#include "data_fixtures.h"
 #include "engine/data/text.h"
 
 #include <gtest/gtest.h>
@@ -140,7 +136,7 @@ TEST(DataIeee8023, SelectsFrontalXraysAndReportsEveryRowLeftOut) {
   for (int i = 0; i < 10; ++i) img(fmt::format("x{}.png", i), i);
   const std::string csv =
       "\xEF\xBB\xBFpatientid,finding,view,modality,folder,filename,clinical_notes,\r\n"
-      "1,COVID-19,PA,X-ray,images,x0.png,\"Fever, cough; \"\"ground glass\"\"\r\nbilateral\",\r\n"   // line 2-3
+      "1,COVID-19,PA,X-ray,images,x0.png,\"Fever, cough; \"\"ground glass\"\"\r\nbilateral\",\r\n"  // line 2-3
       "2,Pneumonia/Viral/COVID-19,AP Supine,X-ray,images,x1.png,,\r\n"                              // 4
       "3,Streptococcus,PA,X-ray,images,x2.png,,\r\n"                                                // 5
       "4,Pneumocystis,PA,X-ray,images,x3.png,,\r\n"                                                 // 6: fungal
@@ -171,16 +167,16 @@ TEST(DataIeee8023, SelectsFrontalXraysAndReportsEveryRowLeftOut) {
   EXPECT_EQ(find(scan, "images/x9.png")->label, 3);
 
   EXPECT_EQ(reasons(scan.excluded), (std::map<std::string, int>{{"finding_without_class", 1},
-                                                                 {"not_frontal", 1},
-                                                                 {"not_xray", 1},
-                                                                 {"unlabelled_finding", 1},
-                                                                 {"view_not_recorded", 1}}));
+                                                                {"not_frontal", 1},
+                                                                {"not_xray", 1},
+                                                                {"unlabelled_finding", 1},
+                                                                {"view_not_recorded", 1}}));
   EXPECT_EQ(reasons(scan.skipped), (std::map<std::string, int>{{"duplicate_metadata_row", 1},
-                                                                {"invalid_file_name", 1},
-                                                                {"malformed_csv_row", 1},
-                                                                {"missing_image", 1},
-                                                                {"missing_patient_id", 1},
-                                                                {"unknown_finding", 1}}));
+                                                               {"invalid_file_name", 1},
+                                                               {"malformed_csv_row", 1},
+                                                               {"missing_image", 1},
+                                                               {"missing_patient_id", 1},
+                                                               {"unknown_finding", 1}}));
   for (const auto& s : scan.skipped) {
     if (s.reason == "malformed_csv_row") {
       EXPECT_EQ(s.item, "metadata.csv line 15");
@@ -235,7 +231,8 @@ TEST(DataIeee8023, RowsGivingOneFileTwoClassesAreDropped) {
                         "2,Streptococcus,PA,X-ray,a.png\n");
   const auto scan = select_ieee8023(dir.path(), 4);  // no folder column: images/
   EXPECT_TRUE(scan.candidates.empty());
-  EXPECT_EQ(reasons(scan.skipped), (std::map<std::string, int>{{"conflicting_labels", 1}, {"duplicate_metadata_row", 1}}));
+  EXPECT_EQ(reasons(scan.skipped),
+            (std::map<std::string, int>{{"conflicting_labels", 1}, {"duplicate_metadata_row", 1}}));
 }
 
 TEST(DataIeee8023, MissingMetadataOrColumnsThrow) {
@@ -285,9 +282,9 @@ TEST(DataKermany, ScansTheTreeAndReportsOddFiles) {
   const auto scan = scan_kermany(root, 4);
   ASSERT_EQ(scan.candidates.size(), 5u);
   EXPECT_TRUE(scan.excluded.empty());
-  EXPECT_EQ(reasons(scan.skipped), (std::map<std::string, int>{{"name_contradicts_folder", 1},
-                                                                {"not_an_image_file", 1},
-                                                                {"unrecognised_file_name", 1}}));
+  EXPECT_EQ(reasons(scan.skipped),
+            (std::map<std::string, int>{
+                {"name_contradicts_folder", 1}, {"not_an_image_file", 1}, {"unrecognised_file_name", 1}}));
   const auto* a = find(scan, "train/NORMAL/IM-0001-0001.jpeg");
   ASSERT_TRUE(a);
   EXPECT_EQ(a->label, 1);
@@ -315,20 +312,20 @@ TEST(DataNih, ScansTheShareWithLabelSetsAgesAndReasons) {
   const std::string header = "image,patient_id,age,sex,view,label,nih_finding_labels,expert_flags,original_size\r\n";
   cxr::test::write_file(dir / "metadata.csv",
                         header +
-                            "a.jpg,1,55,F,PA,normal,No Finding,,1024x1024\r\n"                     // 2
-                            "b.jpg,1,55,F,AP,pneumonia,Pneumonia,,1024x1024\r\n"                   // 3
+                            "a.jpg,1,55,F,PA,normal,No Finding,,1024x1024\r\n"                                 // 2
+                            "b.jpg,1,55,F,AP,pneumonia,Pneumonia,,1024x1024\r\n"                               // 3
                             "c.jpg,2,12,M,PA,pneumonia,Infiltration|Pneumonia,Airspace opacity,1024x1024\r\n"  // 4
-                            "d.jpg,3,,M,PA,normal,No Finding,,1024x1024\r\n"                       // 5: no age
-                            "e.jpg,4,58Y,M,PA,Normal,No Finding,,1024x1024\r\n"                    // 6: bad age
-                            "f.jpg,5,40,M,LL,normal,No Finding,,1024x1024\r\n"                     // 7: lateral
-                            "g.jpg,6,40,M,PA,effusion,Effusion,,1024x1024\r\n"                     // 8
-                            "missing.jpg,7,40,M,PA,normal,No Finding,,1024x1024\r\n"               // 9
-                            "h.jpg,,40,M,PA,normal,No Finding,,1024x1024\r\n"                      // 10
-                            "../x.jpg,8,40,M,PA,normal,No Finding,,1024x1024\r\n"                  // 11
-                            "a.jpg,9,55,F,PA,normal,No Finding,,1024x1024\r\n"                     // 12: same image
-                            "i.jpg,10,30,F,PA\r\n"                                                  // 13: truncated
-                            "j.jpg,11,30,F,PA,normal,No Finding,,1024x1024\r\n"                    // 14
-                            "j.jpg,11,30,F,PA,pneumonia,Pneumonia,,1024x1024\r\n");                // 15: contradicts
+                            "d.jpg,3,,M,PA,normal,No Finding,,1024x1024\r\n"          // 5: no age
+                            "e.jpg,4,58Y,M,PA,Normal,No Finding,,1024x1024\r\n"       // 6: bad age
+                            "f.jpg,5,40,M,LL,normal,No Finding,,1024x1024\r\n"        // 7: lateral
+                            "g.jpg,6,40,M,PA,effusion,Effusion,,1024x1024\r\n"        // 8
+                            "missing.jpg,7,40,M,PA,normal,No Finding,,1024x1024\r\n"  // 9
+                            "h.jpg,,40,M,PA,normal,No Finding,,1024x1024\r\n"         // 10
+                            "../x.jpg,8,40,M,PA,normal,No Finding,,1024x1024\r\n"     // 11
+                            "a.jpg,9,55,F,PA,normal,No Finding,,1024x1024\r\n"        // 12: same image
+                            "i.jpg,10,30,F,PA\r\n"                                    // 13: truncated
+                            "j.jpg,11,30,F,PA,normal,No Finding,,1024x1024\r\n"       // 14
+                            "j.jpg,11,30,F,PA,pneumonia,Pneumonia,,1024x1024\r\n");   // 15: contradicts
 
   const auto scan = scan_nih(dir.path(), 4);
   ASSERT_EQ(scan.candidates.size(), 5u);
@@ -346,17 +343,17 @@ TEST(DataNih, ScansTheShareWithLabelSetsAgesAndReasons) {
   EXPECT_EQ(find(scan, "images/c.jpg")->age_group, AgeGroup::child);
   EXPECT_FALSE(find(scan, "images/d.jpg")->age);
   EXPECT_EQ(find(scan, "images/d.jpg")->age_group, AgeGroup::unknown);
-  EXPECT_FALSE(find(scan, "images/e.jpg")->age);  // "58Y" is not guessed
-  EXPECT_EQ(find(scan, "images/e.jpg")->label, 1);   // labels are case-insensitive
+  EXPECT_FALSE(find(scan, "images/e.jpg")->age);    // "58Y" is not guessed
+  EXPECT_EQ(find(scan, "images/e.jpg")->label, 1);  // labels are case-insensitive
 
   EXPECT_EQ(reasons(scan.excluded), (std::map<std::string, int>{{"not_frontal", 1}}));
   EXPECT_EQ(reasons(scan.skipped), (std::map<std::string, int>{{"conflicting_labels", 1},
-                                                                {"duplicate_metadata_row", 2},
-                                                                {"invalid_file_name", 1},
-                                                                {"malformed_csv_row", 1},
-                                                                {"missing_image", 1},
-                                                                {"missing_patient_id", 1},
-                                                                {"unknown_label", 1}}));
+                                                               {"duplicate_metadata_row", 2},
+                                                               {"invalid_file_name", 1},
+                                                               {"malformed_csv_row", 1},
+                                                               {"missing_image", 1},
+                                                               {"missing_patient_id", 1},
+                                                               {"unknown_label", 1}}));
   for (const auto& s : scan.skipped) {
     EXPECT_EQ(s.source, Source::nih);
     if (s.reason == "malformed_csv_row") {

@@ -12,9 +12,13 @@ namespace {
 
 using testing::expect_error_mentioning;
 
-bool gpu_usable() { return cuda::compiled() && cuda::device_count() > 0; }
+bool gpu_usable() {
+  return cuda::compiled() && cuda::device_count() > 0;
+}
 
-TEST(DeviceChoice, CpuIsAlwaysThere) { EXPECT_EQ(resolve_device("cpu"), Device::cpu()); }
+TEST(DeviceChoice, CpuIsAlwaysThere) {
+  EXPECT_EQ(resolve_device("cpu"), Device::cpu());
+}
 
 TEST(DeviceChoice, AutoPicksTheGpuOnlyWhenOneCanBeUsed) {
   EXPECT_EQ(resolve_device("auto"), gpu_usable() ? Device::cuda() : Device::cpu());

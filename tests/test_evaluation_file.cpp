@@ -16,7 +16,9 @@ using cxr::testing::expect_error_mentioning;
 
 namespace {
 
-void write(const std::filesystem::path& path, const std::string& text) { std::ofstream(path) << text; }
+void write(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
 
 TEST(EvaluationFile, PathIsTheModelsStemWithEvalJson) {
   EXPECT_EQ(evaluation_path_for("models/pretrained/cxr-small.safetensors"),

@@ -6,10 +6,10 @@
 #include "expect_error.h"
 #include "finetune_fixtures.h"
 
+#include "base/parallel.h"
 #include "data/dataset.h"
 #include "engine/optim/adamw.h"
 #include "engine/optim/sgd.h"
-#include "base/parallel.h"
 #include "models/depthwise_net.h"
 #include "models/presets.h"
 #include "models/trainer.h"
@@ -164,8 +164,12 @@ struct Trained {
 Trained fine_tune(const TrainOptions& o) {
   Trained t;
   TrainCallbacks cb;
-  cb.on_start = [&](const TrainPlan& p) { t.plan = p; };
-  cb.on_step = [&](const StepReport& s) { t.losses.push_back(s.loss); };
+  cb.on_start = [&](const TrainPlan& p) {
+    t.plan = p;
+  };
+  cb.on_step = [&](const StepReport& s) {
+    t.losses.push_back(s.loss);
+  };
   train(o, nullptr, cb);
   t.init = load_model(o.init_model->string());
   t.out = load_model(o.out.string());

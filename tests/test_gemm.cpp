@@ -39,7 +39,8 @@ std::vector<GemmIsa> available_isas() {
 }
 
 // Runs body() once per available kernel and restores the default.
-template <class Fn> void for_each_isa(Fn&& body) {
+template <class Fn>
+void for_each_isa(Fn&& body) {
   const auto isas = available_isas();
   for (GemmIsa isa : isas) {
     cxr::cpu::set_gemm_isa(isa);
@@ -59,23 +60,26 @@ const std::vector<Case> kCases = {{1, 1, 1},     {5, 17, 33},  {17, 5, 1},   {33
                                   {13, 2100, 9}, {1, 300, 70}, {300, 1, 70}};
 
 // A row-major matrix of rows x cols stored with leading dimension ld >= cols.
-template <class T> struct Matrix {
+template <class T>
+struct Matrix {
   std::int64_t rows, cols, ld;
   std::vector<T> v;
   Matrix(std::int64_t r, std::int64_t c, std::int64_t pad = 0)
       : rows(r), cols(c), ld(c + pad), v(static_cast<std::size_t>(r * (c + pad))) {}
 };
 
-template <class T> void fill_random(Matrix<T>& m, Generator& gen) {
+template <class T>
+void fill_random(Matrix<T>& m, Generator& gen) {
   for (auto& x : m.v) x = static_cast<T>(gen.uniform(-1.0, 1.0));
 }
-template <class T> void fill_ints(Matrix<T>& m, Generator& gen, int lo, int hi) {
-  for (auto& x : m.v)
-    x = static_cast<T>(lo + static_cast<int>(gen.below(static_cast<std::uint64_t>(hi - lo + 1))));
+template <class T>
+void fill_ints(Matrix<T>& m, Generator& gen, int lo, int hi) {
+  for (auto& x : m.v) x = static_cast<T>(lo + static_cast<int>(gen.below(static_cast<std::uint64_t>(hi - lo + 1))));
 }
 
 // Stored shape of A (or B) so that op(A) is M x K.
-template <class T> Matrix<T> operand(bool trans, std::int64_t rows, std::int64_t cols, std::int64_t pad) {
+template <class T>
+Matrix<T> operand(bool trans, std::int64_t rows, std::int64_t cols, std::int64_t pad) {
   return trans ? Matrix<T>(cols, rows, pad) : Matrix<T>(rows, cols, pad);
 }
 
@@ -94,11 +98,10 @@ TEST(Gemm, SmallIntegersMatchTheReferenceExactlyForAllTransposes) {
           R.v = C.v;
           // |sum| <= 9 K <= 2700 and alpha, beta are small integers: every step is exact in float32.
           gemm<float>(ta, tb, c.M, c.N, c.K, 2.0f, A.v.data(), A.ld, B.v.data(), B.ld, -1.0f, C.v.data(), C.ld);
-          gemm_reference<float>(ta, tb, c.M, c.N, c.K, 2.0f, A.v.data(), A.ld, B.v.data(), B.ld, -1.0f,
-                                R.v.data(), R.ld);
+          gemm_reference<float>(ta, tb, c.M, c.N, c.K, 2.0f, A.v.data(), A.ld, B.v.data(), B.ld, -1.0f, R.v.data(),
+                                R.ld);
           // Comparing the whole buffers also checks the padding columns of C are untouched.
-          ASSERT_EQ(C.v, R.v) << "trans_a " << ta << " trans_b " << tb << " M " << c.M << " N " << c.N << " K "
-                              << c.K;
+          ASSERT_EQ(C.v, R.v) << "trans_a " << ta << " trans_b " << tb << " M " << c.M << " N " << c.N << " K " << c.K;
         }
       }
     }
@@ -120,18 +123,17 @@ TEST(Gemm, EpilogueAddsRowBiasThenReluOnTheFullSum) {
         fill_ints(B, gen, -3, 3);
         for (auto& b : bias) b = static_cast<float>(static_cast<int>(gen.below(21)) - 10);
         for (bool relu : {false, true}) {
-          gemm<float>(ta, false, c.M, c.N, c.K, 1.0f, A.v.data(), A.ld, B.v.data(), B.ld, 0.0f, C.v.data(),
-                      C.ld, cxr::GemmEpilogue<float>{bias.data(), relu});
-          gemm_reference<float>(ta, false, c.M, c.N, c.K, 1.0f, A.v.data(), A.ld, B.v.data(), B.ld, 0.0f,
-                                R.v.data(), R.ld);
+          gemm<float>(ta, false, c.M, c.N, c.K, 1.0f, A.v.data(), A.ld, B.v.data(), B.ld, 0.0f, C.v.data(), C.ld,
+                      cxr::GemmEpilogue<float>{bias.data(), relu});
+          gemm_reference<float>(ta, false, c.M, c.N, c.K, 1.0f, A.v.data(), A.ld, B.v.data(), B.ld, 0.0f, R.v.data(),
+                                R.ld);
           for (std::int64_t i = 0; i < c.M; ++i)
             for (std::int64_t j = 0; j < c.N; ++j) {
               float& r = R.v[i * R.ld + j];
               r += bias[i];
               if (relu && r < 0) r = 0;
             }
-          ASSERT_EQ(C.v, R.v) << "trans_a " << ta << " relu " << relu << " M " << c.M << " N " << c.N
-                              << " K " << c.K;
+          ASSERT_EQ(C.v, R.v) << "trans_a " << ta << " relu " << relu << " M " << c.M << " N " << c.N << " K " << c.K;
         }
       }
     }
@@ -183,8 +185,7 @@ TEST(Gemm, RandomFloatsWithinTheDotProductErrorBound) {
         R.v = C.v;
         const float alpha = 0.75f, beta = 0.5f;
         gemm<float>(ta, tb, c.M, c.N, c.K, alpha, A.v.data(), A.ld, B.v.data(), B.ld, beta, C.v.data(), C.ld);
-        gemm_reference<float>(ta, tb, c.M, c.N, c.K, alpha, A.v.data(), A.ld, B.v.data(), B.ld, beta,
-                              R.v.data(), R.ld);
+        gemm_reference<float>(ta, tb, c.M, c.N, c.K, alpha, A.v.data(), A.ld, B.v.data(), B.ld, beta, R.v.data(), R.ld);
         auto absA = A, absB = B;
         for (auto& x : absA.v) x = std::abs(x);
         for (auto& x : absB.v) x = std::abs(x);
@@ -212,11 +213,9 @@ TEST(Gemm, DoubleMatchesTheReference) {
         fill_random(C, gen);
         R.v = C.v;
         gemm<double>(ta, tb, c.M, c.N, c.K, -1.5, A.v.data(), A.ld, B.v.data(), B.ld, 2.0, C.v.data(), C.ld);
-        gemm_reference<double>(ta, tb, c.M, c.N, c.K, -1.5, A.v.data(), A.ld, B.v.data(), B.ld, 2.0,
-                               R.v.data(), R.ld);
+        gemm_reference<double>(ta, tb, c.M, c.N, c.K, -1.5, A.v.data(), A.ld, B.v.data(), B.ld, 2.0, R.v.data(), R.ld);
         // |a|, |b| <= 1: the sum's rounding error is below K * 2^-53 * K ~ 1e-11 for K <= 300.
-        for (std::size_t i = 0; i < C.v.size(); ++i)
-          ASSERT_NEAR(C.v[i], R.v[i], 1e-11 + 1e-14 * std::abs(R.v[i]));
+        for (std::size_t i = 0; i < C.v.size(); ++i) ASSERT_NEAR(C.v[i], R.v[i], 1e-11 + 1e-14 * std::abs(R.v[i]));
       }
     }
   }
@@ -229,10 +228,9 @@ TEST(Gemm, BetaZeroIgnoresGarbageInC) {
     fill_ints(A, gen, -2, 2);
     fill_ints(B, gen, -2, 2);
     std::fill(C.v.begin(), C.v.end(), std::numeric_limits<float>::quiet_NaN());
-    gemm<float>(false, false, c.M, c.N, c.K, 1.0f, A.v.data(), A.ld, B.v.data(), B.ld, 0.0f, C.v.data(),
-                C.ld);
-    gemm_reference<float>(false, false, c.M, c.N, c.K, 1.0f, A.v.data(), A.ld, B.v.data(), B.ld, 0.0f,
-                          R.v.data(), R.ld);
+    gemm<float>(false, false, c.M, c.N, c.K, 1.0f, A.v.data(), A.ld, B.v.data(), B.ld, 0.0f, C.v.data(), C.ld);
+    gemm_reference<float>(false, false, c.M, c.N, c.K, 1.0f, A.v.data(), A.ld, B.v.data(), B.ld, 0.0f, R.v.data(),
+                          R.ld);
     ASSERT_EQ(C.v, R.v);
   }
 }
@@ -259,13 +257,12 @@ TEST(Gemm, ParallelIsBitIdenticalToSerialForAnyThreadCount) {
         Matrix<float> serial(c.M, c.N);
         fill_random(A, gen);
         fill_random(B, gen);
-        gemm<float>(ta, tb, c.M, c.N, c.K, 1.0f, A.v.data(), A.ld, B.v.data(), B.ld, 0.0f, serial.v.data(),
-                    c.N);
+        gemm<float>(ta, tb, c.M, c.N, c.K, 1.0f, A.v.data(), A.ld, B.v.data(), B.ld, 0.0f, serial.v.data(), c.N);
         for (int t : {2, 3}) {
           set_num_threads(t);
           Matrix<float> par(c.M, c.N);
-          gemm_parallel<float>(ta, tb, c.M, c.N, c.K, 1.0f, A.v.data(), A.ld, B.v.data(), B.ld, 0.0f,
-                               par.v.data(), c.N);
+          gemm_parallel<float>(ta, tb, c.M, c.N, c.K, 1.0f, A.v.data(), A.ld, B.v.data(), B.ld, 0.0f, par.v.data(),
+                               c.N);
           ASSERT_EQ(par.v, serial.v) << t << " threads";
         }
         set_num_threads(threads);

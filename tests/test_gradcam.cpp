@@ -52,17 +52,17 @@ TEST(GradCam, FeatureGradientEqualsCentralDifferencesInFloat64) {
 
 TEST(GradCam, ChannelWeightsFollowThePublishedFormulas) {
   // Two channels of 2x2: hand-computed weights.
-  const Tensor A = Tensor::from_vector(std::vector<double>{1, 2, 0, 1, /**/ 0, 0, 3, 1}, {2, 2, 2},
-                                       DType::F64);
-  const Tensor g = Tensor::from_vector(std::vector<double>{0.5, -1, 0, 2, /**/ 0, 0, 0, 0}, {2, 2, 2},
-                                       DType::F64);
+  const Tensor A = Tensor::from_vector(std::vector<double>{1, 2, 0, 1, /**/ 0, 0, 3, 1}, {2, 2, 2}, DType::F64);
+  const Tensor g = Tensor::from_vector(std::vector<double>{0.5, -1, 0, 2, /**/ 0, 0, 0, 0}, {2, 2, 2}, DType::F64);
   const auto w = cam_channel_weights(A, g, CamMethod::GradCam);
   EXPECT_DOUBLE_EQ(w[0], (0.5 - 1 + 0 + 2) / 4);
   EXPECT_DOUBLE_EQ(w[1], 0.0);
 
   const auto wpp = cam_channel_weights(A, g, CamMethod::GradCamPlusPlus);
   // Channel 0: sum A = 4; alpha = g^2 / (2 g^2 + 4 g^3), weight = sum alpha * relu(g).
-  auto alpha = [](double gi) { return gi * gi / (2 * gi * gi + 4 * gi * gi * gi); };
+  auto alpha = [](double gi) {
+    return gi * gi / (2 * gi * gi + 4 * gi * gi * gi);
+  };
   const double expected0 = alpha(0.5) * 0.5 + alpha(-1.0) * 0.0 + 0.0 + alpha(2.0) * 2.0;
   EXPECT_DOUBLE_EQ(wpp[0], expected0);
   EXPECT_DOUBLE_EQ(wpp[1], 0.0);  // zero denominators give alpha 0, not NaN

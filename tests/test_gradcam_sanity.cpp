@@ -84,7 +84,9 @@ double spearman(const Tensor& a, const Tensor& b) {
 }
 
 TEST(Spearman, OfKnownRankings) {
-  const auto t = [](std::vector<double> v) { return Tensor::from_vector(v, {static_cast<std::int64_t>(v.size())}); };
+  const auto t = [](std::vector<double> v) {
+    return Tensor::from_vector(v, {static_cast<std::int64_t>(v.size())});
+  };
   EXPECT_NEAR(spearman(t({1, 2, 3, 4}), t({10, 20, 30, 45})), 1.0, 1e-12);  // monotone: 1
   EXPECT_NEAR(spearman(t({1, 2, 3, 4}), t({4, 3, 2, 1})), -1.0, 1e-12);
   // Ranks (1.5, 1.5, 3, 4) vs (1, 2, 3, 4) with mid-ranks 0-based: rho = 0.9487 (= 3 / sqrt(10)).
@@ -207,9 +209,10 @@ TEST_F(Sanity, RandomisingTheWeightsChangesTheMap) {
     if (method == CamMethod::GradCam) {  // Grad-CAM++: see the header
       EXPECT_LT(top, bound);
     }
-    std::printf("%s: mean Spearman rho with the trained maps: 1%% perturbation %.3f, all weights random %.3f "
-                "(mean of %d), random classifier %.3f\n",
-                cam_method_name(method).c_str(), control, random, draws, top);
+    std::printf(
+        "%s: mean Spearman rho with the trained maps: 1%% perturbation %.3f, all weights random %.3f "
+        "(mean of %d), random classifier %.3f\n",
+        cam_method_name(method).c_str(), control, random, draws, top);
   }
 }
 

@@ -37,8 +37,9 @@ namespace {
 std::string gradcam_dir() {
   const char* dir = std::getenv("CXR_REFERENCE_DIR");
   if (dir == nullptr || *dir == '\0')
-    throw Error("CXR_REFERENCE_DIR is not set: run these tests through ctest, whose fixture "
-                "`gradcam_reference_data` writes the PyTorch reference files there");
+    throw Error(
+        "CXR_REFERENCE_DIR is not set: run these tests through ctest, whose fixture "
+        "`gradcam_reference_data` writes the PyTorch reference files there");
   return std::string(dir) + "/gradcam";
 }
 
@@ -62,9 +63,9 @@ double expect_close(const Tensor& ours, const Tensor& ref, double tol, double sc
       worst = i;
     }
   }
-  EXPECT_EQ(failures, 0) << what << ": " << failures << " of " << ref.numel() << " elements off by more than "
-                         << tol << " x " << scale << "; worst at " << worst << ": ours " << ours.at(worst)
-                         << ", torch " << ref.at(worst) << " (|diff| / scale " << worst_rel << ")";
+  EXPECT_EQ(failures, 0) << what << ": " << failures << " of " << ref.numel() << " elements off by more than " << tol
+                         << " x " << scale << "; worst at " << worst << ": ours " << ours.at(worst) << ", torch "
+                         << ref.at(worst) << " (|diff| / scale " << worst_rel << ")";
   return worst_rel;
 }
 

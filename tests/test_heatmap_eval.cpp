@@ -30,7 +30,9 @@ std::vector<double> top_rows_score(const Tensor& batch) {
   return out;
 }
 
-Tensor map_from(const std::vector<double>& v) { return Tensor::from_vector(v, {kSize, kSize}, DType::F64); }
+Tensor map_from(const std::vector<double>& v) {
+  return Tensor::from_vector(v, {kSize, kSize}, DType::F64);
+}
 
 TEST(HeatmapEval, AFaithfulMapDeletesFastAndInsertsFast) {
   const Tensor image = Tensor::ones({1, 1, kSize, kSize});
@@ -139,8 +141,8 @@ TEST(HeatmapEval, EnergyPointingAndShareOnKnownBoxes) {
   const auto mask = box_mask(kSize, boxes);
   EXPECT_DOUBLE_EQ(mask_share(mask), 8.0 / 64);
   std::vector<double> v(kSize * kSize, 0.0);
-  v[0] = 3;             // inside
-  v[kSize * 5 + 6] = 1; // outside
+  v[0] = 3;              // inside
+  v[kSize * 5 + 6] = 1;  // outside
   EXPECT_DOUBLE_EQ(energy_inside(map_from(v), mask), 0.75);
   EXPECT_TRUE(pointing_hit(map_from(v), mask));
   v[kSize * 5 + 6] = 4;  // the peak moves outside
@@ -237,11 +239,10 @@ TEST(LungFields, OwnBoxesWhereAnnotatedAndTheMajorityPriorElsewhere) {
                     {"image_id": 2, "bbox": [40, 40, 40, 120]}, {"image_id": 2, "bbox": [140, 40, 40, 120]},
                     {"image_id": 3, "bbox": [40, 40, 40, 120]},
                     {"image_id": 4, "bbox": [0, 0, 200, 200]}]})");
-  const data::Dataset ds = lung_dataset(dir, {lung_row(0, data::Source::ieee8023, "images/a.png"),
-                                              lung_row(1, data::Source::ieee8023, "images/b.png"),
-                                              lung_row(2, data::Source::ieee8023, "images/c.png"),
-                                              lung_row(3, data::Source::ieee8023, "images/wide.png"),
-                                              lung_row(4, data::Source::kermany, "NORMAL/x.jpeg")});
+  const data::Dataset ds = lung_dataset(
+      dir, {lung_row(0, data::Source::ieee8023, "images/a.png"), lung_row(1, data::Source::ieee8023, "images/b.png"),
+            lung_row(2, data::Source::ieee8023, "images/c.png"), lung_row(3, data::Source::ieee8023, "images/wide.png"),
+            lung_row(4, data::Source::kermany, "NORMAL/x.jpeg")});
   const LungFields fields = LungFields::build(ds, read_coco_boxes((dir / "boxes.json").string()), dir / "covid", 20);
   // wide.png is 150 x 100 but was annotated square: another crop, no boxes of its own.
   EXPECT_EQ(fields.annotated_images(), 3);
@@ -250,7 +251,7 @@ TEST(LungFields, OwnBoxesWhereAnnotatedAndTheMajorityPriorElsewhere) {
   // Own mask of a.png: x 40..80 of 200 -> map 4..8 (pixel centres 4.5..7.5), y 4..16.
   const auto& own = *fields.mask(0);
   EXPECT_EQ(own[5 * 20 + 5], 1);
-  EXPECT_EQ(own[5 * 20 + 13], 1);   // its right lung at x 12..16
+  EXPECT_EQ(own[5 * 20 + 13], 1);  // its right lung at x 12..16
   EXPECT_EQ(own[5 * 20 + 9], 0);
   // The prior: pixels in the boxes of at least two of the three images. The left
   // lung is in all three, a.png's right lung (x 12..16) only in one, and the

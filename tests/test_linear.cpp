@@ -40,18 +40,16 @@ TEST(Linear, Float32MatchesTheReferenceExactlyOnSmallIntegers) {
     Tensor y = linear(x, w, b);
     y.backward(dy);
 
-    std::vector<float> y_ref(static_cast<std::size_t>(c.N * c.out)),
-        dx_ref(static_cast<std::size_t>(c.N * c.in));
-    std::vector<float> dw_ref(static_cast<std::size_t>(c.out * c.in)),
-        db_ref(static_cast<std::size_t>(c.out), 0);
+    std::vector<float> y_ref(static_cast<std::size_t>(c.N * c.out)), dx_ref(static_cast<std::size_t>(c.N * c.in));
+    std::vector<float> dw_ref(static_cast<std::size_t>(c.out * c.in)), db_ref(static_cast<std::size_t>(c.out), 0);
     for (std::int64_t i = 0; i < c.N; ++i)
       for (std::int64_t j = 0; j < c.out; ++j) y_ref[i * c.out + j] = b.data<float>()[j];
-    cpu::gemm_reference<float>(false, true, c.N, c.out, c.in, 1, x.data<float>(), c.in, w.data<float>(), c.in,
-                               1, y_ref.data(), c.out);
-    cpu::gemm_reference<float>(false, false, c.N, c.in, c.out, 1, dy.data<float>(), c.out, w.data<float>(),
-                               c.in, 0, dx_ref.data(), c.in);
-    cpu::gemm_reference<float>(true, false, c.out, c.in, c.N, 1, dy.data<float>(), c.out, x.data<float>(),
-                               c.in, 0, dw_ref.data(), c.in);
+    cpu::gemm_reference<float>(false, true, c.N, c.out, c.in, 1, x.data<float>(), c.in, w.data<float>(), c.in, 1,
+                               y_ref.data(), c.out);
+    cpu::gemm_reference<float>(false, false, c.N, c.in, c.out, 1, dy.data<float>(), c.out, w.data<float>(), c.in, 0,
+                               dx_ref.data(), c.in);
+    cpu::gemm_reference<float>(true, false, c.out, c.in, c.N, 1, dy.data<float>(), c.out, x.data<float>(), c.in, 0,
+                               dw_ref.data(), c.in);
     for (std::int64_t i = 0; i < c.N; ++i)
       for (std::int64_t j = 0; j < c.out; ++j) db_ref[j] += dy.data<float>()[i * c.out + j];
 

@@ -24,8 +24,7 @@ std::vector<int> random_labels(std::int64_t N, std::int64_t C, Generator& gen) {
 TEST(Softmax, HandComputedValuesStableAtLargeLogits) {
   // softmax([0, ln 3]) = [1/4, 3/4] at any offset: the row maximum is subtracted first.
   for (double offset : {0.0, 1000.0, -1000.0}) {
-    auto x = Tensor::from_vector(std::vector<double>{offset, offset + std::log(3.0)}, {1, 2},
-                                 DType::F32);
+    auto x = Tensor::from_vector(std::vector<double>{offset, offset + std::log(3.0)}, {1, 2}, DType::F32);
     const auto p = softmax(x).to_vector();
     // float32: the offset 1000 itself carries 2^-14 of absolute rounding into x.
     EXPECT_NEAR(p[0], 0.25, 1e-4);
@@ -53,15 +52,15 @@ TEST(Softmax, RowsSumToOne) {
 
 TEST(CrossEntropy, MatchesValuesPrintedByPyTorch) {
   // F.cross_entropy(logits, labels, weight=w) and its gradient in float64 (torch 1.13).
-  auto logits = Tensor::from_vector(std::vector<double>{1, 2, 0.5, 0, -1, 3, 2, 2, 2, -0.5, 0.25, 1.5},
-                                    {4, 3}, DType::F64)
-                    .set_requires_grad();
+  auto logits =
+      Tensor::from_vector(std::vector<double>{1, 2, 0.5, 0, -1, 3, 2, 2, 2, -0.5, 0.25, 1.5}, {4, 3}, DType::F64)
+          .set_requires_grad();
   const std::vector<int> labels = {0, 2, 1, 2};
   auto w = Tensor::from_vector(std::vector<double>{0.5, 2.0, 1.5}, {3}, DType::F64);
-  const std::vector<double> want_grad = {
-      -0.06988873657980464, 0.05713924720106931,  0.012749489378735317, 0.012712533430356514,
-      0.004676679694232833, -0.017389213124589336, 0.12121212121212122,  -0.24242424242424243,
-      0.12121212121212122,  0.025959053495229555, 0.05495531668065027,  -0.0809143701758798};
+  const std::vector<double> want_grad = {-0.06988873657980464, 0.05713924720106931,  0.012749489378735317,
+                                         0.012712533430356514, 0.004676679694232833, -0.017389213124589336,
+                                         0.12121212121212122,  -0.24242424242424243, 0.12121212121212122,
+                                         0.025959053495229555, 0.05495531668065027,  -0.0809143701758798};
   // float64 in another order of operations: a few ulps.
   const double atol = 1e-15, rtol = 1e-14;
   Tensor loss = cross_entropy(logits, labels, w);
@@ -94,22 +93,25 @@ TEST(CrossEntropy, IsTheWeightedMeanOfNegativeLogSoftmax) {
 
 TEST(CrossEntropy, HandComputedValue) {
   // Rows [0, ln 3]: p = [1/4, 3/4]. Labels 1 and 0: nll = ln(4/3) and ln 4.
-  auto logits = Tensor::from_vector(std::vector<double>{0, std::log(3.0), 0, std::log(3.0)}, {2, 2},
-                                    DType::F32);
+  auto logits = Tensor::from_vector(std::vector<double>{0, std::log(3.0), 0, std::log(3.0)}, {2, 2}, DType::F32);
   const double want = (std::log(4.0 / 3.0) + std::log(4.0)) / 2;
   EXPECT_NEAR(cross_entropy(logits, {1, 0}).item(), want, 2e-7);  // float32 log-softmax
 }
 
 TEST(CrossEntropy, RejectsBadLabelsAndWeightsWithClearErrors) {
   auto logits = Tensor::zeros({3, 4});
-  expect_error_mentioning([&] { cross_entropy(logits, {0, 4, 1}); },
-                          {"cross_entropy", "label 4", "4 classes"});
+  expect_error_mentioning([&] { cross_entropy(logits, {0, 4, 1}); }, {"cross_entropy", "label 4", "4 classes"});
   expect_error_mentioning([&] { cross_entropy(logits, {0, 1, -1}); }, {"label -1", "4 classes"});
   expect_error_mentioning([&] { cross_entropy(logits, {0, 1}); }, {"2 labels", "[3, 4]"});
-  expect_error_mentioning([&] { cross_entropy(logits, {0, 1, 2}, Tensor::ones({3})); },
-                          {"class_weights", "[3]", "[4]"});
   expect_error_mentioning(
-      [&] { cross_entropy(logits, {0, 1, 2}, Tensor::ones({4}).set_requires_grad()); },
+      [&] {
+        cross_entropy(logits, {0, 1, 2}, Tensor::ones({3}));
+      },
+      {"class_weights", "[3]", "[4]"});
+  expect_error_mentioning(
+      [&] {
+        cross_entropy(logits, {0, 1, 2}, Tensor::ones({4}).set_requires_grad());
+      },
       {"class_weights", "must not require grad"});
   expect_error_mentioning([&] { softmax(Tensor::zeros({2, 3, 4})); }, {"softmax", "2 dimensions"});
   expect_error_mentioning([&] { log_softmax(Tensor::zeros({0, 3})); }, {"log_softmax", "empty"});
@@ -153,8 +155,7 @@ TEST(LabelSetCrossEntropy, HandComputedValues) {
   const Tensor w = Tensor::from_vector(std::vector<double>{1, 2, 4}, {3}, DType::F64);
   // float64, a few operations on O(1) values: a few ulps.
   EXPECT_NEAR(label_set_cross_entropy(logits, masks).item(), (std::log(6.0 / 5) + std::log(6.0)) / 2, 1e-15);
-  EXPECT_NEAR(label_set_cross_entropy(logits, masks, w).item(), (3 * std::log(6.0 / 5) + std::log(6.0)) / 4,
-              1e-15);
+  EXPECT_NEAR(label_set_cross_entropy(logits, masks, w).item(), (3 * std::log(6.0 / 5) + std::log(6.0)) / 4, 1e-15);
   // Every class admissible: P = 1, so the loss and its gradient p - q = p - p vanish
   // up to the rounding of sum(p) = 1 (a few ulps).
   Tensor x = logits.clone().set_requires_grad();
@@ -185,21 +186,41 @@ TEST(LabelSetCrossEntropy, StableWhenTheSetHasAVanishingProbability) {
 
 TEST(LabelSetCrossEntropy, RejectsBadMasksAndWeightsWithClearErrors) {
   auto logits = Tensor::zeros({3, 5});
-  expect_error_mentioning([&] { label_set_cross_entropy(logits, {1, 0, 2}); },
-                          {"label_set_cross_entropy", "sample 1", "empty"});
-  expect_error_mentioning([&] { label_set_cross_entropy(logits, {1, 2, 0b100001}); },
-                          {"label_set_cross_entropy", "0x21", "sample 2", "5 classes"});
-  expect_error_mentioning([&] { label_set_cross_entropy(logits, {1, 2}); },
-                          {"label_set_cross_entropy", "2 masks", "[3, 5]"});
-  expect_error_mentioning([&] { label_set_cross_entropy(logits, {1, 2, 3}, Tensor::ones({4})); },
-                          {"label_set_cross_entropy", "class_weights", "[4]", "[5]"});
   expect_error_mentioning(
-      [&] { label_set_cross_entropy(logits, {1, 2, 3}, Tensor::ones({5}).set_requires_grad()); },
+      [&] {
+        label_set_cross_entropy(logits, {1, 0, 2});
+      },
+      {"label_set_cross_entropy", "sample 1", "empty"});
+  expect_error_mentioning(
+      [&] {
+        label_set_cross_entropy(logits, {1, 2, 0b100001});
+      },
+      {"label_set_cross_entropy", "0x21", "sample 2", "5 classes"});
+  expect_error_mentioning(
+      [&] {
+        label_set_cross_entropy(logits, {1, 2});
+      },
+      {"label_set_cross_entropy", "2 masks", "[3, 5]"});
+  expect_error_mentioning(
+      [&] {
+        label_set_cross_entropy(logits, {1, 2, 3}, Tensor::ones({4}));
+      },
+      {"label_set_cross_entropy", "class_weights", "[4]", "[5]"});
+  expect_error_mentioning(
+      [&] {
+        label_set_cross_entropy(logits, {1, 2, 3}, Tensor::ones({5}).set_requires_grad());
+      },
       {"label_set_cross_entropy", "class_weights", "must not require grad"});
-  expect_error_mentioning([&] { label_set_cross_entropy(Tensor::zeros({2, 33}), {1, 1}); },
-                          {"label_set_cross_entropy", "[2, 33]", "33 classes", "at most 32"});
-  expect_error_mentioning([&] { label_set_cross_entropy(Tensor::zeros({2, 3, 4}), {1, 1}); },
-                          {"label_set_cross_entropy", "2 dimensions"});
+  expect_error_mentioning(
+      [&] {
+        label_set_cross_entropy(Tensor::zeros({2, 33}), {1, 1});
+      },
+      {"label_set_cross_entropy", "[2, 33]", "33 classes", "at most 32"});
+  expect_error_mentioning(
+      [&] {
+        label_set_cross_entropy(Tensor::zeros({2, 3, 4}), {1, 1});
+      },
+      {"label_set_cross_entropy", "2 dimensions"});
 }
 
 }  // namespace

@@ -5,8 +5,8 @@
 
 #include "models/metrics.h"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include <cmath>
 
@@ -53,10 +53,13 @@ TEST(Metrics, ConfusionMatrixCountsTruthByRowAndRejectsBadLabels) {
   const std::vector<int> labels = {0, 0, 1, 2, 2, 2};
   const std::vector<int> predicted = {0, 1, 1, 2, 0, 2};
   EXPECT_EQ(confusion_matrix(labels, predicted, 3), (ConfusionMatrix{{1, 1, 0}, {0, 1, 0}, {1, 0, 2}}));
-  cxr::testing::expect_error_mentioning([&] { confusion_matrix(labels, std::vector<int>{0, 1}, 3); },
-                                        {"6 labels", "2 predictions"});
   cxr::testing::expect_error_mentioning(
-      [&] { confusion_matrix(std::vector<int>{3}, std::vector<int>{0}, 3); }, {"label 3", "0..2"});
+      [&] {
+        confusion_matrix(labels, std::vector<int>{0, 1}, 3);
+      },
+      {"6 labels", "2 predictions"});
+  cxr::testing::expect_error_mentioning([&] { confusion_matrix(std::vector<int>{3}, std::vector<int>{0}, 3); },
+                                        {"label 3", "0..2"});
 }
 
 TEST(Metrics, ClassNeverPredictedOrAbsentHasZeroNotNaN) {
@@ -102,20 +105,20 @@ TEST(Metrics, ExpectedCalibrationErrorOfFifteenBins) {
   // Confidence 1 goes to the last bin, 0 to the first.
   EXPECT_NEAR(expected_calibration_error(std::vector<double>{1.0, 0.0}, {true, true}), 0.5, kTol);
   // Perfect calibration within a bin.
-  EXPECT_NEAR(expected_calibration_error(std::vector<double>{0.6, 0.6, 0.6, 0.6, 0.6},
-                                         {true, true, true, false, false}),
-              0.0, kTol);
-  cxr::testing::expect_error_mentioning(
-      [] { expected_calibration_error(std::vector<double>{1.5}, {true}); }, {"1.5", "[0, 1]"});
+  EXPECT_NEAR(
+      expected_calibration_error(std::vector<double>{0.6, 0.6, 0.6, 0.6, 0.6}, {true, true, true, false, false}), 0.0,
+      kTol);
+  cxr::testing::expect_error_mentioning([] { expected_calibration_error(std::vector<double>{1.5}, {true}); },
+                                        {"1.5", "[0, 1]"});
 }
 
 TEST(Metrics, ReportFromProbabilities) {
   // Three classes, five images; predictions (argmax): 0, 1, 1, 2, 0 (the last row
   // ties 0 and 1 at 0.4: the first class wins).
-  const std::vector<double> probs = {0.7, 0.2, 0.1,   //
-                                     0.3, 0.6, 0.1,   //
-                                     0.1, 0.8, 0.1,   //
-                                     0.2, 0.2, 0.6,   //
+  const std::vector<double> probs = {0.7, 0.2, 0.1,  //
+                                     0.3, 0.6, 0.1,  //
+                                     0.1, 0.8, 0.1,  //
+                                     0.2, 0.2, 0.6,  //
                                      0.4, 0.4, 0.2};
   const std::vector<int> labels = {0, 1, 0, 2, 1};
   const ClassificationReport r = classification_report(probs, labels, kNames);
@@ -135,11 +138,11 @@ TEST(Metrics, ReportFromProbabilities) {
 
 TEST(Metrics, LabelSetsResolveToThePredictionWhenAdmissibleElseTheLikeliestMember) {
   // 4-class scheme: target 4 is pneumonia = {bacterial (2), viral (3)}.
-  const std::vector<double> p{0.1, 0.1, 0.7, 0.1,     // bacterial: admissible
-                              0.1, 0.1, 0.2, 0.6,     // viral: admissible
-                              0.6, 0.1, 0.1, 0.2,     // covid: a miss, viral the likelier member
-                              0.5, 0.2, 0.15, 0.15,   // covid: a miss, a tie goes to the first member
-                              0.2, 0.5, 0.2, 0.1};    // a single-class target is itself
+  const std::vector<double> p{0.1, 0.1, 0.7,  0.1,   // bacterial: admissible
+                              0.1, 0.1, 0.2,  0.6,   // viral: admissible
+                              0.6, 0.1, 0.1,  0.2,   // covid: a miss, viral the likelier member
+                              0.5, 0.2, 0.15, 0.15,  // covid: a miss, a tie goes to the first member
+                              0.2, 0.5, 0.2,  0.1};  // a single-class target is itself
   const std::vector<int> targets{4, 4, 4, 4, 1};
   EXPECT_EQ(resolve_targets(p, targets, 4), (std::vector<int>{2, 3, 3, 2, 1}));
   const ClassificationReport r = classification_report(p, targets, {"covid", "normal", "bacterial", "viral"});

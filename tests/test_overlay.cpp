@@ -17,10 +17,10 @@ namespace {
 
 TEST(Overlay, JetFollowsMatplotlibsSegmentData) {
   using Rgb = std::array<std::uint8_t, 3>;
-  EXPECT_EQ(jet(0.0), (Rgb{0, 0, 128}));    // blue 0.5 -> 127.5 rounds up
-  EXPECT_EQ(jet(1.0), (Rgb{128, 0, 0}));    // red 0.5
-  EXPECT_EQ(jet(-3.0), jet(0.0));           // clamped
-  EXPECT_EQ(jet(0.11), (Rgb{0, 0, 255}));   // blue knot at 1, green still 0 before 0.125
+  EXPECT_EQ(jet(0.0), (Rgb{0, 0, 128}));   // blue 0.5 -> 127.5 rounds up
+  EXPECT_EQ(jet(1.0), (Rgb{128, 0, 0}));   // red 0.5
+  EXPECT_EQ(jet(-3.0), jet(0.0));          // clamped
+  EXPECT_EQ(jet(0.11), (Rgb{0, 0, 255}));  // blue knot at 1, green still 0 before 0.125
   // 0.5: red (0.5-0.35)/0.31 = 0.4839 -> 123; green 1; blue 1 - 0.16/0.31 = 0.4839 -> 123.
   EXPECT_EQ(jet(0.5), (Rgb{123, 255, 123}));
   // 0.75: red 1; green 1 - (0.75-0.64)/0.27 = 0.5926 -> 151; blue 0.
@@ -109,8 +109,7 @@ TEST(Overlay, HeatmapGoesBackThroughTheGeometry) {
 TEST(Overlay, PngCarriesTextChunksAndDecodesToThePixels) {
   RgbImage img{3, 2, {}};
   for (int i = 0; i < 18; ++i) img.pixels.push_back(static_cast<std::uint8_t>(i * 14));
-  const std::vector<std::pair<std::string, std::string>> text = {{"cxr:class", "covid"},
-                                                                 {"cxr:probability", "0.973"}};
+  const std::vector<std::pair<std::string, std::string>> text = {{"cxr:class", "covid"}, {"cxr:probability", "0.973"}};
   const std::string png = encode_png(img, text);
   EXPECT_EQ(png_text_chunks(png), text);
   int w = 0, h = 0, c = 0;

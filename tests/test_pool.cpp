@@ -23,10 +23,9 @@ struct Case {
 
 // Odd inputs with stride 2, 1x1 maps, batch 1, channels not a multiple of 8,
 // windows that overlap (stride < kernel), tile exactly, or skip pixels (stride > kernel).
-const std::vector<Case> kCases = {
-    {{2, 3, 5, 5}, 3, 2, 1}, {{1, 1, 1, 1}, 1, 1, 0}, {{1, 2, 7, 6}, 2, 2, 0},
-    {{2, 9, 4, 5}, 3, 1, 1}, {{1, 3, 7, 7}, 3, 3, 1}, {{3, 1, 6, 9}, 2, 3, 1},
-    {{1, 1, 3, 3}, 3, 1, 0}};
+const std::vector<Case> kCases = {{{2, 3, 5, 5}, 3, 2, 1}, {{1, 1, 1, 1}, 1, 1, 0}, {{1, 2, 7, 6}, 2, 2, 0},
+                                  {{2, 9, 4, 5}, 3, 1, 1}, {{1, 3, 7, 7}, 3, 3, 1}, {{3, 1, 6, 9}, 2, 3, 1},
+                                  {{1, 1, 3, 3}, 3, 1, 0}};
 
 // The textbook definition: copy x into a map padded with `fill`, then take each
 // window's max or mean over all k*k entries.
@@ -77,8 +76,7 @@ TEST(MaxPool, HandComputedValuesAndShape) {
 
 TEST(MaxPool, TiesGoToTheFirstMaximumInRowMajorOrder) {
   // [[1, 3, 3], [0, 3, 0]], 2x2 windows, stride 1: both windows' first maximum is (0, 1).
-  auto x = Tensor::from_vector(std::vector<double>{1, 3, 3, 0, 3, 0}, {1, 1, 2, 3}, DType::F64)
-               .set_requires_grad();
+  auto x = Tensor::from_vector(std::vector<double>{1, 3, 3, 0, 3, 0}, {1, 1, 2, 3}, DType::F64).set_requires_grad();
   Tensor out = max_pool2d(x, 2, 1);
   out.backward(Tensor::from_vector(std::vector<double>{10, 100}, {1, 1, 1, 2}, DType::F64));
   EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{0, 110, 0, 0, 0, 0}));
@@ -86,8 +84,7 @@ TEST(MaxPool, TiesGoToTheFirstMaximumInRowMajorOrder) {
 
 TEST(MaxPool, NaNPropagatesAndReceivesTheGradient) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  auto x = Tensor::from_vector(std::vector<double>{1, nan, 5, 2}, {1, 1, 2, 2}, DType::F64)
-               .set_requires_grad();
+  auto x = Tensor::from_vector(std::vector<double>{1, nan, 5, 2}, {1, 1, 2, 2}, DType::F64).set_requires_grad();
   Tensor out = max_pool2d(x, 2, 2);
   EXPECT_TRUE(std::isnan(out.item()));
   out.backward(Tensor::ones({1, 1, 1, 1}, DType::F64));

@@ -69,8 +69,12 @@ TEST(Presets, KaggleSepHasTheNotebookBackboneWithAPooledHead) {
   EXPECT_EQ(shapes.at("classifier.weight"), (Shape{4, 512}));
 
   const std::int64_t stem = 64 * 9 + 64, conv = 64 * 64 * 9 + 64;
-  auto plain_sep = [](int i, int o) { return 9 * i + i * o + o; };
-  auto bn_sep = [](int i, int o) { return 9 * i + 2 * i + i * o + 2 * o; };
+  auto plain_sep = [](int i, int o) {
+    return 9 * i + i * o + o;
+  };
+  auto bn_sep = [](int i, int o) {
+    return 9 * i + 2 * i + i * o + 2 * o;
+  };
   const std::int64_t expected = stem + conv + plain_sep(64, 128) + plain_sep(128, 128) + bn_sep(128, 256) +
                                 2 * bn_sep(256, 256) + bn_sep(256, 512) + 2 * bn_sep(512, 512) + 512 * 512 + 512 +
                                 512 * 4 + 4;
@@ -150,8 +154,7 @@ TEST(NetConfigJson, MalformedConfigsNameTheField) {
   expect_error_mentioning(
       [&] { net_config_from_json(with([](auto& o) { o["blocks"].as_array()[1].as_object()["stride"] = 3; })); },
       {"block 1", "stride 3"});
-  expect_error_mentioning([&] { net_config_from_json(with([](auto& o) { o["num_classes"] = 1; })); },
-                          {"2 classes"});
+  expect_error_mentioning([&] { net_config_from_json(with([](auto& o) { o["num_classes"] = 1; })); }, {"2 classes"});
   expect_error_mentioning([&] { net_config_from_json(boost::json::value(42)); }, {"object"});
 }
 

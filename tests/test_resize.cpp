@@ -31,8 +31,7 @@ const std::vector<Case> kCases = {
 // source coordinate max(0, (o + 0.5) * in / out - 0.5), all in double.
 std::vector<double> reference_resize(const Tensor& x, int OH, int OW) {
   const std::int64_t maps = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
-  auto source = [](std::int64_t o, std::int64_t in, std::int64_t out, std::int64_t* i0,
-                   std::int64_t* i1, double* f) {
+  auto source = [](std::int64_t o, std::int64_t in, std::int64_t out, std::int64_t* i0, std::int64_t* i1, double* f) {
     const double src = std::max(0.0, (o + 0.5) * static_cast<double>(in) / out - 0.5);
     *i0 = static_cast<std::int64_t>(src);
     *i1 = std::min(*i0 + 1, in - 1);
@@ -46,7 +45,9 @@ std::vector<double> reference_resize(const Tensor& x, int OH, int OW) {
         double fh, fw;
         source(oh, H, OH, &h0, &h1, &fh);
         source(ow, W, OW, &w0, &w1, &fw);
-        auto at = [&](std::int64_t h, std::int64_t w) { return x.at((m * H + h) * W + w); };
+        auto at = [&](std::int64_t h, std::int64_t w) {
+          return x.at((m * H + h) * W + w);
+        };
         out.push_back((1 - fh) * ((1 - fw) * at(h0, w0) + fw * at(h0, w1)) +
                       fh * ((1 - fw) * at(h1, w0) + fw * at(h1, w1)));
       }
@@ -70,8 +71,7 @@ TEST(Resize, MatchesTheFourTapFormula) {
       const double ulp = dtype == DType::F64 ? 0x1p-52 : 0x1p-23;
       const double tol = 8 * ulp * static_cast<double>(std::max(c.shape[2], c.shape[3]));
       for (std::size_t i = 0; i < ref.size(); ++i)
-        ASSERT_NEAR(out[i], ref[i], tol) << shape_str(c.shape) << " -> " << c.out_h << "x" << c.out_w
-                                         << " at " << i;
+        ASSERT_NEAR(out[i], ref[i], tol) << shape_str(c.shape) << " -> " << c.out_h << "x" << c.out_w << " at " << i;
     }
   }
 }
@@ -80,9 +80,20 @@ TEST(Resize, MatchesValuesPrintedByPyTorch) {
   // F.interpolate(arange(6).view(1,1,2,3), size, mode="bilinear", align_corners=False),
   // float64, torch 1.13. The first row and column clamp negative source coordinates to 0.
   auto x = Tensor::from_vector(std::vector<double>{0, 1, 2, 3, 4, 5}, {1, 1, 2, 3}, DType::F64);
-  const std::vector<double> up = {0.0, 0.39999999999999997, 1.0, 1.5999999999999999, 2.0,
-                                  1.4999999999999998, 1.8999999999999997, 2.5, 3.0999999999999996,
-                                  3.4999999999999996, 3.0, 3.4000000000000004, 4.0, 4.6,
+  const std::vector<double> up = {0.0,
+                                  0.39999999999999997,
+                                  1.0,
+                                  1.5999999999999999,
+                                  2.0,
+                                  1.4999999999999998,
+                                  1.8999999999999997,
+                                  2.5,
+                                  3.0999999999999996,
+                                  3.4999999999999996,
+                                  3.0,
+                                  3.4000000000000004,
+                                  4.0,
+                                  4.6,
                                   4.999999999999999};
   const auto out = resize_bilinear(x, 3, 5).to_vector();
   for (std::size_t i = 0; i < up.size(); ++i) EXPECT_NEAR(out[i], up[i], 1e-15 * 8) << i;  // ulps of <= 5
@@ -100,9 +111,11 @@ TEST(Resize, HandComputedValues) {
   for (std::int64_t m = 0; m < 6; ++m)
     for (int i = 0; i < 2; ++i)
       for (int j = 0; j < 2; ++j) {
-        auto at = [&](int h, int w) { return x.at(m * 16 + h * 4 + w); };
-        const double mean = (at(2 * i, 2 * j) + at(2 * i, 2 * j + 1) + at(2 * i + 1, 2 * j) +
-                             at(2 * i + 1, 2 * j + 1)) / 4;
+        auto at = [&](int h, int w) {
+          return x.at(m * 16 + h * 4 + w);
+        };
+        const double mean =
+            (at(2 * i, 2 * j) + at(2 * i, 2 * j + 1) + at(2 * i + 1, 2 * j) + at(2 * i + 1, 2 * j + 1)) / 4;
         EXPECT_EQ(half.at(m * 4 + i * 2 + j), mean);
       }
   // Same size is the identity, bit for bit.
@@ -129,8 +142,7 @@ TEST(Resize, RejectsBadSizesWithClearErrors) {
       FAIL() << "accepted " << h << "x" << w;
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("resize_bilinear"), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find(std::to_string(h) + "x" + std::to_string(w)),
-                std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(std::to_string(h) + "x" + std::to_string(w)), std::string::npos) << e.what();
     }
   }
   EXPECT_THROW(resize_bilinear(Tensor::zeros({4, 4}), 2, 2), Error);

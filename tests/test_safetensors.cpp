@@ -24,8 +24,7 @@ class Safetensors : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           fmt::format("cxr_test_safetensors_{}_{}", ::getpid(), info->name());
+    dir_ = fs::temp_directory_path() / fmt::format("cxr_test_safetensors_{}_{}", ::getpid(), info->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -229,8 +228,8 @@ TEST_F(Safetensors, RejectsUnsupportedDTypesSayingWhatIsSupported) {
     SCOPED_TRACE(dtype);
     write_bytes(file("bad"),
                 raw_file(R"({"w": {"dtype": ")" + dtype + R"(", "shape": [1], "data_offsets": [0, 8]}})", 8));
-    expect_load_error(file("bad"), "tensor 'w' has dtype \"" + dtype +
-                                       "\", which CXR does not support (supported: F32, F64)");
+    expect_load_error(file("bad"),
+                      "tensor 'w' has dtype \"" + dtype + "\", which CXR does not support (supported: F32, F64)");
   }
 }
 
@@ -244,8 +243,7 @@ TEST_F(Safetensors, RejectsNegativeAndOverflowingShapes) {
        "tensor 'w': shape [2305843009213693952] overflows"},  // 2^61 elements * 8 bytes = 2^64
       {R"({"w": {"dtype": "F32", "shape": [18446744073709551615], "data_offsets": [0, 4]}})",
        "tensor 'w': shape [18446744073709551615] overflows"},
-      {R"({"w": {"dtype": "F32", "shape": [1e300], "data_offsets": [0, 4]}})",
-       "must be a non-negative integer"},
+      {R"({"w": {"dtype": "F32", "shape": [1e300], "data_offsets": [0, 4]}})", "must be a non-negative integer"},
   };
   for (const auto& [header, expected] : cases) {
     SCOPED_TRACE(header);
@@ -270,8 +268,8 @@ TEST_F(Safetensors, RejectsBadOffsets) {
        "but the file holds only 4 bytes of data"},
       {R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [1000000, 1000004]}})", 4,
        "data bytes [0, 1000000) before tensor 'w' belong to no tensor"},
-      {R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [18446744073709551612, 18446744073709551615]}})",
-       4, "span 3 bytes, but float32[1] needs 4"},
+      {R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [18446744073709551612, 18446744073709551615]}})", 4,
+       "span 3 bytes, but float32[1] needs 4"},
       {R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},)"
        R"( "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})",
        12, "tensors 'a' [0, 8] and 'b' [4, 12] overlap"},
@@ -412,9 +410,7 @@ TEST_F(Safetensors, WriteFailureMidFileKeepsTheOldFileIntact) {
 // only (no forward), as checkpoints need.
 class ConvLike : public Module {
  public:
-  ConvLike(int in, int out) {
-    declare_parameter("weight", &weight, {out, in, 3, 3}, Init::kaiming_normal(in * 9));
-  }
+  ConvLike(int in, int out) { declare_parameter("weight", &weight, {out, in, 3, 3}, Init::kaiming_normal(in * 9)); }
   Tensor weight;
 };
 
@@ -468,9 +464,9 @@ TEST_F(Safetensors, CheckpointRoundTripRestoresParametersAndBuffers) {
   const SafetensorsFile f = load_safetensors(file("ckpt.safetensors"));
   std::vector<std::string> names;
   for (const auto& [name, t] : f.tensors) names.push_back(name);
-  EXPECT_EQ(names, (std::vector<std::string>{"classifier.bias", "classifier.weight", "stem_bn.bias",
-                                             "stem_bn.running_mean", "stem_bn.running_var",
-                                             "stem_bn.weight", "stem_conv.weight"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"classifier.bias", "classifier.weight", "stem_bn.bias", "stem_bn.running_mean",
+                                      "stem_bn.running_var", "stem_bn.weight", "stem_conv.weight"}));
 }
 
 TEST_F(Safetensors, CheckpointConvertsTheFileDTypeToTheModels) {
@@ -497,8 +493,7 @@ TEST_F(Safetensors, CheckpointReportsShapeMismatchesAndLeavesTheModelUnchanged) 
   } catch (const Error& e) {
     const std::string m = e.what();
     EXPECT_NE(m.find(file("wide.safetensors")), std::string::npos) << m;
-    EXPECT_NE(m.find("stem_conv.weight: file has [32, 1, 3, 3], model expects [16, 1, 3, 3]"),
-              std::string::npos) << m;
+    EXPECT_NE(m.find("stem_conv.weight: file has [32, 1, 3, 3], model expects [16, 1, 3, 3]"), std::string::npos) << m;
     EXPECT_NE(m.find("stem_bn.running_var: file has [32], model expects [16]"), std::string::npos) << m;
     EXPECT_NE(m.find("classifier.weight: file has [3, 32], model expects [3, 16]"), std::string::npos) << m;
   }
@@ -515,14 +510,15 @@ TEST_F(Safetensors, CheckpointReportsMissingAndUnexpectedNames) {
     FAIL() << "loaded a checkpoint that lacks the classifier";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("missing from the file: classifier.weight, classifier.bias"),
-              std::string::npos) << e.what();
+              std::string::npos)
+        << e.what();
   }
   try {
     load_checkpoint(file("with.safetensors"), without);
     FAIL() << "loaded a checkpoint with extra tensors";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("not in the model: classifier.bias, classifier.weight"),
-              std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not in the model: classifier.bias, classifier.weight"), std::string::npos)
+        << e.what();
   }
 }
 

@@ -45,8 +45,7 @@ class ServerApi : public ::testing::Test {
     inference_.reset();
   }
 
-  HttpResult predict(const std::string& body, const std::string& query = "",
-                     const std::string& type = "image/png") {
+  HttpResult predict(const std::string& body, const std::string& query = "", const std::string& type = "image/png") {
     return request(port_, verb::post, "/api/v1/predict" + query, body, type);
   }
 
@@ -143,8 +142,8 @@ TEST_F(ServerApi, PredictOptions) {
   ASSERT_EQ(none.status, 200u) << none.body;
   EXPECT_FALSE(none.json().as_object().contains("explanation"));
   const Heatmap expected = direct(png, CamMethod::GradCam);
-  EXPECT_NEAR(none.json().at("probabilities").as_array()[0].at("probability").as_double(),
-              expected.probabilities[0], 1e-6);  // batched forward: same float32 ops, another GEMM blocking
+  EXPECT_NEAR(none.json().at("probabilities").as_array()[0].at("probability").as_double(), expected.probabilities[0],
+              1e-6);  // batched forward: same float32 ops, another GEMM blocking
 
   const auto jpeg = predict(jpeg_bytes(50, 70, 3), "", "image/jpeg");
   EXPECT_EQ(jpeg.status, 200u) << jpeg.body;
@@ -154,8 +153,8 @@ TEST_F(ServerApi, PredictOptions) {
                             multipart(boundary, {{"note", "", "hello"}, {"image", "x.png", png}}),
                             "multipart/form-data; boundary=" + boundary);
   ASSERT_EQ(form.status, 200u) << form.body;
-  EXPECT_NEAR(form.json().at("probabilities").as_array()[0].at("probability").as_double(),
-              expected.probabilities[0], 1e-9);
+  EXPECT_NEAR(form.json().at("probabilities").as_array()[0].at("probability").as_double(), expected.probabilities[0],
+              1e-9);
 }
 
 TEST_F(ServerApi, ConcurrentPredictionsAllSucceedAndAgree) {
@@ -163,9 +162,7 @@ TEST_F(ServerApi, ConcurrentPredictionsAllSucceedAndAgree) {
   const double want = direct(png, CamMethod::GradCam).probabilities[0];
   std::vector<std::future<HttpResult>> results;
   for (int i = 0; i < 12; ++i)
-    results.push_back(std::async(std::launch::async, [&, i] {
-      return predict(png, i % 2 ? "?explain=none" : "");
-    }));
+    results.push_back(std::async(std::launch::async, [&, i] { return predict(png, i % 2 ? "?explain=none" : ""); }));
   for (auto& f : results) {
     const HttpResult r = f.get();
     ASSERT_EQ(r.status, 200u) << r.body;
@@ -195,13 +192,13 @@ TEST_F(ServerApi, BadRequestsGetClearErrors) {
   expect_error(predict(png, "?explain=magic"), 400, "bad_parameter");
   expect_error(predict(png, "?class=pneumonia"), 400, "unknown_class");
   expect_error(predict(png, "?class=7"), 400, "unknown_class");
-  expect_error(request(port_, verb::post, "/api/v1/predict", "--x\r\nno headers end", "multipart/form-data; boundary=x"),
-               400, "malformed_multipart");
+  expect_error(
+      request(port_, verb::post, "/api/v1/predict", "--x\r\nno headers end", "multipart/form-data; boundary=x"), 400,
+      "malformed_multipart");
   expect_error(request(port_, verb::post, "/api/v1/predict", multipart("b", {{"other", "", "1"}}),
                        "multipart/form-data; boundary=b"),
                400, "missing_image");
-  expect_error(request(port_, verb::post, "/api/v1/predict", "x", "multipart/form-data"), 400,
-               "malformed_multipart");
+  expect_error(request(port_, verb::post, "/api/v1/predict", "x", "multipart/form-data"), 400, "malformed_multipart");
   expect_error(request(port_, verb::get, "/api/v1/predict"), 405, "method_not_allowed");
   expect_error(request(port_, verb::post, "/api/v1/health"), 405, "method_not_allowed");
   expect_error(request(port_, verb::get, "/api/v1/nothing"), 404, "not_found");

@@ -90,15 +90,15 @@ TEST(LoadChecker, RejectsMalformedAnswers) {
   };
   EXPECT_NE(load::check_prediction(good, false, classes), "");  // explanation not asked for
   EXPECT_NE(load::check_prediction("{\"model\":", true, classes), "");
-  EXPECT_NE(load::check_prediction(broken("0.75}", "0.70}"), true, classes), "");          // sum 0.95
+  EXPECT_NE(load::check_prediction(broken("0.75}", "0.70}"), true, classes), "");  // sum 0.95
   EXPECT_NE(load::check_prediction(broken("\"label_index\":1", "\"label_index\":0"), true, classes), "");
   EXPECT_NE(load::check_prediction(broken("\"covid\"", "\"viral\""), true, classes), "");
-  EXPECT_NE(load::check_prediction(broken("[0.5,1.0]", "[0.5]"), true, classes), "");     // 1x2 grid
+  EXPECT_NE(load::check_prediction(broken("[0.5,1.0]", "[0.5]"), true, classes), "");      // 1x2 grid
   EXPECT_NE(load::check_prediction(broken("[0.5,1.0]", "[0.5,0.9]"), true, classes), "");  // peak not 1
-  EXPECT_NE(load::check_prediction(broken("image/png;base64,iVBORw0KGgo=\",\"heat",
-                                          "image/jpeg;base64,iVBORw0KGgo=\",\"heat"),
-                                   true, classes),
-            "");
+  EXPECT_NE(
+      load::check_prediction(
+          broken("image/png;base64,iVBORw0KGgo=\",\"heat", "image/jpeg;base64,iVBORw0KGgo=\",\"heat"), true, classes),
+      "");
   EXPECT_NE(load::check_prediction(broken("\"batch_size\":2", "\"batch_size\":0"), true, classes), "");
 }
 

@@ -40,8 +40,8 @@ std::pair<int, int> png_size(const json::value& url) {
   const std::string_view text = url.as_string();
   const std::string png = base64_decode(text.substr(text.find(',') + 1));
   int w = 0, h = 0, c = 0;
-  EXPECT_TRUE(stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(png.data()), static_cast<int>(png.size()), &w,
-                                    &h, &c));
+  EXPECT_TRUE(
+      stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(png.data()), static_cast<int>(png.size()), &w, &h, &c));
   return {w, h};
 }
 
@@ -121,8 +121,11 @@ TEST_F(ServerPredict, PicturesOnTheFittedSquareOfAModelTrainedSmaller) {
   const json::value e = r.json().at("explanation");
   EXPECT_EQ(png_size(e.at("heatmap_png")), (std::pair<int, int>{96, 96}));
   EXPECT_EQ(png_size(e.at("overlay_png")), (std::pair<int, int>{96, 96}));
-  EXPECT_FALSE(predict(png_bytes(120, 100, 3), "?explain=gradcam").json().at("explanation").as_object().contains(
-      "overlay_png"));  // only when asked for
+  EXPECT_FALSE(predict(png_bytes(120, 100, 3), "?explain=gradcam")
+                   .json()
+                   .at("explanation")
+                   .as_object()
+                   .contains("overlay_png"));  // only when asked for
 }
 
 // A net whose Grad-CAM map is a blur of the image's brightness: one stride-1 stem

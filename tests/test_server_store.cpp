@@ -71,7 +71,8 @@ TEST_F(ServerStore, SamplesNeedTheTokenAndValidInput) {
   EXPECT_EQ(wrong.status, 401u);
   EXPECT_EQ(wrong.error_code(), "invalid_token");
   EXPECT_EQ(request(r.port, verb::post, "/api/v1/samples?label=covid", png, "image/png", {{"Authorization", *r.token}})
-                .error_code(), "invalid_token");  // no "Bearer "
+                .error_code(),
+            "invalid_token");  // no "Bearer "
 
   EXPECT_EQ(add(r, png, "pneumonia", *r.token).error_code(), "unknown_label");
   EXPECT_EQ(add(r, png, "", *r.token).error_code(), "unknown_label");
@@ -89,8 +90,8 @@ TEST_F(ServerStore, SamplesNeedTheTokenAndValidInput) {
   EXPECT_EQ(again.json().at("sample").at("id"), first.json().at("sample").at("id"));
   EXPECT_EQ(again.json().at("sample").at("label").as_string(), "covid");
 
-  const auto raw = request(r.port, verb::post, "/api/v1/samples?label=normal", png_bytes(64, 64, 2), "image/png",
-                           bearer(*r.token));
+  const auto raw =
+      request(r.port, verb::post, "/api/v1/samples?label=normal", png_bytes(64, 64, 2), "image/png", bearer(*r.token));
   ASSERT_EQ(raw.status, 201u) << raw.body;
   ASSERT_EQ(add(r, png_bytes(70, 64, 3), "normal", *r.token).status, 201u);
 

@@ -16,8 +16,8 @@
 #include "server/sqlite.h"
 #include "server/store.h"
 
-#include <boost/asio/write.hpp>
 #include <fmt/format.h>
+#include <boost/asio/write.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -36,7 +36,9 @@ namespace {
 
 constexpr int kSize = 32;  // model input and dataset image side
 
-std::map<std::string, std::string> bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+std::map<std::string, std::string> bearer(const std::string& token) {
+  return {{"Authorization", "Bearer " + token}};
+}
 
 std::string stripes_png(int label, std::uint64_t seed) {
   Generator gen(seed);
@@ -185,10 +187,10 @@ class ServerTrain : public ::testing::Test {
     for (const char* split : {"train", "val", "test"})
       for (const auto& patient : patients_in(split, per_split))
         for (int label = 0; label < 4; ++label) {
-          const auto r = request(port, verb::post,
-                                 fmt::format("/api/v1/samples?label={}&patient_id={}", data::class_names(4)[label],
-                                             patient),
-                                 stripes_png(label, 1000 + image++), "image/png", bearer(token));
+          const auto r =
+              request(port, verb::post,
+                      fmt::format("/api/v1/samples?label={}&patient_id={}", data::class_names(4)[label], patient),
+                      stripes_png(label, 1000 + image++), "image/png", bearer(token));
           ASSERT_EQ(r.status, 201u) << r.body;
           EXPECT_EQ(r.json().at("sample").at("split").as_string(), split);
         }
@@ -238,9 +240,10 @@ TEST_F(ServerTrain, JobEndsWithANewVersionAndBeforeAfterMetricsStreamedInOrder) 
   }
   EXPECT_EQ(epochs_seen, 3);
   EXPECT_GE(progress, 1);
-  std::printf("[ measured ] fine-tune job, all layers, 3 epochs on 2016 train / 80 val images, before/after on 48 "
-              "test images: %.2f s from POST to done\n",
-              seconds);
+  std::printf(
+      "[ measured ] fine-tune job, all layers, 3 epochs on 2016 train / 80 val images, before/after on 48 "
+      "test images: %.2f s from POST to done\n",
+      seconds);
 
   const json::object job = get_job(s.port, id);
   EXPECT_EQ(job.at("state").as_string(), "succeeded");
@@ -297,23 +300,22 @@ TEST_F(ServerTrain, TokenAndBadRequestsGetJsonErrors) {
   expect(post_train(s.port, *s.token, "{\"epochs\": 1,"), 400, "malformed_json");
   expect(post_train(s.port, *s.token, ""), 400, "malformed_json");
   expect(post_train(s.port, *s.token, "[1, 2]"), 400, "malformed_json");
-  for (const char* body : {
-           R"({"epochs": 0, "learning_rate": 0.001, "unfreeze": "head"})",
-           R"({"epochs": 51, "learning_rate": 0.001, "unfreeze": "head"})",
-           R"({"epochs": 2.5, "learning_rate": 0.001, "unfreeze": "head"})",
-           R"({"epochs": "3", "learning_rate": 0.001, "unfreeze": "head"})",
-           R"({"epochs": -1, "learning_rate": 0.001, "unfreeze": "head"})",
-           R"({"epochs": 18446744073709551615, "learning_rate": 0.001, "unfreeze": "head"})",
-           R"({"epochs": 1, "learning_rate": 0, "unfreeze": "head"})",
-           R"({"epochs": 1, "learning_rate": -0.01, "unfreeze": "head"})",
-           R"({"epochs": 1, "learning_rate": 0.2, "unfreeze": "head"})",
-           R"({"epochs": 1, "learning_rate": "fast", "unfreeze": "head"})",
-           R"({"epochs": 1, "learning_rate": 0.001, "unfreeze": "last"})",
-           R"({"epochs": 1, "learning_rate": 0.001, "unfreeze": 3})",
-           R"({"epochs": 1, "learning_rate": 0.001})",
-           R"({"epochs": 1, "learning_rate": 0.001, "unfreeze": "head", "batch": 0})",
-           R"({"epochs": 1, "learning_rate": 0.001, "unfreeze": "head", "activate": "yes"})",
-           R"({"epochs": 1, "learning_rate": 0.001, "unfreeze": "head", "epoch": 2})"})
+  for (const char* body :
+       {R"({"epochs": 0, "learning_rate": 0.001, "unfreeze": "head"})",
+        R"({"epochs": 51, "learning_rate": 0.001, "unfreeze": "head"})",
+        R"({"epochs": 2.5, "learning_rate": 0.001, "unfreeze": "head"})",
+        R"({"epochs": "3", "learning_rate": 0.001, "unfreeze": "head"})",
+        R"({"epochs": -1, "learning_rate": 0.001, "unfreeze": "head"})",
+        R"({"epochs": 18446744073709551615, "learning_rate": 0.001, "unfreeze": "head"})",
+        R"({"epochs": 1, "learning_rate": 0, "unfreeze": "head"})",
+        R"({"epochs": 1, "learning_rate": -0.01, "unfreeze": "head"})",
+        R"({"epochs": 1, "learning_rate": 0.2, "unfreeze": "head"})",
+        R"({"epochs": 1, "learning_rate": "fast", "unfreeze": "head"})",
+        R"({"epochs": 1, "learning_rate": 0.001, "unfreeze": "last"})",
+        R"({"epochs": 1, "learning_rate": 0.001, "unfreeze": 3})", R"({"epochs": 1, "learning_rate": 0.001})",
+        R"({"epochs": 1, "learning_rate": 0.001, "unfreeze": "head", "batch": 0})",
+        R"({"epochs": 1, "learning_rate": 0.001, "unfreeze": "head", "activate": "yes"})",
+        R"({"epochs": 1, "learning_rate": 0.001, "unfreeze": "head", "epoch": 2})"})
     expect(post_train(s.port, *s.token, body), 400, "bad_parameter");
   expect(request(s.port, verb::post, "/api/v1/train", good, "text/plain", bearer(*s.token)), 415,
          "unsupported_media_type");
@@ -393,16 +395,17 @@ TEST_F(ServerTrain, OneJobAtATimeCancellationAndPredictionsWhileTraining) {
   EXPECT_EQ(events.events.back().name, "cancelled");
   EXPECT_EQ(request(s.port, verb::get, "/api/v1/models").json().at("models").as_array().size(), 1u);
   EXPECT_FALSE(std::filesystem::exists(dir_ / "store" / "jobs" / std::to_string(id)));
-  EXPECT_EQ(request(s.port, verb::delete_, fmt::format("/api/v1/jobs/{}", id), "", "", bearer(*s.token))
-                .error_code(), "job_finished");
+  EXPECT_EQ(request(s.port, verb::delete_, fmt::format("/api/v1/jobs/{}", id), "", "", bearer(*s.token)).error_code(),
+            "job_finished");
 
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  std::printf("[ measured ] predict latency (64x64 tiny model, HTTP round trip): idle median %.1f ms; "
-              "4 clients while a job trains: median %.1f ms, max %.1f ms (%zu requests)\n",
-              median(idle), median(busy), *std::max_element(busy.begin(), busy.end()), busy.size());
+  std::printf(
+      "[ measured ] predict latency (64x64 tiny model, HTTP round trip): idle median %.1f ms; "
+      "4 clients while a job trains: median %.1f ms, max %.1f ms (%zu requests)\n",
+      median(idle), median(busy), *std::max_element(busy.begin(), busy.end()), busy.size());
 
   // The next job may start once this one has ended.
   const auto next = post_train(s.port, *s.token, R"({"epochs": 1, "learning_rate": 0.001, "unfreeze": "head"})");
@@ -469,11 +472,13 @@ TEST(SampleSplit, StoresMadeBeforeSplitsGetThemOnOpen) {
   std::filesystem::create_directories(dir / "store");
   {
     server::Database db((dir / "store" / "cxr.db").string());
-    db.exec("CREATE TABLE samples (id INTEGER PRIMARY KEY AUTOINCREMENT, sha256 TEXT NOT NULL UNIQUE, "
-            "label TEXT NOT NULL, patient_id TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT 'upload', "
-            "width INTEGER NOT NULL, height INTEGER NOT NULL, created_at TEXT NOT NULL DEFAULT '')");
-    db.exec("INSERT INTO samples (sha256, label, patient_id, width, height) VALUES ('ab', 'covid', 'p3', 9, 9), "
-            "('cd', 'normal', '', 9, 9)");
+    db.exec(
+        "CREATE TABLE samples (id INTEGER PRIMARY KEY AUTOINCREMENT, sha256 TEXT NOT NULL UNIQUE, "
+        "label TEXT NOT NULL, patient_id TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT 'upload', "
+        "width INTEGER NOT NULL, height INTEGER NOT NULL, created_at TEXT NOT NULL DEFAULT '')");
+    db.exec(
+        "INSERT INTO samples (sha256, label, patient_id, width, height) VALUES ('ab', 'covid', 'p3', 9, 9), "
+        "('cd', 'normal', '', 9, 9)");
   }
   server::Store store(dir / "store");
   const auto samples = store.all_samples();
@@ -507,8 +512,9 @@ TEST_F(ServerTrain, KilledMidJobTheStoreStaysConsistentAndTheJobShowsInterrupted
   write_base(2000);
   const auto store = dir_ / "store";
   const std::string web = std::string(std::getenv("CXR_SOURCE_DIR") ? std::getenv("CXR_SOURCE_DIR") : ".") + "/web";
-  const std::vector<std::string> common{"--store", store.string(), "--port", "0", "--data", (dir_ / "base").string(),
-                                        "--train-threads", "1", "--threads", "1", "--web", web};
+  const std::vector<std::string> common{
+      "--store", store.string(), "--port", "0",     "--data", (dir_ / "base").string(), "--train-threads",
+      "1",       "--threads",    "1",      "--web", web};
   std::int64_t id = 0;
   {
     auto args = common;

@@ -6,8 +6,8 @@
 #include "base/check.h"
 #include "engine/random.h"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include <cmath>
 

@@ -42,11 +42,13 @@ TEST(Tensor, DtypeConversionIsExplicit) {
   auto f = t.to(DType::F32);
   EXPECT_EQ(f.dtype(), DType::F32);
   EXPECT_FLOAT_EQ(static_cast<float>(f.at(1)), 0.2f);
-  EXPECT_TRUE(t.to(DType::F64).same(t));       // no copy when nothing changes
+  EXPECT_TRUE(t.to(DType::F64).same(t));     // no copy when nothing changes
   EXPECT_TRUE(t.to(Device::cpu()).same(t));  // without a GPU, to(cuda) throws: test_cuda_tensor
 }
 
-TEST(Tensor, RejectsNegativeExtents) { EXPECT_THROW(Tensor::zeros({2, -1}), Error); }
+TEST(Tensor, RejectsNegativeExtents) {
+  EXPECT_THROW(Tensor::zeros({2, -1}), Error);
+}
 
 TEST(Tensor, ZeroDimScalar) {
   auto s = Tensor::full({}, 3.5);

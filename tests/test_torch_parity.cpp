@@ -27,14 +27,14 @@ namespace {
 std::string reference_dir() {
   const char* dir = std::getenv("CXR_REFERENCE_DIR");
   if (dir == nullptr || *dir == '\0')
-    throw Error("CXR_REFERENCE_DIR is not set: run these tests through ctest, whose fixture "
-                "`reference_data` writes the PyTorch reference files there");
+    throw Error(
+        "CXR_REFERENCE_DIR is not set: run these tests through ctest, whose fixture "
+        "`reference_data` writes the PyTorch reference files there");
   return dir;
 }
 
 // Every element within atol + rtol * |ref|; on failure, how many are not and the worst one.
-void expect_close(const Tensor& ours, const Tensor& ref, double atol, double rtol,
-                  const std::string& what) {
+void expect_close(const Tensor& ours, const Tensor& ref, double atol, double rtol, const std::string& what) {
   ASSERT_EQ(ours.shape(), ref.shape()) << what;
   std::int64_t failures = 0, worst = -1;
   double worst_excess = 0, max_diff = 0;
@@ -51,12 +51,10 @@ void expect_close(const Tensor& ours, const Tensor& ref, double atol, double rto
       }
     }
   }
-  EXPECT_EQ(failures, 0) << what << ": " << failures << " of " << ref.numel()
-                         << " elements exceed atol " << atol << " + rtol " << rtol
-                         << " * |ref|; worst at flat index " << worst << ": ours "
-                         << (worst >= 0 ? ours.at(worst) : 0.0) << ", torch "
-                         << (worst >= 0 ? ref.at(worst) : 0.0) << " (largest |diff| " << max_diff
-                         << ")";
+  EXPECT_EQ(failures, 0) << what << ": " << failures << " of " << ref.numel() << " elements exceed atol " << atol
+                         << " + rtol " << rtol << " * |ref|; worst at flat index " << worst << ": ours "
+                         << (worst >= 0 ? ours.at(worst) : 0.0) << ", torch " << (worst >= 0 ? ref.at(worst) : 0.0)
+                         << " (largest |diff| " << max_diff << ")";
 }
 
 double max_abs(const Tensor& t) {

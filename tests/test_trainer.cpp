@@ -18,8 +18,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <csignal>
+#include <map>
 
 using namespace cxr;
 using cxr::test::TempDir;
@@ -48,8 +48,8 @@ void write_synthetic_dataset(const std::filesystem::path& dir, int train, int va
   for (int i = 0; i < n; ++i) {
     if (constant_val && i > train) {
       cache.write(px.data());
-      rows.push_back({i, data::Source::kermany, fmt::format("val/copy{}.png", i), fmt::format("kermany:s{}", i),
-                      label, data::Split::val, "PA", std::string(64, '0')});
+      rows.push_back({i, data::Source::kermany, fmt::format("val/copy{}.png", i), fmt::format("kermany:s{}", i), label,
+                      data::Split::val, "PA", std::string(64, '0')});
       continue;
     }
     label = static_cast<int>(gen.below(4));
@@ -60,7 +60,8 @@ void write_synthetic_dataset(const std::filesystem::path& dir, int train, int va
     for (int y = 0; y < kSize; ++y)
       for (int x = 0; x < kSize; ++x) {
         const double wave = std::sin(2 * kPi * (ux * x + uy * y) / period + phase);
-        px[y * kSize + x] = static_cast<std::uint8_t>(std::clamp(128 + contrast * wave + 15 * gen.normal(), 0.0, 255.0));
+        px[y * kSize + x] =
+            static_cast<std::uint8_t>(std::clamp(128 + contrast * wave + 15 * gen.normal(), 0.0, 255.0));
       }
     cache.write(px.data());
     rows.push_back({i, data::Source::kermany, fmt::format("train/s{}.png", i), fmt::format("kermany:s{}", i), label,
@@ -320,7 +321,7 @@ TEST_F(Trainer, TrainFractionTrainsOnAPatientSubsetOfEveryClass) {
   const auto& train = card.at("data").at("images").at("train").as_object();
   std::int64_t kept = 0;
   for (const auto& [name, n] : train) {
-    if (name == "pneumonia") continue;    // the label set: the fixture has no such images
+    if (name == "pneumonia") continue;   // the label set: the fixture has no such images
     EXPECT_GT(n.as_int64(), 0) << name;  // every class keeps patients
     kept += n.as_int64();
   }
@@ -338,7 +339,8 @@ TEST_F(Trainer, SquareRootClassWeightsAreTheRootsOfTheBalancedOnes) {
     o.class_weights = parse_class_weighting(name);
     EXPECT_EQ(class_weighting_name(o.class_weights), name);
     const auto card = boost::json::parse(cxr::test::read_file(run(o).result.card_path)).as_object();
-    for (const auto& w : card.at("training").at("class_weights").as_array()) weights[name].push_back(w.to_number<double>());
+    for (const auto& w : card.at("training").at("class_weights").as_array())
+      weights[name].push_back(w.to_number<double>());
   }
   ASSERT_EQ(weights["auto"].size(), 4u);
   ASSERT_NE(weights["auto"], weights["none"]);  // the random labels are unbalanced: the roots differ from 1

@@ -1,7 +1,7 @@
 // End-to-end: the reference net learns, and training is reproducible bit for bit.
+#include "base/parallel.h"
 #include "engine/autograd.h"
 #include "engine/optim/adamw.h"
-#include "base/parallel.h"
 #include "models/depthwise_net.h"
 #include "models/synthetic.h"
 #include "models/synthetic_training.h"

@@ -29,8 +29,7 @@ AugmentOptions strong_augment() {
 AugmentParams sample_augment(const AugmentOptions& o, int size, Generator& gen) {
   constexpr double kPi = 3.14159265358979323846;
   CXR_CHECK(o.gamma >= 1.0 && o.jpeg_quality_min >= 1 && o.jpeg_quality_min <= 95,
-            "augment: gamma {} must be at least 1 and jpeg_quality_min {} in [1, 95]", o.gamma,
-            o.jpeg_quality_min);
+            "augment: gamma {} must be at least 1 and jpeg_quality_min {} in [1, 95]", o.gamma, o.jpeg_quality_min);
   AugmentParams p;
   // A fixed draw order, so a seed gives the same parameters whatever is enabled.
   p.angle = gen.uniform(-o.rotation_deg, o.rotation_deg) * kPi / 180.0;
@@ -64,8 +63,7 @@ void normalize_image(float* out, const std::uint8_t* in, std::int64_t n, float m
   cpu_backend().normalize_images(out, in, n, mean, stddev);
 }
 
-void augment_image(float* out, const std::uint8_t* in, int size, const AugmentParams& p, float mean,
-                   float stddev) {
+void augment_image(float* out, const std::uint8_t* in, int size, const AugmentParams& p, float mean, float stddev) {
   std::vector<std::uint8_t> recoded;
   if (p.jpeg_quality > 0) {
     recoded = jpeg_round_trip(in, size, p.jpeg_quality);
@@ -86,8 +84,8 @@ std::vector<std::uint8_t> jpeg_round_trip(const std::uint8_t* in, int size, int 
   const std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
       stbi_load_from_memory(encoded.data(), static_cast<int>(encoded.size()), &width, &height, &channels, 1),
       stbi_image_free);
-  CXR_CHECK(decoded && width == size && height == size, "augment: the re-encoded {0}x{0} JPEG decoded to {1}x{2}",
-            size, width, height);
+  CXR_CHECK(decoded && width == size && height == size, "augment: the re-encoded {0}x{0} JPEG decoded to {1}x{2}", size,
+            width, height);
   return {decoded.get(), decoded.get() + static_cast<std::size_t>(size) * size};
 }
 

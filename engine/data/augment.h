@@ -38,20 +38,20 @@
 namespace cxr::data {
 
 struct AugmentOptions {
-  double rotation_deg = 10.0;            // angle uniform in [-r, r]
+  double rotation_deg = 10.0;  // angle uniform in [-r, r]
   double scale_min = 0.9, scale_max = 1.1;
-  double translate = 0.08;               // shift uniform in [-t, t] x image size, each axis
-  double brightness = 0.1;               // added, uniform in [-b, b] (intensity in [0, 1])
-  double contrast = 0.1;                 // factor about 0.5, uniform in [1 - c, 1 + c]
-  bool horizontal_flip = false;          // with probability 1/2 when on
-  double gamma = 1.0;                    // exponent g with log g uniform in [-log gamma, log gamma]
-  double blur_p = 0.0;                   // probability of a Gaussian blur,
-  double blur_sigma_max = 0.0;           //   sigma uniform in [0, s] x image size
-  double noise_std_max = 0.0;            // noise std uniform in [0, n] (intensity in [0, 1])
-  double border_p = 0.0;                 // probability of black border bands,
-  double border_max = 0.0;               //   each side's width uniform in [0, m] x image size
-  double jpeg_p = 0.0;                   // probability of a JPEG re-encode,
-  int jpeg_quality_min = 95;             //   quality uniform in [q, 95]
+  double translate = 0.08;       // shift uniform in [-t, t] x image size, each axis
+  double brightness = 0.1;       // added, uniform in [-b, b] (intensity in [0, 1])
+  double contrast = 0.1;         // factor about 0.5, uniform in [1 - c, 1 + c]
+  bool horizontal_flip = false;  // with probability 1/2 when on
+  double gamma = 1.0;            // exponent g with log g uniform in [-log gamma, log gamma]
+  double blur_p = 0.0;           // probability of a Gaussian blur,
+  double blur_sigma_max = 0.0;   //   sigma uniform in [0, s] x image size
+  double noise_std_max = 0.0;    // noise std uniform in [0, n] (intensity in [0, 1])
+  double border_p = 0.0;         // probability of black border bands,
+  double border_max = 0.0;       //   each side's width uniform in [0, m] x image size
+  double jpeg_p = 0.0;           // probability of a JPEG re-encode,
+  int jpeg_quality_min = 95;     //   quality uniform in [q, 95]
 };
 
 // Stronger photometric augmentation against the source shortcut: the default
@@ -73,8 +73,7 @@ AugmentParams sample_augment(const AugmentOptions& options, int size, Generator&
 void normalize_image(float* out, const std::uint8_t* in, std::int64_t n, float mean, float stddev);
 
 // out (size x size floats) = normalise(border(clamp(noise(jitter(gamma(blur(warp(jpeg(in))))))))).
-void augment_image(float* out, const std::uint8_t* in, int size, const AugmentParams& p, float mean,
-                   float stddev);
+void augment_image(float* out, const std::uint8_t* in, int size, const AugmentParams& p, float mean, float stddev);
 
 // The size x size grey image encoded as a JPEG at `quality` (1..100) with
 // stb_image_write and decoded back with stb_image: blocking, ringing, lost detail.

@@ -45,8 +45,8 @@ struct CacheWriter::Impl {
 };
 
 CacheWriter::CacheWriter(const std::filesystem::path& path, const CacheInfo& info) : impl_(new Impl) {
-  CXR_CHECK(info.size > 0 && (info.num_classes == 3 || info.num_classes == 4),
-            "cache: bad size {} or class count {}", info.size, info.num_classes);
+  CXR_CHECK(info.size > 0 && (info.num_classes == 3 || info.num_classes == 4), "cache: bad size {} or class count {}",
+            info.size, info.num_classes);
   impl_->path = path;
   impl_->info = info;
   impl_->file = std::fopen(path.c_str(), "wb");
@@ -78,8 +78,8 @@ void CacheWriter::write(const std::uint8_t* pixels) {
 }
 
 void CacheWriter::close() {
-  CXR_CHECK(impl_->written == impl_->info.count, "cache: {} images written, the header says {}",
-            impl_->written, impl_->info.count);
+  CXR_CHECK(impl_->written == impl_->info.count, "cache: {} images written, the header says {}", impl_->written,
+            impl_->info.count);
   const int rc = std::fclose(impl_->file);
   impl_->file = nullptr;
   CXR_CHECK(rc == 0, "cache: cannot finish {}: {}", impl_->path.string(), std::strerror(errno));
@@ -104,19 +104,18 @@ std::shared_ptr<const CacheFile> CacheFile::open(const std::filesystem::path& pa
   cache->map_bytes_ = bytes;
   Header h;
   std::memcpy(&h, map, sizeof h);
-  CXR_CHECK(std::memcmp(h.magic, kMagic, 8) == 0, "cache: {} is not a CXR image cache (bad magic)",
-            path.string());
-  CXR_CHECK(h.version == kVersion, "cache: {} has format version {}, this build reads {}", path.string(),
-            h.version, kVersion);
-  CXR_CHECK(h.header_bytes == sizeof(Header) && h.channels == 1 && h.size > 0 &&
-                (h.num_classes == 3 || h.num_classes == 4),
-            "cache: {} has an invalid header (header {} B, {} channels, size {}, {} classes)", path.string(),
-            h.header_bytes, h.channels, h.size, h.num_classes);
+  CXR_CHECK(std::memcmp(h.magic, kMagic, 8) == 0, "cache: {} is not a CXR image cache (bad magic)", path.string());
+  CXR_CHECK(h.version == kVersion, "cache: {} has format version {}, this build reads {}", path.string(), h.version,
+            kVersion);
+  CXR_CHECK(
+      h.header_bytes == sizeof(Header) && h.channels == 1 && h.size > 0 && (h.num_classes == 3 || h.num_classes == 4),
+      "cache: {} has an invalid header (header {} B, {} channels, size {}, {} classes)", path.string(), h.header_bytes,
+      h.channels, h.size, h.num_classes);
   cache->image_bytes_ = static_cast<std::size_t>(h.size) * h.size;
   const std::size_t body = bytes - sizeof(Header);
   CXR_CHECK(body % cache->image_bytes_ == 0 && body / cache->image_bytes_ == h.count,
-            "cache: {} holds {} bytes of pixels, its header says {} images of {}x{} (truncated?)",
-            path.string(), body, h.count, h.size, h.size);
+            "cache: {} holds {} bytes of pixels, its header says {} images of {}x{} (truncated?)", path.string(), body,
+            h.count, h.size, h.size);
   cache->info_ = {h.count, static_cast<int>(h.size), static_cast<int>(h.num_classes), h.mean, h.stddev};
   return cache;
 }

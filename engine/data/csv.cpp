@@ -49,7 +49,9 @@ void on_row(int, void* data) {
   p->end_row();
 }
 
-int no_space(unsigned char) { return 0; }  // RFC 4180: spaces are part of a field
+int no_space(unsigned char) {
+  return 0;
+}  // RFC 4180: spaces are part of a field
 
 // A libcsv parser in strict mode: a quote inside an unquoted field, text after a
 // closing quote, or an unclosed quote at the end are errors, never guesses.
@@ -64,7 +66,9 @@ struct Parser {
   Parser& operator=(const Parser&) = delete;
 };
 
-bool only_line_end(std::string_view s) { return s.find_first_not_of("\r\n") == std::string_view::npos; }
+bool only_line_end(std::string_view s) {
+  return s.find_first_not_of("\r\n") == std::string_view::npos;
+}
 
 }  // namespace
 
@@ -100,8 +104,7 @@ CsvTable parse_csv(std::string_view text) {
     }
   }
   if (csv_fini(&parser->p, on_field, on_row, &state) != 0) {
-    state.table.issues.push_back(
-        {state.row_start, "quoted field not closed at the end of the file (truncated file?)"});
+    state.table.issues.push_back({state.row_start, "quoted field not closed at the end of the file (truncated file?)"});
   }
   return std::move(state.table);
 }

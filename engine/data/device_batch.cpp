@@ -33,8 +33,7 @@ Tensor make_image_batch(const std::vector<const std::uint8_t*>& images, int size
   if (params.empty()) {
     backend.normalize_images(out.data<float>(), bytes.get(), count * pixels, mean, stddev);
   } else {
-    backend.augment_images(out.data<float>(), bytes.get(), static_cast<int>(count), size, params.data(), mean,
-                           stddev);
+    backend.augment_images(out.data<float>(), bytes.get(), static_cast<int>(count), size, params.data(), mean, stddev);
   }
   return out;
 }

@@ -24,8 +24,12 @@ struct StbFree {
 // every format and reports the last one's complaint), so the limits are checked on
 // these first.
 std::optional<std::pair<std::int64_t, std::int64_t>> header_dimensions(std::span<const std::uint8_t> b) {
-  auto be16 = [&](std::size_t i) { return std::int64_t{b[i]} << 8 | b[i + 1]; };
-  auto be32 = [&](std::size_t i) { return be16(i) << 16 | be16(i + 2); };
+  auto be16 = [&](std::size_t i) {
+    return std::int64_t{b[i]} << 8 | b[i + 1];
+  };
+  auto be32 = [&](std::size_t i) {
+    return be16(i) << 16 | be16(i + 2);
+  };
   static constexpr std::uint8_t kPng[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   if (b.size() >= 24 && std::equal(kPng, kPng + 8, b.begin()) && std::memcmp(&b[12], "IHDR", 4) == 0)
     return std::pair{be32(16), be32(20)};
@@ -87,7 +91,8 @@ DecodeResult decode_grey(std::span<const std::uint8_t> bytes, const DecodeLimits
   if (stbi_is_16_bit_from_memory(data, len)) {
     std::unique_ptr<std::uint16_t, StbFree> px(stbi_load_16_from_memory(data, len, &dw, &dh, &dc, 1));
     if (!px || dw != w || dh != h)
-      return failure("corrupt_image", fmt::format("16-bit decode failed: {}", px ? "size changed" : stbi_failure_reason()));
+      return failure("corrupt_image",
+                     fmt::format("16-bit decode failed: {}", px ? "size changed" : stbi_failure_reason()));
     const std::size_t n = r.image.pixels.size();
     const auto [lo, hi] = std::minmax_element(px.get(), px.get() + n);
     const double range = *hi - *lo;
@@ -102,7 +107,9 @@ DecodeResult decode_grey(std::span<const std::uint8_t> bytes, const DecodeLimits
   return r;
 }
 
-std::string_view fit_name(Fit fit) { return fit == Fit::pad ? "pad" : "crop"; }
+std::string_view fit_name(Fit fit) {
+  return fit == Fit::pad ? "pad" : "crop";
+}
 
 std::optional<Fit> parse_fit(std::string_view name) {
   if (name == "pad") return Fit::pad;

@@ -35,14 +35,14 @@ struct GreyImage {
 inline constexpr int kMaxImageSide = 8192;
 
 struct DecodeLimits {
-  int max_side = kMaxImageSide;                 // pixels, either side
-  std::int64_t max_pixels = 100'000'000;        // width * height
-  std::int64_t max_file_bytes = 256ll << 20;    // checked by the caller before reading
+  int max_side = kMaxImageSide;               // pixels, either side
+  std::int64_t max_pixels = 100'000'000;      // width * height
+  std::int64_t max_file_bytes = 256ll << 20;  // checked by the caller before reading
 };
 
 struct DecodeResult {
   GreyImage image;
-  std::string error;   // empty on success, else "corrupt_image" or "image_too_large"
+  std::string error;  // empty on success, else "corrupt_image" or "image_too_large"
   std::string detail;
   bool ok() const { return error.empty(); }
 };

@@ -10,7 +10,9 @@ Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
   CXR_CHECK(ctx_ && EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) == 1, "sha256: OpenSSL init failed");
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }
+Sha256::~Sha256() {
+  EVP_MD_CTX_free(ctx_);
+}
 
 void Sha256::update(std::span<const std::uint8_t> bytes) {
   CXR_CHECK(EVP_DigestUpdate(ctx_, bytes.data(), bytes.size()) == 1, "sha256: OpenSSL update failed");

@@ -23,7 +23,9 @@ inline std::string lower(std::string_view s) {
   return out;
 }
 
-inline bool iequals(std::string_view a, std::string_view b) { return lower(a) == lower(b); }
+inline bool iequals(std::string_view a, std::string_view b) {
+  return lower(a) == lower(b);
+}
 
 // A file name must stay inside its folder.
 inline bool safe_file_name(std::string_view name) {
@@ -37,8 +39,7 @@ inline std::optional<double> parse_age_years(std::string_view text) {
   if (t.empty()) return std::nullopt;
   double v = 0.0;
   const auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-  if (ec != std::errc() || ptr != t.data() + t.size() || !std::isfinite(v) || v < 0.0 || v > 150.0)
-    return std::nullopt;
+  if (ec != std::errc() || ptr != t.data() + t.size() || !std::isfinite(v) || v < 0.0 || v > 150.0) return std::nullopt;
   return v;
 }
 

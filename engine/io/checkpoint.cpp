@@ -13,8 +13,10 @@ std::vector<Module::Declared> tensors_of(Module& module) {
   std::vector<Module::Declared> all = module.parameters();
   for (auto& b : module.buffers()) all.push_back(std::move(b));
   for (const auto& d : all)
-    CXR_CHECK(d.slot->defined(), "checkpoint: module tensor '{}' has no storage (bind the module "
-              "to a ParameterSet first)", d.name);
+    CXR_CHECK(d.slot->defined(),
+              "checkpoint: module tensor '{}' has no storage (bind the module "
+              "to a ParameterSet first)",
+              d.name);
   return all;
 }
 
@@ -28,8 +30,7 @@ std::string name_list(const std::vector<std::string>& names, std::size_t limit =
 
 }  // namespace
 
-void save_checkpoint(const std::string& path, Module& module,
-                     const std::map<std::string, std::string>& metadata) {
+void save_checkpoint(const std::string& path, Module& module, const std::map<std::string, std::string>& metadata) {
   std::vector<std::pair<std::string, Tensor>> named;
   for (const auto& d : tensors_of(module)) named.emplace_back(d.name, d.slot->to(Device::cpu()));
   save_safetensors(path, named, metadata);
@@ -45,8 +46,8 @@ void load_checkpoint(const SafetensorsFile& file, Module& module) {
     if (it == file.tensors.end()) {
       missing.push_back(d.name);
     } else if (it->second.shape() != d.slot->shape()) {
-      problems.push_back(fmt::format("{}: file has {}, model expects {}", d.name,
-                                     shape_str(it->second.shape()), shape_str(d.slot->shape())));
+      problems.push_back(fmt::format("{}: file has {}, model expects {}", d.name, shape_str(it->second.shape()),
+                                     shape_str(d.slot->shape())));
     }
   }
   for (const auto& [name, t] : file.tensors)

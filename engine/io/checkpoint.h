@@ -13,8 +13,7 @@ namespace cxr {
 struct SafetensorsFile;
 
 // The module must be bound to a ParameterSet (its tensors exist), on any device.
-void save_checkpoint(const std::string& path, Module& module,
-                     const std::map<std::string, std::string>& metadata = {});
+void save_checkpoint(const std::string& path, Module& module, const std::map<std::string, std::string>& metadata = {});
 
 // Copies every parameter and buffer of `module` from the file, converting the file's
 // dtype to the model's. The file must hold exactly the module's names with the

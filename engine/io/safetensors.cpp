@@ -24,7 +24,9 @@ namespace {
 
 constexpr const char* kSupportedDTypes = "F32, F64";
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 // Closes a POSIX file descriptor on scope exit.
 struct Fd {
@@ -75,8 +77,7 @@ class HeaderParser {
 
   template <class... Args>
   [[noreturn]] void fail(fmt::format_string<Args...> f, Args&&... args) const {
-    throw Error(fmt::format("safetensors file '{}': {}", path_,
-                            fmt::format(f, std::forward<Args>(args)...)));
+    throw Error(fmt::format("safetensors file '{}': {}", path_, fmt::format(f, std::forward<Args>(args)...)));
   }
 
   // A JSON integer >= 0 that fits in a u64; `what` names the field in errors.
@@ -89,8 +90,7 @@ class HeaderParser {
     fail("{} must be a non-negative integer, got {}", what, json::serialize(v));
   }
 
-  const json::value& field(const json::object& entry, const std::string& name,
-                           const char* key) const {
+  const json::value& field(const json::object& entry, const std::string& name, const char* key) const {
     const json::value* v = entry.if_contains(key);
     if (v == nullptr) fail("tensor '{}' has no \"{}\"", name, key);
     return *v;
@@ -101,8 +101,8 @@ class HeaderParser {
     const json::string& s = v.get_string();
     if (s == "F32") return DType::F32;
     if (s == "F64") return DType::F64;
-    fail("tensor '{}' has dtype \"{}\", which CXR does not support (supported: {})", name,
-         std::string_view(s), kSupportedDTypes);
+    fail("tensor '{}' has dtype \"{}\", which CXR does not support (supported: {})", name, std::string_view(s),
+         kSupportedDTypes);
   }
 
   Shape parse_shape(const json::value& v, const std::string& name) const {
@@ -130,20 +130,17 @@ class HeaderParser {
   Entry parse_entry(const std::string& name, const json::value& v) const {
     if (!v.is_object()) fail("tensor '{}' must be a JSON object, got {}", name, json::serialize(v));
     const json::object& obj = v.get_object();
-    Entry e{name, parse_dtype(field(obj, name, "dtype"), name),
-            parse_shape(field(obj, name, "shape"), name), 0, 0};
+    Entry e{name, parse_dtype(field(obj, name, "dtype"), name), parse_shape(field(obj, name, "shape"), name), 0, 0};
     const json::value& offsets = field(obj, name, "data_offsets");
     if (!offsets.is_array() || offsets.get_array().size() != 2)
-      fail("tensor '{}': \"data_offsets\" must be an array [begin, end], got {}", name,
-           json::serialize(offsets));
+      fail("tensor '{}': \"data_offsets\" must be an array [begin, end], got {}", name, json::serialize(offsets));
     e.begin = to_u64(offsets.get_array()[0], fmt::format("data_offsets[0] of tensor '{}'", name));
     e.end = to_u64(offsets.get_array()[1], fmt::format("data_offsets[1] of tensor '{}'", name));
-    if (e.begin > e.end)
-      fail("tensor '{}': data_offsets [{}, {}] begin after they end", name, e.begin, e.end);
+    if (e.begin > e.end) fail("tensor '{}': data_offsets [{}, {}] begin after they end", name, e.begin, e.end);
     const std::uint64_t expected = byte_size(e);
     if (e.end - e.begin != expected)
-      fail("tensor '{}': data_offsets [{}, {}] span {} bytes, but {}{} needs {}", name, e.begin,
-           e.end, e.end - e.begin, dtype_name(e.dtype), shape_str(e.shape), expected);
+      fail("tensor '{}': data_offsets [{}, {}] span {} bytes, but {}{} needs {}", name, e.begin, e.end, e.end - e.begin,
+           dtype_name(e.dtype), shape_str(e.shape), expected);
     return e;
   }
 
@@ -162,26 +159,25 @@ class HeaderParser {
   // The tensors must tile [0, data_bytes) exactly: sorted by offset, each one
   // starts where the previous ended, and the last ends at the end of the file.
   void check_layout(std::vector<Entry>& entries, std::uint64_t data_bytes) const {
-    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-      return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-    });
+    std::sort(entries.begin(), entries.end(),
+              [](const Entry& a, const Entry& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
     std::uint64_t covered = 0;
     const Entry* previous = nullptr;
     for (const Entry& e : entries) {
       if (e.begin < covered)
-        fail("tensors '{}' [{}, {}] and '{}' [{}, {}] overlap", previous->name, previous->begin,
-             previous->end, e.name, e.begin, e.end);
+        fail("tensors '{}' [{}, {}] and '{}' [{}, {}] overlap", previous->name, previous->begin, previous->end, e.name,
+             e.begin, e.end);
       if (e.begin > covered)
         fail("data bytes [{}, {}) before tensor '{}' belong to no tensor", covered, e.begin, e.name);
       covered = e.end;
       previous = &e;
     }
     if (covered > data_bytes)
-      fail("data section is truncated or its offsets are out of range: tensor '{}' ends at byte {}, "
-           "but the file holds only {} bytes of data",
-           previous->name, covered, data_bytes);
-    if (covered < data_bytes)
-      fail("the data section has {} bytes, but the tensors cover only {}", data_bytes, covered);
+      fail(
+          "data section is truncated or its offsets are out of range: tensor '{}' ends at byte {}, "
+          "but the file holds only {} bytes of data",
+          previous->name, covered, data_bytes);
+    if (covered < data_bytes) fail("the data section has {} bytes, but the tensors cover only {}", data_bytes, covered);
   }
 
  private:
@@ -208,18 +204,15 @@ SafetensorsFile load_safetensors(const std::string& path) {
   if (!S_ISREG(st.st_mode)) parser.fail("not a regular file");
   const auto file_bytes = static_cast<std::uint64_t>(st.st_size);
 
-  if (file_bytes < 8)
-    parser.fail("the file has {} bytes, fewer than the 8-byte header length", file_bytes);
+  if (file_bytes < 8) parser.fail("the file has {} bytes, fewer than the 8-byte header length", file_bytes);
   unsigned char length_bytes[8];
   if (!read_at(file.fd, length_bytes, 8, 0)) parser.fail("cannot read the header length");
   std::uint64_t header_bytes = 0;
   for (int i = 7; i >= 0; --i) header_bytes = header_bytes << 8 | length_bytes[i];
   if (header_bytes > kSafetensorsMaxHeaderBytes)
-    parser.fail("header length {} exceeds the limit of {} bytes", header_bytes,
-                kSafetensorsMaxHeaderBytes);
+    parser.fail("header length {} exceeds the limit of {} bytes", header_bytes, kSafetensorsMaxHeaderBytes);
   if (header_bytes > file_bytes - 8)
-    parser.fail("header length {} is larger than the {} bytes that follow it", header_bytes,
-                file_bytes - 8);
+    parser.fail("header length {} is larger than the {} bytes that follow it", header_bytes, file_bytes - 8);
 
   std::string header(header_bytes, '\0');
   if (!read_at(file.fd, header.data(), header_bytes, 8)) parser.fail("cannot read the header");
@@ -263,8 +256,7 @@ struct TempFile {
 
 }  // namespace
 
-void save_safetensors(const std::string& path,
-                      const std::vector<std::pair<std::string, Tensor>>& tensors,
+void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata) {
   auto fail = [&path](const std::string& what) {
     throw Error(fmt::format("save_safetensors '{}': {}", path, what));
@@ -282,8 +274,7 @@ void save_safetensors(const std::string& path,
     if (name == "__metadata__") fail("\"__metadata__\" is reserved and cannot name a tensor");
     if (header.contains(name)) fail(fmt::format("tensor name '{}' appears twice", name));
     if (!tensor.defined()) fail(fmt::format("tensor '{}' is undefined", name));
-    if (!tensor.device().is_cpu())
-      fail(fmt::format("tensor '{}' is {}; move it to the cpu first", name, tensor.str()));
+    if (!tensor.device().is_cpu()) fail(fmt::format("tensor '{}' is {}; move it to the cpu first", name, tensor.str()));
     const Tensor t = tensor.contiguous();
     const std::uint64_t bytes = static_cast<std::uint64_t>(t.numel()) * dtype_size(t.dtype());
     json::array shape;
@@ -305,8 +296,7 @@ void save_safetensors(const std::string& path,
   {
     Fd out{::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
     if (out.fd < 0) fail(fmt::format("cannot create '{}': {}", tmp.path, errno_text()));
-    bool ok = write_all(out.fd, length_bytes, 8) &&
-              write_all(out.fd, header_text.data(), header_text.size());
+    bool ok = write_all(out.fd, length_bytes, 8) && write_all(out.fd, header_text.data(), header_text.size());
     for (const Tensor& t : data) {
       if (!ok) break;
       ok = write_all(out.fd, static_cast<const char*>(t.storage()->data()) + t.offset() * dtype_size(t.dtype()),

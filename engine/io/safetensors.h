@@ -40,8 +40,7 @@ SafetensorsFile load_safetensors(const std::string& path);
 // Writes float32/float64 tensors (any layout, CPU) in the given order, atomically:
 // the data goes to `path`.tmp-<pid>, is flushed to disk and then renamed over
 // `path`, so `path` is either the old file or the complete new one.
-void save_safetensors(const std::string& path,
-                      const std::vector<std::pair<std::string, Tensor>>& tensors,
+void save_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace cxr

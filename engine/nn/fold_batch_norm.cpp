@@ -6,10 +6,9 @@ namespace cxr {
 
 FoldedConv2d fold_batch_norm(const Conv2d& conv, const BatchNorm2d& bn) {
   const std::int64_t C_out = conv.weight.size(0);
-  CXR_CHECK(bn.weight.size(0) == C_out, "fold_batch_norm: conv has {} outputs, batch norm {} channels",
-            C_out, bn.weight.size(0));
-  FoldedConv2d folded{Tensor::empty_like(conv.weight), Tensor::empty({C_out}, conv.weight.dtype()),
-                      conv.options};
+  CXR_CHECK(bn.weight.size(0) == C_out, "fold_batch_norm: conv has {} outputs, batch norm {} channels", C_out,
+            bn.weight.size(0));
+  FoldedConv2d folded{Tensor::empty_like(conv.weight), Tensor::empty({C_out}, conv.weight.dtype()), conv.options};
   const std::int64_t per_channel = conv.weight.numel() / C_out;
   dispatch_float(conv.weight.dtype(), "fold_batch_norm", [&]<class T>() {
     const T* w = conv.weight.data<T>();

@@ -2,22 +2,22 @@
 
 namespace cxr {
 
-Conv2d::Conv2d(int in_channels, int out_channels, int kernel, int stride, int padding, int groups,
-               bool has_bias)
+Conv2d::Conv2d(int in_channels, int out_channels, int kernel, int stride, int padding, int groups, bool has_bias)
     : options{stride, padding, groups} {
   CXR_CHECK(groups >= 1 && in_channels % groups == 0 && out_channels % groups == 0,
-            "Conv2d: {} input and {} output channels are not divisible into {} groups", in_channels,
-            out_channels, groups);
+            "Conv2d: {} input and {} output channels are not divisible into {} groups", in_channels, out_channels,
+            groups);
   const int fan_in = in_channels / groups * kernel * kernel;
   declare_parameter("weight", &weight, {out_channels, in_channels / groups, kernel, kernel},
                     Init::kaiming_normal(fan_in));
   if (has_bias) declare_parameter("bias", &bias, {out_channels}, Init::constant(0));
 }
 
-Tensor Conv2d::forward(const Tensor& x) const { return conv2d(x, weight, bias, options); }
+Tensor Conv2d::forward(const Tensor& x) const {
+  return conv2d(x, weight, bias, options);
+}
 
-BatchNorm2d::BatchNorm2d(int channels, double momentum_, double eps_)
-    : momentum(momentum_), eps(eps_) {
+BatchNorm2d::BatchNorm2d(int channels, double momentum_, double eps_) : momentum(momentum_), eps(eps_) {
   declare_parameter("weight", &weight, {channels}, Init::constant(1));
   declare_parameter("bias", &bias, {channels}, Init::constant(0));
   declare_buffer("running_mean", &running_mean, {channels}, 0.0);
@@ -37,6 +37,8 @@ Linear::Linear(int in_features, int out_features, bool has_bias) {
   if (has_bias) declare_parameter("bias", &bias, {out_features}, Init::constant(0));
 }
 
-Tensor Linear::forward(const Tensor& x) const { return linear(x, weight, bias); }
+Tensor Linear::forward(const Tensor& x) const {
+  return linear(x, weight, bias);
+}
 
 }  // namespace cxr

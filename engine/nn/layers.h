@@ -9,8 +9,8 @@ namespace cxr {
 // conv2d with weight [out, in/groups, k, k] and an optional bias [out].
 class Conv2d : public Module {
  public:
-  Conv2d(int in_channels, int out_channels, int kernel, int stride = 1, int padding = 0,
-         int groups = 1, bool bias = false);
+  Conv2d(int in_channels, int out_channels, int kernel, int stride = 1, int padding = 0, int groups = 1,
+         bool bias = false);
   Tensor forward(const Tensor& x) const;
 
   Tensor weight, bias;
@@ -23,8 +23,8 @@ class BatchNorm2d : public Module {
   Tensor forward(const Tensor& x);
   Tensor forward_relu(const Tensor& x);  // relu(forward(x)), fused
 
-  Tensor weight, bias;                  // gamma, beta (torch names)
-  Tensor running_mean, running_var;     // buffers
+  Tensor weight, bias;               // gamma, beta (torch names)
+  Tensor running_mean, running_var;  // buffers
   double momentum, eps;
 };
 

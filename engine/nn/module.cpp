@@ -47,10 +47,11 @@ namespace {
 
 // Tensors start on 16-element boundaries (64 bytes in float32): aligned vector loads.
 constexpr std::int64_t kAlign = 16;
-std::int64_t align_up(std::int64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+std::int64_t align_up(std::int64_t n) {
+  return (n + kAlign - 1) / kAlign * kAlign;
+}
 
-std::vector<ParameterSet::Entry> bind(std::vector<Module::Declared> declared, Tensor& flat,
-                                      DType dtype) {
+std::vector<ParameterSet::Entry> bind(std::vector<Module::Declared> declared, Tensor& flat, DType dtype) {
   std::int64_t total = 0;
   for (const auto& d : declared) total = align_up(total) + shape_numel(d.shape);
   flat = Tensor::zeros({align_up(total)}, dtype);

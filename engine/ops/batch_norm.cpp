@@ -13,16 +13,14 @@ namespace {
 
 void check_channel_vector(const char* op, const char* what, const Tensor& t, const Tensor& x) {
   CXR_CHECK(t.defined(), "{}: {} is undefined", op, what);
-  CXR_CHECK(t.shape() == Shape{x.size(1)},
-            "{}: {} has shape {}, expected [{}] for input {}", op, what,
+  CXR_CHECK(t.shape() == Shape{x.size(1)}, "{}: {} has shape {}, expected [{}] for input {}", op, what,
             shape_str(t.shape()), x.size(1), shape_str(x.shape()));
   CXR_CHECK(t.dtype() == x.dtype(), "{}: {} is {}, input is {}", op, what, t.str(), x.str());
   check_contiguous(op, t);
 }
 
-Tensor batch_norm_impl(const char* op, const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                      Tensor& running_mean, Tensor& running_var, bool training, double momentum,
-                      double eps, bool relu) {
+Tensor batch_norm_impl(const char* op, const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                       Tensor& running_var, bool training, double momentum, double eps, bool relu) {
   check_dim(op, "input", x, 4);
   check_contiguous(op, x);
   check_channel_vector(op, "weight", gamma, x);
@@ -32,8 +30,7 @@ Tensor batch_norm_impl(const char* op, const Tensor& x, const Tensor& gamma, con
   check_same_device(op, {&x, &gamma, &beta, &running_mean, &running_var});
   CXR_CHECK(eps > 0, "{}: eps must be positive, got {}", op, eps);
   const std::int64_t N = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
-  CXR_CHECK(!training || N * HW > 1,
-            "{}: training needs more than 1 value per channel, got input {}", op,
+  CXR_CHECK(!training || N * HW > 1, "{}: training needs more than 1 value per channel, got input {}", op,
             shape_str(x.shape()));
 
   Tensor out = Tensor::empty_like(x);
@@ -64,8 +61,7 @@ Tensor batch_norm_impl(const char* op, const Tensor& x, const Tensor& gamma, con
            [saved_x = x.detach(), saved_gamma = gamma.detach(), saved_out, mean, invstd, training,
             need_dx](const Tensor& dout_any) {
              const Tensor dout = dout_any.contiguous();
-             const std::int64_t N = dout.size(0), C = dout.size(1),
-                                HW = dout.size(2) * dout.size(3);
+             const std::int64_t N = dout.size(0), C = dout.size(1), HW = dout.size(2) * dout.size(3);
              Tensor dx = need_dx ? Tensor::empty_like(dout) : Tensor();
              Tensor dgamma = Tensor::empty({C}, dout.dtype(), dout.device());
              Tensor dbeta = Tensor::empty({C}, dout.dtype(), dout.device());
@@ -84,17 +80,14 @@ Tensor batch_norm_impl(const char* op, const Tensor& x, const Tensor& gamma, con
 
 }  // namespace
 
-Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
-                    Tensor& running_var, bool training, double momentum, double eps) {
-  return batch_norm_impl("batch_norm2d", x, gamma, beta, running_mean, running_var, training,
-                         momentum, eps, false);
+Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean, Tensor& running_var,
+                    bool training, double momentum, double eps) {
+  return batch_norm_impl("batch_norm2d", x, gamma, beta, running_mean, running_var, training, momentum, eps, false);
 }
 
-Tensor batch_norm_relu2d(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                         Tensor& running_mean, Tensor& running_var, bool training, double momentum,
-                         double eps) {
-  return batch_norm_impl("batch_norm_relu2d", x, gamma, beta, running_mean, running_var, training,
-                         momentum, eps, true);
+Tensor batch_norm_relu2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                         Tensor& running_var, bool training, double momentum, double eps) {
+  return batch_norm_impl("batch_norm_relu2d", x, gamma, beta, running_mean, running_var, training, momentum, eps, true);
 }
 
 }  // namespace cxr

@@ -10,8 +10,14 @@ namespace cxr {
 
 namespace {
 
-template <class T> T* data_or_null(Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
-template <class T> const T* data_or_null(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
+template <class T>
+T* data_or_null(Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+template <class T>
+const T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
 
 // Common checks of the parameters of conv2d and linear (devices: check_same_device).
 void check_parameter(const char* op, const char* what, const Tensor& x, const Tensor& t) {
@@ -19,17 +25,15 @@ void check_parameter(const char* op, const char* what, const Tensor& x, const Te
   check_contiguous(op, t);
 }
 
-void check_bias(const char* op, const Tensor& x, const Tensor& bias, std::int64_t outputs,
-                const Tensor& weight) {
+void check_bias(const char* op, const Tensor& x, const Tensor& bias, std::int64_t outputs, const Tensor& weight) {
   if (!bias.defined()) return;
   check_dim(op, "bias", bias, 1);
-  CXR_CHECK(bias.size(0) == outputs, "{}: bias has {} elements, weight has {} outputs (bias {}, weight {})",
-            op, bias.size(0), outputs, shape_str(bias.shape()), shape_str(weight.shape()));
+  CXR_CHECK(bias.size(0) == outputs, "{}: bias has {} elements, weight has {} outputs (bias {}, weight {})", op,
+            bias.size(0), outputs, shape_str(bias.shape()), shape_str(weight.shape()));
   check_parameter(op, "bias", x, bias);
 }
 
-Conv2dShape checked_conv2d_shape(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                                 const Conv2dOptions& opt) {
+Conv2dShape checked_conv2d_shape(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt) {
   check_dim("conv2d", "input", x, 4);
   check_dim("conv2d", "weight", weight, 4);
   check_same_device("conv2d", {&x, &weight, &bias});
@@ -42,22 +46,20 @@ Conv2dShape checked_conv2d_shape(const Tensor& x, const Tensor& weight, const Te
   const std::int64_t C_in = x.size(1), H = x.size(2), W = x.size(3);
   const std::int64_t C_out = weight.size(0), K = weight.size(2);
   CXR_CHECK(weight.size(3) == K && K >= 1, "conv2d: the kernel must be square (weight {})", wshape);
-  CXR_CHECK(C_out % opt.groups == 0,
-            "conv2d: {} output channels are not divisible into {} groups (weight {})", C_out, opt.groups,
-            wshape);
-  CXR_CHECK(C_in == weight.size(1) * opt.groups,
-            "conv2d: input has {} channels, weight expects {} (weight {}{})", C_in,
+  CXR_CHECK(C_out % opt.groups == 0, "conv2d: {} output channels are not divisible into {} groups (weight {})", C_out,
+            opt.groups, wshape);
+  CXR_CHECK(C_in == weight.size(1) * opt.groups, "conv2d: input has {} channels, weight expects {} (weight {}{})", C_in,
             weight.size(1) * opt.groups, wshape,
             opt.groups > 1 ? fmt::format(", groups {}", opt.groups) : std::string());
   CXR_CHECK(H + 2 * opt.padding >= K && W + 2 * opt.padding >= K,
-            "conv2d: input {} with padding {} is smaller than the {}x{} kernel", shape_str(x.shape()),
-            opt.padding, K, K);
+            "conv2d: input {} with padding {} is smaller than the {}x{} kernel", shape_str(x.shape()), opt.padding, K,
+            K);
   check_bias("conv2d", x, bias, C_out, weight);
   return conv2d_shape(x.size(0), C_in, H, W, C_out, K, opt.stride, opt.padding, opt.groups);
 }
 
-Tensor conv2d_impl(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias,
-                   const Conv2dOptions& opt, bool relu) {
+Tensor conv2d_impl(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& opt,
+                   bool relu) {
   const Conv2dShape s = checked_conv2d_shape(x, weight, bias, opt);
   Tensor y = Tensor::empty({s.N, s.C_out, s.H_out, s.W_out}, x.dtype(), x.device());
   dispatch_float(x.dtype(), op, [&]<class T>() {
@@ -111,8 +113,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   check_contiguous("linear", x);
   check_parameter("linear", "weight", x, weight);
   const std::int64_t N = x.size(0), in = x.size(1), out = weight.size(0);
-  CXR_CHECK(weight.size(1) == in, "linear: input has {} features, weight expects {} (input {}, weight {})",
-            in, weight.size(1), shape_str(x.shape()), shape_str(weight.shape()));
+  CXR_CHECK(weight.size(1) == in, "linear: input has {} features, weight expects {} (input {}, weight {})", in,
+            weight.size(1), shape_str(x.shape()), shape_str(weight.shape()));
   check_bias("linear", x, bias, out, weight);
 
   Tensor y = Tensor::empty({N, out}, x.dtype(), x.device());

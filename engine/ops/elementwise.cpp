@@ -10,7 +10,9 @@
 namespace cxr {
 
 namespace {
-void check_elementwise(const char* op, const Tensor& x) { check_contiguous(op, x); }
+void check_elementwise(const char* op, const Tensor& x) {
+  check_contiguous(op, x);
+}
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
@@ -34,9 +36,8 @@ void add_(Tensor& a, const Tensor& b) {
   CXR_CHECK(a.dtype() == b.dtype(), "add_: dtypes differ: {} vs {}", a.str(), b.str());
   check_elementwise("add_", a);
   check_elementwise("add_", b);
-  dispatch_float(a.dtype(), "add_", [&]<class T>() {
-    kernels_for<T>(a.device()).add_inplace(a.data<T>(), b.data<T>(), a.numel());
-  });
+  dispatch_float(a.dtype(), "add_",
+                 [&]<class T>() { kernels_for<T>(a.device()).add_inplace(a.data<T>(), b.data<T>(), a.numel()); });
 }
 
 void scale_(Tensor& a, double s) {
@@ -52,9 +53,7 @@ Tensor mul_scalar(const Tensor& x, double s) {
   dispatch_float(x.dtype(), "mul_scalar", [&]<class T>() {
     kernels_for<T>(x.device()).scale_forward(out.data<T>(), x.data<T>(), static_cast<T>(s), x.numel());
   });
-  record(out, "mul_scalar", {x}, [s](const Tensor& dout) {
-    return std::vector<Tensor>{mul_scalar(dout, s)};
-  });
+  record(out, "mul_scalar", {x}, [s](const Tensor& dout) { return std::vector<Tensor>{mul_scalar(dout, s)}; });
   return out;
 }
 
@@ -65,25 +64,22 @@ Tensor gradient_reversal(const Tensor& x, double lambda) {
   // A copy, not x itself: the output gets its own grad_fn, and x (often a leaf or
   // another op's output) must keep its own.
   Tensor out = x.clone();
-  record(out, "gradient_reversal", {x}, [lambda](const Tensor& dout) {
-    return std::vector<Tensor>{mul_scalar(dout, -lambda)};
-  });
+  record(out, "gradient_reversal", {x},
+         [lambda](const Tensor& dout) { return std::vector<Tensor>{mul_scalar(dout, -lambda)}; });
   return out;
 }
 
 Tensor relu(const Tensor& x) {
   check_elementwise("relu", x);
   Tensor out = Tensor::empty_like(x);
-  dispatch_float(x.dtype(), "relu", [&]<class T>() {
-    kernels_for<T>(x.device()).relu_forward(out.data<T>(), x.data<T>(), x.numel());
-  });
+  dispatch_float(x.dtype(), "relu",
+                 [&]<class T>() { kernels_for<T>(x.device()).relu_forward(out.data<T>(), x.data<T>(), x.numel()); });
   if (any_requires_grad({&x})) {
     Tensor saved_out = out.detach();  // detached: a node must not own its own output
     record(out, "relu", {x}, [saved_out](const Tensor& dout) {
       Tensor dx = Tensor::empty_like(dout);
       dispatch_float(dout.dtype(), "relu backward", [&]<class T>() {
-        kernels_for<T>(dout.device())
-            .relu_backward(dx.data<T>(), saved_out.data<T>(), dout.data<T>(), dout.numel());
+        kernels_for<T>(dout.device()).relu_backward(dx.data<T>(), saved_out.data<T>(), dout.data<T>(), dout.numel());
       });
       return std::vector<Tensor>{dx};
     });

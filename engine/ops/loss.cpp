@@ -27,8 +27,8 @@ void check_class_weights(const char* op, const Tensor& logits, const Tensor& cla
   const std::int64_t C = logits.size(1);
   CXR_CHECK(class_weights.shape() == Shape{C}, "{}: class_weights has shape {}, expected [{}] for logits {}", op,
             shape_str(class_weights.shape()), C, shape_str(logits.shape()));
-  CXR_CHECK(class_weights.dtype() == logits.dtype(), "{}: class_weights is {}, logits are {}", op,
-            class_weights.str(), logits.str());
+  CXR_CHECK(class_weights.dtype() == logits.dtype(), "{}: class_weights is {}, logits are {}", op, class_weights.str(),
+            logits.str());
   CXR_CHECK(!class_weights.requires_grad(), "{}: class_weights are constants and must not require grad", op);
   check_contiguous(op, class_weights);
   check_same_device(op, {&logits, &class_weights});
@@ -40,9 +40,8 @@ Tensor softmax(const Tensor& x) {
   check_rows("softmax", x);
   const std::int64_t N = x.size(0), C = x.size(1);
   Tensor out = Tensor::empty_like(x);
-  dispatch_float(x.dtype(), "softmax", [&]<class T>() {
-    kernels_for<T>(x.device()).softmax_forward(out.data<T>(), x.data<T>(), N, C);
-  });
+  dispatch_float(x.dtype(), "softmax",
+                 [&]<class T>() { kernels_for<T>(x.device()).softmax_forward(out.data<T>(), x.data<T>(), N, C); });
   if (any_requires_grad({&x})) {
     record(out, "softmax", {x}, [saved_out = out.detach()](const Tensor& dout_any) {
       const Tensor dout = dout_any.contiguous();
@@ -61,9 +60,8 @@ Tensor log_softmax(const Tensor& x) {
   check_rows("log_softmax", x);
   const std::int64_t N = x.size(0), C = x.size(1);
   Tensor out = Tensor::empty_like(x);
-  dispatch_float(x.dtype(), "log_softmax", [&]<class T>() {
-    kernels_for<T>(x.device()).log_softmax_forward(out.data<T>(), x.data<T>(), N, C);
-  });
+  dispatch_float(x.dtype(), "log_softmax",
+                 [&]<class T>() { kernels_for<T>(x.device()).log_softmax_forward(out.data<T>(), x.data<T>(), N, C); });
   if (any_requires_grad({&x})) {
     record(out, "log_softmax", {x}, [saved_out = out.detach()](const Tensor& dout_any) {
       const Tensor dout = dout_any.contiguous();
@@ -78,16 +76,14 @@ Tensor log_softmax(const Tensor& x) {
   return out;
 }
 
-Tensor cross_entropy(const Tensor& logits, const std::vector<int>& labels,
-                     const Tensor& class_weights) {
+Tensor cross_entropy(const Tensor& logits, const std::vector<int>& labels, const Tensor& class_weights) {
   check_rows("cross_entropy", logits);
   const std::int64_t N = logits.size(0), C = logits.size(1);
-  CXR_CHECK(static_cast<std::int64_t>(labels.size()) == N,
-            "cross_entropy: {} labels for logits {}", labels.size(), shape_str(logits.shape()));
+  CXR_CHECK(static_cast<std::int64_t>(labels.size()) == N, "cross_entropy: {} labels for logits {}", labels.size(),
+            shape_str(logits.shape()));
   for (std::int64_t i = 0; i < N; ++i)
     CXR_CHECK(labels[i] >= 0 && labels[i] < C,
-              "cross_entropy: label {} of sample {} is out of range for {} classes (0..{})",
-              labels[i], i, C, C - 1);
+              "cross_entropy: label {} of sample {} is out of range for {} classes (0..{})", labels[i], i, C, C - 1);
   check_class_weights("cross_entropy", logits, class_weights);
 
   // The labels where the kernels read them (a copy on the logits' device), shared

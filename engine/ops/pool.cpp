@@ -18,21 +18,23 @@ Pool2dShape pool_shape(const char* op, const Tensor& x, int kernel, int stride, 
   check_dim(op, "input", x, 4);
   check_contiguous(op, x);
   CXR_CHECK(kernel >= 1 && stride >= 1 && padding >= 0,
-            "{}: need kernel >= 1, stride >= 1, padding >= 0, got kernel {}, stride {}, padding {}",
-            op, kernel, stride, padding);
-  CXR_CHECK(2 * padding <= kernel, "{}: padding {} is more than half the kernel {}", op, padding,
-            kernel);
+            "{}: need kernel >= 1, stride >= 1, padding >= 0, got kernel {}, stride {}, padding {}", op, kernel, stride,
+            padding);
+  CXR_CHECK(2 * padding <= kernel, "{}: padding {} is more than half the kernel {}", op, padding, kernel);
   Pool2dShape s{x.size(0), x.size(1), x.size(2), x.size(3), kernel, stride, padding, 0, 0};
   CXR_CHECK(s.H >= 1 && s.W >= 1 && s.H + 2 * padding >= kernel && s.W + 2 * padding >= kernel,
-            "{}: kernel {} is larger than input {} with padding {}", op, kernel,
-            shape_str(x.shape()), padding);
+            "{}: kernel {} is larger than input {} with padding {}", op, kernel, shape_str(x.shape()), padding);
   s.out_h = (s.H + 2 * padding - kernel) / stride + 1;
   s.out_w = (s.W + 2 * padding - kernel) / stride + 1;
   return s;
 }
 
-Shape output_shape(const Pool2dShape& s) { return {s.N, s.C, s.out_h, s.out_w}; }
-Shape input_shape(const Pool2dShape& s) { return {s.N, s.C, s.H, s.W}; }
+Shape output_shape(const Pool2dShape& s) {
+  return {s.N, s.C, s.out_h, s.out_w};
+}
+Shape input_shape(const Pool2dShape& s) {
+  return {s.N, s.C, s.H, s.W};
+}
 
 }  // namespace
 
@@ -59,9 +61,8 @@ Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding) {
 Tensor avg_pool2d(const Tensor& x, int kernel, int stride, int padding) {
   const Pool2dShape s = pool_shape("avg_pool2d", x, kernel, stride, padding);
   Tensor out = Tensor::empty(output_shape(s), x.dtype(), x.device());
-  dispatch_float(x.dtype(), "avg_pool2d", [&]<class T>() {
-    kernels_for<T>(x.device()).avg_pool2d_forward(out.data<T>(), x.data<T>(), s);
-  });
+  dispatch_float(x.dtype(), "avg_pool2d",
+                 [&]<class T>() { kernels_for<T>(x.device()).avg_pool2d_forward(out.data<T>(), x.data<T>(), s); });
   record(out, "avg_pool2d", {x}, [s](const Tensor& dout_any) {
     const Tensor dout = dout_any.contiguous();
     Tensor dx = Tensor::empty(input_shape(s), dout.dtype(), dout.device());

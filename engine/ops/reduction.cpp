@@ -10,9 +10,8 @@ namespace cxr {
 namespace {
 Tensor reduce_all(const char* op, const Tensor& x, double scale) {
   check_contiguous(op, x);
-  const double total = dispatch_float(x.dtype(), op, [&]<class T>() {
-    return kernels_for<T>(x.device()).sum_forward(x.data<T>(), x.numel());
-  });
+  const double total = dispatch_float(
+      x.dtype(), op, [&]<class T>() { return kernels_for<T>(x.device()).sum_forward(x.data<T>(), x.numel()); });
   Tensor out = Tensor::full({}, total * scale, x.dtype(), x.device());
   const Shape input_shape = x.shape();
   record(out, op, {x}, [input_shape, scale](const Tensor& dout) {
@@ -22,7 +21,9 @@ Tensor reduce_all(const char* op, const Tensor& x, double scale) {
 }
 }  // namespace
 
-Tensor sum(const Tensor& x) { return reduce_all("sum", x, 1.0); }
+Tensor sum(const Tensor& x) {
+  return reduce_all("sum", x, 1.0);
+}
 
 Tensor mean(const Tensor& x) {
   CXR_CHECK(x.numel() > 0, "mean: tensor {} is empty", x.str());

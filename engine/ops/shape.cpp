@@ -7,9 +7,8 @@ namespace cxr {
 Tensor reshape(const Tensor& x, const Shape& shape) {
   Tensor out = x.detach().view(shape);
   const Shape input_shape = x.shape();
-  record(out, "reshape", {x}, [input_shape](const Tensor& dout) {
-    return std::vector<Tensor>{dout.contiguous().view(input_shape)};
-  });
+  record(out, "reshape", {x},
+         [input_shape](const Tensor& dout) { return std::vector<Tensor>{dout.contiguous().view(input_shape)}; });
   return out;
 }
 

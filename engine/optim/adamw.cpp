@@ -12,12 +12,12 @@ AdamW::AdamW(ParameterSet& params, AdamWOptions options, std::int64_t first)
       m_(Tensor::zeros_like(params.values())),
       v_(Tensor::zeros_like(params.values())),
       first_(first) {
-  CXR_CHECK(first >= 0 && first <= params.values().numel(), "AdamW: first trainable offset {} outside [0, {}]",
-            first, params.values().numel());
-  CXR_CHECK(options.lr >= 0 && options.eps > 0 && options.beta1 >= 0 && options.beta1 < 1 &&
-                options.beta2 >= 0 && options.beta2 < 1 && options.weight_decay >= 0,
-            "AdamW: invalid options lr={} betas=({}, {}) eps={} weight_decay={}", options.lr,
-            options.beta1, options.beta2, options.eps, options.weight_decay);
+  CXR_CHECK(first >= 0 && first <= params.values().numel(), "AdamW: first trainable offset {} outside [0, {}]", first,
+            params.values().numel());
+  CXR_CHECK(options.lr >= 0 && options.eps > 0 && options.beta1 >= 0 && options.beta1 < 1 && options.beta2 >= 0 &&
+                options.beta2 < 1 && options.weight_decay >= 0,
+            "AdamW: invalid options lr={} betas=({}, {}) eps={} weight_decay={}", options.lr, options.beta1,
+            options.beta2, options.eps, options.weight_decay);
 }
 
 void AdamW::step() {

@@ -16,8 +16,7 @@ SGD::SGD(ParameterSet& params, SGDOptions options, std::int64_t first)
 }
 
 void SGD::step() {
-  SGDStep s{options_.lr,           options_.momentum, options_.dampening,
-            options_.weight_decay, options_.nesterov, step_ == 0};
+  SGDStep s{options_.lr, options_.momentum, options_.dampening, options_.weight_decay, options_.nesterov, step_ == 0};
   Tensor& p = params_.values();
   check_same_device("SGD (parameters, gradients, momentum)", {&p, &params_.grads(), &buf_});
   dispatch_float(p.dtype(), "SGD", [&]<class T>() {

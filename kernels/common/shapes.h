@@ -16,11 +16,19 @@ struct Conv2dShape {
 };
 
 // Fills H_out and W_out from the rest: (H + 2p - K) / s + 1.
-inline Conv2dShape conv2d_shape(std::int64_t N, std::int64_t C_in, std::int64_t H, std::int64_t W,
-                                std::int64_t C_out, std::int64_t K, std::int64_t stride,
-                                std::int64_t padding, std::int64_t groups) {
-  return {N,      C_in,    H,      W, C_out, K, stride, padding, groups,
-          (H + 2 * padding - K) / stride + 1, (W + 2 * padding - K) / stride + 1};
+inline Conv2dShape conv2d_shape(std::int64_t N, std::int64_t C_in, std::int64_t H, std::int64_t W, std::int64_t C_out,
+                                std::int64_t K, std::int64_t stride, std::int64_t padding, std::int64_t groups) {
+  return {N,
+          C_in,
+          H,
+          W,
+          C_out,
+          K,
+          stride,
+          padding,
+          groups,
+          (H + 2 * padding - K) / stride + 1,
+          (W + 2 * padding - K) / stride + 1};
 }
 
 // The shapes with a fast path of their own on every backend.
@@ -34,7 +42,8 @@ inline bool is_depthwise3x3(const Conv2dShape& s) {  // 3x3, G = C_in = C_out
 // Applied to each tile of a GEMM's C as it is stored after the last K block, while it
 // is in registers: C[i, j] = relu?(C[i, j] + row_bias[i]). A fused conv's bias and
 // ReLU then cost no extra pass over C.
-template <class T> struct GemmEpilogue {
+template <class T>
+struct GemmEpilogue {
   const T* row_bias = nullptr;  // [M] or null
   bool relu = false;
 };

@@ -54,8 +54,8 @@ void narrow(double& lo, double& hi, double s0, double a, double bound) {
 
 // out = clamp(warp(in) * gain + bias, 0, 1) * inv_std + shift: the warp with the
 // default path's jitter and normalisation fused in.
-void warp(float* out, const std::uint8_t* in, int size, const AugmentParams& p, float gain, float bias,
-          float inv_std, float shift) {
+void warp(float* out, const std::uint8_t* in, int size, const AugmentParams& p, float gain, float bias, float inv_std,
+          float shift) {
   // Inverse map, output pixel q -> source point s:
   //   s = c + F R(-angle) (q - c - t) / scale,  F = mirror x when flipping, c = centre.
   // Along a row, s moves by (ax, ay) per output column.
@@ -65,14 +65,20 @@ void warp(float* out, const std::uint8_t* in, int size, const AugmentParams& p, 
   const double ax = mirror * cs, bx = mirror * sn;  // sx = c + ax*u + bx*v
   const double ay = -sn, by = cs;                   // sy = c + ay*u + by*v
   const float fax = static_cast<float>(ax), fay = static_cast<float>(ay);
-  auto finish = [&](float v) { return std::clamp(v * gain + bias, 0.0f, 1.0f) * inv_std + shift; };
+  auto finish = [&](float v) {
+    return std::clamp(v * gain + bias, 0.0f, 1.0f) * inv_std + shift;
+  };
 
   for (int y = 0; y < size; ++y) {
     const double u0 = -c - p.tx, v = y - c - p.ty;
     const float sx0 = static_cast<float>(c + ax * u0 + bx * v);
     const float sy0 = static_cast<float>(c + ay * u0 + by * v);
-    auto sx = [&](int x) { return std::fma(fax, static_cast<float>(x), sx0); };
-    auto sy = [&](int x) { return std::fma(fay, static_cast<float>(x), sy0); };
+    auto sx = [&](int x) {
+      return std::fma(fax, static_cast<float>(x), sx0);
+    };
+    auto sy = [&](int x) {
+      return std::fma(fay, static_cast<float>(x), sy0);
+    };
     float* row = out + static_cast<std::int64_t>(y) * size;
 
     // The columns [xa, xb) whose four taps are all inside: one interval, since s is
@@ -110,7 +116,8 @@ void warp(float* out, const std::uint8_t* in, int size, const AugmentParams& p, 
       const __m256i yi = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvttps_epi32(fy), vzero), vmax);
       const __m256i off = _mm256_add_epi32(_mm256_mullo_epi32(yi, vsize), xi);
       const __m256i top = _mm256_i32gather_epi32(base, off, 1);
-      const __m256i bot = _mm256_i32gather_epi32(base, _mm256_add_epi32(off, _mm256_sub_epi32(vsize, _mm256_set1_epi32(2))), 1);
+      const __m256i bot =
+          _mm256_i32gather_epi32(base, _mm256_add_epi32(off, _mm256_sub_epi32(vsize, _mm256_set1_epi32(2))), 1);
       const __m256 p00 = _mm256_cvtepi32_ps(_mm256_and_si256(top, byte));
       const __m256 p01 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(top, 8), byte));
       const __m256 p10 = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srli_epi32(bot, 16), byte));
@@ -179,8 +186,7 @@ bool photometric(const AugmentParams& p) {
 }
 
 // One image: the stages of augment_images.
-void augment_image(float* out, const std::uint8_t* in, int size, const AugmentParams& p, float mean,
-                   float stddev) {
+void augment_image(float* out, const std::uint8_t* in, int size, const AugmentParams& p, float mean, float stddev) {
   // Jitter then normalise: ((v/255 - 0.5) * contrast + 0.5 + brightness), clamped, then (x - mean)/stddev.
   const float gain = static_cast<float>(p.contrast / 255.0);
   const float bias = static_cast<float>(0.5 - 0.5 * p.contrast + p.brightness);
@@ -202,8 +208,8 @@ void augment_image(float* out, const std::uint8_t* in, int size, const AugmentPa
   if (p.noise_std > 0) add_noise(out, n, static_cast<float>(p.noise_std), p.noise_key);
   for (int y = 0; y < size; ++y)
     for (int x = 0; x < size; ++x) {
-      const bool band = x < p.border_left || x >= size - p.border_right || y < p.border_top ||
-                        y >= size - p.border_bottom;
+      const bool band =
+          x < p.border_left || x >= size - p.border_right || y < p.border_top || y >= size - p.border_bottom;
       float& v = out[static_cast<std::int64_t>(y) * size + x];
       v = (band ? 0.0f : std::clamp(v, 0.0f, 1.0f)) * inv_std + shift;
     }
@@ -211,8 +217,8 @@ void augment_image(float* out, const std::uint8_t* in, int size, const AugmentPa
 
 }  // namespace
 
-void augment_images(float* out, const std::uint8_t* in, int batch, int size, const AugmentParams* params,
-                    float mean, float stddev) {
+void augment_images(float* out, const std::uint8_t* in, int batch, int size, const AugmentParams* params, float mean,
+                    float stddev) {
   const std::int64_t pixels = static_cast<std::int64_t>(size) * size;
   for (int b = 0; b < batch; ++b) augment_image(out + b * pixels, in + b * pixels, size, params[b], mean, stddev);
 }

@@ -19,7 +19,7 @@ void normalize_images(float* out, const std::uint8_t* in, std::int64_t n, float 
 
 // out[b] = normalise(border(clamp(noise(jitter(gamma(blur(warp(in[b])))))))) with params[b];
 // the default parameters' stages (warp, jitter, normalise) take one pass.
-void augment_images(float* out, const std::uint8_t* in, int batch, int size, const AugmentParams* params,
-                    float mean, float stddev);
+void augment_images(float* out, const std::uint8_t* in, int batch, int size, const AugmentParams* params, float mean,
+                    float stddev);
 
 }  // namespace cxr::cpu

@@ -19,7 +19,8 @@ namespace cxr {
 
 namespace {
 
-template <class T> constexpr Kernels<T> cpu_kernels() {
+template <class T>
+constexpr Kernels<T> cpu_kernels() {
   return {
       .fill = cpu::fill<T>,
       .add_forward = cpu::add_forward<T>,
@@ -60,10 +61,14 @@ template <class T> constexpr Kernels<T> cpu_kernels() {
   };
 }
 
-void fill_host_bytes(void* dst, unsigned char byte, std::size_t n) { std::memset(dst, byte, n); }
+void fill_host_bytes(void* dst, unsigned char byte, std::size_t n) {
+  std::memset(dst, byte, n);
+}
 
 // Host to host: the CPU has no memory but the host's.
-void copy_host_bytes(void* dst, bool, const void* src, bool, std::size_t n) { std::memmove(dst, src, n); }
+void copy_host_bytes(void* dst, bool, const void* src, bool, std::size_t n) {
+  std::memmove(dst, src, n);
+}
 
 constexpr Backend kCpuBackend{
     .name = "cpu",
@@ -81,6 +86,8 @@ constexpr Backend kCpuBackend{
 
 }  // namespace
 
-const Backend& cpu_backend() { return kCpuBackend; }
+const Backend& cpu_backend() {
+  return kCpuBackend;
+}
 
 }  // namespace cxr

@@ -16,7 +16,9 @@ namespace {
 constexpr std::int64_t kGrain = 1 << 15;  // elements per task: ~128 KiB of float32
 
 // Channels (or maps) of `per_item` elements each that make one task worth a thread.
-std::int64_t grain_for(std::int64_t per_item) { return (kGrain + per_item - 1) / per_item; }
+std::int64_t grain_for(std::int64_t per_item) {
+  return (kGrain + per_item - 1) / per_item;
+}
 
 // ---- reductions over one map of n contiguous values, accumulated in double ----
 
@@ -40,8 +42,8 @@ void map_shifted_sums(const T* x, std::int64_t n, double shift, double* sum1, do
 // sum(g) and sum(g * (x - mean)) with g = dy, or g = dy where relu_out > 0 when
 // relu_out is given; the product is formed in T, summed in double.
 template <class T>
-void map_gradient_sums(const T* dy, const T* x, const T* relu_out, std::int64_t n, T mean,
-                       double* sum_dy, double* sum_dy_xc) {
+void map_gradient_sums(const T* dy, const T* x, const T* relu_out, std::int64_t n, T mean, double* sum_dy,
+                       double* sum_dy_xc) {
   double a = 0, b = 0;
 #pragma omp simd reduction(+ : a, b)
   for (std::int64_t i = 0; i < n; ++i) {
@@ -61,12 +63,15 @@ inline double horizontal_sum(__m256d v) {
   __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
   return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
-inline __m256d low_half(__m256 v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
-inline __m256d high_half(__m256 v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
+inline __m256d low_half(__m256 v) {
+  return _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+}
+inline __m256d high_half(__m256 v) {
+  return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+}
 
 template <>
-void map_shifted_sums<float>(const float* x, std::int64_t n, double shift, double* sum1,
-                             double* sum2) {
+void map_shifted_sums<float>(const float* x, std::int64_t n, double shift, double* sum1, double* sum2) {
   const __m256d m = _mm256_set1_pd(shift);
   __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
   std::int64_t i = 0;
@@ -95,8 +100,8 @@ void map_shifted_sums<float>(const float* x, std::int64_t n, double shift, doubl
 }
 
 template <>
-void map_gradient_sums<float>(const float* dy, const float* x, const float* relu_out,
-                              std::int64_t n, float mean, double* sum_dy, double* sum_dy_xc) {
+void map_gradient_sums<float>(const float* dy, const float* x, const float* relu_out, std::int64_t n, float mean,
+                              double* sum_dy, double* sum_dy_xc) {
   const __m256 m = _mm256_set1_ps(mean);
   const __m256 zero = _mm256_setzero_ps();
   __m256d a0 = _mm256_setzero_pd(), a1 = a0, b0 = a0, b1 = a0;
@@ -136,18 +141,16 @@ void map_normalise(T* out, const T* x, std::int64_t n, T mean, T scale, T beta, 
 }  // namespace
 
 template <class T>
-void batch_norm_forward_train(T* out, T* save_mean, T* save_invstd, T* running_mean, T* running_var,
-                              const T* x, const T* gamma, const T* beta, std::int64_t N,
-                              std::int64_t C, std::int64_t HW, double momentum, double eps,
-                              bool relu) {
+void batch_norm_forward_train(T* out, T* save_mean, T* save_invstd, T* running_mean, T* running_var, const T* x,
+                              const T* gamma, const T* beta, std::int64_t N, std::int64_t C, std::int64_t HW,
+                              double momentum, double eps, bool relu) {
   const std::int64_t M = N * HW;
   // One channel at a time: its values are still in cache for the normalisation.
   parallel_for(0, C, grain_for(M), [&](std::int64_t c0, std::int64_t c1) {
     for (std::int64_t c = c0; c < c1; ++c) {
       const double shift = static_cast<double>(x[c * HW]);  // the channel's first value
       double sum1 = 0, sum2 = 0;
-      for (std::int64_t n = 0; n < N; ++n)
-        map_shifted_sums(x + (n * C + c) * HW, HW, shift, &sum1, &sum2);
+      for (std::int64_t n = 0; n < N; ++n) map_shifted_sums(x + (n * C + c) * HW, HW, shift, &sum1, &sum2);
       const double shifted_mean = sum1 / static_cast<double>(M);
       const double mean = shift + shifted_mean;
       const double var = std::max(0.0, sum2 / static_cast<double>(M) - shifted_mean * shifted_mean);
@@ -169,9 +172,9 @@ void batch_norm_forward_train(T* out, T* save_mean, T* save_invstd, T* running_m
 }
 
 template <class T>
-void batch_norm_forward_eval(T* out, T* save_invstd, const T* x, const T* gamma, const T* beta,
-                             const T* running_mean, const T* running_var, std::int64_t N,
-                             std::int64_t C, std::int64_t HW, double eps, bool relu) {
+void batch_norm_forward_eval(T* out, T* save_invstd, const T* x, const T* gamma, const T* beta, const T* running_mean,
+                             const T* running_var, std::int64_t N, std::int64_t C, std::int64_t HW, double eps,
+                             bool relu) {
   for (std::int64_t c = 0; c < C; ++c)
     save_invstd[c] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps));
   parallel_for(0, N * C, grain_for(HW), [&](std::int64_t m0, std::int64_t m1) {
@@ -184,17 +187,16 @@ void batch_norm_forward_eval(T* out, T* save_invstd, const T* x, const T* gamma,
 }
 
 template <class T>
-void batch_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean,
-                         const T* invstd, const T* gamma, std::int64_t N, std::int64_t C,
-                         std::int64_t HW, bool training, const T* relu_out) {
+void batch_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean, const T* invstd,
+                         const T* gamma, std::int64_t N, std::int64_t C, std::int64_t HW, bool training,
+                         const T* relu_out) {
   const double M = static_cast<double>(N * HW);
   parallel_for(0, C, grain_for(N * HW), [&](std::int64_t c0, std::int64_t c1) {
     for (std::int64_t c = c0; c < c1; ++c) {
       double sum_dy = 0, sum_dy_xc = 0;  // sum(dy), sum(dy * (x - mean))
       for (std::int64_t n = 0; n < N; ++n) {
         const std::int64_t at = (n * C + c) * HW;
-        map_gradient_sums(dy + at, x + at, relu_out ? relu_out + at : nullptr, HW, mean[c], &sum_dy,
-                          &sum_dy_xc);
+        map_gradient_sums(dy + at, x + at, relu_out ? relu_out + at : nullptr, HW, mean[c], &sum_dy, &sum_dy_xc);
       }
       const double is = static_cast<double>(invstd[c]);
       dbeta[c] = static_cast<T>(sum_dy);
@@ -224,8 +226,7 @@ void batch_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, co
           }
         } else if (training) {
 #pragma omp simd
-          for (std::int64_t i = 0; i < HW; ++i)
-            dx_map[i] = k_dy_t * dy_map[i] + k_xc * (x_map[i] - mean_c) + k_0;
+          for (std::int64_t i = 0; i < HW; ++i) dx_map[i] = k_dy_t * dy_map[i] + k_xc * (x_map[i] - mean_c) + k_0;
         } else if (r_map) {
 #pragma omp simd
           for (std::int64_t i = 0; i < HW; ++i) {
@@ -241,16 +242,13 @@ void batch_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, co
   });
 }
 
-#define CXR_INSTANTIATE(T)                                                                       \
-  template void batch_norm_forward_train<T>(T*, T*, T*, T*, T*, const T*, const T*, const T*,    \
-                                            std::int64_t, std::int64_t, std::int64_t, double,    \
-                                            double, bool);                                       \
-  template void batch_norm_forward_eval<T>(T*, T*, const T*, const T*, const T*, const T*,       \
-                                           const T*, std::int64_t, std::int64_t, std::int64_t,   \
-                                           double, bool);                                        \
-  template void batch_norm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*,       \
-                                       const T*, std::int64_t, std::int64_t, std::int64_t, bool,  \
-                                       const T*);
+#define CXR_INSTANTIATE(T)                                                                                         \
+  template void batch_norm_forward_train<T>(T*, T*, T*, T*, T*, const T*, const T*, const T*, std::int64_t,        \
+                                            std::int64_t, std::int64_t, double, double, bool);                     \
+  template void batch_norm_forward_eval<T>(T*, T*, const T*, const T*, const T*, const T*, const T*, std::int64_t, \
+                                           std::int64_t, std::int64_t, double, bool);                              \
+  template void batch_norm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*, std::int64_t, \
+                                       std::int64_t, std::int64_t, bool, const T*);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)
 #undef CXR_INSTANTIATE

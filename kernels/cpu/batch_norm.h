@@ -26,17 +26,16 @@ namespace cxr::cpu {
 // writes save_mean, save_invstd [C] for the backward and updates running_mean,
 // running_var [C] in place. Needs M >= 2.
 template <class T>
-void batch_norm_forward_train(T* out, T* save_mean, T* save_invstd, T* running_mean, T* running_var,
-                              const T* x, const T* gamma, const T* beta, std::int64_t N,
-                              std::int64_t C, std::int64_t HW, double momentum, double eps,
-                              bool relu = false);
+void batch_norm_forward_train(T* out, T* save_mean, T* save_invstd, T* running_mean, T* running_var, const T* x,
+                              const T* gamma, const T* beta, std::int64_t N, std::int64_t C, std::int64_t HW,
+                              double momentum, double eps, bool relu = false);
 
 // out = (x - running_mean) * invstd * gamma + beta, invstd = 1 / sqrt(running_var + eps);
 // writes save_invstd [C] for the backward.
 template <class T>
-void batch_norm_forward_eval(T* out, T* save_invstd, const T* x, const T* gamma, const T* beta,
-                             const T* running_mean, const T* running_var, std::int64_t N,
-                             std::int64_t C, std::int64_t HW, double eps, bool relu = false);
+void batch_norm_forward_eval(T* out, T* save_invstd, const T* x, const T* gamma, const T* beta, const T* running_mean,
+                             const T* running_var, std::int64_t N, std::int64_t C, std::int64_t HW, double eps,
+                             bool relu = false);
 
 // With xhat = (x - mean) * invstd (mean, invstd as the forward used them):
 //   dgamma = sum(dy * xhat), dbeta = sum(dy)
@@ -45,8 +44,8 @@ void batch_norm_forward_eval(T* out, T* save_invstd, const T* x, const T* gamma,
 // dx may be null when the input needs no gradient. relu_out, when not null, is the
 // output of a fused forward: dy is then taken as zero where relu_out <= 0.
 template <class T>
-void batch_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean,
-                         const T* invstd, const T* gamma, std::int64_t N, std::int64_t C,
-                         std::int64_t HW, bool training, const T* relu_out = nullptr);
+void batch_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean, const T* invstd,
+                         const T* gamma, std::int64_t N, std::int64_t C, std::int64_t HW, bool training,
+                         const T* relu_out = nullptr);
 
 }  // namespace cxr::cpu

@@ -31,8 +31,7 @@ void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv
 }
 
 template <class T>
-void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight,
-                     const Conv2dShape& s) {
+void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight, const Conv2dShape& s) {
   if (is_pointwise(s)) {
     pointwise_conv2d_backward(dx, dweight, dbias, dy, x, weight, s);
   } else if (is_depthwise3x3(s)) {
@@ -42,7 +41,8 @@ void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const
   }
 }
 
-template <class T> void conv2d_bias_backward(T* dbias, const T* dy, const Conv2dShape& s) {
+template <class T>
+void conv2d_bias_backward(T* dbias, const T* dy, const Conv2dShape& s) {
   const i64 P = s.H_out * s.W_out;
   parallel_for(0, s.C_out, 1, [&](i64 c0, i64 c1) {
     for (i64 c = c0; c < c1; ++c) {
@@ -63,7 +63,8 @@ namespace {
 
 // col [CKK, c1 - c0] for output pixels [c0, c1) of one image and group; xg points at
 // the group's first input channel.
-template <class T> void im2col(T* col, const T* xg, const Conv2dShape& s, i64 c0, i64 c1) {
+template <class T>
+void im2col(T* col, const T* xg, const Conv2dShape& s, i64 c0, i64 c1) {
   const i64 cin_g = s.C_in / s.groups, cols = c1 - c0;
   for (i64 cl = 0; cl < cin_g; ++cl)
     for (i64 kh = 0; kh < s.K; ++kh)
@@ -92,7 +93,8 @@ template <class T> void im2col(T* col, const T* xg, const Conv2dShape& s, i64 c0
 }
 
 // dx_plane [H, W] = sum over taps of dcol [K*K, P] scattered back to the pixels they read.
-template <class T> void col2im_plane(T* dx_plane, const T* dcol, const Conv2dShape& s) {
+template <class T>
+void col2im_plane(T* dx_plane, const T* dcol, const Conv2dShape& s) {
   std::fill(dx_plane, dx_plane + s.H * s.W, T(0));
   for (i64 kh = 0; kh < s.K; ++kh)
     for (i64 kw = 0; kw < s.K; ++kw) {
@@ -111,13 +113,14 @@ template <class T> void col2im_plane(T* dx_plane, const T* dcol, const Conv2dSha
 }
 
 // Output pixels per im2col chunk: the column buffer stays around 1 MiB of float32.
-i64 max_chunk_cols(i64 ckk) { return std::max<i64>(16, (i64{1} << 18) / ckk); }
+i64 max_chunk_cols(i64 ckk) {
+  return std::max<i64>(16, (i64{1} << 18) / ckk);
+}
 
 }  // namespace
 
 template <class T>
-void conv2d_im2col_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s,
-                           bool relu) {
+void conv2d_im2col_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s, bool relu) {
   const i64 cin_g = s.C_in / s.groups, cout_g = s.C_out / s.groups, ckk = cin_g * s.K * s.K;
   const i64 P = s.H_out * s.W_out;
   const ColumnTasks tasks = column_tasks(s.N, P, max_chunk_cols(ckk));
@@ -128,8 +131,8 @@ void conv2d_im2col_forward(T* y, const T* x, const T* weight, const T* bias, con
       for (i64 g = 0; g < s.groups; ++g) {
         im2col(col, x + (n * s.C_in + g * cin_g) * s.H * s.W, s, c0, c1);
         T* yg = y + (n * s.C_out + g * cout_g) * P + c0;
-        gemm<T>(false, false, cout_g, c1 - c0, ckk, T(1), weight + g * cout_g * ckk, ckk, col, c1 - c0,
-                T(0), yg, P, GemmEpilogue<T>{bias ? bias + g * cout_g : nullptr, relu});
+        gemm<T>(false, false, cout_g, c1 - c0, ckk, T(1), weight + g * cout_g * ckk, ckk, col, c1 - c0, T(0), yg, P,
+                GemmEpilogue<T>{bias ? bias + g * cout_g : nullptr, relu});
       }
     }
   });
@@ -149,8 +152,8 @@ void conv2d_im2col_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x
       T* col = thread_scratch<T>(ckk * tasks.chunk_cols);
       for (i64 g = 0; g < s.groups; ++g) {
         im2col(col, x + (n * s.C_in + g * cin_g) * s.H * s.W, s, c0, c1);
-        gemm<T>(false, true, cout_g, ckk, c1 - c0, T(1), dy + (n * s.C_out + g * cout_g) * P + c0, P, col,
-                c1 - c0, first ? T(0) : T(1), partial + g * cout_g * ckk, ckk);
+        gemm<T>(false, true, cout_g, ckk, c1 - c0, T(1), dy + (n * s.C_out + g * cout_g) * P + c0, P, col, c1 - c0,
+                first ? T(0) : T(1), partial + g * cout_g * ckk, ckk);
       }
     });
   }
@@ -174,13 +177,11 @@ void conv2d_im2col_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x
   }
 }
 
-#define CXR_INSTANTIATE(T)                                                                         \
-  template void conv2d_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&, bool);    \
-  template void conv2d_backward<T>(T*, T*, T*, const T*, const T*, const T*, const Conv2dShape&); \
-  template void conv2d_im2col_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&,    \
-                                         bool);                                                  \
-  template void conv2d_im2col_backward<T>(T*, T*, T*, const T*, const T*, const T*,               \
-                                          const Conv2dShape&);                                    \
+#define CXR_INSTANTIATE(T)                                                                               \
+  template void conv2d_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&, bool);           \
+  template void conv2d_backward<T>(T*, T*, T*, const T*, const T*, const T*, const Conv2dShape&);        \
+  template void conv2d_im2col_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&, bool);    \
+  template void conv2d_im2col_backward<T>(T*, T*, T*, const T*, const T*, const T*, const Conv2dShape&); \
   template void conv2d_bias_backward<T>(T*, const T*, const Conv2dShape&);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)

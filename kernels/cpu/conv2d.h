@@ -26,30 +26,28 @@ namespace cxr::cpu {
 // relu: y = max(y, 0), applied to each block of y while it is still in cache (the
 // fused conv + ReLU of inference, where batch norm is folded into weight and bias).
 template <class T>
-void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s,
-                    bool relu = false);
+void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s, bool relu = false);
 
 // Overwrites dx [N, C_in, H, W], dweight [C_out, C_in/G, K, K] and dbias [C_out]; a
 // null output is skipped (then x is unused without dweight, weight without dx).
 template <class T>
-void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight,
-                     const Conv2dShape& s);
+void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight, const Conv2dShape& s);
 
 // The im2col + GEMM path for any shape (what the dispatcher uses outside the fast paths).
 template <class T>
-void conv2d_im2col_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s,
-                           bool relu = false);
+void conv2d_im2col_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s, bool relu = false);
 template <class T>
 void conv2d_im2col_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight,
                             const Conv2dShape& s);
 
 // dbias[c] = sum over n and pixels of dy[n, c, :], accumulated in double in a fixed
 // order (independent of the thread count); every path uses it.
-template <class T> void conv2d_bias_backward(T* dbias, const T* dy, const Conv2dShape& s);
+template <class T>
+void conv2d_bias_backward(T* dbias, const T* dy, const Conv2dShape& s);
 
 // The outputs o in [*lo, *hi) whose tap k reads inside the input: 0 <= o*stride - pad + k < n_in.
-inline void conv2d_valid_range(std::int64_t n_out, std::int64_t n_in, std::int64_t stride,
-                               std::int64_t pad, std::int64_t k, std::int64_t* lo, std::int64_t* hi) {
+inline void conv2d_valid_range(std::int64_t n_out, std::int64_t n_in, std::int64_t stride, std::int64_t pad,
+                               std::int64_t k, std::int64_t* lo, std::int64_t* hi) {
   const std::int64_t first = pad - k, last = n_in - 1 + pad - k;  // o*stride in [first, last]
   *lo = first <= 0 ? 0 : (first + stride - 1) / stride;
   *hi = last < 0 ? 0 : last / stride + 1;
@@ -62,7 +60,7 @@ inline void conv2d_valid_range(std::int64_t n_out, std::int64_t n_in, std::int64
 template <class T>
 void conv2d_forward_reference(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s);
 template <class T>
-void conv2d_backward_reference(T* dx, T* dweight, T* dbias, const T* dy, const T* x,
-                               const T* weight, const Conv2dShape& s);
+void conv2d_backward_reference(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight,
+                               const Conv2dShape& s);
 
 }  // namespace cxr::cpu

@@ -31,8 +31,8 @@ void conv2d_forward_reference(T* y, const T* x, const T* weight, const T* bias, 
 }
 
 template <class T>
-void conv2d_backward_reference(T* dx, T* dweight, T* dbias, const T* dy, const T* x,
-                               const T* weight, const Conv2dShape& s) {
+void conv2d_backward_reference(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight,
+                               const Conv2dShape& s) {
   const std::int64_t cin_g = s.C_in / s.groups, cout_g = s.C_out / s.groups;
   std::vector<double> gx(static_cast<std::size_t>(s.N * s.C_in * s.H * s.W), 0.0);
   std::vector<double> gw(static_cast<std::size_t>(s.C_out * cin_g * s.K * s.K), 0.0);
@@ -57,15 +57,17 @@ void conv2d_backward_reference(T* dx, T* dweight, T* dbias, const T* dy, const T
               }
         }
     }
-  if (dx) for (std::size_t i = 0; i < gx.size(); ++i) dx[i] = static_cast<T>(gx[i]);
-  if (dweight) for (std::size_t i = 0; i < gw.size(); ++i) dweight[i] = static_cast<T>(gw[i]);
-  if (dbias) for (std::size_t i = 0; i < gb.size(); ++i) dbias[i] = static_cast<T>(gb[i]);
+  if (dx)
+    for (std::size_t i = 0; i < gx.size(); ++i) dx[i] = static_cast<T>(gx[i]);
+  if (dweight)
+    for (std::size_t i = 0; i < gw.size(); ++i) dweight[i] = static_cast<T>(gw[i]);
+  if (dbias)
+    for (std::size_t i = 0; i < gb.size(); ++i) dbias[i] = static_cast<T>(gb[i]);
 }
 
-#define CXR_INSTANTIATE(T)                                                                        \
+#define CXR_INSTANTIATE(T)                                                                         \
   template void conv2d_forward_reference<T>(T*, const T*, const T*, const T*, const Conv2dShape&); \
-  template void conv2d_backward_reference<T>(T*, T*, T*, const T*, const T*, const T*,            \
-                                             const Conv2dShape&);
+  template void conv2d_backward_reference<T>(T*, T*, T*, const T*, const T*, const T*, const Conv2dShape&);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)
 #undef CXR_INSTANTIATE

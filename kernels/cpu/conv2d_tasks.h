@@ -40,7 +40,8 @@ inline ColumnTasks column_tasks(std::int64_t images, std::int64_t cols, std::int
 
 // This thread's scratch buffer (im2col columns), grown to at least n elements and
 // kept across calls; one user at a time per thread.
-template <class T> T* thread_scratch(std::int64_t n) {
+template <class T>
+T* thread_scratch(std::int64_t n) {
   thread_local std::vector<T> buffer;
   if (static_cast<std::int64_t>(buffer.size()) < n) buffer.resize(static_cast<std::size_t>(n));
   return buffer.data();

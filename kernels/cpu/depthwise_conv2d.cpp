@@ -20,14 +20,19 @@ using i64 = std::int64_t;
 
 // Calls fn.template operator()<S>() with the stride as a constant for 1 and 2 (so
 // the strided loads vectorise) and S = 0, "use the runtime stride", otherwise.
-template <class Fn> void with_stride(i64 stride, Fn&& fn) {
-  if (stride == 1) fn.template operator()<1>();
-  else if (stride == 2) fn.template operator()<2>();
-  else fn.template operator()<0>();
+template <class Fn>
+void with_stride(i64 stride, Fn&& fn) {
+  if (stride == 1)
+    fn.template operator()<1>();
+  else if (stride == 2)
+    fn.template operator()<2>();
+  else
+    fn.template operator()<0>();
 }
 
 // dst [(h + 2 pad) x (w + 2 pad)] = src [h x w] with a ring of `pad` zeros.
-template <class T> void pad_plane(T* dst, const T* src, i64 h, i64 w, i64 pad) {
+template <class T>
+void pad_plane(T* dst, const T* src, i64 h, i64 w, i64 pad) {
   const i64 pw = w + 2 * pad;
   std::fill(dst, dst + pad * pw, T(0));
   for (i64 r = 0; r < h; ++r) {
@@ -42,8 +47,7 @@ template <class T> void pad_plane(T* dst, const T* src, i64 h, i64 w, i64 pad) {
 // out [out_h x out_w] = b + sum_{kh, kw} w[3 kh + kw] * in[oh*s + kh, ow*s + kw], with
 // `in` a padded plane of row stride in_w; then max(out, 0) when relu.
 template <class T, int S>
-void filter_plane(T* out, i64 out_h, i64 out_w, const T* in, i64 in_w, i64 stride, const T* w, T b,
-                  bool relu) {
+void filter_plane(T* out, i64 out_h, i64 out_w, const T* in, i64 in_w, i64 stride, const T* w, T b, bool relu) {
   const i64 s = S > 0 ? S : stride;
   for (i64 oh = 0; oh < out_h; ++oh) {
     const T* r0 = in + oh * s * in_w;
@@ -53,9 +57,8 @@ void filter_plane(T* out, i64 out_h, i64 out_w, const T* in, i64 in_w, i64 strid
 #pragma omp simd
     for (i64 ow = 0; ow < out_w; ++ow) {
       const i64 c = ow * s;
-      const T v = b + w[0] * r0[c] + w[1] * r0[c + 1] + w[2] * r0[c + 2]
-                    + w[3] * r1[c] + w[4] * r1[c + 1] + w[5] * r1[c + 2]
-                    + w[6] * r2[c] + w[7] * r2[c + 1] + w[8] * r2[c + 2];
+      const T v = b + w[0] * r0[c] + w[1] * r0[c + 1] + w[2] * r0[c + 2] + w[3] * r1[c] + w[4] * r1[c + 1] +
+                  w[5] * r1[c + 2] + w[6] * r2[c] + w[7] * r2[c + 1] + w[8] * r2[c + 2];
       o[ow] = relu && !(v > T(0)) ? T(0) : v;
     }
   }
@@ -65,8 +68,7 @@ void filter_plane(T* out, i64 out_h, i64 out_w, const T* in, i64 in_w, i64 strid
 // taps k = 3 kh + kw (in padded, row stride in_w): per-column accumulators [9 x out_w],
 // so the row loop is plain vector FMAs with no per-row horizontal sums.
 template <class T, int S>
-void accumulate_weight_grad(T* acc, const T* dout, i64 out_h, i64 out_w, const T* in, i64 in_w,
-                            i64 stride) {
+void accumulate_weight_grad(T* acc, const T* dout, i64 out_h, i64 out_w, const T* in, i64 in_w, i64 stride) {
   const i64 s = S > 0 ? S : stride;
   T* a0 = acc;
   T* a1 = a0 + out_w;
@@ -86,9 +88,15 @@ void accumulate_weight_grad(T* acc, const T* dout, i64 out_h, i64 out_w, const T
     for (i64 ow = 0; ow < out_w; ++ow) {
       const i64 c = ow * s;
       const T g = d[ow];
-      a0[ow] += g * r0[c]; a1[ow] += g * r0[c + 1]; a2[ow] += g * r0[c + 2];
-      a3[ow] += g * r1[c]; a4[ow] += g * r1[c + 1]; a5[ow] += g * r1[c + 2];
-      a6[ow] += g * r2[c]; a7[ow] += g * r2[c + 1]; a8[ow] += g * r2[c + 2];
+      a0[ow] += g * r0[c];
+      a1[ow] += g * r0[c + 1];
+      a2[ow] += g * r0[c + 2];
+      a3[ow] += g * r1[c];
+      a4[ow] += g * r1[c + 1];
+      a5[ow] += g * r1[c + 2];
+      a6[ow] += g * r2[c];
+      a7[ow] += g * r2[c + 1];
+      a8[ow] += g * r2[c + 2];
     }
   }
 }
@@ -143,8 +151,7 @@ void input_grad_scatter(T* dx, const T* dy, const T* w, const Conv2dShape& s, T*
 }  // namespace
 
 template <class T>
-void depthwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s,
-                              bool relu) {
+void depthwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s, bool relu) {
   const i64 p = s.padding, pw = s.W + 2 * p;
   with_stride(s.stride, [&]<int S>() {
     parallel_for(0, s.N * s.C_in, 1, [&](i64 q0, i64 q1) {
@@ -152,16 +159,16 @@ void depthwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, 
       for (i64 q = q0; q < q1; ++q) {  // plane q = (n, c)
         const i64 c = q % s.C_in;
         pad_plane(padded.data(), x + q * s.H * s.W, s.H, s.W, p);
-        filter_plane<T, S>(y + q * s.H_out * s.W_out, s.H_out, s.W_out, padded.data(), pw, s.stride,
-                           weight + c * 9, bias ? bias[c] : T(0), relu);
+        filter_plane<T, S>(y + q * s.H_out * s.W_out, s.H_out, s.W_out, padded.data(), pw, s.stride, weight + c * 9,
+                           bias ? bias[c] : T(0), relu);
       }
     });
   });
 }
 
 template <class T>
-void depthwise_conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x,
-                               const T* weight, const Conv2dShape& s) {
+void depthwise_conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight,
+                               const Conv2dShape& s) {
   if (dbias) conv2d_bias_backward(dbias, dy, s);
   if (!dx && !dweight) return;
   const i64 p = s.padding, pw = s.W + 2 * p;
@@ -172,7 +179,7 @@ void depthwise_conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T
     parallel_for(0, s.C_in, 1, [&](i64 c0, i64 c1) {
       std::vector<T> x_padded(static_cast<std::size_t>(dweight ? (s.H + 2 * p) * pw : 0));
       std::vector<T> acc(static_cast<std::size_t>(dweight ? 9 * s.W_out : 0));
-      std::vector<T> work(static_cast<std::size_t>(!dx ? 0
+      std::vector<T> work(static_cast<std::size_t>(!dx            ? 0
                                                    : dx_by_filter ? (s.H_out + 2 * fp) * fw
                                                    : S == 2       ? 3 * (s.W_out + 2)
                                                                   : (s.H + 2 * p) * pw));
@@ -211,11 +218,9 @@ void depthwise_conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T
   });
 }
 
-#define CXR_INSTANTIATE(T)                                                                         \
-  template void depthwise_conv2d_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&, \
-                                            bool);                                               \
-  template void depthwise_conv2d_backward<T>(T*, T*, T*, const T*, const T*, const T*,            \
-                                             const Conv2dShape&);
+#define CXR_INSTANTIATE(T)                                                                               \
+  template void depthwise_conv2d_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&, bool); \
+  template void depthwise_conv2d_backward<T>(T*, T*, T*, const T*, const T*, const T*, const Conv2dShape&);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)
 #undef CXR_INSTANTIATE

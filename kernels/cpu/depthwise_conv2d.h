@@ -24,7 +24,7 @@ void depthwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, 
 
 // Same contract as conv2d_backward.
 template <class T>
-void depthwise_conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x,
-                               const T* weight, const Conv2dShape& s);
+void depthwise_conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight,
+                               const Conv2dShape& s);
 
 }  // namespace cxr::cpu

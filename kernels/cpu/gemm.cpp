@@ -43,11 +43,14 @@ using i64 = std::int64_t;
 
 // Register tile (MR x NR) and cache blocks (MC x KC of A in L2, KC x NC of B in
 // L2/L3). MC is a multiple of MR, NC of NR.
-template <class T> struct Blocking;
-template <> struct Blocking<float> {
+template <class T>
+struct Blocking;
+template <>
+struct Blocking<float> {
   static constexpr i64 MR = 6, NR = 16, MC = 144, KC = 256, NC = 2048;
 };
-template <> struct Blocking<double> {
+template <>
+struct Blocking<double> {
   static constexpr i64 MR = 6, NR = 8, MC = 96, KC = 256, NC = 1024;
 };
 
@@ -102,8 +105,7 @@ void pack_transposed<float>(float* dst, i64 ldd, const float* src, i64 lds, i64 
     const i64 lanes = std::min<i64>(8, width - g);
     for (i64 k = 0; k < k8; k += 8) {
       __m256 r[8];
-      for (i64 i = 0; i < 8; ++i)
-        r[i] = g + i < rows ? _mm256_loadu_ps(src + (g + i) * lds + k) : _mm256_setzero_ps();
+      for (i64 i = 0; i < 8; ++i) r[i] = g + i < rows ? _mm256_loadu_ps(src + (g + i) * lds + k) : _mm256_setzero_ps();
       transpose8x8(r);
       for (i64 i = 0; i < 8; ++i) store_lanes(dst + (k + i) * ldd + g, r[i], lanes);
     }
@@ -128,7 +130,7 @@ void pack_a(T* dst, bool trans_a, const T* A, i64 lda, i64 i0, i64 mc, i64 p0, i
         for (i64 r = 0; r < m; ++r) d[r] = s[r];
         for (i64 r = m; r < MR; ++r) d[r] = T(0);
       }
-    } else {        // op(A)[i][k] = A[i][k]: MR rows, each contiguous in k
+    } else {  // op(A)[i][k] = A[i][k]: MR rows, each contiguous in k
       pack_transposed(dst, MR, A + (i0 + ir) * lda + p0, lda, m, MR, kc);
     }
     dst += kc * MR;
@@ -161,7 +163,8 @@ void pack_b(T* dst, bool trans_b, const T* B, i64 ldb, i64 p0, i64 kc, i64 j0, i
 }
 
 // One element through the epilogue: + bias, then ReLU.
-template <class T> T finish(T v, const T* bias, i64 r, bool relu) {
+template <class T>
+T finish(T v, const T* bias, i64 r, bool relu) {
   if (bias) v += bias[r];
   return relu && !(v > T(0)) ? T(0) : v;
 }
@@ -170,8 +173,7 @@ template <class T> T finish(T v, const T* bias, i64 r, bool relu) {
 // epilogue (bias: the tile's MR row biases, or null); C is not read when beta == 0.
 // a and b are packed panels.
 template <class T, i64 MR, i64 NR>
-void micro_kernel_generic(i64 kc, const T* a, const T* b, T* C, i64 ldc, T alpha, T beta,
-                          const T* bias, bool relu) {
+void micro_kernel_generic(i64 kc, const T* a, const T* b, T* C, i64 ldc, T alpha, T beta, const T* bias, bool relu) {
   T acc[MR][NR] = {};
   for (i64 k = 0; k < kc; ++k) {
     for (i64 r = 0; r < MR; ++r) {
@@ -181,13 +183,12 @@ void micro_kernel_generic(i64 kc, const T* a, const T* b, T* C, i64 ldc, T alpha
   }
   for (i64 r = 0; r < MR; ++r)
     for (i64 c = 0; c < NR; ++c)
-      C[r * ldc + c] = finish(beta == T(0) ? alpha * acc[r][c] : std::fma(beta, C[r * ldc + c], alpha * acc[r][c]),
-                              bias, r, relu);
+      C[r * ldc + c] =
+          finish(beta == T(0) ? alpha * acc[r][c] : std::fma(beta, C[r * ldc + c], alpha * acc[r][c]), bias, r, relu);
 }
 
 template <class T>
-void micro_kernel(i64 kc, const T* a, const T* b, T* C, i64 ldc, T alpha, T beta, const T* bias,
-                  bool relu) {
+void micro_kernel(i64 kc, const T* a, const T* b, T* C, i64 ldc, T alpha, T beta, const T* bias, bool relu) {
   micro_kernel_generic<T, Blocking<T>::MR, Blocking<T>::NR>(kc, a, b, C, ldc, alpha, beta, bias, relu);
 }
 
@@ -196,8 +197,8 @@ void micro_kernel(i64 kc, const T* a, const T* b, T* C, i64 ldc, T alpha, T beta
 // Not inlined: inside the packing loops GCC runs short of ymm registers and folds
 // the B loads into the FMAs, 12 loads per k instead of 2.
 template <>
-[[gnu::noinline]] void micro_kernel<float>(i64 kc, const float* a, const float* b, float* C, i64 ldc,
-                                           float alpha, float beta, const float* bias, bool relu) {
+[[gnu::noinline]] void micro_kernel<float>(i64 kc, const float* a, const float* b, float* C, i64 ldc, float alpha,
+                                           float beta, const float* bias, bool relu) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -207,12 +208,24 @@ template <>
   for (i64 k = 0; k < kc; ++k) {
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
     __m256 ar;
-    ar = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(ar, b0, c00); c01 = _mm256_fmadd_ps(ar, b1, c01);
-    ar = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(ar, b0, c10); c11 = _mm256_fmadd_ps(ar, b1, c11);
-    ar = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(ar, b0, c20); c21 = _mm256_fmadd_ps(ar, b1, c21);
-    ar = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(ar, b0, c30); c31 = _mm256_fmadd_ps(ar, b1, c31);
-    ar = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(ar, b0, c40); c41 = _mm256_fmadd_ps(ar, b1, c41);
-    ar = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(ar, b0, c50); c51 = _mm256_fmadd_ps(ar, b1, c51);
+    ar = _mm256_broadcast_ss(a + 0);
+    c00 = _mm256_fmadd_ps(ar, b0, c00);
+    c01 = _mm256_fmadd_ps(ar, b1, c01);
+    ar = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(ar, b0, c10);
+    c11 = _mm256_fmadd_ps(ar, b1, c11);
+    ar = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(ar, b0, c20);
+    c21 = _mm256_fmadd_ps(ar, b1, c21);
+    ar = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(ar, b0, c30);
+    c31 = _mm256_fmadd_ps(ar, b1, c31);
+    ar = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(ar, b0, c40);
+    c41 = _mm256_fmadd_ps(ar, b1, c41);
+    ar = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(ar, b0, c50);
+    c51 = _mm256_fmadd_ps(ar, b1, c51);
     a += 6;
     b += 16;
   }
@@ -226,12 +239,18 @@ template <>
     if (relu) v = _mm256_max_ps(v, zero);  // NaN -> 0, as relu_forward
     _mm256_storeu_ps(c, v);
   };
-  store(C + 0 * ldc, c00, 0); store(C + 0 * ldc + 8, c01, 0);
-  store(C + 1 * ldc, c10, 1); store(C + 1 * ldc + 8, c11, 1);
-  store(C + 2 * ldc, c20, 2); store(C + 2 * ldc + 8, c21, 2);
-  store(C + 3 * ldc, c30, 3); store(C + 3 * ldc + 8, c31, 3);
-  store(C + 4 * ldc, c40, 4); store(C + 4 * ldc + 8, c41, 4);
-  store(C + 5 * ldc, c50, 5); store(C + 5 * ldc + 8, c51, 5);
+  store(C + 0 * ldc, c00, 0);
+  store(C + 0 * ldc + 8, c01, 0);
+  store(C + 1 * ldc, c10, 1);
+  store(C + 1 * ldc + 8, c11, 1);
+  store(C + 2 * ldc, c20, 2);
+  store(C + 2 * ldc + 8, c21, 2);
+  store(C + 3 * ldc, c30, 3);
+  store(C + 3 * ldc + 8, c31, 3);
+  store(C + 4 * ldc, c40, 4);
+  store(C + 4 * ldc + 8, c41, 4);
+  store(C + 5 * ldc, c50, 5);
+  store(C + 5 * ldc + 8, c51, 5);
 }
 
 // AVX-512 (chosen at run time where the CPU has it): a 12 x 16 tile, one zmm per row,
@@ -242,9 +261,9 @@ struct Avx512Blocking {
   static constexpr i64 MR = 12, NR = 16, MC = 144, KC = 256, NC = 2048;
 };
 
-[[gnu::noinline, gnu::target("avx512f")]] void micro_kernel_avx512(i64 kc, const float* a, const float* b,
-                                                                  float* C, i64 ldc, float alpha, float beta,
-                                                                  const float* bias, bool relu) {
+[[gnu::noinline, gnu::target("avx512f")]] void micro_kernel_avx512(i64 kc, const float* a, const float* b, float* C,
+                                                                   i64 ldc, float alpha, float beta, const float* bias,
+                                                                   bool relu) {
   __m512 c[12];
 #pragma GCC unroll 12
   for (int r = 0; r < 12; ++r) c[r] = _mm512_setzero_ps();
@@ -282,10 +301,12 @@ bool cpu_has_avx512() {
 #endif
 
 // The packing buffers of this thread, grown once to the block sizes.
-template <class T> struct PackBuffers {
+template <class T>
+struct PackBuffers {
   std::vector<T> a, b;
 };
-template <class T> PackBuffers<T>& pack_buffers() {
+template <class T>
+PackBuffers<T>& pack_buffers() {
   thread_local PackBuffers<T> buffers;
   return buffers;
 }
@@ -293,12 +314,11 @@ template <class T> PackBuffers<T>& pack_buffers() {
 // C[mc x nc] (+)= alpha * packed A block * packed B block, tile by tile, then the
 // epilogue (bias: the block's mc row biases, or null).
 template <class T>
-using MicroKernel = void (*)(i64 kc, const T* a, const T* b, T* C, i64 ldc, T alpha, T beta, const T* bias,
-                             bool relu);
+using MicroKernel = void (*)(i64 kc, const T* a, const T* b, T* C, i64 ldc, T alpha, T beta, const T* bias, bool relu);
 
 template <class T, class Bk, MicroKernel<T> kernel>
-void macro_kernel(i64 mc, i64 nc, i64 kc, T alpha, const T* pa, const T* pb, T beta, T* C, i64 ldc,
-                  const T* bias, bool relu) {
+void macro_kernel(i64 mc, i64 nc, i64 kc, T alpha, const T* pa, const T* pb, T beta, T* C, i64 ldc, const T* bias,
+                  bool relu) {
   constexpr i64 MR = Bk::MR, NR = Bk::NR;
   alignas(64) T edge[MR * NR];
   for (i64 jr = 0; jr < nc; jr += NR) {
@@ -323,7 +343,8 @@ void macro_kernel(i64 mc, i64 nc, i64 kc, T alpha, const T* pa, const T* pb, T b
 }
 
 // C = beta * C (beta == 0 writes zeros without reading C), then the epilogue.
-template <class T> void scale_c(i64 M, i64 N, T beta, T* C, i64 ldc, const GemmEpilogue<T>& e) {
+template <class T>
+void scale_c(i64 M, i64 N, T beta, T* C, i64 ldc, const GemmEpilogue<T>& e) {
   for (i64 i = 0; i < M; ++i)
     for (i64 j = 0; j < N; ++j)
       C[i * ldc + j] = finish(beta == T(0) ? T(0) : beta * C[i * ldc + j], e.row_bias, i, e.relu);
@@ -331,8 +352,8 @@ template <class T> void scale_c(i64 M, i64 N, T beta, T* C, i64 ldc, const GemmE
 
 // The five loops around one micro-kernel and its blocking (see the file comment).
 template <class T, class Bk, MicroKernel<T> kernel>
-void gemm_blocked(bool trans_a, bool trans_b, i64 M, i64 N, i64 K, T alpha, const T* A, i64 lda,
-                  const T* B, i64 ldb, T beta, T* C, i64 ldc, const GemmEpilogue<T>& epilogue) {
+void gemm_blocked(bool trans_a, bool trans_b, i64 M, i64 N, i64 K, T alpha, const T* A, i64 lda, const T* B, i64 ldb,
+                  T beta, T* C, i64 ldc, const GemmEpilogue<T>& epilogue) {
   PackBuffers<T>& buf = pack_buffers<T>();
   const i64 kc_max = std::min(K, Bk::KC);
   const i64 mc_max = std::min((M + Bk::MR - 1) / Bk::MR * Bk::MR, Bk::MC);
@@ -351,8 +372,8 @@ void gemm_blocked(bool trans_a, bool trans_b, i64 M, i64 N, i64 K, T alpha, cons
         const i64 mc = std::min(Bk::MC, M - ic);
         pack_a<T, Bk::MR>(buf.a.data(), trans_a, A, lda, ic, mc, pc, kc);
         macro_kernel<T, Bk, kernel>(mc, nc, kc, alpha, buf.a.data(), buf.b.data(), beta_block, C + ic * ldc + jc, ldc,
-                        last_block && epilogue.row_bias ? epilogue.row_bias + ic : nullptr,
-                        last_block && epilogue.relu);
+                                    last_block && epilogue.row_bias ? epilogue.row_bias + ic : nullptr,
+                                    last_block && epilogue.relu);
       }
     }
   }
@@ -380,8 +401,8 @@ void set_gemm_isa(GemmIsa isa) {
 }
 
 template <class T>
-void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, T alpha,
-          const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc,
+void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, T alpha, const T* A,
+          std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc,
           const GemmEpilogue<T>& epilogue) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == T(0)) {
@@ -391,20 +412,19 @@ void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64
 #ifdef CXR_GEMM_AVX2
   if constexpr (std::is_same_v<T, float>) {
     if (gemm_isa() == GemmIsa::Avx512) {
-      gemm_blocked<float, Avx512Blocking, micro_kernel_avx512>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb,
-                                                               beta, C, ldc, epilogue);
+      gemm_blocked<float, Avx512Blocking, micro_kernel_avx512>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta,
+                                                               C, ldc, epilogue);
       return;
     }
   }
 #endif
   gemm_blocked<T, Blocking<T>, micro_kernel<T>>(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
-                                                 epilogue);
+                                                epilogue);
 }
 
 template <class T>
-void gemm_parallel(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K,
-                   T alpha, const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta,
-                   T* C, std::int64_t ldc) {
+void gemm_parallel(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, T alpha, const T* A,
+                   std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
   using Bk = Blocking<T>;
   // Below ~1 MFLOP waking the pool costs more than it saves.
   constexpr double kMinParallelFlops = 1 << 20;
@@ -430,9 +450,8 @@ void gemm_parallel(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, s
 }
 
 template <class T>
-void gemm_reference(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K,
-                    T alpha, const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta,
-                    T* C, std::int64_t ldc) {
+void gemm_reference(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, T alpha, const T* A,
+                    std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc) {
   for (std::int64_t i = 0; i < M; ++i) {
     for (std::int64_t j = 0; j < N; ++j) {
       double acc = 0;
@@ -447,16 +466,13 @@ void gemm_reference(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, 
   }
 }
 
-#define CXR_INSTANTIATE(T)                                                                      \
-  template void gemm<T>(bool, bool, std::int64_t, std::int64_t, std::int64_t, T, const T*,      \
-                        std::int64_t, const T*, std::int64_t, T, T*, std::int64_t,              \
-                        const GemmEpilogue<T>&);                                                \
-  template void gemm_parallel<T>(bool, bool, std::int64_t, std::int64_t, std::int64_t, T,       \
-                                 const T*, std::int64_t, const T*, std::int64_t, T, T*,         \
-                                 std::int64_t);                                                 \
-  template void gemm_reference<T>(bool, bool, std::int64_t, std::int64_t, std::int64_t, T,      \
-                                  const T*, std::int64_t, const T*, std::int64_t, T, T*,        \
-                                  std::int64_t);
+#define CXR_INSTANTIATE(T)                                                                                         \
+  template void gemm<T>(bool, bool, std::int64_t, std::int64_t, std::int64_t, T, const T*, std::int64_t, const T*, \
+                        std::int64_t, T, T*, std::int64_t, const GemmEpilogue<T>&);                                \
+  template void gemm_parallel<T>(bool, bool, std::int64_t, std::int64_t, std::int64_t, T, const T*, std::int64_t,  \
+                                 const T*, std::int64_t, T, T*, std::int64_t);                                     \
+  template void gemm_reference<T>(bool, bool, std::int64_t, std::int64_t, std::int64_t, T, const T*, std::int64_t, \
+                                  const T*, std::int64_t, T, T*, std::int64_t);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)
 #undef CXR_INSTANTIATE

@@ -24,19 +24,17 @@ GemmIsa gemm_isa();
 void set_gemm_isa(GemmIsa isa);
 
 template <class T>
-void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, T alpha,
-          const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc,
+void gemm(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, T alpha, const T* A,
+          std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc,
           const GemmEpilogue<T>& epilogue = {});
 
 template <class T>
-void gemm_parallel(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K,
-                   T alpha, const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta,
-                   T* C, std::int64_t ldc);
+void gemm_parallel(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, T alpha, const T* A,
+                   std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc);
 
 // The textbook triple loop (double accumulation); the reference the fast GEMM is tested against.
 template <class T>
-void gemm_reference(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K,
-                    T alpha, const T* A, std::int64_t lda, const T* B, std::int64_t ldb, T beta,
-                    T* C, std::int64_t ldc);
+void gemm_reference(bool trans_a, bool trans_b, std::int64_t M, std::int64_t N, std::int64_t K, T alpha, const T* A,
+                    std::int64_t lda, const T* B, std::int64_t ldb, T beta, T* C, std::int64_t ldc);
 
 }  // namespace cxr::cpu

@@ -83,9 +83,17 @@ std::size_t rounded(std::size_t nbytes) {
 
 }  // namespace
 
-void* host_allocate(std::size_t bytes) { return cache().allocate(rounded(bytes)); }
-void host_deallocate(void* p, std::size_t bytes) { cache().deallocate(p, rounded(bytes)); }
-std::size_t host_cached_bytes() { return cache().held(); }
-void host_release_cache() { cache().release(); }
+void* host_allocate(std::size_t bytes) {
+  return cache().allocate(rounded(bytes));
+}
+void host_deallocate(void* p, std::size_t bytes) {
+  cache().deallocate(p, rounded(bytes));
+}
+std::size_t host_cached_bytes() {
+  return cache().held();
+}
+void host_release_cache() {
+  cache().release();
+}
 
 }  // namespace cxr::cpu

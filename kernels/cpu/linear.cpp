@@ -9,8 +9,8 @@
 namespace cxr::cpu {
 
 template <class T>
-void linear_forward(T* y, const T* x, const T* weight, const T* bias, std::int64_t N,
-                    std::int64_t in, std::int64_t out) {
+void linear_forward(T* y, const T* x, const T* weight, const T* bias, std::int64_t N, std::int64_t in,
+                    std::int64_t out) {
   if (bias)
     for (std::int64_t i = 0; i < N; ++i) std::copy(bias, bias + out, y + i * out);
   // y (+)= x W^T
@@ -18,8 +18,8 @@ void linear_forward(T* y, const T* x, const T* weight, const T* bias, std::int64
 }
 
 template <class T>
-void linear_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight,
-                     std::int64_t N, std::int64_t in, std::int64_t out) {
+void linear_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight, std::int64_t N,
+                     std::int64_t in, std::int64_t out) {
   if (dx) gemm_parallel<T>(false, false, N, in, out, T(1), dy, out, weight, in, T(0), dx, in);
   if (dweight) gemm_parallel<T>(true, false, out, in, N, T(1), dy, out, x, in, T(0), dweight, in);
   if (dbias) {
@@ -30,11 +30,9 @@ void linear_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const
   }
 }
 
-#define CXR_INSTANTIATE(T)                                                                    \
-  template void linear_forward<T>(T*, const T*, const T*, const T*, std::int64_t,             \
-                                  std::int64_t, std::int64_t);                                \
-  template void linear_backward<T>(T*, T*, T*, const T*, const T*, const T*, std::int64_t,    \
-                                   std::int64_t, std::int64_t);
+#define CXR_INSTANTIATE(T)                                                                                     \
+  template void linear_forward<T>(T*, const T*, const T*, const T*, std::int64_t, std::int64_t, std::int64_t); \
+  template void linear_backward<T>(T*, T*, T*, const T*, const T*, const T*, std::int64_t, std::int64_t, std::int64_t);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)
 #undef CXR_INSTANTIATE

@@ -13,12 +13,12 @@ namespace cxr::cpu {
 
 // bias may be null.
 template <class T>
-void linear_forward(T* y, const T* x, const T* weight, const T* bias, std::int64_t N,
-                    std::int64_t in, std::int64_t out);
+void linear_forward(T* y, const T* x, const T* weight, const T* bias, std::int64_t N, std::int64_t in,
+                    std::int64_t out);
 
 // Overwrites dx, dweight, dbias; a null output is skipped.
 template <class T>
-void linear_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight,
-                     std::int64_t N, std::int64_t in, std::int64_t out);
+void linear_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight, std::int64_t N,
+                     std::int64_t in, std::int64_t out);
 
 }  // namespace cxr::cpu

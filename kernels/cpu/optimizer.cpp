@@ -50,7 +50,8 @@ void sgd_update(T* param, T* buf, const T* grad, const SGDStep& s, std::int64_t 
   });
 }
 
-template <class T> double sum_of_squares(const T* x, std::int64_t n) {
+template <class T>
+double sum_of_squares(const T* x, std::int64_t n) {
   constexpr std::int64_t kBlock = 1 << 14;  // fixed blocks: same sum for any thread count
   const std::int64_t blocks = (n + kBlock - 1) / kBlock;
   std::vector<double> partial(static_cast<std::size_t>(blocks));
@@ -67,9 +68,9 @@ template <class T> double sum_of_squares(const T* x, std::int64_t n) {
   return total;
 }
 
-#define CXR_INSTANTIATE(T)                                                                    \
-  template void adamw_update<T>(T*, T*, T*, const T*, const AdamWStep&, std::int64_t);        \
-  template void sgd_update<T>(T*, T*, const T*, const SGDStep&, std::int64_t);                \
+#define CXR_INSTANTIATE(T)                                                             \
+  template void adamw_update<T>(T*, T*, T*, const T*, const AdamWStep&, std::int64_t); \
+  template void sgd_update<T>(T*, T*, const T*, const SGDStep&, std::int64_t);         \
   template double sum_of_squares<T>(const T*, std::int64_t);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)

@@ -16,6 +16,7 @@ template <class T>
 void sgd_update(T* param, T* momentum_buffer, const T* grad, const SGDStep& s, std::int64_t n);
 
 // sum_i x_i^2 in double, in a fixed order.
-template <class T> double sum_of_squares(const T* x, std::int64_t n);
+template <class T>
+double sum_of_squares(const T* x, std::int64_t n);
 
 }  // namespace cxr::cpu

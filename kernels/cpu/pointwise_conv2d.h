@@ -20,7 +20,7 @@ void pointwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, 
 
 // Same contract as conv2d_backward.
 template <class T>
-void pointwise_conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x,
-                               const T* weight, const Conv2dShape& s);
+void pointwise_conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight,
+                               const Conv2dShape& s);
 
 }  // namespace cxr::cpu

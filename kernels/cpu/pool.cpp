@@ -12,7 +12,9 @@ namespace {
 
 constexpr std::int64_t kGrain = 1 << 15;  // elements per task: ~128 KiB of float32
 
-std::int64_t grain_for(std::int64_t per_map) { return (kGrain + per_map - 1) / per_map; }
+std::int64_t grain_for(std::int64_t per_map) {
+  return (kGrain + per_map - 1) / per_map;
+}
 
 // The part of a pooling window [start, start + k) that lies inside [0, size).
 struct Span {
@@ -64,7 +66,8 @@ void max_pool2d_backward(T* dx, const T* dout, const std::int32_t* argmax, const
   });
 }
 
-template <class T> void avg_pool2d_forward(T* out, const T* x, const Pool2dShape& s) {
+template <class T>
+void avg_pool2d_forward(T* out, const T* x, const Pool2dShape& s) {
   const std::int64_t in_map = s.H * s.W, out_map = s.out_h * s.out_w;
   const T inv_area = T(1) / static_cast<T>(s.kernel * s.kernel);  // padding counts
   parallel_for(0, s.N * s.C, grain_for(in_map), [&](std::int64_t m0, std::int64_t m1) {
@@ -84,7 +87,8 @@ template <class T> void avg_pool2d_forward(T* out, const T* x, const Pool2dShape
   });
 }
 
-template <class T> void avg_pool2d_backward(T* dx, const T* dout, const Pool2dShape& s) {
+template <class T>
+void avg_pool2d_backward(T* dx, const T* dout, const Pool2dShape& s) {
   const std::int64_t in_map = s.H * s.W, out_map = s.out_h * s.out_w;
   const T inv_area = T(1) / static_cast<T>(s.kernel * s.kernel);
   parallel_for(0, s.N * s.C, grain_for(in_map), [&](std::int64_t m0, std::int64_t m1) {
@@ -127,12 +131,12 @@ void global_avg_pool2d_backward(T* dx, const T* dout, std::int64_t maps, std::in
   });
 }
 
-#define CXR_INSTANTIATE(T)                                                                        \
-  template void max_pool2d_forward<T>(T*, std::int32_t*, const T*, const Pool2dShape&);           \
-  template void max_pool2d_backward<T>(T*, const T*, const std::int32_t*, const Pool2dShape&);    \
-  template void avg_pool2d_forward<T>(T*, const T*, const Pool2dShape&);                          \
-  template void avg_pool2d_backward<T>(T*, const T*, const Pool2dShape&);                         \
-  template void global_avg_pool2d_forward<T>(T*, const T*, std::int64_t, std::int64_t);           \
+#define CXR_INSTANTIATE(T)                                                                     \
+  template void max_pool2d_forward<T>(T*, std::int32_t*, const T*, const Pool2dShape&);        \
+  template void max_pool2d_backward<T>(T*, const T*, const std::int32_t*, const Pool2dShape&); \
+  template void avg_pool2d_forward<T>(T*, const T*, const Pool2dShape&);                       \
+  template void avg_pool2d_backward<T>(T*, const T*, const Pool2dShape&);                      \
+  template void global_avg_pool2d_forward<T>(T*, const T*, std::int64_t, std::int64_t);        \
   template void global_avg_pool2d_backward<T>(T*, const T*, std::int64_t, std::int64_t);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)

@@ -23,8 +23,10 @@ void max_pool2d_forward(T* out, std::int32_t* argmax, const T* x, const Pool2dSh
 template <class T>
 void max_pool2d_backward(T* dx, const T* dout, const std::int32_t* argmax, const Pool2dShape& s);
 
-template <class T> void avg_pool2d_forward(T* out, const T* x, const Pool2dShape& s);
-template <class T> void avg_pool2d_backward(T* dx, const T* dout, const Pool2dShape& s);
+template <class T>
+void avg_pool2d_forward(T* out, const T* x, const Pool2dShape& s);
+template <class T>
+void avg_pool2d_backward(T* dx, const T* dout, const Pool2dShape& s);
 
 // out[m] = mean of the HW values of map m, for m in [0, maps); summed in double.
 template <class T>

@@ -12,12 +12,14 @@ namespace {
 constexpr std::int64_t kGrain = 1 << 15;  // output elements per task
 
 // Output j of a 1-D linear resize is w0 * in[i0] + w1 * in[i1].
-template <class T> struct Tap {
+template <class T>
+struct Tap {
   std::int64_t i0, i1;
   T w0, w1;
 };
 
-template <class T> std::vector<Tap<T>> linear_taps(std::int64_t in, std::int64_t out) {
+template <class T>
+std::vector<Tap<T>> linear_taps(std::int64_t in, std::int64_t out) {
   // As torch: the scale in T, the source coordinate in double, then rounded to T.
   const T scale = static_cast<T>(in) / static_cast<T>(out);
   std::vector<Tap<T>> taps(static_cast<std::size_t>(out));
@@ -34,8 +36,8 @@ template <class T> std::vector<Tap<T>> linear_taps(std::int64_t in, std::int64_t
 }  // namespace
 
 template <class T>
-void resize_bilinear_forward(T* out, const T* x, std::int64_t maps, std::int64_t H, std::int64_t W,
-                             std::int64_t OH, std::int64_t OW) {
+void resize_bilinear_forward(T* out, const T* x, std::int64_t maps, std::int64_t H, std::int64_t W, std::int64_t OH,
+                             std::int64_t OW) {
   const auto rows = linear_taps<T>(H, OH);
   const auto cols = linear_taps<T>(W, OW);
   parallel_for(0, maps, (kGrain + OH * OW - 1) / (OH * OW), [&](std::int64_t m0, std::int64_t m1) {
@@ -60,8 +62,8 @@ void resize_bilinear_forward(T* out, const T* x, std::int64_t maps, std::int64_t
 }
 
 template <class T>
-void resize_bilinear_backward(T* dx, const T* dout, std::int64_t maps, std::int64_t H,
-                              std::int64_t W, std::int64_t OH, std::int64_t OW) {
+void resize_bilinear_backward(T* dx, const T* dout, std::int64_t maps, std::int64_t H, std::int64_t W, std::int64_t OH,
+                              std::int64_t OW) {
   const auto rows = linear_taps<T>(H, OH);
   const auto cols = linear_taps<T>(W, OW);
   parallel_for(0, maps, (kGrain + OH * OW - 1) / (OH * OW), [&](std::int64_t m0, std::int64_t m1) {
@@ -90,11 +92,11 @@ void resize_bilinear_backward(T* dx, const T* dout, std::int64_t maps, std::int6
   });
 }
 
-#define CXR_INSTANTIATE(T)                                                                       \
-  template void resize_bilinear_forward<T>(T*, const T*, std::int64_t, std::int64_t,             \
-                                           std::int64_t, std::int64_t, std::int64_t);            \
-  template void resize_bilinear_backward<T>(T*, const T*, std::int64_t, std::int64_t,            \
-                                            std::int64_t, std::int64_t, std::int64_t);
+#define CXR_INSTANTIATE(T)                                                                                        \
+  template void resize_bilinear_forward<T>(T*, const T*, std::int64_t, std::int64_t, std::int64_t, std::int64_t,  \
+                                           std::int64_t);                                                         \
+  template void resize_bilinear_backward<T>(T*, const T*, std::int64_t, std::int64_t, std::int64_t, std::int64_t, \
+                                            std::int64_t);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)
 #undef CXR_INSTANTIATE

@@ -11,9 +11,12 @@ namespace {
 
 constexpr std::int64_t kGrain = 1 << 14;  // elements per task
 
-std::int64_t rows_per_task(std::int64_t C) { return (kGrain + C - 1) / C; }
+std::int64_t rows_per_task(std::int64_t C) {
+  return (kGrain + C - 1) / C;
+}
 
-template <class T> T row_max(const T* x, std::int64_t C) {
+template <class T>
+T row_max(const T* x, std::int64_t C) {
   T m = x[0];
   for (std::int64_t j = 1; j < C; ++j) m = x[j] > m ? x[j] : m;
   return m;
@@ -28,11 +31,14 @@ double total_weight(const int* labels, const T* weights, std::int64_t N) {
   return total;
 }
 
-bool admissible(std::uint32_t mask, std::int64_t c) { return (mask >> c) & 1u; }
+bool admissible(std::uint32_t mask, std::int64_t c) {
+  return (mask >> c) & 1u;
+}
 
 // log P = log sum_{c in S} exp(logp_c) with the largest term taken out, so the sum is
 // at least 1 however small P is. One class: max + log(1) = logp_c exactly.
-template <class T> T masked_log_sum_exp(const T* logp, std::uint32_t mask, std::int64_t C) {
+template <class T>
+T masked_log_sum_exp(const T* logp, std::uint32_t mask, std::int64_t C) {
   T max = -std::numeric_limits<T>::infinity();
   for (std::int64_t c = 0; c < C; ++c)
     if (admissible(mask, c)) max = logp[c] > max ? logp[c] : max;
@@ -43,7 +49,8 @@ template <class T> T masked_log_sum_exp(const T* logp, std::uint32_t mask, std::
 }
 
 // w_i = mean of w[c] over the set (1 without weights); one class: w[c] exactly.
-template <class T> double set_weight(const T* weights, std::uint32_t mask, std::int64_t C) {
+template <class T>
+double set_weight(const T* weights, std::uint32_t mask, std::int64_t C) {
   if (!weights) return 1.0;
   double sum = 0;
   int count = 0;
@@ -66,7 +73,8 @@ double total_set_weight(const std::uint32_t* masks, const T* weights, std::int64
 
 }  // namespace
 
-template <class T> void softmax_forward(T* out, const T* x, std::int64_t N, std::int64_t C) {
+template <class T>
+void softmax_forward(T* out, const T* x, std::int64_t N, std::int64_t C) {
   parallel_for(0, N, rows_per_task(C), [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t r = r0; r < r1; ++r) {
       const T* xr = x + r * C;
@@ -96,7 +104,8 @@ void softmax_backward(T* dx, const T* out, const T* dout, std::int64_t N, std::i
   });
 }
 
-template <class T> void log_softmax_forward(T* out, const T* x, std::int64_t N, std::int64_t C) {
+template <class T>
+void log_softmax_forward(T* out, const T* x, std::int64_t N, std::int64_t C) {
   parallel_for(0, N, rows_per_task(C), [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t r = r0; r < r1; ++r) {
       const T* xr = x + r * C;
@@ -123,8 +132,8 @@ void log_softmax_backward(T* dx, const T* out, const T* dout, std::int64_t N, st
 }
 
 template <class T>
-double cross_entropy_forward(T* logp, const T* logits, const int* labels, const T* weights,
-                             std::int64_t N, std::int64_t C) {
+double cross_entropy_forward(T* logp, const T* logits, const int* labels, const T* weights, std::int64_t N,
+                             std::int64_t C) {
   log_softmax_forward(logp, logits, N, C);
   double weighted_nll = 0;
   for (std::int64_t i = 0; i < N; ++i) {
@@ -135,8 +144,8 @@ double cross_entropy_forward(T* logp, const T* logits, const int* labels, const 
 }
 
 template <class T>
-void cross_entropy_backward(T* dlogits, const T* logp, const int* labels, const T* weights,
-                            double dloss, std::int64_t N, std::int64_t C) {
+void cross_entropy_backward(T* dlogits, const T* logp, const int* labels, const T* weights, double dloss,
+                            std::int64_t N, std::int64_t C) {
   const double scale = dloss / total_weight(labels, weights, N);
   parallel_for(0, N, rows_per_task(C), [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t i = r0; i < r1; ++i) {
@@ -149,8 +158,8 @@ void cross_entropy_backward(T* dlogits, const T* logp, const int* labels, const 
 }
 
 template <class T>
-double label_set_cross_entropy_forward(T* logp, const T* logits, const std::uint32_t* masks,
-                                       const T* weights, std::int64_t N, std::int64_t C) {
+double label_set_cross_entropy_forward(T* logp, const T* logits, const std::uint32_t* masks, const T* weights,
+                                       std::int64_t N, std::int64_t C) {
   log_softmax_forward(logp, logits, N, C);
   double weighted_nll = 0;
   for (std::int64_t i = 0; i < N; ++i) {
@@ -161,9 +170,8 @@ double label_set_cross_entropy_forward(T* logp, const T* logits, const std::uint
 }
 
 template <class T>
-void label_set_cross_entropy_backward(T* dlogits, const T* logp, const std::uint32_t* masks,
-                                      const T* weights, double dloss, std::int64_t N,
-                                      std::int64_t C) {
+void label_set_cross_entropy_backward(T* dlogits, const T* logp, const std::uint32_t* masks, const T* weights,
+                                      double dloss, std::int64_t N, std::int64_t C) {
   const double scale = dloss / total_set_weight(masks, weights, N, C);
   parallel_for(0, N, rows_per_task(C), [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t i = r0; i < r1; ++i) {
@@ -179,19 +187,17 @@ void label_set_cross_entropy_backward(T* dlogits, const T* logp, const std::uint
   });
 }
 
-#define CXR_INSTANTIATE(T)                                                                        \
-  template void softmax_forward<T>(T*, const T*, std::int64_t, std::int64_t);                     \
-  template void softmax_backward<T>(T*, const T*, const T*, std::int64_t, std::int64_t);          \
-  template void log_softmax_forward<T>(T*, const T*, std::int64_t, std::int64_t);                 \
-  template void log_softmax_backward<T>(T*, const T*, const T*, std::int64_t, std::int64_t);      \
-  template double cross_entropy_forward<T>(T*, const T*, const int*, const T*, std::int64_t,      \
-                                           std::int64_t);                                         \
-  template void cross_entropy_backward<T>(T*, const T*, const int*, const T*, double,             \
-                                          std::int64_t, std::int64_t);                            \
-  template double label_set_cross_entropy_forward<T>(T*, const T*, const std::uint32_t*,          \
-                                                     const T*, std::int64_t, std::int64_t);       \
-  template void label_set_cross_entropy_backward<T>(T*, const T*, const std::uint32_t*, const T*, \
-                                                    double, std::int64_t, std::int64_t);
+#define CXR_INSTANTIATE(T)                                                                                         \
+  template void softmax_forward<T>(T*, const T*, std::int64_t, std::int64_t);                                      \
+  template void softmax_backward<T>(T*, const T*, const T*, std::int64_t, std::int64_t);                           \
+  template void log_softmax_forward<T>(T*, const T*, std::int64_t, std::int64_t);                                  \
+  template void log_softmax_backward<T>(T*, const T*, const T*, std::int64_t, std::int64_t);                       \
+  template double cross_entropy_forward<T>(T*, const T*, const int*, const T*, std::int64_t, std::int64_t);        \
+  template void cross_entropy_backward<T>(T*, const T*, const int*, const T*, double, std::int64_t, std::int64_t); \
+  template double label_set_cross_entropy_forward<T>(T*, const T*, const std::uint32_t*, const T*, std::int64_t,   \
+                                                     std::int64_t);                                                \
+  template void label_set_cross_entropy_backward<T>(T*, const T*, const std::uint32_t*, const T*, double,          \
+                                                    std::int64_t, std::int64_t);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)
 #undef CXR_INSTANTIATE

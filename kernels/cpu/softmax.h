@@ -22,12 +22,14 @@
 
 namespace cxr::cpu {
 
-template <class T> void softmax_forward(T* out, const T* x, std::int64_t N, std::int64_t C);
+template <class T>
+void softmax_forward(T* out, const T* x, std::int64_t N, std::int64_t C);
 // dx = y * (dy - sum(dy * y)), y = softmax(x)
 template <class T>
 void softmax_backward(T* dx, const T* out, const T* dout, std::int64_t N, std::int64_t C);
 
-template <class T> void log_softmax_forward(T* out, const T* x, std::int64_t N, std::int64_t C);
+template <class T>
+void log_softmax_forward(T* out, const T* x, std::int64_t N, std::int64_t C);
 // dx = dy - exp(y) * sum(dy), y = log_softmax(x)
 template <class T>
 void log_softmax_backward(T* dx, const T* out, const T* dout, std::int64_t N, std::int64_t C);
@@ -35,24 +37,23 @@ void log_softmax_backward(T* dx, const T* out, const T* dout, std::int64_t N, st
 // Writes log_softmax(logits) into logp [N, C] (kept for the backward) and returns the
 // loss. weights may be null (all ones); labels must be in range (the caller checks).
 template <class T>
-double cross_entropy_forward(T* logp, const T* logits, const int* labels, const T* weights,
-                             std::int64_t N, std::int64_t C);
+double cross_entropy_forward(T* logp, const T* logits, const int* labels, const T* weights, std::int64_t N,
+                             std::int64_t C);
 // dlogits_ij = dloss * w[y_i] / sum_k w[y_k] * (softmax_ij - [j == y_i])
 template <class T>
-void cross_entropy_backward(T* dlogits, const T* logp, const int* labels, const T* weights,
-                            double dloss, std::int64_t N, std::int64_t C);
+void cross_entropy_backward(T* dlogits, const T* logp, const int* labels, const T* weights, double dloss,
+                            std::int64_t N, std::int64_t C);
 
 // Writes log_softmax(logits) into logp [N, C] (kept for the backward) and returns the
 // loss. weights may be null (all ones); every mask must be non-empty with bits < C
 // (the caller checks).
 template <class T>
-double label_set_cross_entropy_forward(T* logp, const T* logits, const std::uint32_t* masks,
-                                       const T* weights, std::int64_t N, std::int64_t C);
+double label_set_cross_entropy_forward(T* logp, const T* logits, const std::uint32_t* masks, const T* weights,
+                                       std::int64_t N, std::int64_t C);
 // dlogits_ij = dloss * w_i / sum_k w_k * (softmax_ij - [j in S_i] * exp(logp_ij - log P_i)):
 // the softmax minus the softmax restricted to S_i, which never divides by a small P_i.
 template <class T>
-void label_set_cross_entropy_backward(T* dlogits, const T* logp, const std::uint32_t* masks,
-                                      const T* weights, double dloss, std::int64_t N,
-                                      std::int64_t C);
+void label_set_cross_entropy_backward(T* dlogits, const T* logp, const std::uint32_t* masks, const T* weights,
+                                      double dloss, std::int64_t N, std::int64_t C);
 
 }  // namespace cxr::cpu

@@ -64,9 +64,13 @@ __device__ __forceinline__ float sample(const std::uint8_t* in, int size, float 
   return top + wy * (bottom - top);
 }
 
-__device__ __forceinline__ float clamp01(float v) { return v < 0.0f ? 0.0f : (1.0f < v ? 1.0f : v); }  // std::clamp's comparisons
+__device__ __forceinline__ float clamp01(float v) {
+  return v < 0.0f ? 0.0f : (1.0f < v ? 1.0f : v);
+}  // std::clamp's comparisons
 
-__device__ __forceinline__ int clamp_index(int i, int size) { return i < 0 ? 0 : (i > size - 1 ? size - 1 : i); }
+__device__ __forceinline__ int clamp_index(int i, int size) {
+  return i < 0 ? 0 : (i > size - 1 ? size - 1 : i);
+}
 
 __global__ void augment_kernel(float* out, const std::uint8_t* in, const ImageConstants* constants, int batch,
                                int size) {
@@ -133,8 +137,8 @@ __global__ void normalize_kernel(float* out, const std::uint8_t* in, std::int64_
 
 }  // namespace
 
-void augment_images(float* out, const std::uint8_t* in, int batch, int size, const AugmentParams* params,
-                    float mean, float stddev) {
+void augment_images(float* out, const std::uint8_t* in, int batch, int size, const AugmentParams* params, float mean,
+                    float stddev) {
   if (batch <= 0 || size <= 0) return;
   const float inv_std = 1.0f / stddev, shift = -mean / stddev;
   std::vector<ImageConstants> constants(static_cast<std::size_t>(batch));

@@ -17,8 +17,8 @@ namespace cxr::cuda {
 
 // out[b] = normalise(border(clamp(noise(jitter(gamma(blur(warp(in[b])))))))) with
 // params[b] (a host array of B).
-void augment_images(float* out, const std::uint8_t* in, int batch, int size, const AugmentParams* params,
-                    float mean, float stddev);
+void augment_images(float* out, const std::uint8_t* in, int batch, int size, const AugmentParams* params, float mean,
+                    float stddev);
 
 // out[i] = (in[i] / 255 - mean) / stddev for n pixels.
 void normalize_images(float* out, const std::uint8_t* in, std::int64_t n, float mean, float stddev);

@@ -19,7 +19,8 @@ namespace cxr {
 
 namespace {
 
-template <class T> constexpr Kernels<T> cuda_kernels() {
+template <class T>
+constexpr Kernels<T> cuda_kernels() {
   return {
       .fill = cuda::fill<T>,
       .add_forward = cuda::add_forward<T>,

@@ -15,13 +15,15 @@ using i64 = std::int64_t;
 
 // ---- per-map elementwise passes -----------------------------------------------------------
 
-template <class T, int V> __device__ __forceinline__ void load_n(T (&v)[V], const T* p) {
+template <class T, int V>
+__device__ __forceinline__ void load_n(T (&v)[V], const T* p) {
   if constexpr (V == 1)
     v[0] = __ldg(p);
   else
     load_vec(v, p);
 }
-template <class T, int V> __device__ __forceinline__ void store_n(T* p, const T (&v)[V]) {
+template <class T, int V>
+__device__ __forceinline__ void store_n(T* p, const T (&v)[V]) {
   if constexpr (V == 1)
     p[0] = v[0];
   else
@@ -46,7 +48,10 @@ __global__ void map_kernel(F f, i64 C, i64 HW, int segments, i64 segment_length,
   }
 }
 
-template <class T> bool aligned16(const T* p) { return !p || reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
+template <class T>
+bool aligned16(const T* p) {
+  return !p || reinterpret_cast<std::uintptr_t>(p) % 16 == 0;
+}
 
 // Runs f over every element of the N*C maps of HW values; `pointers` are the
 // arrays f touches (null entries ignored), checked for 16-byte alignment.
@@ -64,13 +69,14 @@ void launch_map(const F& f, i64 N, i64 C, i64 HW, std::initializer_list<const T*
   // Small maps (the late layers) get a block no wider than their work.
   const i64 work = (length + step - 1) / step;
   const int threads = static_cast<int>(std::clamp<i64>((work + 31) / 32 * 32, 32, 256));
-  map_kernel<T><<<static_cast<unsigned>(blocks), threads, 0, stream()>>>(f, C, HW, static_cast<int>(segments),
-                                                                          length, vectorised);
+  map_kernel<T><<<static_cast<unsigned>(blocks), threads, 0, stream()>>>(f, C, HW, static_cast<int>(segments), length,
+                                                                         vectorised);
   CXR_CUDA_LAUNCH_CHECK();
 }
 
 // out = (x - mean[c]) * scale[c] + beta[c], then max(out, 0) when relu.
-template <class T> struct Normalise {
+template <class T>
+struct Normalise {
   T* out;
   const T *x, *mean, *scale, *beta;
   bool relu;
@@ -78,7 +84,8 @@ template <class T> struct Normalise {
     T mean, scale, beta;
   };
   __device__ State begin(i64 c) const { return {mean[c], scale[c], beta[c]}; }
-  template <int V> __device__ void apply(const State& s, i64 at) const {
+  template <int V>
+  __device__ void apply(const State& s, i64 at) const {
     T v[V];
     load_n(v, x + at);
 #pragma unroll
@@ -92,7 +99,8 @@ template <class T> struct Normalise {
 
 // dx = k_dy * g + k_xc * (x - mean) + k_0 (training) or k_dy * g (evaluation),
 // g = dy masked by relu_out > 0 when the forward was fused with a ReLU.
-template <class T> struct InputGrad {
+template <class T>
+struct InputGrad {
   T* dx;
   const T *dy, *x, *relu_out, *mean, *coef;  // coef: k_dy [C], k_xc [C], k_0 [C]
   i64 C;
@@ -101,7 +109,8 @@ template <class T> struct InputGrad {
     T mean, k_dy, k_xc, k_0;
   };
   __device__ State begin(i64 c) const { return {mean[c], coef[c], coef[C + c], coef[2 * C + c]}; }
-  template <int V> __device__ void apply(const State& s, i64 at) const {
+  template <int V>
+  __device__ void apply(const State& s, i64 at) const {
     T g[V], r[V], xv[V];
     load_n(g, dy + at);
     if (relu_out) {
@@ -125,7 +134,8 @@ template <class T> struct InputGrad {
 // ---- channel sums and their finishing kernels ---------------------------------------------
 
 // sum(x - shift), sum((x - shift)^2) with shift = the channel's first value.
-template <class T> struct ShiftedSums {
+template <class T>
+struct ShiftedSums {
   const T* x;
   i64 HW;
   __device__ double begin(i64 c) const { return static_cast<double>(__ldg(x + c * HW)); }
@@ -137,7 +147,8 @@ template <class T> struct ShiftedSums {
 };
 
 // sum(g), sum(g * (x - mean)) with g = dy masked by relu_out; the product in T as the CPU.
-template <class T> struct GradientSums {
+template <class T>
+struct GradientSums {
   const T *dy, *x, *relu_out, *mean;
   __device__ T begin(i64 c) const { return mean[c]; }
   __device__ void add(T m, i64 at, double (&acc)[2]) const {
@@ -149,8 +160,8 @@ template <class T> struct GradientSums {
 
 template <class T>
 __global__ void train_statistics_kernel(T* save_mean, T* save_invstd, T* running_mean, T* running_var, T* scale,
-                                        const double* partials, int chunks, const T* x, const T* gamma, i64 C,
-                                        i64 HW, double M, double momentum, double eps) {
+                                        const double* partials, int chunks, const T* x, const T* gamma, i64 C, i64 HW,
+                                        double M, double momentum, double eps) {
   const i64 c = blockIdx.x * static_cast<i64>(blockDim.x) + threadIdx.x;
   if (c >= C) return;
   const double shift = static_cast<double>(x[c * HW]);
@@ -191,7 +202,9 @@ __global__ void gradient_finish_kernel(T* dgamma, T* dbeta, T* coef, const doubl
   coef[2 * C + c] = static_cast<T>(-k_dy * sum_dy / M);
 }
 
-unsigned channel_blocks(i64 C) { return blocks_for(C, 256); }
+unsigned channel_blocks(i64 C) {
+  return blocks_for(C, 256);
+}
 
 }  // namespace
 
@@ -206,21 +219,20 @@ void batch_norm_forward_train(T* out, T* save_mean, T* save_invstd, T* running_m
   DeviceArray<double> partials(C * chunks * 2);
   DeviceArray<T> scale(C);
   launch_channel_partials<2>(partials.get(), ShiftedSums<T>{x, HW}, N, C, HW, chunks);
-  train_statistics_kernel<T><<<channel_blocks(C), 256, 0, stream()>>>(
-      save_mean, save_invstd, running_mean, running_var, scale.get(), partials.get(), chunks, x, gamma, C, HW,
-      static_cast<double>(M), momentum, eps);
+  train_statistics_kernel<T><<<channel_blocks(C), 256, 0, stream()>>>(save_mean, save_invstd, running_mean, running_var,
+                                                                      scale.get(), partials.get(), chunks, x, gamma, C,
+                                                                      HW, static_cast<double>(M), momentum, eps);
   CXR_CUDA_LAUNCH_CHECK();
   launch_map<T>(Normalise<T>{out, x, save_mean, scale.get(), beta, relu}, N, C, HW, {out, x});
 }
 
 template <class T>
-void batch_norm_forward_eval(T* out, T* save_invstd, const T* x, const T* gamma, const T* beta,
-                             const T* running_mean, const T* running_var, i64 N, i64 C, i64 HW, double eps,
-                             bool relu) {
+void batch_norm_forward_eval(T* out, T* save_invstd, const T* x, const T* gamma, const T* beta, const T* running_mean,
+                             const T* running_var, i64 N, i64 C, i64 HW, double eps, bool relu) {
   if (C == 0) return;
   DeviceArray<T> scale(C);
-  eval_statistics_kernel<T><<<channel_blocks(C), 256, 0, stream()>>>(save_invstd, scale.get(), gamma, running_var,
-                                                                      C, eps);
+  eval_statistics_kernel<T>
+      <<<channel_blocks(C), 256, 0, stream()>>>(save_invstd, scale.get(), gamma, running_var, C, eps);
   CXR_CUDA_LAUNCH_CHECK();
   launch_map<T>(Normalise<T>{out, x, running_mean, scale.get(), beta, relu}, N, C, HW, {out, x});
 }
@@ -234,21 +246,21 @@ void batch_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, co
   DeviceArray<double> partials(C * chunks * 2);
   DeviceArray<T> coef(3 * C);
   launch_channel_partials<2>(partials.get(), GradientSums<T>{dy, x, relu_out, mean}, N, C, HW, chunks);
-  gradient_finish_kernel<T><<<channel_blocks(C), 256, 0, stream()>>>(dgamma, dbeta, coef.get(), partials.get(),
-                                                                      chunks, invstd, gamma, C, static_cast<double>(M));
+  gradient_finish_kernel<T><<<channel_blocks(C), 256, 0, stream()>>>(dgamma, dbeta, coef.get(), partials.get(), chunks,
+                                                                     invstd, gamma, C, static_cast<double>(M));
   CXR_CUDA_LAUNCH_CHECK();
   if (dx)
     launch_map<T>(InputGrad<T>{dx, dy, x, relu_out, mean, coef.get(), C, training}, N, C, HW,
                   {dx, dy, training ? x : nullptr, relu_out});
 }
 
-#define CXR_INSTANTIATE(T)                                                                                        \
-  template void batch_norm_forward_train<T>(T*, T*, T*, T*, T*, const T*, const T*, const T*, i64, i64, i64,     \
-                                            double, double, bool);                                               \
-  template void batch_norm_forward_eval<T>(T*, T*, const T*, const T*, const T*, const T*, const T*, i64, i64,   \
-                                           i64, double, bool);                                                   \
-  template void batch_norm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*, i64, i64,   \
-                                       i64, bool, const T*);
+#define CXR_INSTANTIATE(T)                                                                                           \
+  template void batch_norm_forward_train<T>(T*, T*, T*, T*, T*, const T*, const T*, const T*, i64, i64, i64, double, \
+                                            double, bool);                                                           \
+  template void batch_norm_forward_eval<T>(T*, T*, const T*, const T*, const T*, const T*, const T*, i64, i64, i64,  \
+                                           double, bool);                                                            \
+  template void batch_norm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, const T*, i64, i64, i64,  \
+                                       bool, const T*);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)
 #undef CXR_INSTANTIATE

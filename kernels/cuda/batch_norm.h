@@ -28,9 +28,9 @@ void batch_norm_forward_train(T* out, T* save_mean, T* save_invstd, T* running_m
                               double momentum, double eps, bool relu = false);
 
 template <class T>
-void batch_norm_forward_eval(T* out, T* save_invstd, const T* x, const T* gamma, const T* beta,
-                             const T* running_mean, const T* running_var, std::int64_t N, std::int64_t C,
-                             std::int64_t HW, double eps, bool relu = false);
+void batch_norm_forward_eval(T* out, T* save_invstd, const T* x, const T* gamma, const T* beta, const T* running_mean,
+                             const T* running_var, std::int64_t N, std::int64_t C, std::int64_t HW, double eps,
+                             bool relu = false);
 
 template <class T>
 void batch_norm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x, const T* mean, const T* invstd,

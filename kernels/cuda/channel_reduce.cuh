@@ -62,10 +62,10 @@ template <int V, class F>
 void launch_channel_partials(double* partials, const F& f, std::int64_t N, std::int64_t C, std::int64_t HW,
                              int chunks) {
   if (C == 0) return;
-  CXR_CHECK(C * chunks < (std::int64_t{1} << 31), "channel reduction: {} channels x {} chunks is too many blocks",
-            C, chunks);
-  channel_partials_kernel<V><<<static_cast<unsigned>(C * chunks), kChannelReduceThreads, 0, stream()>>>(
-      partials, f, N, C, HW, chunks);
+  CXR_CHECK(C * chunks < (std::int64_t{1} << 31), "channel reduction: {} channels x {} chunks is too many blocks", C,
+            chunks);
+  channel_partials_kernel<V>
+      <<<static_cast<unsigned>(C * chunks), kChannelReduceThreads, 0, stream()>>>(partials, f, N, C, HW, chunks);
   CXR_CUDA_LAUNCH_CHECK();
 }
 

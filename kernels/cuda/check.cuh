@@ -11,14 +11,12 @@
 
 #include <cstdint>
 
-#define CXR_CUDA_CHECK(call)                                                                     \
-  do {                                                                                           \
-    const cudaError_t cxr_cuda_status = (call);                                                  \
-    if (cxr_cuda_status != cudaSuccess)                                                          \
-      throw ::cxr::Error(::fmt::format("CUDA error {} ({}) in {} at {}:{}",                      \
-                                       cudaGetErrorName(cxr_cuda_status),                        \
-                                       cudaGetErrorString(cxr_cuda_status), #call, __FILE__,     \
-                                       __LINE__));                                               \
+#define CXR_CUDA_CHECK(call)                                                                                   \
+  do {                                                                                                         \
+    const cudaError_t cxr_cuda_status = (call);                                                                \
+    if (cxr_cuda_status != cudaSuccess)                                                                        \
+      throw ::cxr::Error(::fmt::format("CUDA error {} ({}) in {} at {}:{}", cudaGetErrorName(cxr_cuda_status), \
+                                       cudaGetErrorString(cxr_cuda_status), #call, __FILE__, __LINE__));       \
   } while (0)
 
 #define CXR_CUDA_LAUNCH_CHECK() CXR_CUDA_CHECK(cudaGetLastError())

@@ -15,21 +15,32 @@ using gemm_detail::ConvGeometry;
 using gemm_detail::i64;
 
 ConvGeometry geometry(const Conv2dShape& s) {
-  CXR_CHECK(s.H * s.W < (i64{1} << 31) && s.K < (i64{1} << 15) && s.stride < (i64{1} << 31) &&
-                s.padding < (i64{1} << 31),
-            "conv2d: a {}x{} map with a {}x{} kernel is too large for the CUDA kernels", s.H, s.W, s.K, s.K);
-  return {s.C_in,           s.H, s.W, s.C_out, s.H_out, s.W_out, s.C_in / s.groups, s.C_out / s.groups,
-          static_cast<int>(s.K), static_cast<int>(s.stride), static_cast<int>(s.padding)};
+  CXR_CHECK(
+      s.H * s.W < (i64{1} << 31) && s.K < (i64{1} << 15) && s.stride < (i64{1} << 31) && s.padding < (i64{1} << 31),
+      "conv2d: a {}x{} map with a {}x{} kernel is too large for the CUDA kernels", s.H, s.W, s.K, s.K);
+  return {s.C_in,
+          s.H,
+          s.W,
+          s.C_out,
+          s.H_out,
+          s.W_out,
+          s.C_in / s.groups,
+          s.C_out / s.groups,
+          static_cast<int>(s.K),
+          static_cast<int>(s.stride),
+          static_cast<int>(s.padding)};
 }
 
 // Sums dy over each channel's maps.
-template <class T> struct BiasSum {
+template <class T>
+struct BiasSum {
   const T* dy;
   __device__ int begin(i64) const { return 0; }
   __device__ void add(int, i64 at, double (&acc)[1]) const { acc[0] += static_cast<double>(__ldg(dy + at)); }
 };
 
-template <class T> __global__ void bias_finish_kernel(T* dbias, const double* partials, i64 C, int chunks) {
+template <class T>
+__global__ void bias_finish_kernel(T* dbias, const double* partials, i64 C, int chunks) {
   const i64 c = blockIdx.x * static_cast<i64>(blockDim.x) + threadIdx.x;
   if (c < C) dbias[c] = static_cast<T>(channel_total<1>(partials, c, chunks, 0));
 }
@@ -58,7 +69,8 @@ void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const
   }
 }
 
-template <class T> void conv2d_bias_backward(T* dbias, const T* dy, const Conv2dShape& s) {
+template <class T>
+void conv2d_bias_backward(T* dbias, const T* dy, const Conv2dShape& s) {
   if (s.C_out == 0) return;
   const i64 P = s.H_out * s.W_out;
   const int chunks = channel_chunks(s.C_out, s.N * P);
@@ -69,8 +81,7 @@ template <class T> void conv2d_bias_backward(T* dbias, const T* dy, const Conv2d
 }
 
 template <class T>
-void conv2d_implicit_gemm_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s,
-                                  bool relu) {
+void conv2d_implicit_gemm_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s, bool relu) {
   using namespace gemm_detail;
   const ConvGeometry g = geometry(s);
   const i64 ckk = g.Cg * s.K * s.K, P = s.H_out * s.W_out;
@@ -104,12 +115,11 @@ void conv2d_implicit_gemm_backward(T* dx, T* dweight, T* dbias, const T* dy, con
   }
 }
 
-#define CXR_INSTANTIATE(T)                                                                                   \
-  template void conv2d_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&, bool);              \
-  template void conv2d_backward<T>(T*, T*, T*, const T*, const T*, const T*, const Conv2dShape&);           \
-  template void conv2d_implicit_gemm_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&, bool); \
-  template void conv2d_implicit_gemm_backward<T>(T*, T*, T*, const T*, const T*, const T*,                  \
-                                                 const Conv2dShape&);                                        \
+#define CXR_INSTANTIATE(T)                                                                                      \
+  template void conv2d_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&, bool);                  \
+  template void conv2d_backward<T>(T*, T*, T*, const T*, const T*, const T*, const Conv2dShape&);               \
+  template void conv2d_implicit_gemm_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&, bool);    \
+  template void conv2d_implicit_gemm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const Conv2dShape&); \
   template void conv2d_bias_backward<T>(T*, const T*, const Conv2dShape&);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)

@@ -39,6 +39,7 @@ void conv2d_implicit_gemm_backward(T* dx, T* dweight, T* dbias, const T* dy, con
                                    const Conv2dShape& s);
 
 // dbias[c] = sum over n and pixels of dy[n, c, :], in double, in a fixed order.
-template <class T> void conv2d_bias_backward(T* dbias, const T* dy, const Conv2dShape& s);
+template <class T>
+void conv2d_bias_backward(T* dbias, const T* dy, const Conv2dShape& s);
 
 }  // namespace cxr::cuda

@@ -32,7 +32,8 @@
 namespace cxr::cuda::gemm_detail {
 
 // t[n, k, pixel] as row j = n*P + pixel, column k (one group).
-template <class T> struct NchwColumns {
+template <class T>
+struct NchwColumns {
   static constexpr int V = kFetch<T>;
   const T* t;
   i64 channels, P, rows;  // rows = N*P
@@ -52,7 +53,8 @@ template <class T> struct NchwColumns {
 };
 
 // t[n, g*group_rows + r, pixel] as row r, column k = n*P + pixel.
-template <class T> struct NchwRows {
+template <class T>
+struct NchwRows {
   static constexpr int V = kFetch<T>;
   const T* t;
   i64 channels, group_rows, P, K;  // K = N*P
@@ -61,9 +63,7 @@ template <class T> struct NchwRows {
   struct Cursor {
     const T* channel;  // t[0, g*group_rows + r, 0], null past the last row
   };
-  __device__ Cursor cursor(i64 g, i64 r) const {
-    return {r < group_rows ? t + (g * group_rows + r) * P : nullptr};
-  }
+  __device__ Cursor cursor(i64 g, i64 r) const { return {r < group_rows ? t + (g * group_rows + r) * P : nullptr}; }
   __device__ void fetch(const Cursor& c, i64, i64 k, i64 k_end, T (&v)[V]) const {
     if (!c.channel) return zero_fill(v, V);
     i64 n = k / P, pixel = k - n * P;
@@ -84,7 +84,8 @@ struct ConvGeometry {
 };
 
 // x[n, g*Cg + cl, oh*s - p + kh, ow*s - p + kw] as row j = (n, oh, ow), column (cl, kh, kw).
-template <class T> struct Im2col {
+template <class T>
+struct Im2col {
   static constexpr int V = kFetch<T>;
   const T* x;
   ConvGeometry s;
@@ -119,7 +120,8 @@ template <class T> struct Im2col {
 };
 
 // x[n, g*Cg + cl, oh*s - p + kh, ow*s - p + kw] as row (cl, kh, kw), column k = (n, oh, ow).
-template <class T> struct Im2colT {
+template <class T>
+struct Im2colT {
   static constexpr int V = kFetch<T>;
   const T* x;
   ConvGeometry s;
@@ -156,7 +158,8 @@ template <class T> struct Im2colT {
 
 // w[g*Og + co, ci, kh, kw] as row ci, column (co, kh, kw): the transposed weight of
 // the input gradient.
-template <class T> struct WeightT {
+template <class T>
+struct WeightT {
   static constexpr int V = kFetch<T>;
   const T* w;
   ConvGeometry s;
@@ -186,7 +189,8 @@ template <class T> struct WeightT {
 // j = (n, ih, iw), column (co, kh, kw): the input gradient as one GEMM. At stride s
 // only 1/s^2 of the taps divide evenly; the others are zeros the GEMM multiplies
 // (the price of having no col2im scatter, no atomics and no workspace).
-template <class T> struct DyGather {
+template <class T>
+struct DyGather {
   static constexpr int V = kFetch<T>;
   const T* dy;
   ConvGeometry s;
@@ -227,7 +231,8 @@ template <class T> struct DyGather {
 };
 
 // C[g][m, j] -> t[n, g*group_rows + m, pixel] for j = n*P + pixel, plus bias[channel], ReLU.
-template <class T> struct NchwStore {
+template <class T>
+struct NchwStore {
   T* t;
   i64 channels, group_rows, P, cols;  // cols = N*P
   const T* bias;
@@ -237,7 +242,8 @@ template <class T> struct NchwStore {
     v += b;
     return relu && !(v > T(0)) ? T(0) : v;
   }
-  template <int V> __device__ void put(i64 g, i64 m, i64 j, const T (&v)[V]) const {
+  template <int V>
+  __device__ void put(i64 g, i64 m, i64 j, const T (&v)[V]) const {
     if (m >= group_rows || j >= cols) return;
     const i64 channel = g * group_rows + m;
     const T b = bias ? bias[channel] : T(0);

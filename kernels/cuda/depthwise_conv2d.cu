@@ -13,9 +13,9 @@ namespace {
 
 using i64 = std::int64_t;
 
-constexpr int kTile = 32;          // output tile: kTile x kTile
-constexpr int kRowsPerThread = 4;  // 32 x 8 threads, 4 outputs each
-constexpr int kTiledMinWidth = 24; // narrower output maps use the per-output kernel
+constexpr int kTile = 32;           // output tile: kTile x kTile
+constexpr int kRowsPerThread = 4;   // 32 x 8 threads, 4 outputs each
+constexpr int kTiledMinWidth = 24;  // narrower output maps use the per-output kernel
 
 // The plane geometry a forward-like pass reads (in_*) and writes (out_*).
 struct Planes {
@@ -23,23 +23,25 @@ struct Planes {
 };
 
 // w[c, k], or w[c, 8 - k] with the kernel flipped (the stride-1 input gradient).
-template <class T> __device__ __forceinline__ void load_taps(T (&w)[9], const T* weight, i64 c, bool flip) {
+template <class T>
+__device__ __forceinline__ void load_taps(T (&w)[9], const T* weight, i64 c, bool flip) {
 #pragma unroll
   for (int k = 0; k < 9; ++k) w[k] = __ldg(weight + c * 9 + (flip ? 8 - k : k));
 }
 
-template <class T> __device__ __forceinline__ T relu_if(T v, bool relu) {
+template <class T>
+__device__ __forceinline__ T relu_if(T v, bool relu) {
   return relu && !(v > T(0)) ? T(0) : v;  // NaN -> 0, as the CPU kernel
 }
 
 // Block: one 32 x 32 tile of one plane (blockIdx.x = (plane, tile row, tile column)).
 template <class T, int S>
-__global__ void __launch_bounds__(256) depthwise_forward_tiled(T* out, const T* in, const T* weight, const T* bias,
-                                                               Planes g, int tiles_h, int tiles_w, bool flip,
-                                                               bool relu) {
-  constexpr int IN = (kTile - 1) * S + 3;     // window rows and columns
-  constexpr int EVEN = (IN + 1) / 2;          // S = 2: even columns first, then odd
-  constexpr int ROW = S == 2 ? 2 * EVEN : IN; // shared row stride
+__global__ void __launch_bounds__(256)
+    depthwise_forward_tiled(T* out, const T* in, const T* weight, const T* bias, Planes g, int tiles_h, int tiles_w,
+                            bool flip, bool relu) {
+  constexpr int IN = (kTile - 1) * S + 3;      // window rows and columns
+  constexpr int EVEN = (IN + 1) / 2;           // S = 2: even columns first, then odd
+  constexpr int ROW = S == 2 ? 2 * EVEN : IN;  // shared row stride
   __shared__ T window[IN * ROW];
 
   const int tx = threadIdx.x % 32, ty = threadIdx.x / 32;
@@ -69,7 +71,7 @@ __global__ void __launch_bounds__(256) depthwise_forward_tiled(T* out, const T* 
   T acc[kRowsPerThread];
 #pragma unroll
   for (int i = 0; i < kRowsPerThread; ++i) acc[i] = b;
-  // Window rows ty*4*S + rr feed output rows i with tap row kh = rr - i*S.
+    // Window rows ty*4*S + rr feed output rows i with tap row kh = rr - i*S.
 #pragma unroll
   for (int rr = 0; rr < (kRowsPerThread - 1) * S + 3; ++rr) {
     const T* row = window + (ty * kRowsPerThread * S + rr) * ROW;
@@ -121,8 +123,8 @@ __global__ void __launch_bounds__(256) depthwise_forward_direct(T* out, const T*
 
 // dx[n, c, ih, iw] = sum of w[c, kh, kw] dy[n, c, oh, ow] over oh*s = ih + p - kh, ow*s = iw + p - kw.
 template <class T>
-__global__ void __launch_bounds__(256) depthwise_input_grad_gather(T* dx, const T* dy, const T* weight, Planes g,
-                                                                   i64 total) {
+__global__ void __launch_bounds__(256)
+    depthwise_input_grad_gather(T* dx, const T* dy, const T* weight, Planes g, i64 total) {
   // Here in_* is the dy plane and out_* the dx plane.
   for (i64 i = blockIdx.x * static_cast<i64>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<i64>(gridDim.x) * blockDim.x) {
@@ -140,8 +142,8 @@ __global__ void __launch_bounds__(256) depthwise_input_grad_gather(T* dx, const 
       for (int kw = 0; kw < 3; ++kw) {
         const int tw = iw + g.pad - kw;
         if (tw < 0 || tw % g.stride != 0 || tw / g.stride >= g.in_w) continue;
-        acc += __ldg(weight + c * 9 + kh * 3 + kw) *
-               __ldg(src + static_cast<i64>(th / g.stride) * g.in_w + tw / g.stride);
+        acc +=
+            __ldg(weight + c * 9 + kh * 3 + kw) * __ldg(src + static_cast<i64>(th / g.stride) * g.in_w + tw / g.stride);
       }
     }
     dx[i] = acc;
@@ -153,9 +155,9 @@ constexpr int kSegmentRows = 8;
 // partials[(c*chunks + j)*9 + k] = sum over chunk j of channel c's units of dy * x at tap k.
 // Unit u = (n, segment, ow): column ow of 8 consecutive output rows of image n.
 template <class T>
-__global__ void __launch_bounds__(256) depthwise_weight_grad_partials(double* partials, const T* dy, const T* x,
-                                                                      i64 N, int C, int H, int W, int H_out,
-                                                                      int W_out, int stride, int pad, int chunks) {
+__global__ void __launch_bounds__(256)
+    depthwise_weight_grad_partials(double* partials, const T* dy, const T* x, i64 N, int C, int H, int W, int H_out,
+                                   int W_out, int stride, int pad, int chunks) {
   __shared__ double scratch[32 * 9];
   const i64 c = blockIdx.x / chunks;
   const int j = static_cast<int>(blockIdx.x % chunks);
@@ -230,7 +232,9 @@ __global__ void depthwise_weight_grad_finish(T* dweight, const double* partials,
 }
 
 // Grid of a grid-stride kernel over n items: enough blocks for 8 per SM, no more than needed.
-unsigned grid_for(i64 n) { return static_cast<unsigned>(std::clamp<i64>(blocks_for(n, 256), 1, 8 * sm_count())); }
+unsigned grid_for(i64 n) {
+  return static_cast<unsigned>(std::clamp<i64>(blocks_for(n, 256), 1, 8 * sm_count()));
+}
 
 // out planes = the 3x3 filter of in planes (per channel c of g.C), tiled when the
 // output is wide enough and the stride is 1 or 2.
@@ -244,11 +248,11 @@ void filter_planes(T* out, const T* in, const T* weight, const T* bias, const Pl
     const i64 blocks = planes * tiles_h * tiles_w;
     CXR_CHECK(blocks < (i64{1} << 31), "depthwise conv2d: {} planes are too many for one launch", planes);
     if (g.stride == 1)
-      depthwise_forward_tiled<T, 1><<<static_cast<unsigned>(blocks), 256, 0, stream()>>>(
-          out, in, weight, bias, g, tiles_h, tiles_w, flip, relu);
+      depthwise_forward_tiled<T, 1>
+          <<<static_cast<unsigned>(blocks), 256, 0, stream()>>>(out, in, weight, bias, g, tiles_h, tiles_w, flip, relu);
     else
-      depthwise_forward_tiled<T, 2><<<static_cast<unsigned>(blocks), 256, 0, stream()>>>(
-          out, in, weight, bias, g, tiles_h, tiles_w, flip, relu);
+      depthwise_forward_tiled<T, 2>
+          <<<static_cast<unsigned>(blocks), 256, 0, stream()>>>(out, in, weight, bias, g, tiles_h, tiles_w, flip, relu);
   } else {
     depthwise_forward_direct<T><<<grid_for(total), 256, 0, stream()>>>(out, in, weight, bias, g, total, flip, relu);
   }
@@ -265,8 +269,8 @@ void check_geometry(const Conv2dShape& s) {
 template <class T>
 void depthwise_conv2d_forward(T* y, const T* x, const T* weight, const T* bias, const Conv2dShape& s, bool relu) {
   check_geometry(s);
-  const Planes g{static_cast<int>(s.C_in),    static_cast<int>(s.H),      static_cast<int>(s.W),
-                 static_cast<int>(s.H_out),   static_cast<int>(s.W_out),  static_cast<int>(s.stride),
+  const Planes g{static_cast<int>(s.C_in),   static_cast<int>(s.H),     static_cast<int>(s.W),
+                 static_cast<int>(s.H_out),  static_cast<int>(s.W_out), static_cast<int>(s.stride),
                  static_cast<int>(s.padding)};
   filter_planes(y, x, weight, bias, g, s.N * s.C_in, false, relu);
 }
@@ -282,13 +286,13 @@ void depthwise_conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T
   if (dx) {
     if (stride == 1) {
       // dx = dy filtered with the flipped kernel and padding 2 - p (negative when p > 2: a crop).
-      filter_planes(dx, dy, weight, static_cast<const T*>(nullptr), Planes{C, H_out, W_out, H, W, 1, 2 - pad},
-                    s.N * C, true, false);
+      filter_planes(dx, dy, weight, static_cast<const T*>(nullptr), Planes{C, H_out, W_out, H, W, 1, 2 - pad}, s.N * C,
+                    true, false);
     } else {
       const i64 total = s.N * C * s.H * s.W;
       if (total > 0) {
-        depthwise_input_grad_gather<T><<<grid_for(total), 256, 0, stream()>>>(
-            dx, dy, weight, Planes{C, H_out, W_out, H, W, stride, pad}, total);
+        depthwise_input_grad_gather<T>
+            <<<grid_for(total), 256, 0, stream()>>>(dx, dy, weight, Planes{C, H_out, W_out, H, W, stride, pad}, total);
         CXR_CUDA_LAUNCH_CHECK();
       }
     }
@@ -301,14 +305,14 @@ void depthwise_conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T
     depthwise_weight_grad_partials<T><<<static_cast<unsigned>(static_cast<i64>(C) * chunks), 256, 0, stream()>>>(
         partials.get(), dy, x, s.N, C, H, W, H_out, W_out, stride, pad, chunks);
     CXR_CUDA_LAUNCH_CHECK();
-    depthwise_weight_grad_finish<T><<<blocks_for(static_cast<i64>(C) * 9, 256), 256, 0, stream()>>>(
-        dweight, partials.get(), C, chunks);
+    depthwise_weight_grad_finish<T>
+        <<<blocks_for(static_cast<i64>(C) * 9, 256), 256, 0, stream()>>>(dweight, partials.get(), C, chunks);
     CXR_CUDA_LAUNCH_CHECK();
   }
 }
 
-#define CXR_INSTANTIATE(T)                                                                                   \
-  template void depthwise_conv2d_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&, bool);    \
+#define CXR_INSTANTIATE(T)                                                                               \
+  template void depthwise_conv2d_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&, bool); \
   template void depthwise_conv2d_backward<T>(T*, T*, T*, const T*, const T*, const T*, const Conv2dShape&);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)

@@ -46,13 +46,15 @@ inline int compute_capability_major() {
 
 // ---- vector memory access ----------------------------------------------------------------
 
-template <int V, class T> __device__ __forceinline__ bool is_aligned(const T* p) {
+template <int V, class T>
+__device__ __forceinline__ bool is_aligned(const T* p) {
   return reinterpret_cast<std::uintptr_t>(p) % (V * sizeof(T)) == 0;
 }
 
 // v[0..V) = p[0..V) through the read-only path; p aligned to V * sizeof(T), and
 // V * sizeof(T) a multiple of 8 bytes (float2, float4, double2 or two double2).
-template <class T, int V> __device__ __forceinline__ void load_vec(T (&v)[V], const T* p) {
+template <class T, int V>
+__device__ __forceinline__ void load_vec(T (&v)[V], const T* p) {
   if constexpr (sizeof(T) == 4 && V == 4) {
     const float4 q = __ldg(reinterpret_cast<const float4*>(p));
     v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
@@ -70,7 +72,8 @@ template <class T, int V> __device__ __forceinline__ void load_vec(T (&v)[V], co
 }
 
 // Plain (coherent) load, for data the same kernel may have written: C read for beta != 0.
-template <class T, int V> __device__ __forceinline__ void load_vec_coherent(T (&v)[V], const T* p) {
+template <class T, int V>
+__device__ __forceinline__ void load_vec_coherent(T (&v)[V], const T* p) {
   if constexpr (sizeof(T) == 4 && V == 4) {
     const float4 q = *reinterpret_cast<const float4*>(p);
     v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
@@ -87,7 +90,8 @@ template <class T, int V> __device__ __forceinline__ void load_vec_coherent(T (&
   }
 }
 
-template <class T, int V> __device__ __forceinline__ void store_vec(T* p, const T (&v)[V]) {
+template <class T, int V>
+__device__ __forceinline__ void store_vec(T* p, const T (&v)[V]) {
   if constexpr (sizeof(T) == 4 && V == 4) {
     *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
   } else if constexpr (sizeof(T) == 4 && V == 2) {
@@ -104,7 +108,8 @@ template <class T, int V> __device__ __forceinline__ void store_vec(T* p, const 
 // Sums v over the block (blockDim.x a multiple of 32, at most 1024); thread 0 gets
 // the totals. scratch holds 32 * V doubles. Every thread must call it (it
 // synchronises); the caller synchronises again before reusing scratch.
-template <int V> __device__ __forceinline__ void block_sum(double (&v)[V], double* scratch) {
+template <int V>
+__device__ __forceinline__ void block_sum(double (&v)[V], double* scratch) {
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
 #pragma unroll
   for (int i = 0; i < V; ++i)

@@ -60,17 +60,22 @@ constexpr int kPad = 8;  // shared-memory row padding, in elements
 
 enum class Math { Simt, Tf32 };
 
-template <class T> struct Tile;
-template <> struct Tile<float> {
+template <class T>
+struct Tile;
+template <>
+struct Tile<float> {
   static constexpr int BM = 128, BN = 128, BK = 8, TM = 8, TN = 8;
 };
-template <> struct Tile<double> {
+template <>
+struct Tile<double> {
   static constexpr int BM = 64, BN = 64, BK = 8, TM = 4, TN = 4;
 };
 // Elements each thread fetches per operand and K step.
-template <class T> constexpr int kFetch = Tile<T>::BM * Tile<T>::BK / kThreads;
+template <class T>
+constexpr int kFetch = Tile<T>::BM* Tile<T>::BK / kThreads;
 
-template <class T> __device__ __forceinline__ void zero_fill(T* v, int n) {
+template <class T>
+__device__ __forceinline__ void zero_fill(T* v, int n) {
   for (int i = 0; i < n; ++i) v[i] = T(0);
 }
 
@@ -78,7 +83,8 @@ template <class T> __device__ __forceinline__ void zero_fill(T* v, int n) {
 
 // Row r, column k of a row-major matrix (element at r*ld + k), or of the
 // transpose of one (trans: element at k*ld + r), batch b at offset b*batch_stride.
-template <class T> struct MatrixOperand {
+template <class T>
+struct MatrixOperand {
   static constexpr int V = kFetch<T>;
   const T* p;
   i64 ld, batch_stride, rows;
@@ -109,7 +115,8 @@ template <class T> struct MatrixOperand {
 
 // C = relu?(alpha * acc + beta * C + row_bias[m]) as the CPU GemmEpilogue; C is
 // not read when beta == 0 (it may hold NaN).
-template <class T> struct MatrixStore {
+template <class T>
+struct MatrixStore {
   T* c;
   i64 ldc, batch_stride, M, N;
   T alpha, beta;
@@ -121,7 +128,8 @@ template <class T> struct MatrixStore {
     v += bias;
     return relu && !(v > T(0)) ? T(0) : v;
   }
-  template <int V> __device__ void put(i64 b, i64 m, i64 n, const T (&v)[V]) const {
+  template <int V>
+  __device__ void put(i64 b, i64 m, i64 n, const T (&v)[V]) const {
     if (m >= M || n >= N) return;
     T* q = c + b * batch_stride + m * ldc + n;
     const T bias = row_bias ? row_bias[m] : T(0);
@@ -140,12 +148,14 @@ template <class T> struct MatrixStore {
 };
 
 // Raw split-K partial sums: partials[((b*splits + s)*M + m)*N + n].
-template <class T> struct PartialStore {
+template <class T>
+struct PartialStore {
   T* partials;
   i64 M, N;
   int splits;
 
-  template <int V> __device__ void put(i64 b, int s, i64 m, i64 n, const T (&v)[V]) const {
+  template <int V>
+  __device__ void put(i64 b, int s, i64 m, i64 n, const T (&v)[V]) const {
     if (m >= M || n >= N) return;
     T* q = partials + ((b * splits + s) * M + m) * N + n;
     if (n + V <= N && is_aligned<V>(q)) return store_vec(q, v);
@@ -178,13 +188,14 @@ __device__ __forceinline__ void mma_tf32(float* d, const unsigned int (&a)[4], c
 
 // One operand's share of a K step: which (row, k) this thread fetches, and where
 // the values go in shared memory ([BK][BR + kPad], row contiguous).
-template <class T, int BR, class Op> struct Stager {
+template <class T, int BR, class Op>
+struct Stager {
   static constexpr int V = kFetch<T>;
   static constexpr int BK = Tile<T>::BK;
   static constexpr int S = BR + kPad;
-  bool kc;       // k-contiguous operand
-  int r_local;   // first row within the tile
-  int k_local;   // first k within the step
+  bool kc;      // k-contiguous operand
+  int r_local;  // first row within the tile
+  int k_local;  // first k within the step
   typename Op::Cursor cursor;
 
   __device__ Stager(const Op& op, i64 b, i64 row0) {
@@ -197,7 +208,8 @@ template <class T, int BR, class Op> struct Stager {
   __device__ void fetch(const Op& op, i64 row0, i64 k0, i64 k_end, T (&v)[V]) const {
     op.fetch(cursor, row0 + r_local, k0 + k_local, k_end, v);
   }
-  template <Math MATH> __device__ void stage(T* s, T (&v)[V]) const {
+  template <Math MATH>
+  __device__ void stage(T* s, T (&v)[V]) const {
     if constexpr (MATH == Math::Tf32) {
 #pragma unroll
       for (int i = 0; i < V; ++i) v[i] = to_tf32(v[i]);
@@ -213,8 +225,8 @@ template <class T, int BR, class Op> struct Stager {
 
 template <class T, Math MATH, class A, class B, class Store>
 __global__ void __launch_bounds__(kThreads, 2)
-    gemm_tile_kernel(A a, B b, Store store, PartialStore<T> partial, i64 M, i64 N, i64 K, int tiles_m,
-                     int tiles_n, i64 k_per_split, i64 batch0) {
+    gemm_tile_kernel(A a, B b, Store store, PartialStore<T> partial, i64 M, i64 N, i64 K, int tiles_m, int tiles_n,
+                     i64 k_per_split, i64 batch0) {
   using Cfg = Tile<T>;
   constexpr int BM = Cfg::BM, BN = Cfg::BN, BK = Cfg::BK, V = kFetch<T>;
   constexpr int SA = BM + kPad, SB = BN + kPad;
@@ -408,16 +420,15 @@ void launch_gemm(const A& a, const B& b, const Store& store, i64 M, i64 N, i64 K
   const PartialStore<T> partial{workspace ? workspace->get() : nullptr, M, N, static_cast<int>(splits)};
   for (i64 b0 = 0; b0 < batches; b0 += kMaxBatch) {
     const i64 nb = std::min(kMaxBatch, batches - b0);
-    const dim3 grid(static_cast<unsigned>(tiles_m * tiles_n), static_cast<unsigned>(splits),
-                    static_cast<unsigned>(nb));
+    const dim3 grid(static_cast<unsigned>(tiles_m * tiles_n), static_cast<unsigned>(splits), static_cast<unsigned>(nb));
     gemm_tile_kernel<T, MATH, A, B, Store><<<grid, kThreads, 0, stream()>>>(
         a, b, store, partial, M, N, K, static_cast<int>(tiles_m), static_cast<int>(tiles_n), k_per_split, b0);
     CXR_CUDA_LAUNCH_CHECK();
     if (splits > 1) {
       const i64 work = nb * M * ((N + 3) / 4);
       const unsigned blocks = static_cast<unsigned>(std::min<i64>(blocks_for(work, kThreads), 32 * sms));
-      split_k_reduce_kernel<T, Store><<<blocks, kThreads, 0, stream()>>>(store, partial.partials, M, N,
-                                                                         static_cast<int>(splits), nb, b0);
+      split_k_reduce_kernel<T, Store>
+          <<<blocks, kThreads, 0, stream()>>>(store, partial.partials, M, N, static_cast<int>(splits), nb, b0);
       CXR_CUDA_LAUNCH_CHECK();
     }
   }

@@ -13,14 +13,16 @@ namespace {
 using i64 = std::int64_t;
 
 // y[i, j] = bias[j] for every row i.
-template <class T> __global__ void broadcast_rows_kernel(T* y, const T* bias, i64 rows, i64 cols) {
+template <class T>
+__global__ void broadcast_rows_kernel(T* y, const T* bias, i64 rows, i64 cols) {
   for (i64 i = blockIdx.x * static_cast<i64>(blockDim.x) + threadIdx.x; i < rows * cols;
        i += static_cast<i64>(gridDim.x) * blockDim.x)
     y[i] = __ldg(bias + i % cols);
 }
 
 // dbias[j] = sum over rows i of dy[i, j], in row order.
-template <class T> __global__ void column_sums_kernel(T* dbias, const T* dy, i64 rows, i64 cols) {
+template <class T>
+__global__ void column_sums_kernel(T* dbias, const T* dy, i64 rows, i64 cols) {
   const i64 j = blockIdx.x * static_cast<i64>(blockDim.x) + threadIdx.x;
   if (j >= cols) return;
   double total = 0;
@@ -28,7 +30,9 @@ template <class T> __global__ void column_sums_kernel(T* dbias, const T* dy, i64
   dbias[j] = static_cast<T>(total);
 }
 
-unsigned grid_for(i64 n) { return static_cast<unsigned>(std::clamp<i64>(blocks_for(n, 256), 1, 8 * sm_count())); }
+unsigned grid_for(i64 n) {
+  return static_cast<unsigned>(std::clamp<i64>(blocks_for(n, 256), 1, 8 * sm_count()));
+}
 
 }  // namespace
 
@@ -43,8 +47,7 @@ void linear_forward(T* y, const T* x, const T* weight, const T* bias, i64 N, i64
 }
 
 template <class T>
-void linear_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight, i64 N, i64 in,
-                     i64 out) {
+void linear_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight, i64 N, i64 in, i64 out) {
   if (dx) gemm<T>(false, false, N, in, out, T(1), dy, out, weight, in, T(0), dx, in);
   if (dweight) gemm<T>(true, false, out, in, N, T(1), dy, out, x, in, T(0), dweight, in);
   if (dbias && out > 0) {
@@ -53,8 +56,8 @@ void linear_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const
   }
 }
 
-#define CXR_INSTANTIATE(T)                                                                                 \
-  template void linear_forward<T>(T*, const T*, const T*, const T*, i64, i64, i64);                       \
+#define CXR_INSTANTIATE(T)                                                          \
+  template void linear_forward<T>(T*, const T*, const T*, const T*, i64, i64, i64); \
   template void linear_backward<T>(T*, T*, T*, const T*, const T*, const T*, i64, i64, i64);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)

@@ -21,10 +21,15 @@ namespace cxr::cuda {
 
 namespace {
 
-__device__ __forceinline__ float sqrt_of(float v) { return sqrtf(v); }
-__device__ __forceinline__ double sqrt_of(double v) { return sqrt(v); }
+__device__ __forceinline__ float sqrt_of(float v) {
+  return sqrtf(v);
+}
+__device__ __forceinline__ double sqrt_of(double v) {
+  return sqrt(v);
+}
 
-template <class T> struct AdamWConstants {
+template <class T>
+struct AdamWConstants {
   T decay, b1, b2, one_minus_b1, one_minus_b2, step_size, sqrt_bc2, eps;
 };
 
@@ -42,7 +47,8 @@ __global__ void adamw_kernel(T* param, T* m, T* v, const T* grad, AdamWConstants
   }
 }
 
-template <class T> struct SGDConstants {
+template <class T>
+struct SGDConstants {
   T lr, mu, wd, damp;
   bool use_momentum, nesterov, first_step;
 };
@@ -61,7 +67,8 @@ __global__ void sgd_kernel(T* param, T* buf, const T* grad, SGDConstants<T> k, s
   }
 }
 
-template <class T> struct Square {
+template <class T>
+struct Square {
   const T* x;
   __device__ double operator()(std::int64_t i) const {
     const double v = static_cast<double>(x[i]);
@@ -90,19 +97,25 @@ void adamw_update(T* param, T* m, T* v, const T* grad, const AdamWStep& s, std::
 template <class T>
 void sgd_update(T* param, T* buf, const T* grad, const SGDStep& s, std::int64_t n) {
   if (n <= 0) return;
-  const SGDConstants<T> k{static_cast<T>(s.lr),           static_cast<T>(s.momentum),
-                          static_cast<T>(s.weight_decay), static_cast<T>(1.0 - s.dampening),
-                          s.momentum != 0.0,              s.nesterov,
+  const SGDConstants<T> k{static_cast<T>(s.lr),
+                          static_cast<T>(s.momentum),
+                          static_cast<T>(s.weight_decay),
+                          static_cast<T>(1.0 - s.dampening),
+                          s.momentum != 0.0,
+                          s.nesterov,
                           s.first_step};
   sgd_kernel<<<grid_stride_blocks(n), kElementThreads, 0, stream()>>>(param, buf, grad, k, n);
   CXR_CUDA_LAUNCH_CHECK();
 }
 
-template <class T> double sum_of_squares(const T* x, std::int64_t n) { return reduce_sum(Square<T>{x}, n); }
+template <class T>
+double sum_of_squares(const T* x, std::int64_t n) {
+  return reduce_sum(Square<T>{x}, n);
+}
 
-#define CXR_INSTANTIATE(T)                                                                    \
-  template void adamw_update<T>(T*, T*, T*, const T*, const AdamWStep&, std::int64_t);        \
-  template void sgd_update<T>(T*, T*, const T*, const SGDStep&, std::int64_t);                \
+#define CXR_INSTANTIATE(T)                                                             \
+  template void adamw_update<T>(T*, T*, T*, const T*, const AdamWStep&, std::int64_t); \
+  template void sgd_update<T>(T*, T*, const T*, const SGDStep&, std::int64_t);         \
   template double sum_of_squares<T>(const T*, std::int64_t);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)

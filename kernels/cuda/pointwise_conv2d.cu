@@ -39,8 +39,8 @@ void pointwise_conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T
   }
 }
 
-#define CXR_INSTANTIATE(T)                                                                                   \
-  template void pointwise_conv2d_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&, bool);    \
+#define CXR_INSTANTIATE(T)                                                                               \
+  template void pointwise_conv2d_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&, bool); \
   template void pointwise_conv2d_backward<T>(T*, T*, T*, const T*, const T*, const T*, const Conv2dShape&);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)

@@ -41,7 +41,10 @@ __device__ __forceinline__ Span covering(std::int64_t i, std::int64_t k, std::in
   return {first, last + 1};
 }
 
-template <class T> __device__ __forceinline__ bool is_nan(T v) { return v != v; }
+template <class T>
+__device__ __forceinline__ bool is_nan(T v) {
+  return v != v;
+}
 
 template <class T>
 __global__ void max_pool_kernel(T* out, std::int32_t* argmax, const T* x, Pool2dShape s) {
@@ -83,7 +86,8 @@ __global__ void max_pool_backward_kernel(T* dx, const T* dout, const std::int32_
   }
 }
 
-template <class T> __global__ void avg_pool_kernel(T* out, const T* x, Pool2dShape s, T inv_area) {
+template <class T>
+__global__ void avg_pool_kernel(T* out, const T* x, Pool2dShape s, T inv_area) {
   const std::int64_t out_map = s.out_h * s.out_w, total = s.N * s.C * out_map;
   for (std::int64_t o = first_index(); o < total; o += grid_stride()) {
     const std::int64_t m = o / out_map, oh = o % out_map / s.out_w, ow = o % s.out_w;
@@ -97,7 +101,8 @@ template <class T> __global__ void avg_pool_kernel(T* out, const T* x, Pool2dSha
   }
 }
 
-template <class T> __global__ void avg_pool_backward_kernel(T* dx, const T* dout, Pool2dShape s, T inv_area) {
+template <class T>
+__global__ void avg_pool_backward_kernel(T* dx, const T* dout, Pool2dShape s, T inv_area) {
   const std::int64_t in_map = s.H * s.W, out_map = s.out_h * s.out_w, total = s.N * s.C * in_map;
   for (std::int64_t i = first_index(); i < total; i += grid_stride()) {
     const std::int64_t m = i / in_map, at = i % in_map, h = at / s.W, w = at % s.W;
@@ -146,7 +151,8 @@ void max_pool2d_backward(T* dx, const T* dout, const std::int32_t* argmax, const
   CXR_CUDA_LAUNCH_CHECK();
 }
 
-template <class T> void avg_pool2d_forward(T* out, const T* x, const Pool2dShape& s) {
+template <class T>
+void avg_pool2d_forward(T* out, const T* x, const Pool2dShape& s) {
   const std::int64_t total = s.N * s.C * s.out_h * s.out_w;
   if (total <= 0) return;
   const T inv_area = T(1) / static_cast<T>(s.kernel * s.kernel);  // padding counts, as the CPU
@@ -154,7 +160,8 @@ template <class T> void avg_pool2d_forward(T* out, const T* x, const Pool2dShape
   CXR_CUDA_LAUNCH_CHECK();
 }
 
-template <class T> void avg_pool2d_backward(T* dx, const T* dout, const Pool2dShape& s) {
+template <class T>
+void avg_pool2d_backward(T* dx, const T* dout, const Pool2dShape& s) {
   const std::int64_t total = s.N * s.C * s.H * s.W;
   if (total <= 0) return;
   const T inv_area = T(1) / static_cast<T>(s.kernel * s.kernel);
@@ -177,12 +184,12 @@ void global_avg_pool2d_backward(T* dx, const T* dout, std::int64_t maps, std::in
   CXR_CUDA_LAUNCH_CHECK();
 }
 
-#define CXR_INSTANTIATE(T)                                                                        \
-  template void max_pool2d_forward<T>(T*, std::int32_t*, const T*, const Pool2dShape&);           \
-  template void max_pool2d_backward<T>(T*, const T*, const std::int32_t*, const Pool2dShape&);    \
-  template void avg_pool2d_forward<T>(T*, const T*, const Pool2dShape&);                          \
-  template void avg_pool2d_backward<T>(T*, const T*, const Pool2dShape&);                         \
-  template void global_avg_pool2d_forward<T>(T*, const T*, std::int64_t, std::int64_t);           \
+#define CXR_INSTANTIATE(T)                                                                     \
+  template void max_pool2d_forward<T>(T*, std::int32_t*, const T*, const Pool2dShape&);        \
+  template void max_pool2d_backward<T>(T*, const T*, const std::int32_t*, const Pool2dShape&); \
+  template void avg_pool2d_forward<T>(T*, const T*, const Pool2dShape&);                       \
+  template void avg_pool2d_backward<T>(T*, const T*, const Pool2dShape&);                      \
+  template void global_avg_pool2d_forward<T>(T*, const T*, std::int64_t, std::int64_t);        \
   template void global_avg_pool2d_backward<T>(T*, const T*, std::int64_t, std::int64_t);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)

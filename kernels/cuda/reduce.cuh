@@ -55,7 +55,8 @@ __global__ void __launch_bounds__(Threads) total_sum_kernel(double* out, const d
 }
 
 // The sum of f(i) for i in [0, n), in double; waits for the stream (the host gets it).
-template <class F> double reduce_sum(const F& f, std::int64_t n) {
+template <class F>
+double reduce_sum(const F& f, std::int64_t n) {
   if (n <= 0) return 0.0;
   const std::int64_t chunks = (n + kReduceChunk - 1) / kReduceChunk;
   CXR_CHECK(chunks < (std::int64_t{1} << 31), "reduce_sum: {} values are too many", n);

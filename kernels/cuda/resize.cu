@@ -22,14 +22,16 @@ namespace cxr::cuda {
 
 namespace {
 
-template <class T> struct Tap {
+template <class T>
+struct Tap {
   std::int64_t i0, i1;
   T w0, w1;
 };
 
 // As kernels/cpu/resize.cpp's linear_taps: the scale in T, the source coordinate in
 // double, then rounded to T.
-template <class T> __device__ __forceinline__ Tap<T> tap(std::int64_t j, std::int64_t in, T scale) {
+template <class T>
+__device__ __forceinline__ Tap<T> tap(std::int64_t j, std::int64_t in, T scale) {
   T src = static_cast<T>(static_cast<double>(scale) * (static_cast<double>(j) + 0.5) - 0.5);
   src = src < T(0) ? T(0) : src;
   const auto i0 = static_cast<std::int64_t>(src);
@@ -44,20 +46,26 @@ __device__ __forceinline__ void touching(std::int64_t& first, std::int64_t& last
   std::int64_t lo = 0, hi = out;  // first j with i1(j) >= i
   while (lo < hi) {
     const std::int64_t mid = (lo + hi) / 2;
-    if (tap(mid, in, scale).i1 >= i) hi = mid; else lo = mid + 1;
+    if (tap(mid, in, scale).i1 >= i)
+      hi = mid;
+    else
+      lo = mid + 1;
   }
   first = lo;
   hi = out;  // first j with i0(j) > i
   while (lo < hi) {
     const std::int64_t mid = (lo + hi) / 2;
-    if (tap(mid, in, scale).i0 > i) hi = mid; else lo = mid + 1;
+    if (tap(mid, in, scale).i0 > i)
+      hi = mid;
+    else
+      lo = mid + 1;
   }
   last = lo;
 }
 
 template <class T>
-__global__ void resize_kernel(T* out, const T* x, std::int64_t maps, std::int64_t H, std::int64_t W,
-                              std::int64_t OH, std::int64_t OW, T scale_h, T scale_w) {
+__global__ void resize_kernel(T* out, const T* x, std::int64_t maps, std::int64_t H, std::int64_t W, std::int64_t OH,
+                              std::int64_t OW, T scale_h, T scale_w) {
   const std::int64_t total = maps * OH * OW;
   for (std::int64_t o = first_index(); o < total; o += grid_stride()) {
     const std::int64_t m = o / (OH * OW), oh = o % (OH * OW) / OW, ow = o % OW;
@@ -92,8 +100,8 @@ __global__ void resize_rows_backward_kernel(T* across, const T* dout, std::int64
 
 // dx[m, h, w] = sum over output columns ow touching w of w * across[m, h, ow].
 template <class T>
-__global__ void resize_cols_backward_kernel(T* dx, const T* across, std::int64_t maps, std::int64_t H,
-                                            std::int64_t W, std::int64_t OW, T scale_w) {
+__global__ void resize_cols_backward_kernel(T* dx, const T* across, std::int64_t maps, std::int64_t H, std::int64_t W,
+                                            std::int64_t OW, T scale_w) {
   const std::int64_t total = maps * H * W;
   for (std::int64_t i = first_index(); i < total; i += grid_stride()) {
     const std::int64_t mh = i / W, w = i % W;  // mh = m*H + h
@@ -113,8 +121,8 @@ __global__ void resize_cols_backward_kernel(T* dx, const T* across, std::int64_t
 }  // namespace
 
 template <class T>
-void resize_bilinear_forward(T* out, const T* x, std::int64_t maps, std::int64_t H, std::int64_t W,
-                             std::int64_t OH, std::int64_t OW) {
+void resize_bilinear_forward(T* out, const T* x, std::int64_t maps, std::int64_t H, std::int64_t W, std::int64_t OH,
+                             std::int64_t OW) {
   const std::int64_t total = maps * OH * OW;
   if (total <= 0) return;
   const T scale_h = static_cast<T>(H) / static_cast<T>(OH), scale_w = static_cast<T>(W) / static_cast<T>(OW);
@@ -124,8 +132,8 @@ void resize_bilinear_forward(T* out, const T* x, std::int64_t maps, std::int64_t
 }
 
 template <class T>
-void resize_bilinear_backward(T* dx, const T* dout, std::int64_t maps, std::int64_t H, std::int64_t W,
-                              std::int64_t OH, std::int64_t OW) {
+void resize_bilinear_backward(T* dx, const T* dout, std::int64_t maps, std::int64_t H, std::int64_t W, std::int64_t OH,
+                              std::int64_t OW) {
   if (maps * H * W <= 0) return;
   const T scale_h = static_cast<T>(H) / static_cast<T>(OH), scale_w = static_cast<T>(W) / static_cast<T>(OW);
   DeviceArray<T> across(maps * H * OW);  // freed at once: later work on the stream is queued behind ours
@@ -137,11 +145,11 @@ void resize_bilinear_backward(T* dx, const T* dout, std::int64_t maps, std::int6
   CXR_CUDA_LAUNCH_CHECK();
 }
 
-#define CXR_INSTANTIATE(T)                                                                       \
-  template void resize_bilinear_forward<T>(T*, const T*, std::int64_t, std::int64_t,             \
-                                           std::int64_t, std::int64_t, std::int64_t);            \
-  template void resize_bilinear_backward<T>(T*, const T*, std::int64_t, std::int64_t,            \
-                                            std::int64_t, std::int64_t, std::int64_t);
+#define CXR_INSTANTIATE(T)                                                                                        \
+  template void resize_bilinear_forward<T>(T*, const T*, std::int64_t, std::int64_t, std::int64_t, std::int64_t,  \
+                                           std::int64_t);                                                         \
+  template void resize_bilinear_backward<T>(T*, const T*, std::int64_t, std::int64_t, std::int64_t, std::int64_t, \
+                                            std::int64_t);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)
 #undef CXR_INSTANTIATE

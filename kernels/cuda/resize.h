@@ -7,10 +7,10 @@
 namespace cxr::cuda {
 
 template <class T>
-void resize_bilinear_forward(T* out, const T* x, std::int64_t maps, std::int64_t H, std::int64_t W,
-                             std::int64_t OH, std::int64_t OW);
+void resize_bilinear_forward(T* out, const T* x, std::int64_t maps, std::int64_t H, std::int64_t W, std::int64_t OH,
+                             std::int64_t OW);
 template <class T>
-void resize_bilinear_backward(T* dx, const T* dout, std::int64_t maps, std::int64_t H,
-                              std::int64_t W, std::int64_t OH, std::int64_t OW);
+void resize_bilinear_backward(T* dx, const T* dout, std::int64_t maps, std::int64_t H, std::int64_t W, std::int64_t OH,
+                              std::int64_t OW);
 
 }  // namespace cxr::cuda

@@ -13,7 +13,9 @@
 
 namespace cxr::cuda {
 
-bool compiled() { return true; }
+bool compiled() {
+  return true;
+}
 
 int device_count() {
   int n = 0;
@@ -86,9 +88,10 @@ class DeviceBlockCache {
       status = cudaMalloc(&p, size);
       if (status == cudaErrorMemoryAllocation) {
         cudaGetLastError();
-        throw Error(fmt::format("CUDA out of memory allocating {:.1f} MiB (the cache of {:.1f} MiB was released "
-                                "and the allocation retried)",
-                                size / 1048576.0, freed / 1048576.0));
+        throw Error(
+            fmt::format("CUDA out of memory allocating {:.1f} MiB (the cache of {:.1f} MiB was released "
+                        "and the allocation retried)",
+                        size / 1048576.0, freed / 1048576.0));
       }
     }
     CXR_CUDA_CHECK(status);
@@ -128,7 +131,8 @@ DeviceBlockCache& cache() {
   return *instance;
 }
 
-template <class T> __global__ void fill_kernel(T* dst, T value, std::int64_t n) {
+template <class T>
+__global__ void fill_kernel(T* dst, T value, std::int64_t n) {
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x;
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
     dst[i] = value;
@@ -136,12 +140,18 @@ template <class T> __global__ void fill_kernel(T* dst, T value, std::int64_t n) 
 
 }  // namespace
 
-void* device_alloc(std::size_t bytes) { return cache().allocate(bytes); }
+void* device_alloc(std::size_t bytes) {
+  return cache().allocate(bytes);
+}
 void device_free(void* p, std::size_t bytes) {
   if (p) cache().deallocate(p, bytes);
 }
-std::size_t cached_bytes() { return cache().held(); }
-void release_cache() { cache().release(); }
+std::size_t cached_bytes() {
+  return cache().held();
+}
+void release_cache() {
+  cache().release();
+}
 
 void copy_bytes(void* dst, bool dst_cuda, const void* src, bool src_cuda, std::size_t n) {
   if (n == 0) return;
@@ -159,7 +169,8 @@ void fill_bytes(void* dst, unsigned char byte, std::size_t n) {
   CXR_CUDA_CHECK(cudaMemsetAsync(dst, byte, n, stream()));
 }
 
-template <class T> void fill(T* dst, T value, std::int64_t n) {
+template <class T>
+void fill(T* dst, T value, std::int64_t n) {
   if (n <= 0) return;
   constexpr int kThreads = 256;
   // Grid-stride: at most 65536 blocks, enough to fill any GPU; the loop covers the rest.
@@ -168,7 +179,9 @@ template <class T> void fill(T* dst, T value, std::int64_t n) {
   CXR_CUDA_LAUNCH_CHECK();
 }
 
-void synchronize() { CXR_CUDA_CHECK(cudaStreamSynchronize(stream())); }
+void synchronize() {
+  CXR_CUDA_CHECK(cudaStreamSynchronize(stream()));
+}
 
 template void fill<float>(float*, float, std::int64_t);
 template void fill<double>(double*, double, std::int64_t);

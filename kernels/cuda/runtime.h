@@ -21,9 +21,9 @@
 
 namespace cxr::cuda {
 
-bool compiled();          // built with the CUDA backend
-int device_count();       // 0 when not compiled, no driver or no GPU
-std::string describe();   // one line for `cxr --version`
+bool compiled();         // built with the CUDA backend
+int device_count();      // 0 when not compiled, no driver or no GPU
+std::string describe();  // one line for `cxr --version`
 
 // Throws a cxr::Error saying why cuda:`index` cannot hold tensors (backend not
 // compiled, no GPU visible, index other than 0); returns when it can.
@@ -44,12 +44,14 @@ void release_cache();        // waits for the stream, then cudaFree's every cach
 // stream when host memory is involved (the host may read dst or reuse src at once).
 void copy_bytes(void* dst, bool dst_cuda, const void* src, bool src_cuda, std::size_t n);
 void fill_bytes(void* dst, unsigned char byte, std::size_t n);  // device memset
-template <class T> void fill(T* dst, T value, std::int64_t n);  // device, float or double
-void synchronize();  // waits until all work queued on the stream has finished
+template <class T>
+void fill(T* dst, T value, std::int64_t n);  // device, float or double
+void synchronize();                          // waits until all work queued on the stream has finished
 
 // An owned device array of n elements for data no Tensor holds (int labels, pooling
 // argmax indices, scratch), from the caching allocator; freed when it goes.
-template <class T> class DeviceArray {
+template <class T>
+class DeviceArray {
  public:
   explicit DeviceArray(std::int64_t n) : n_(n), p_(static_cast<T*>(device_alloc(bytes()))) {}
   // Uploads `n` host values.

@@ -13,20 +13,43 @@ namespace {
 }
 }  // namespace
 
-bool compiled() { return false; }
-int device_count() { return 0; }
-std::string describe() { return "CUDA backend not compiled (configure with CXR_CUDA=ON and nvcc)"; }
+bool compiled() {
+  return false;
+}
+int device_count() {
+  return 0;
+}
+std::string describe() {
+  return "CUDA backend not compiled (configure with CXR_CUDA=ON and nvcc)";
+}
 
-void require_device(int index) { not_compiled(fmt::format("cuda:{} is not available", index).c_str()); }
+void require_device(int index) {
+  not_compiled(fmt::format("cuda:{} is not available", index).c_str());
+}
 
-void* device_alloc(std::size_t) { not_compiled("device_alloc"); }
-void device_free(void*, std::size_t) { not_compiled("device_free"); }
-std::size_t cached_bytes() { return 0; }
+void* device_alloc(std::size_t) {
+  not_compiled("device_alloc");
+}
+void device_free(void*, std::size_t) {
+  not_compiled("device_free");
+}
+std::size_t cached_bytes() {
+  return 0;
+}
 void release_cache() {}
-void copy_bytes(void*, bool, const void*, bool, std::size_t) { not_compiled("copy_bytes"); }
-void fill_bytes(void*, unsigned char, std::size_t) { not_compiled("fill_bytes"); }
-template <class T> void fill(T*, T, std::int64_t) { not_compiled("fill"); }
-void synchronize() { not_compiled("synchronize"); }
+void copy_bytes(void*, bool, const void*, bool, std::size_t) {
+  not_compiled("copy_bytes");
+}
+void fill_bytes(void*, unsigned char, std::size_t) {
+  not_compiled("fill_bytes");
+}
+template <class T>
+void fill(T*, T, std::int64_t) {
+  not_compiled("fill");
+}
+void synchronize() {
+  not_compiled("synchronize");
+}
 
 template void fill<float>(float*, float, std::int64_t);
 template void fill<double>(double*, double, std::int64_t);

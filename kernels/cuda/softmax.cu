@@ -30,12 +30,21 @@ namespace {
 constexpr int kRowsPerBlock = 8;  // 8 warps, 256 threads
 constexpr int kLossThreads = 256;
 
-__device__ __forceinline__ float exp_of(float v) { return expf(v); }
-__device__ __forceinline__ double exp_of(double v) { return exp(v); }
-__device__ __forceinline__ float log_of(float v) { return logf(v); }
-__device__ __forceinline__ double log_of(double v) { return log(v); }
+__device__ __forceinline__ float exp_of(float v) {
+  return expf(v);
+}
+__device__ __forceinline__ double exp_of(double v) {
+  return exp(v);
+}
+__device__ __forceinline__ float log_of(float v) {
+  return logf(v);
+}
+__device__ __forceinline__ double log_of(double v) {
+  return log(v);
+}
 
-template <class T> __device__ __forceinline__ T warp_max(T v) {
+template <class T>
+__device__ __forceinline__ T warp_max(T v) {
   for (int offset = 16; offset > 0; offset /= 2) {
     const T other = __shfl_xor_sync(0xffffffffu, v, offset);
     v = other > v ? other : v;
@@ -43,7 +52,8 @@ template <class T> __device__ __forceinline__ T warp_max(T v) {
   return v;
 }
 
-template <class T> __device__ __forceinline__ T warp_sum(T v) {
+template <class T>
+__device__ __forceinline__ T warp_sum(T v) {
   for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
   return v;
 }
@@ -55,13 +65,15 @@ __device__ __forceinline__ std::int64_t warp_row(std::int64_t N) {
 }
 
 // Max of the row; -inf lanes with no column lose to any value.
-template <class T> __device__ __forceinline__ T row_max(const T* xr, std::int64_t C, int lane) {
+template <class T>
+__device__ __forceinline__ T row_max(const T* xr, std::int64_t C, int lane) {
   T m = xr[0];
   for (std::int64_t j = lane; j < C; j += 32) m = xr[j] > m ? xr[j] : m;
   return warp_max(m);
 }
 
-template <class T> __global__ void softmax_kernel(T* out, const T* x, std::int64_t N, std::int64_t C) {
+template <class T>
+__global__ void softmax_kernel(T* out, const T* x, std::int64_t N, std::int64_t C) {
   const std::int64_t r = warp_row(N);
   if (r < 0) return;
   const int lane = threadIdx.x % 32;
@@ -90,7 +102,8 @@ __global__ void softmax_backward_kernel(T* dx, const T* out, const T* dout, std:
   for (std::int64_t j = lane; j < C; j += 32) dx[r * C + j] = y[j] * (dy[j] - dot);
 }
 
-template <class T> __global__ void log_softmax_kernel(T* out, const T* x, std::int64_t N, std::int64_t C) {
+template <class T>
+__global__ void log_softmax_kernel(T* out, const T* x, std::int64_t N, std::int64_t C) {
   const std::int64_t r = warp_row(N);
   if (r < 0) return;
   const int lane = threadIdx.x % 32;
@@ -117,9 +130,8 @@ __global__ void log_softmax_backward_kernel(T* dx, const T* out, const T* dout, 
 
 // sums[0] = sum_i w[y_i] * logp[i, y_i], sums[1] = sum_i w[y_i] (w = 1 without weights).
 template <class T>
-__global__ void __launch_bounds__(kLossThreads)
-    weighted_nll_kernel(double* sums, const T* logp, const int* labels, const T* weights, std::int64_t N,
-                        std::int64_t C) {
+__global__ void __launch_bounds__(kLossThreads) weighted_nll_kernel(double* sums, const T* logp, const int* labels,
+                                                                    const T* weights, std::int64_t N, std::int64_t C) {
   __shared__ double scratch[32];
   double picked = 0, total = 0;
   for (std::int64_t i = threadIdx.x; i < N; i += blockDim.x) {
@@ -147,10 +159,13 @@ __global__ void cross_entropy_backward_kernel(T* dlogits, const T* logp, const i
   }
 }
 
-__device__ __forceinline__ bool admissible(std::uint32_t mask, std::int64_t c) { return (mask >> c) & 1u; }
+__device__ __forceinline__ bool admissible(std::uint32_t mask, std::int64_t c) {
+  return (mask >> c) & 1u;
+}
 
 // log P = log sum_{c in S} exp(logp_c) with the largest term taken out, as on the CPU.
-template <class T> __device__ T masked_log_sum_exp(const T* logp, std::uint32_t mask, std::int64_t C) {
+template <class T>
+__device__ T masked_log_sum_exp(const T* logp, std::uint32_t mask, std::int64_t C) {
   T max = -static_cast<T>(INFINITY);
   for (std::int64_t c = 0; c < C; ++c)
     if (admissible(mask, c)) max = logp[c] > max ? logp[c] : max;
@@ -161,7 +176,8 @@ template <class T> __device__ T masked_log_sum_exp(const T* logp, std::uint32_t 
 }
 
 // w_i = mean of w[c] over the set (1 without weights).
-template <class T> __device__ double set_weight(const T* weights, std::uint32_t mask, std::int64_t C) {
+template <class T>
+__device__ double set_weight(const T* weights, std::uint32_t mask, std::int64_t C) {
   if (!weights) return 1.0;
   double sum = 0;
   int count = 0;
@@ -176,8 +192,8 @@ template <class T> __device__ double set_weight(const T* weights, std::uint32_t 
 // sums[0] = sum_i w_i * log P_i, sums[1] = sum_i w_i.
 template <class T>
 __global__ void __launch_bounds__(kLossThreads)
-    weighted_set_nll_kernel(double* sums, const T* logp, const std::uint32_t* masks, const T* weights,
-                            std::int64_t N, std::int64_t C) {
+    weighted_set_nll_kernel(double* sums, const T* logp, const std::uint32_t* masks, const T* weights, std::int64_t N,
+                            std::int64_t C) {
   __shared__ double scratch[32];
   double picked = 0, total = 0;
   for (std::int64_t i = threadIdx.x; i < N; i += blockDim.x) {
@@ -202,9 +218,8 @@ __global__ void label_set_cross_entropy_backward_kernel(T* dlogits, const T* log
     const std::int64_t i = k / C, j = k % C;
     const T coef = static_cast<T>(scale * set_weight(weights, masks[i], C));
     const T g = coef * exp_of(logp[k]);
-    dlogits[k] = admissible(masks[i], j)
-                     ? g - coef * exp_of(logp[k] - masked_log_sum_exp(logp + i * C, masks[i], C))
-                     : g;
+    dlogits[k] =
+        admissible(masks[i], j) ? g - coef * exp_of(logp[k] - masked_log_sum_exp(logp + i * C, masks[i], C)) : g;
   }
 }
 
@@ -216,7 +231,8 @@ unsigned int row_blocks(std::int64_t N) {
 
 }  // namespace
 
-template <class T> void softmax_forward(T* out, const T* x, std::int64_t N, std::int64_t C) {
+template <class T>
+void softmax_forward(T* out, const T* x, std::int64_t N, std::int64_t C) {
   if (N <= 0 || C <= 0) return;
   softmax_kernel<<<row_blocks(N), kRowsPerBlock * 32, 0, stream()>>>(out, x, N, C);
   CXR_CUDA_LAUNCH_CHECK();
@@ -229,7 +245,8 @@ void softmax_backward(T* dx, const T* out, const T* dout, std::int64_t N, std::i
   CXR_CUDA_LAUNCH_CHECK();
 }
 
-template <class T> void log_softmax_forward(T* out, const T* x, std::int64_t N, std::int64_t C) {
+template <class T>
+void log_softmax_forward(T* out, const T* x, std::int64_t N, std::int64_t C) {
   if (N <= 0 || C <= 0) return;
   log_softmax_kernel<<<row_blocks(N), kRowsPerBlock * 32, 0, stream()>>>(out, x, N, C);
   CXR_CUDA_LAUNCH_CHECK();
@@ -290,19 +307,17 @@ void label_set_cross_entropy_backward(T* dlogits, const T* logp, const std::uint
   CXR_CUDA_LAUNCH_CHECK();
 }
 
-#define CXR_INSTANTIATE(T)                                                                        \
-  template void softmax_forward<T>(T*, const T*, std::int64_t, std::int64_t);                     \
-  template void softmax_backward<T>(T*, const T*, const T*, std::int64_t, std::int64_t);          \
-  template void log_softmax_forward<T>(T*, const T*, std::int64_t, std::int64_t);                 \
-  template void log_softmax_backward<T>(T*, const T*, const T*, std::int64_t, std::int64_t);      \
-  template double cross_entropy_forward<T>(T*, const T*, const int*, const T*, std::int64_t,      \
-                                           std::int64_t);                                         \
-  template void cross_entropy_backward<T>(T*, const T*, const int*, const T*, double,             \
-                                          std::int64_t, std::int64_t);                            \
-  template double label_set_cross_entropy_forward<T>(T*, const T*, const std::uint32_t*,          \
-                                                     const T*, std::int64_t, std::int64_t);       \
-  template void label_set_cross_entropy_backward<T>(T*, const T*, const std::uint32_t*, const T*, \
-                                                    double, std::int64_t, std::int64_t);
+#define CXR_INSTANTIATE(T)                                                                                         \
+  template void softmax_forward<T>(T*, const T*, std::int64_t, std::int64_t);                                      \
+  template void softmax_backward<T>(T*, const T*, const T*, std::int64_t, std::int64_t);                           \
+  template void log_softmax_forward<T>(T*, const T*, std::int64_t, std::int64_t);                                  \
+  template void log_softmax_backward<T>(T*, const T*, const T*, std::int64_t, std::int64_t);                       \
+  template double cross_entropy_forward<T>(T*, const T*, const int*, const T*, std::int64_t, std::int64_t);        \
+  template void cross_entropy_backward<T>(T*, const T*, const int*, const T*, double, std::int64_t, std::int64_t); \
+  template double label_set_cross_entropy_forward<T>(T*, const T*, const std::uint32_t*, const T*, std::int64_t,   \
+                                                     std::int64_t);                                                \
+  template void label_set_cross_entropy_backward<T>(T*, const T*, const std::uint32_t*, const T*, double,          \
+                                                    std::int64_t, std::int64_t);
 CXR_INSTANTIATE(float)
 CXR_INSTANTIATE(double)
 #undef CXR_INSTANTIATE

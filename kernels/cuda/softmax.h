@@ -11,31 +11,32 @@
 
 namespace cxr::cuda {
 
-template <class T> void softmax_forward(T* out, const T* x, std::int64_t N, std::int64_t C);
+template <class T>
+void softmax_forward(T* out, const T* x, std::int64_t N, std::int64_t C);
 template <class T>
 void softmax_backward(T* dx, const T* out, const T* dout, std::int64_t N, std::int64_t C);
 
-template <class T> void log_softmax_forward(T* out, const T* x, std::int64_t N, std::int64_t C);
+template <class T>
+void log_softmax_forward(T* out, const T* x, std::int64_t N, std::int64_t C);
 template <class T>
 void log_softmax_backward(T* dx, const T* out, const T* dout, std::int64_t N, std::int64_t C);
 
 // Writes log_softmax(logits) into logp and returns the weighted mean NLL (waits for
 // the stream). Labels must be in range (the caller checks them on the host).
 template <class T>
-double cross_entropy_forward(T* logp, const T* logits, const int* labels, const T* weights,
-                             std::int64_t N, std::int64_t C);
+double cross_entropy_forward(T* logp, const T* logits, const int* labels, const T* weights, std::int64_t N,
+                             std::int64_t C);
 template <class T>
-void cross_entropy_backward(T* dlogits, const T* logp, const int* labels, const T* weights,
-                            double dloss, std::int64_t N, std::int64_t C);
+void cross_entropy_backward(T* dlogits, const T* logp, const int* labels, const T* weights, double dloss,
+                            std::int64_t N, std::int64_t C);
 
 // As cross_entropy_forward/backward with a set of admissible classes per sample. Masks
 // must be non-empty with bits < C (the caller checks them on the host).
 template <class T>
-double label_set_cross_entropy_forward(T* logp, const T* logits, const std::uint32_t* masks,
-                                       const T* weights, std::int64_t N, std::int64_t C);
+double label_set_cross_entropy_forward(T* logp, const T* logits, const std::uint32_t* masks, const T* weights,
+                                       std::int64_t N, std::int64_t C);
 template <class T>
-void label_set_cross_entropy_backward(T* dlogits, const T* logp, const std::uint32_t* masks,
-                                      const T* weights, double dloss, std::int64_t N,
-                                      std::int64_t C);
+void label_set_cross_entropy_backward(T* dlogits, const T* logp, const std::uint32_t* masks, const T* weights,
+                                      double dloss, std::int64_t N, std::int64_t C);
 
 }  // namespace cxr::cuda

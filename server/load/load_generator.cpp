@@ -2,13 +2,13 @@
 
 #include "engine/random.h"
 
+#include <fmt/format.h>
+#include <stb/stb_image_write.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
-#include <fmt/format.h>
-#include <stb/stb_image_write.h>
 
 #include <algorithm>
 #include <atomic>
@@ -214,8 +214,7 @@ std::string LoadReport::summary() const {
   std::string out = fmt::format(
       "{} requests, {} errors in {:.2f} s: {:.1f} requests/s; latency p50 {:.1f} ms, p90 {:.1f} ms, p99 {:.1f} ms, "
       "max {:.1f} ms; batch size:count{}",
-      requests, errors, wall_s, throughput(), percentile(50), percentile(90), percentile(99), percentile(100),
-      batches);
+      requests, errors, wall_s, throughput(), percentile(50), percentile(90), percentile(99), percentile(100), batches);
   for (const auto& e : error_samples) out += "\n  error: " + e;
   return out;
 }

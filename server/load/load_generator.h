@@ -19,25 +19,25 @@ struct LoadOptions {
   std::string host = "127.0.0.1";
   unsigned short port = 8080;
   int clients = 16;
-  int requests = 400;                  // answers in all, over every client
+  int requests = 400;  // answers in all, over every client
   std::string target = "/api/v1/predict?explain=gradcam";
-  std::vector<std::string> images;     // request bodies, used in turn
+  std::vector<std::string> images;  // request bodies, used in turn
   std::string content_type = "image/png";
-  std::vector<std::string> classes;    // expected class names, in order; empty: not checked
-  std::chrono::seconds timeout{60};    // per request
+  std::vector<std::string> classes;  // expected class names, in order; empty: not checked
+  std::chrono::seconds timeout{60};  // per request
 };
 
 struct LoadReport {
-  int requests = 0;                    // answers received (or failed)
+  int requests = 0;  // answers received (or failed)
   int errors = 0;
   std::vector<std::string> error_samples;  // the first few, for the log
-  std::vector<double> latencies_ms;    // of the answers that passed, in completion order
-  std::map<int, int> batch_sizes;      // batch_size of the answers -> how many
+  std::vector<double> latencies_ms;        // of the answers that passed, in completion order
+  std::map<int, int> batch_sizes;          // batch_size of the answers -> how many
   double wall_s = 0;
 
-  double percentile(double p) const;   // of latencies_ms (nearest rank), 0 when empty
+  double percentile(double p) const;  // of latencies_ms (nearest rank), 0 when empty
   double throughput() const { return wall_s > 0 ? (requests - errors) / wall_s : 0.0; }
-  std::string summary() const;         // one human-readable paragraph
+  std::string summary() const;  // one human-readable paragraph
 };
 
 LoadReport run_load(const LoadOptions& options);

@@ -5,8 +5,8 @@
 // answer failed or was malformed.
 #include "server/load/load_generator.h"
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <fstream>
 #include <iterator>
@@ -19,13 +19,15 @@ int main(int argc, char** argv) {
   CLI::App app{"cxr-load: concurrent POST /api/v1/predict against a running cxr serve"};
   app.add_option("--host", o.host, "server address")->capture_default_str();
   app.add_option("--port", port, "server port")->check(CLI::Range(1, 65535))->capture_default_str();
-  app.add_option("--clients", o.clients, "concurrent keep-alive connections")->check(CLI::Range(1, 1024))
+  app.add_option("--clients", o.clients, "concurrent keep-alive connections")
+      ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   app.add_option("--requests", o.requests, "answers in all")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--image", image_files, "PNG or JPEG files to send in turn (default: synthetic PNGs)")
       ->check(CLI::ExistingFile);
   app.add_option("--explain", explain, "gradcam, gradcam++ or none")
-      ->check(CLI::IsMember({"gradcam", "gradcam++", "none"}))->capture_default_str();
+      ->check(CLI::IsMember({"gradcam", "gradcam++", "none"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   o.port = static_cast<unsigned short>(port);

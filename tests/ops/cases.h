@@ -13,7 +13,9 @@ namespace cxr::testing {
 
 inline const std::vector<DType> kBothDtypes = {DType::F32, DType::F64};
 
-inline std::string dtype_label(DType t) { return t == DType::F32 ? "f32" : "f64"; }
+inline std::string dtype_label(DType t) {
+  return t == DType::F32 ? "f32" : "f64";
+}
 
 // "2x3x5x5"; "scalar" for a 0-d shape.
 inline std::string shape_label(const Shape& s) {
@@ -36,13 +38,14 @@ inline Tensor int_grad_input(Generator& gen, const Shape& s, DType dt, int lo = 
 }
 
 // The call of a one-input op on a uniform input of shape s.
-inline OpCall unary_call(const std::string& label, const Shape& s, DType dt, OpFn run, double lo = -1,
-                         double hi = 1) {
+inline OpCall unary_call(const std::string& label, const Shape& s, DType dt, OpFn run, double lo = -1, double hi = 1) {
   return {label, [=](Generator& gen) { return Inputs{grad_input(gen, s, dt, lo, hi)}; }, std::move(run)};
 }
 
 // Inputs hold defined tensors only; an optional one (a bias) is absent at the end.
-inline Tensor optional_input(const Inputs& in, std::size_t i) { return i < in.size() ? in[i] : Tensor(); }
+inline Tensor optional_input(const Inputs& in, std::size_t i) {
+  return i < in.size() ? in[i] : Tensor();
+}
 
 // The benchmark's activation: the reference net's block output at batch 32.
 inline const Shape kBenchActivation = {32, 128, 28, 28};

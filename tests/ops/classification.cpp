@@ -19,8 +19,12 @@ const std::vector<Shape> kSetGradShapes = {{7, 5}, {1, 5}, {1, 1}, {5, 13}, {4, 
 const std::vector<Shape> kSetShapes = {{1, 1}, {1, 3}, {5, 3}, {7, 5}, {4, 32}, {129, 5}, {300, 7}};
 const Shape kBenchLogits = {1024, 100};
 
-double softmax_atol(DType t) { return t == DType::F32 ? 1e-6 : 1e-13; }
-double softmax_rtol(DType t) { return t == DType::F32 ? 1e-5 : 1e-12; }
+double softmax_atol(DType t) {
+  return t == DType::F32 ? 1e-6 : 1e-13;
+}
+double softmax_rtol(DType t) {
+  return t == DType::F32 ? 1e-5 : 1e-12;
+}
 
 std::vector<int> labels_of(const Tensor& t) {
   std::vector<int> labels;
@@ -53,17 +57,27 @@ std::function<Inputs(Generator&)> loss_inputs(const Shape& s, DType dt, Targets 
     return in;
   };
 }
-Tensor weights_of(const Inputs& in) { return optional_input(in, 2); }
+Tensor weights_of(const Inputs& in) {
+  return optional_input(in, 2);
+}
 
-Tensor run_cross_entropy(const Inputs& in) { return cross_entropy(in[0], labels_of(in[1]), weights_of(in)); }
-Tensor run_label_set(const Inputs& in) { return label_set_cross_entropy(in[0], masks_of(in[1]), weights_of(in)); }
+Tensor run_cross_entropy(const Inputs& in) {
+  return cross_entropy(in[0], labels_of(in[1]), weights_of(in));
+}
+Tensor run_label_set(const Inputs& in) {
+  return label_set_cross_entropy(in[0], masks_of(in[1]), weights_of(in));
+}
 
 OpSpec softmax_spec(const std::string& name, Tensor (*f)(const Tensor&)) {
   OpSpec op(name);
-  auto run = [f](const Inputs& in) { return f(in[0]); };
+  auto run = [f](const Inputs& in) {
+    return f(in[0]);
+  };
   for (const Shape& s : kGradShapes) op.gradcheck.push_back(unary_call(shape_label(s), s, DType::F64, run, -3, 3));
   op.torch_cases = {name};
-  op.torch_call = [f](ReferenceCase& c) { return f(c.in("x")); };
+  op.torch_call = [f](ReferenceCase& c) {
+    return f(c.in("x"));
+  };
   for (DType dt : kBothDtypes)
     for (const Shape& s : kRowShapes)
       op.devices.push_back(
@@ -89,13 +103,16 @@ OpSpec cross_entropy_spec() {
       for (bool weighted : {false, true})
         op.devices.push_back({{shape_label(s) + "_" + dtype_label(dt) + (weighted ? "_weighted" : ""),
                                loss_inputs(s, dt, random_labels, weighted), run_cross_entropy},
-                              softmax_atol(dt), softmax_rtol(dt)});
+                              softmax_atol(dt),
+                              softmax_rtol(dt)});
   // loss * 2.5 exercises a dloss other than 1 on both devices.
   op.devices.push_back({unary_call("dloss_2.5_3x3_f64", {3, 3}, DType::F64,
-                                   [](const Inputs& in) { return mul_scalar(cross_entropy(in[0], {2, 0, 1}), 2.5); }),
+                                   [](const Inputs& in) {
+                                     return mul_scalar(cross_entropy(in[0], {2, 0, 1}), 2.5);
+                                   }),
                         1e-13, 1e-12});
-  op.bench = {{shape_label(kBenchLogits), loss_inputs(kBenchLogits, DType::F32, random_labels, false),
-               run_cross_entropy}};
+  op.bench = {
+      {shape_label(kBenchLogits), loss_inputs(kBenchLogits, DType::F32, random_labels, false), run_cross_entropy}};
   return op;
 }
 
@@ -125,7 +142,8 @@ OpSpec label_set_cross_entropy_spec() {
       for (bool weighted : {false, true})
         op.devices.push_back({{shape_label(s) + "_" + dtype_label(dt) + (weighted ? "_weighted" : ""),
                                loss_inputs(s, dt, random_masks, weighted), run_label_set},
-                              softmax_atol(dt), softmax_rtol(dt)});
+                              softmax_atol(dt),
+                              softmax_rtol(dt)});
   // dloss = 2.5 through mul_scalar, on both devices.
   op.devices.push_back({unary_call("dloss_2.5_3x3_f64", {3, 3}, DType::F64,
                                    [](const Inputs& in) {

@@ -54,7 +54,9 @@ const std::vector<Conv> kBenchCases = {
 
 using ConvFn = Tensor (*)(const Tensor&, const Tensor&, const Tensor&, const Conv2dOptions&);
 OpFn conv_of(ConvFn f, const Conv& c) {
-  return [f, opt = c.options()](const Inputs& in) { return f(in[0], in[1], optional_input(in, 2), opt); };
+  return [f, opt = c.options()](const Inputs& in) {
+    return f(in[0], in[1], optional_input(in, 2), opt);
+  };
 }
 
 std::vector<OpCall> bench_calls(ConvFn f) {
@@ -69,13 +71,21 @@ std::vector<DeviceCase> device_cases(ConvFn f) {
     // float64 on both sides: the GPU sums in another order. A result of n terms of
     // magnitude <= 1 (n <= 840 here: the weight gradient's N*H_out*W_out) differs by at
     // most n * n * 2^-53 ~ 8e-11 in the worst case.
-    cases.push_back({{std::string(c.name) + " f64", c.inputs(DType::F64), conv_of(f, c)}, 1e-10, 1e-10,
-                     [](const Shape& s, DType dt, Generator& gen) { return random_tensor(s, gen, dt); }});
+    cases.push_back({{std::string(c.name) + " f64", c.inputs(DType::F64), conv_of(f, c)},
+                     1e-10,
+                     1e-10,
+                     [](const Shape& s, DType dt, Generator& gen) {
+                       return random_tensor(s, gen, dt);
+                     }});
     // Small integers (inputs and upstream gradient in [-2, 2]): every partial sum is an
     // integer below 2^24, so the GPU and the CPU both compute exactly; with the fused
     // ReLU both mask the same elements (those whose exact output is <= 0).
-    cases.push_back({{std::string(c.name) + " f32 integers", c.inputs(DType::F32, true), conv_of(f, c)}, 0, 0,
-                     [](const Shape& s, DType dt, Generator& gen) { return random_int_tensor(s, gen, -2, 2, dt); }});
+    cases.push_back({{std::string(c.name) + " f32 integers", c.inputs(DType::F32, true), conv_of(f, c)},
+                     0,
+                     0,
+                     [](const Shape& s, DType dt, Generator& gen) {
+                       return random_int_tensor(s, gen, -2, 2, dt);
+                     }});
   }
   return cases;
 }
@@ -83,8 +93,8 @@ std::vector<DeviceCase> device_cases(ConvFn f) {
 OpSpec conv2d_spec() {
   OpSpec op("conv2d");
   for (const Conv& c : kGradCases) op.gradcheck.push_back({c.name, c.inputs(DType::F64), conv_of(&conv2d, c)});
-  op.torch_cases = {"conv2d_standard", "conv2d_strided",   "conv2d_padded",           "conv2d_stem",
-                    "conv2d_grouped",  "conv2d_depthwise", "conv2d_depthwise_strided", "conv2d_pointwise"};
+  op.torch_cases = {"conv2d_standard",  "conv2d_strided",           "conv2d_padded",   "conv2d_stem", "conv2d_grouped",
+                    "conv2d_depthwise", "conv2d_depthwise_strided", "conv2d_pointwise"};
   op.torch_call = [](ReferenceCase& c) {
     return conv2d(c.in("x"), c.in("weight"), c.optional("bias"),
                   {c.meta_int("stride"), c.meta_int("padding"), c.meta_int("groups")});
@@ -104,7 +114,8 @@ OpSpec conv2d_relu_spec() {
   };
   for (const Conv& c : kReluGradCases) op.gradcheck.push_back({c.name, c.inputs(DType::F64), conv_of(&conv2d_relu, c)});
   op.pre_activation = [](const std::string& label, const Inputs& in) {
-    const auto c = std::find_if(kReluGradCases.begin(), kReluGradCases.end(), [&](const Conv& k) { return label == k.name; });
+    const auto c =
+        std::find_if(kReluGradCases.begin(), kReluGradCases.end(), [&](const Conv& k) { return label == k.name; });
     return conv_of(&conv2d, *c)(in);
   };
   op.devices = device_cases(&conv2d_relu);
@@ -122,7 +133,9 @@ struct Linear {
   std::function<Inputs(Generator&)> inputs(DType dt, bool integers = false) const {
     const Linear c = *this;
     return [=](Generator& gen) {
-      auto make = [&](const Shape& s) { return integers ? int_grad_input(gen, s, dt, -2, 2) : grad_input(gen, s, dt); };
+      auto make = [&](const Shape& s) {
+        return integers ? int_grad_input(gen, s, dt, -2, 2) : grad_input(gen, s, dt);
+      };
       Inputs in{make({c.N, c.in}), make({c.out, c.in})};
       if (c.bias) in.push_back(make({c.out}));
       return in;
@@ -136,19 +149,30 @@ const std::vector<Linear> kDeviceLinears = {{1, 1, 1, true},   {5, 7, 3, true}, 
 
 OpSpec linear_spec() {
   OpSpec op("linear");
-  auto run = [](const Inputs& in) { return linear(in[0], in[1], optional_input(in, 2)); };
-  for (const Linear& c : {Linear{1, 1, 1, true}, Linear{3, 7, 5, true}, Linear{4, 17, 4, false}, Linear{2, 33, 9, true}})
+  auto run = [](const Inputs& in) {
+    return linear(in[0], in[1], optional_input(in, 2));
+  };
+  for (const Linear& c :
+       {Linear{1, 1, 1, true}, Linear{3, 7, 5, true}, Linear{4, 17, 4, false}, Linear{2, 33, 9, true}})
     op.gradcheck.push_back({c.label(), c.inputs(DType::F64), run});
   op.torch_cases = {"linear", "linear_no_bias"};
-  op.torch_call = [](ReferenceCase& c) { return linear(c.in("x"), c.in("weight"), c.optional("bias")); };
+  op.torch_call = [](ReferenceCase& c) {
+    return linear(c.in("x"), c.in("weight"), c.optional("bias"));
+  };
   for (const Linear& c : kDeviceLinears) {
     // float64: the GPU and the CPU differ only in summation order; with at most 300
     // terms of magnitude <= 1 the rounding differences stay below 300 * 2^-52 ~ 7e-14.
-    op.devices.push_back({{c.label() + "_f64", c.inputs(DType::F64), run}, 1e-12, 1e-12,
-                          [](const Shape& s, DType dt, Generator& gen) { return random_tensor(s, gen, dt); }});
+    op.devices.push_back(
+        {{c.label() + "_f64", c.inputs(DType::F64), run}, 1e-12, 1e-12, [](const Shape& s, DType dt, Generator& gen) {
+           return random_tensor(s, gen, dt);
+         }});
     // float32 on small integers (and an integer upstream gradient): exact on both sides.
-    op.devices.push_back({{c.label() + "_f32_integers", c.inputs(DType::F32, true), run}, 0, 0,
-                          [](const Shape& s, DType dt, Generator& gen) { return random_int_tensor(s, gen, -2, 2, dt); }});
+    op.devices.push_back({{c.label() + "_f32_integers", c.inputs(DType::F32, true), run},
+                          0,
+                          0,
+                          [](const Shape& s, DType dt, Generator& gen) {
+                            return random_int_tensor(s, gen, -2, 2, dt);
+                          }});
   }
   // The classifier head at batch 32, and a square layer.
   for (const Linear& c : {Linear{32, 512, 4, true}, Linear{256, 1024, 1024, true}})
@@ -158,6 +182,8 @@ OpSpec linear_spec() {
 
 }  // namespace
 
-std::vector<OpSpec> conv_ops() { return {conv2d_spec(), conv2d_relu_spec(), linear_spec()}; }
+std::vector<OpSpec> conv_ops() {
+  return {conv2d_spec(), conv2d_relu_spec(), linear_spec()};
+}
 
 }  // namespace cxr::testing

@@ -22,7 +22,9 @@ struct Conv {
   std::function<Inputs(Generator&)> inputs(DType dt, bool integers = false) const {
     const Conv c = *this;
     return [=](Generator& gen) {
-      auto make = [&](const Shape& s) { return integers ? int_grad_input(gen, s, dt, -2, 2) : grad_input(gen, s, dt); };
+      auto make = [&](const Shape& s) {
+        return integers ? int_grad_input(gen, s, dt, -2, 2) : grad_input(gen, s, dt);
+      };
       Inputs in{make({c.N, c.C_in, c.H, c.W}), make({c.C_out, c.C_in / c.groups, c.K, c.K})};
       if (c.bias) in.push_back(make({c.C_out}));
       return in;

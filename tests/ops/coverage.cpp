@@ -35,12 +35,10 @@ std::string coverage_markdown(const std::vector<OpSpec>& ops) {
     auto backward = [&](std::size_t n, const std::string& elsewhere) {
       return op.has_backward ? cell(n, elsewhere) : std::string("n/a");
     };
-    md << "| " << op.name << " | " << cell(op.torch_cases.size(), "") << " | "
-       << backward(op.torch_cases.size(), "") << " | "
-       << backward(op.gradcheck.size(), op.elsewhere.gradcheck) << " | "
-       << cell(op.devices.size(), op.elsewhere.devices) << " | "
-       << backward(op.devices.size(), op.elsewhere.devices) << " | " << cell(op.bench.size(), "") << " | "
-       << backward(op.bench.size(), "") << " |\n";
+    md << "| " << op.name << " | " << cell(op.torch_cases.size(), "") << " | " << backward(op.torch_cases.size(), "")
+       << " | " << backward(op.gradcheck.size(), op.elsewhere.gradcheck) << " | "
+       << cell(op.devices.size(), op.elsewhere.devices) << " | " << backward(op.devices.size(), op.elsewhere.devices)
+       << " | " << cell(op.bench.size(), "") << " | " << backward(op.bench.size(), "") << " |\n";
   }
   md << "\nNotes:\n";
   for (const OpSpec& op : ops)

@@ -29,17 +29,25 @@ std::vector<OpCall> unary_on_grad_shapes(const OpFn& run) {
   return calls;
 }
 
-OpCall bench_unary(const OpFn& run) { return unary_call("activation", kBenchActivation, DType::F32, run); }
+OpCall bench_unary(const OpFn& run) {
+  return unary_call("activation", kBenchActivation, DType::F32, run);
+}
 
 OpSpec add_spec() {
   OpSpec op("add");
-  auto run = [](const Inputs& in) { return add(in[0], in[1]); };
+  auto run = [](const Inputs& in) {
+    return add(in[0], in[1]);
+  };
   auto two = [](const Shape& s, DType dt) {
-    return [=](Generator& gen) { return Inputs{grad_input(gen, s, dt), grad_input(gen, s, dt)}; };
+    return [=](Generator& gen) {
+      return Inputs{grad_input(gen, s, dt), grad_input(gen, s, dt)};
+    };
   };
   for (const Shape& s : kGradShapes) op.gradcheck.push_back({shape_label(s), two(s, DType::F64), run});
   op.torch_cases = {"add"};
-  op.torch_call = [](ReferenceCase& c) { return add(c.in("x"), c.in("y")); };
+  op.torch_call = [](ReferenceCase& c) {
+    return add(c.in("x"), c.in("y"));
+  };
   for (DType dt : kBothDtypes)
     for (const Shape& s : kDeviceShapes)
       op.devices.push_back({{shape_label(s) + "_" + dtype_label(dt), two(s, dt), run}, 0, 0});
@@ -49,10 +57,14 @@ OpSpec add_spec() {
 
 OpSpec mul_scalar_spec() {
   OpSpec op("mul_scalar");
-  auto run = [](const Inputs& in) { return mul_scalar(in[0], -2.5); };
+  auto run = [](const Inputs& in) {
+    return mul_scalar(in[0], -2.5);
+  };
   op.gradcheck = unary_on_grad_shapes(run);
   op.torch_cases = {"mul_scalar"};
-  op.torch_call = [](ReferenceCase& c) { return mul_scalar(c.in("x"), c.meta_double("scale")); };
+  op.torch_call = [](ReferenceCase& c) {
+    return mul_scalar(c.in("x"), c.meta_double("scale"));
+  };
   op.devices = unary_on_device_shapes(run);
   op.bench = {bench_unary(run)};
   return op;
@@ -64,9 +76,13 @@ OpSpec gradient_reversal_spec() {
   // times the central differences.
   OpSpec op("gradient_reversal");
   op.elsewhere.gradcheck = "tests/test_elementwise.cpp";
-  auto run = [](const Inputs& in) { return gradient_reversal(in[0], 0.75); };
+  auto run = [](const Inputs& in) {
+    return gradient_reversal(in[0], 0.75);
+  };
   op.torch_cases = {"gradient_reversal", "gradient_reversal_f64"};
-  op.torch_call = [](ReferenceCase& c) { return gradient_reversal(c.in("x"), c.meta_double("lambd")); };
+  op.torch_call = [](ReferenceCase& c) {
+    return gradient_reversal(c.in("x"), c.meta_double("lambd"));
+  };
   op.devices = unary_on_device_shapes(run);
   op.bench = {bench_unary(run)};
   return op;
@@ -74,7 +90,9 @@ OpSpec gradient_reversal_spec() {
 
 OpSpec relu_spec() {
   OpSpec op("relu");
-  auto run = [](const Inputs& in) { return relu(in[0]); };
+  auto run = [](const Inputs& in) {
+    return relu(in[0]);
+  };
   for (const Shape& s : kGradShapes)
     op.gradcheck.push_back({shape_label(s),
                             [s](Generator& gen) {
@@ -87,16 +105,19 @@ OpSpec relu_spec() {
                             },
                             run});
   op.torch_cases = {"relu"};
-  op.torch_call = [](ReferenceCase& c) { return relu(c.in("x")); };
+  op.torch_call = [](ReferenceCase& c) {
+    return relu(c.in("x"));
+  };
   op.devices = unary_on_device_shapes(run);
   // The gradient at 0 and -0 is 0 on the GPU as on the CPU.
-  op.devices.push_back({{"zeros_and_signs",
-                         [](Generator&) {
-                           return Inputs{Tensor::from_vector(std::vector<double>{-1, -0.0, 0, 2}, {4})
-                                             .set_requires_grad()};
-                         },
-                         run},
-                        0, 0});
+  op.devices.push_back(
+      {{"zeros_and_signs",
+        [](Generator&) {
+          return Inputs{Tensor::from_vector(std::vector<double>{-1, -0.0, 0, 2}, {4}).set_requires_grad()};
+        },
+        run},
+       0,
+       0});
   op.bench = {bench_unary(run)};
   return op;
 }
@@ -105,8 +126,9 @@ OpSpec dropout_spec() {
   // The mask comes from CXR's own generator: no torch case. Each evaluation re-seeds
   // its generator, so finite differences and both devices see the same mask.
   OpSpec op("dropout");
-  op.note = "no PyTorch case: the mask comes from CXR's own generator (test_elementwise checks the "
-            "mask's rate, scaling and thread independence).";
+  op.note =
+      "no PyTorch case: the mask comes from CXR's own generator (test_elementwise checks the "
+      "mask's rate, scaling and thread independence).";
   op.gradcheck = {unary_call("2x3x4x5_p0.4", {2, 3, 4, 5}, DType::F64, [](const Inputs& in) {
     Generator g(7);
     return dropout(in[0], 0.4, true, g);
@@ -127,8 +149,9 @@ OpSpec dropout_spec() {
 // The in-place ops run outside autograd: forward only, on a copy of the first input.
 OpSpec add_inplace_spec() {
   OpSpec op("add_", /*backward=*/false);
-  op.note = "no PyTorch case: an in-place helper outside autograd, checked on the CPU through "
-            "autograd's gradient accumulation (test_autograd).";
+  op.note =
+      "no PyTorch case: an in-place helper outside autograd, checked on the CPU through "
+      "autograd's gradient accumulation (test_autograd).";
   auto run = [](const Inputs& in) {
     Tensor a = in[0].detach().clone();
     add_(a, in[1].detach());
@@ -141,7 +164,8 @@ OpSpec add_inplace_spec() {
                                return Inputs{random_tensor(s, gen, dt), random_tensor(s, gen, dt)};
                              },
                              run},
-                            0, 0});
+                            0,
+                            0});
   op.bench = {{"activation",
                [](Generator& gen) {
                  return Inputs{random_tensor(kBenchActivation, gen, DType::F32),
@@ -153,8 +177,9 @@ OpSpec add_inplace_spec() {
 
 OpSpec scale_inplace_spec() {
   OpSpec op("scale_", /*backward=*/false);
-  op.note = "no PyTorch case: an in-place helper outside autograd, checked on the CPU through "
-            "gradient clipping (test_optim).";
+  op.note =
+      "no PyTorch case: an in-place helper outside autograd, checked on the CPU through "
+      "gradient clipping (test_optim).";
   auto run = [](const Inputs& in) {
     Tensor a = in[0].detach().clone();
     scale_(a, -2.5);
@@ -164,17 +189,18 @@ OpSpec scale_inplace_spec() {
     for (const Shape& s : kDeviceShapes)
       op.devices.push_back({{shape_label(s) + "_" + dtype_label(dt),
                              [=](Generator& gen) { return Inputs{random_tensor(s, gen, dt)}; }, run},
-                            0, 0});
-  op.bench = {{"activation",
-               [](Generator& gen) { return Inputs{random_tensor(kBenchActivation, gen, DType::F32)}; }, run}};
+                            0,
+                            0});
+  op.bench = {
+      {"activation", [](Generator& gen) { return Inputs{random_tensor(kBenchActivation, gen, DType::F32)}; }, run}};
   return op;
 }
 
 }  // namespace
 
 std::vector<OpSpec> elementwise_ops() {
-  return {add_spec(), mul_scalar_spec(), gradient_reversal_spec(), relu_spec(), dropout_spec(),
-          add_inplace_spec(), scale_inplace_spec()};
+  return {add_spec(),     mul_scalar_spec(),  gradient_reversal_spec(), relu_spec(),
+          dropout_spec(), add_inplace_spec(), scale_inplace_spec()};
 }
 
 }  // namespace cxr::testing

@@ -86,6 +86,8 @@ OpSpec batch_norm_relu_spec() {
 
 }  // namespace
 
-std::vector<OpSpec> normalisation_ops() { return {batch_norm_spec(), batch_norm_relu_spec()}; }
+std::vector<OpSpec> normalisation_ops() {
+  return {batch_norm_spec(), batch_norm_relu_spec()};
+}
 
 }  // namespace cxr::testing

@@ -26,10 +26,9 @@ struct Window {
 // Finite differences: odd inputs with stride 2, 1x1 maps, batch 1, channels not a
 // multiple of 8, windows that overlap (stride < kernel), tile exactly, or skip pixels
 // (stride > kernel).
-const std::vector<Window> kGradWindows = {
-    {{2, 3, 5, 5}, 3, 2, 1}, {{1, 1, 1, 1}, 1, 1, 0}, {{1, 2, 7, 6}, 2, 2, 0},
-    {{2, 9, 4, 5}, 3, 1, 1}, {{1, 3, 7, 7}, 3, 3, 1}, {{3, 1, 6, 9}, 2, 3, 1},
-    {{1, 1, 3, 3}, 3, 1, 0}};
+const std::vector<Window> kGradWindows = {{{2, 3, 5, 5}, 3, 2, 1}, {{1, 1, 1, 1}, 1, 1, 0}, {{1, 2, 7, 6}, 2, 2, 0},
+                                          {{2, 9, 4, 5}, 3, 1, 1}, {{1, 3, 7, 7}, 3, 3, 1}, {{3, 1, 6, 9}, 2, 3, 1},
+                                          {{1, 1, 3, 3}, 3, 1, 0}};
 const std::vector<Window> kDeviceWindows = {
     {{2, 3, 7, 7}, 3, 2, 1},   // stride 2 on odd input, padding
     {{1, 5, 8, 9}, 2, 2, 0},   // batch 1, odd width
@@ -39,9 +38,13 @@ const std::vector<Window> kDeviceWindows = {
 };
 const Window kBenchWindow = {kBenchActivation, 3, 2, 1};
 
-double almost(DType t) { return t == DType::F32 ? 4 * 0x1.0p-24 : 4 * 0x1.0p-53; }
+double almost(DType t) {
+  return t == DType::F32 ? 4 * 0x1.0p-24 : 4 * 0x1.0p-53;
+}
 // Beside almost(): results near zero after cancellation (values here are O(1)).
-double almost_atol(DType t) { return t == DType::F32 ? 1e-6 : 1e-15; }
+double almost_atol(DType t) {
+  return t == DType::F32 ? 1e-6 : 1e-15;
+}
 
 // Distinct values: a random permutation of 0.01 * (0 .. n-1), shifted to [-k, k).
 // No two values are within the finite-difference step, so the argmax never flips.
@@ -56,7 +59,9 @@ Tensor distinct_values(const Shape& shape, Generator& gen) {
 
 using Pool = Tensor (*)(const Tensor&, int, int, int);
 OpFn pool_of(Pool pool, const Window& w) {
-  return [=](const Inputs& in) { return pool(in[0], w.kernel, w.stride, w.padding); };
+  return [=](const Inputs& in) {
+    return pool(in[0], w.kernel, w.stride, w.padding);
+  };
 }
 
 OpSpec max_pool_spec() {
@@ -73,10 +78,11 @@ OpSpec max_pool_spec() {
     for (const Window& w : kDeviceWindows) {
       const std::string label = w.label() + "_" + dtype_label(dt);
       op.devices.push_back({unary_call(label, w.shape, dt, pool_of(&max_pool2d, w)), 0, 0});
-      op.devices.push_back({{label + "_ties",  // many ties
-                             [=](Generator& gen) { return Inputs{int_grad_input(gen, w.shape, dt, 0, 2)}; },
-                             pool_of(&max_pool2d, w)},
-                            0, 0});
+      op.devices.push_back(
+          {{label + "_ties",  // many ties
+            [=](Generator& gen) { return Inputs{int_grad_input(gen, w.shape, dt, 0, 2)}; }, pool_of(&max_pool2d, w)},
+           0,
+           0});
     }
   op.bench = {unary_call(kBenchWindow.label(), kBenchWindow.shape, DType::F32, pool_of(&max_pool2d, kBenchWindow))};
   return op;
@@ -95,10 +101,11 @@ OpSpec avg_pool_spec() {
       const std::string label = w.label() + "_" + dtype_label(dt);
       op.devices.push_back({unary_call(label, w.shape, dt, pool_of(&avg_pool2d, w)), almost_atol(dt), almost(dt)});
       if (w.kernel == 1 || w.kernel == 2 || w.kernel == 4)  // 1/k^2 exact: integer data gives exact results
-        op.devices.push_back({{label + "_integers",
-                               [=](Generator& gen) { return Inputs{int_grad_input(gen, w.shape, dt)}; },
-                               pool_of(&avg_pool2d, w)},
-                              0, 0});
+        op.devices.push_back(
+            {{label + "_integers", [=](Generator& gen) { return Inputs{int_grad_input(gen, w.shape, dt)}; },
+              pool_of(&avg_pool2d, w)},
+             0,
+             0});
     }
   op.bench = {unary_call(kBenchWindow.label(), kBenchWindow.shape, DType::F32, pool_of(&avg_pool2d, kBenchWindow))};
   return op;
@@ -106,26 +113,33 @@ OpSpec avg_pool_spec() {
 
 OpSpec global_avg_pool_spec() {
   OpSpec op("global_avg_pool2d");
-  auto run = [](const Inputs& in) { return global_avg_pool2d(in[0]); };
+  auto run = [](const Inputs& in) {
+    return global_avg_pool2d(in[0]);
+  };
   for (const Shape& s : std::vector<Shape>{{2, 3, 5, 7}, {1, 1, 1, 1}, {3, 9, 2, 2}, {1, 10, 7, 7}})
     op.gradcheck.push_back(unary_call(shape_label(s), s, DType::F64, run));
   op.torch_cases = {"global_avg_pool2d"};
-  op.torch_call = [](ReferenceCase& c) { return global_avg_pool2d(c.in("x")); };
+  op.torch_call = [](ReferenceCase& c) {
+    return global_avg_pool2d(c.in("x"));
+  };
   for (DType dt : kBothDtypes)
     for (const Window& w : kDeviceWindows)
-      op.devices.push_back({unary_call(shape_label(w.shape) + "_" + dtype_label(dt), w.shape, dt, run), 1e-12,
-                            2 * almost(dt)});
+      op.devices.push_back(
+          {unary_call(shape_label(w.shape) + "_" + dtype_label(dt), w.shape, dt, run), 1e-12, 2 * almost(dt)});
   // Large maps take several warps per block in the global average.
   const Shape large = {2, 3, 61, 67};
   op.devices.push_back(
       {{"integers_2x3x61x67_f32", [=](Generator& gen) { return Inputs{int_grad_input(gen, large, DType::F32)}; }, run},
-       0, 0});
+       0,
+       0});
   op.bench = {unary_call("activation", kBenchActivation, DType::F32, run)};
   return op;
 }
 
 }  // namespace
 
-std::vector<OpSpec> pool_ops() { return {max_pool_spec(), avg_pool_spec(), global_avg_pool_spec()}; }
+std::vector<OpSpec> pool_ops() {
+  return {max_pool_spec(), avg_pool_spec(), global_avg_pool_spec()};
+}
 
 }  // namespace cxr::testing

@@ -11,14 +11,20 @@ namespace {
 const std::vector<Shape> kGradShapes = {{1}, {7}, {2, 3, 5, 5}, {1, 1, 1, 1}, {3, 13}};
 const std::vector<Shape> kDeviceShapes = {{1}, {7}, {1000}, {2, 3, 5, 5}, {1, 1, 1, 1}, {3, 33, 7, 9}, {70001}};
 
-double almost(DType t) { return t == DType::F32 ? 4 * 0x1.0p-24 : 4 * 0x1.0p-53; }  // 4 ulps relative
+double almost(DType t) {
+  return t == DType::F32 ? 4 * 0x1.0p-24 : 4 * 0x1.0p-53;
+}  // 4 ulps relative
 
 OpSpec reduction_spec(const std::string& name, Tensor (*reduce)(const Tensor&), bool integer_case) {
   OpSpec op(name);
-  auto run = [reduce](const Inputs& in) { return reduce(in[0]); };
+  auto run = [reduce](const Inputs& in) {
+    return reduce(in[0]);
+  };
   for (const Shape& s : kGradShapes) op.gradcheck.push_back(unary_call(shape_label(s), s, DType::F64, run));
   op.torch_cases = {name};
-  op.torch_call = [reduce](ReferenceCase& c) { return reduce(c.in("x")); };
+  op.torch_call = [reduce](ReferenceCase& c) {
+    return reduce(c.in("x"));
+  };
   for (DType dt : kBothDtypes)
     for (const Shape& s : kDeviceShapes) {
       const std::string label = shape_label(s) + "_" + dtype_label(dt);

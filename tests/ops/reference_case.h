@@ -20,8 +20,9 @@ namespace cxr::testing {
 inline std::string reference_dir() {
   const char* dir = std::getenv("CXR_REFERENCE_DIR");
   if (dir == nullptr || *dir == '\0')
-    throw Error("CXR_REFERENCE_DIR is not set: run these tests through ctest, whose fixture "
-                "`reference_data` writes the PyTorch reference files there");
+    throw Error(
+        "CXR_REFERENCE_DIR is not set: run these tests through ctest, whose fixture "
+        "`reference_data` writes the PyTorch reference files there");
   return dir;
 }
 
@@ -34,8 +35,7 @@ class ReferenceCase {
     }
     for (const auto& [key, t] : file_.tensors) {
       Tensor copy = t.clone();
-      if (std::find(grad_names_.begin(), grad_names_.end(), key) != grad_names_.end())
-        copy.set_requires_grad();
+      if (std::find(grad_names_.begin(), grad_names_.end(), key) != grad_names_.end()) copy.set_requires_grad();
       inputs_[key] = copy;
     }
   }

@@ -68,7 +68,7 @@ struct OpSpec {
   // label. Finite differences assert that none lies within 1e-5 of the kink (the step
   // is 1e-6); one that does needs other inputs.
   std::function<Tensor(const std::string& label, const Inputs&)> pre_activation;
-  std::vector<std::string> torch_cases;             // file names written by ops_reference.py
+  std::vector<std::string> torch_cases;              // file names written by ops_reference.py
   std::function<Tensor(ReferenceCase&)> torch_call;  // the op on a reference file's tensors
   std::vector<DeviceCase> devices;
   std::vector<OpCall> bench;

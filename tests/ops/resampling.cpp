@@ -12,9 +12,13 @@ namespace {
 struct Resize {
   Shape shape;
   int out_h, out_w;
-  std::string label() const { return shape_label(shape) + "_to_" + std::to_string(out_h) + "x" + std::to_string(out_w); }
+  std::string label() const {
+    return shape_label(shape) + "_to_" + std::to_string(out_h) + "x" + std::to_string(out_w);
+  }
   OpFn run() const {
-    return [h = out_h, w = out_w](const Inputs& in) { return resize_bilinear(in[0], h, w); };
+    return [h = out_h, w = out_w](const Inputs& in) {
+      return resize_bilinear(in[0], h, w);
+    };
   }
 };
 
@@ -37,29 +41,38 @@ const std::vector<Resize> kDeviceCases = {
 // Grad-CAM's upsampling of a 7x7 map to the input.
 const Resize kBenchCase = {{32, 1, 7, 7}, 224, 224};
 
-double fused_rtol(DType t) { return t == DType::F32 ? 16 * 0x1.0p-24 : 16 * 0x1.0p-53; }
-double fused_atol(DType t) { return t == DType::F32 ? 1e-5 : 1e-14; }
+double fused_rtol(DType t) {
+  return t == DType::F32 ? 16 * 0x1.0p-24 : 16 * 0x1.0p-53;
+}
+double fused_atol(DType t) {
+  return t == DType::F32 ? 1e-5 : 1e-14;
+}
 
 OpSpec resize_bilinear_spec() {
   OpSpec op("resize_bilinear");
   for (const Resize& c : kGradCases) op.gradcheck.push_back(unary_call(c.label(), c.shape, DType::F64, c.run()));
   op.torch_cases = {"resize_bilinear_up", "resize_bilinear_down", "resize_bilinear_half"};
-  op.torch_call = [](ReferenceCase& c) { return resize_bilinear(c.in("x"), c.meta_int("out_h"), c.meta_int("out_w")); };
+  op.torch_call = [](ReferenceCase& c) {
+    return resize_bilinear(c.in("x"), c.meta_int("out_h"), c.meta_int("out_w"));
+  };
   for (DType dt : kBothDtypes)
     for (const Resize& c : kDeviceCases)
       op.devices.push_back(
           {unary_call(c.label() + "_" + dtype_label(dt), c.shape, dt, c.run()), fused_atol(dt), fused_rtol(dt)});
   const Resize twice = {{2, 3, 5, 7}, 10, 14};
-  op.devices.push_back({{twice.label() + "_integers_f32",
-                         [s = twice.shape](Generator& gen) { return Inputs{int_grad_input(gen, s, DType::F32)}; },
-                         twice.run()},
-                        0, 0});
+  op.devices.push_back(
+      {{twice.label() + "_integers_f32",
+        [s = twice.shape](Generator& gen) { return Inputs{int_grad_input(gen, s, DType::F32)}; }, twice.run()},
+       0,
+       0});
   op.bench = {unary_call(kBenchCase.label(), kBenchCase.shape, DType::F32, kBenchCase.run())};
   return op;
 }
 
 }  // namespace
 
-std::vector<OpSpec> resampling_ops() { return {resize_bilinear_spec()}; }
+std::vector<OpSpec> resampling_ops() {
+  return {resize_bilinear_spec()};
+}
 
 }  // namespace cxr::testing

@@ -36,7 +36,8 @@ void write_model(const std::string& path, const std::string& preset, const NetCo
     if (p.tensor.dim() != 1) continue;  // 1-D: batch-norm gamma/beta and biases
     Tensor t = p.tensor;
     for (std::int64_t i = 0; i < t.numel(); ++i)
-      t.data<float>()[i] = static_cast<float>(ends_with(p.name, ".weight") ? 1.0 + 0.1 * gen.normal() : 0.1 * gen.normal());
+      t.data<float>()[i] =
+          static_cast<float>(ends_with(p.name, ".weight") ? 1.0 + 0.1 * gen.normal() : 0.1 * gen.normal());
   }
   for (const auto& b : params.buffers()) {
     Tensor t = b.tensor;

@@ -266,9 +266,13 @@ TEST_F(Trainer, TimeLimitStopsResumably) {
 
 TEST_F(Trainer, LearnsWithLabelSetsBalancedSamplingAndTheSourceAdversary) {
   TrainOptions o = mitigated("mitigated");
-  o.epochs = 3;
+  // Five epochs, not three: after three the validation accuracy sat at 0.78-0.81
+  // depending on the build's floating-point order (-O3 vs the sanitizer build's -O1);
+  // six-epoch runs of both builds measured 0.91 at epoch five, so 0.8 tests learning,
+  // not rounding.
+  o.epochs = 5;
   const Recorded r = run(o);
-  ASSERT_EQ(r.result.history.size(), 3u);
+  ASSERT_EQ(r.result.history.size(), 5u);
   const EpochRecord& last = r.result.history.back();
   // Label sets resolve as metrics.h says; the stripes are easy, so the model learns
   // them despite the adversary (it removes the source, not the class).

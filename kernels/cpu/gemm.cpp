@@ -24,6 +24,7 @@
 #include "base/check.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -286,7 +287,9 @@ struct Avx512Blocking {
   }
 }
 
-GemmIsa g_isa = GemmIsa::Auto;
+// Read by every GEMM on every thread, written once by the lazy detection (or a test's
+// set_gemm_isa): atomic, so concurrent first calls do not race (ThreadSanitizer found it).
+std::atomic<GemmIsa> g_isa{GemmIsa::Auto};
 
 // CXR_GEMM_ISA=avx2 keeps the AVX2 kernel on an AVX-512 machine (for comparisons).
 bool env_forces_avx2() {
@@ -383,8 +386,12 @@ void gemm_blocked(bool trans_a, bool trans_b, i64 M, i64 N, i64 K, T alpha, cons
 
 GemmIsa gemm_isa() {
 #ifdef CXR_GEMM_AVX2
-  if (g_isa == GemmIsa::Auto) g_isa = cpu_has_avx512() && !env_forces_avx2() ? GemmIsa::Avx512 : GemmIsa::Avx2;
-  return g_isa;
+  GemmIsa isa = g_isa.load(std::memory_order_relaxed);
+  if (isa == GemmIsa::Auto) {
+    isa = cpu_has_avx512() && !env_forces_avx2() ? GemmIsa::Avx512 : GemmIsa::Avx2;
+    g_isa.store(isa, std::memory_order_relaxed);  // every thread detects the same answer
+  }
+  return isa;
 #else
   return GemmIsa::Portable;
 #endif
@@ -394,7 +401,7 @@ void set_gemm_isa(GemmIsa isa) {
 #ifdef CXR_GEMM_AVX2
   CXR_CHECK(isa != GemmIsa::Portable, "set_gemm_isa: this build has no portable float kernel path");
   CXR_CHECK(isa != GemmIsa::Avx512 || cpu_has_avx512(), "set_gemm_isa: this CPU has no AVX-512");
-  g_isa = isa;
+  g_isa.store(isa, std::memory_order_relaxed);
 #else
   CXR_CHECK(isa == GemmIsa::Portable || isa == GemmIsa::Auto, "set_gemm_isa: built without x86 kernels");
 #endif

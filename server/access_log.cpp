@@ -7,9 +7,9 @@
 namespace cxr::server {
 
 std::string loggable_path(std::string_view target) {
-  std::string path(target.substr(0, target.find('?')));
-  for (char& c : path)
-    if (static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e) c = '?';
+  std::string path;
+  for (const char c : target.substr(0, target.find('?')))
+    path.push_back(static_cast<unsigned char>(c) < 0x21 || static_cast<unsigned char>(c) > 0x7e ? '?' : c);
   return path;
 }
 
@@ -22,9 +22,7 @@ void AccessLog::begin(std::string method, std::string_view target) {
 void AccessLog::end(unsigned status, std::size_t body_bytes) {
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
   fmt::print(stderr, "cxr serve: {} {} {} {}B {:.1f}ms\n", method_, path_, status, body_bytes, ms);
-  method_ = "-";
-  path_ = "-";
-  start_ = std::chrono::steady_clock::now();
+  *this = AccessLog();  // the next request on this connection starts afresh
 }
 
 }  // namespace cxr::server

@@ -2,6 +2,7 @@
 // DELETE samples/{id}; and the bearer-token check of every endpoint that changes the
 // server or reads its samples.
 #include "server/api.h"
+#include "server/image_format.h"
 
 #include <fmt/format.h>
 
@@ -121,8 +122,10 @@ Response get_sample_image(App& app, const Request& req, const std::string& id) {
   std::ostringstream content;
   content << in.rdbuf();
   std::string bytes = content.str();
-  const bool png = bytes.size() >= 8 && bytes.compare(0, 4, "\x89PNG") == 0;
-  return text_response(req, http::status::ok, png ? "image/png" : "image/jpeg", std::move(bytes));
+  // Served as what its bytes are: a sample stored before uploads were limited to PNG and
+  // JPEG (a BMP, say) is not labelled as either.
+  const std::string_view type = image_media_type(bytes);
+  return text_response(req, http::status::ok, type.empty() ? "application/octet-stream" : type, std::move(bytes));
 }
 
 Response delete_sample(App& app, const Request& req, const std::string& id) {

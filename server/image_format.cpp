@@ -7,18 +7,16 @@
 
 namespace cxr::server {
 
-namespace {
-
-bool starts_with_png_or_jpeg(std::string_view bytes) {
+std::string_view image_media_type(std::string_view bytes) {
   constexpr std::string_view png = "\x89PNG\r\n\x1a\n";
   constexpr std::string_view jpeg = "\xFF\xD8\xFF";
-  return bytes.substr(0, png.size()) == png || bytes.substr(0, jpeg.size()) == jpeg;
+  if (bytes.substr(0, png.size()) == png) return "image/png";
+  if (bytes.substr(0, jpeg.size()) == jpeg) return "image/jpeg";
+  return {};
 }
 
-}  // namespace
-
 void require_accepted_image_format(std::string_view bytes) {
-  if (starts_with_png_or_jpeg(bytes)) return;
+  if (!image_media_type(bytes).empty()) return;
   int width = 0, height = 0, channels = 0;
   if (stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()), &width,
                             &height, &channels))

@@ -10,6 +10,9 @@ namespace cxr::server {
 
 inline constexpr std::string_view kAcceptedImageFormats = "PNG, JPEG";
 
+// "image/png" or "image/jpeg" by the leading bytes; empty for anything else.
+std::string_view image_media_type(std::string_view bytes);
+
 // Throws HttpError 415 unsupported_image_format for an image of another format the
 // decoder knows. Bytes that are no image at all pass, for the decoder to refuse as
 // corrupt_image.

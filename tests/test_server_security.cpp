@@ -97,9 +97,9 @@ TEST(HostCheck, ParsesNamesAndPorts) {
 }
 
 TEST_F(ServerSecurity, OnlyKnownHostNamesAreAnswered) {
-  for (const std::string& host : {"127.0.0.1", "localhost", "LOCALHOST:8080", "[::1]", "[::1]:1234", "127.0.0.1:99"})
+  for (const char* host : {"127.0.0.1", "localhost", "LOCALHOST:8080", "[::1]", "[::1]:1234", "127.0.0.1:99"})
     EXPECT_EQ(get("/api/v1/health", {{"Host", host}}).status, 200u) << host;
-  for (const std::string& host : {"evil.example", "evil.example:8080", "127.0.0.1.evil.example", "localhost:x"}) {
+  for (const char* host : {"evil.example", "evil.example:8080", "127.0.0.1.evil.example", "localhost:x"}) {
     const auto r = get("/api/v1/health", {{"Host", host}});
     EXPECT_EQ(r.status, 421u) << host;
     EXPECT_EQ(r.error_code(), "host_not_allowed") << host;
@@ -162,9 +162,9 @@ TEST_F(ServerSecurity, MethodNotAllowedNamesTheAllowedMethods) {
 }
 
 TEST_F(ServerSecurity, ErrorsToHeadHaveNoBody) {
-  for (const std::string& target : {"/no-such-file.html", "/api/v1/predict"}) {
-    const std::string answer =
-        raw_exchange(port_, "HEAD " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  for (const char* target : {"/no-such-file.html", "/api/v1/predict"}) {
+    const std::string answer = raw_exchange(
+        port_, std::string("HEAD ") + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(answer.substr(0, 9), "HTTP/1.1 ") << answer;
     EXPECT_NE(answer.substr(9, 3), "200") << answer;
     EXPECT_EQ(answer.find("\r\n\r\n"), answer.size() - 4) << "a body follows the head: " << answer;
@@ -185,8 +185,8 @@ TEST_F(ServerSecurity, InternalErrorsDoNotShowServerPaths) {
 
 TEST_F(ServerSecurity, ParametersWithNulOrTrailingBytesAreRefused) {
   const auto png = png_bytes(64, 64, 3);
-  for (const std::string& query : {"?class=%00", "?class=1%00x", "?class=0%00", "?explain=gradcam%00"}) {
-    const auto r = request(port_, verb::post, "/api/v1/predict" + query, png, "image/png");
+  for (const char* query : {"?class=%00", "?class=1%00x", "?class=0%00", "?explain=gradcam%00"}) {
+    const auto r = request(port_, verb::post, std::string("/api/v1/predict") + query, png, "image/png");
     EXPECT_EQ(r.status, 400u) << query << " " << r.body;
   }
   EXPECT_EQ(request(port_, verb::post, "/api/v1/predict?class=1", png, "image/png").status, 200u);
@@ -250,6 +250,12 @@ TEST_F(ServerSecurity, OnlyPngAndJpegAreAccepted) {
                                {{"Authorization", "Bearer " + token_}});
     EXPECT_EQ(added.status, 415u) << name << " " << added.body;
   }
+  // A BMP stored before the limit is served as what it is, not as a JPEG.
+  const auto old = store_->add_sample(bmp, "covid", "", "upload", 16, 16);
+  const auto served =
+      get("/api/v1/samples/" + std::to_string(old.sample.id) + "/image", {{"Authorization", "Bearer " + token_}});
+  EXPECT_EQ(served.status, 200u);
+  EXPECT_EQ(served.content_type, "application/octet-stream");
   EXPECT_EQ(request(port_, verb::post, "/api/v1/predict?explain=none", png_bytes(64, 64), "image/png").status, 200u);
   EXPECT_EQ(request(port_, verb::post, "/api/v1/predict?explain=none", jpeg_bytes(64, 64), "image/jpeg").status, 200u);
   EXPECT_EQ(request(port_, verb::post, "/api/v1/predict", "no image", "image/png").error_code(), "corrupt_image");

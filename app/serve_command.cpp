@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <memory>
 #include <thread>
+#include <vector>
 
 namespace cxr::cli {
 
@@ -32,6 +33,7 @@ struct ServeOptions {
   std::string data;       // base dataset of fine-tuning (a `cxr data build` directory); empty: samples only
   int train_threads = 0;  // 0: half the cores, at least 1
   std::string web;        // empty: the bundled web/ (models/bundled_files.h)
+  std::vector<std::string> allowed_hosts;  // Host names answered besides the loopback ones
 };
 
 // The version to serve: --model (stored as a version and activated), else the
@@ -77,6 +79,7 @@ void serve(const ServeOptions& o) {
   app.web_root = o.web.empty() ? bundled_files().web.string() : o.web;
   app.device = device;
   app.openapi = bundled_files().openapi.string();
+  app.allowed_hosts.insert(app.allowed_hosts.end(), o.allowed_hosts.begin(), o.allowed_hosts.end());
   // Training gets a thread pool of its own, half the cores by default: predictions
   // keep the shared pool and never wait for a training step.
   server::JobsOptions jobs_options;
@@ -114,6 +117,9 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--port", o->port, "TCP port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
   cmd->add_option("--device", o->device, kDeviceHelp)->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--allowed-host", o->allowed_hosts,
+                  "a Host name to answer besides localhost, 127.0.0.1 and [::1] (repeatable; e.g. the machine's "
+                  "name or address when --host is not loopback)");
   cmd->add_option("--web", o->web, "folder of the browser UI (default: the bundled one)");
   cmd->add_option("--data", o->data,
                   "base dataset of fine-tuning (a `cxr data build` directory; default: the samples alone)")

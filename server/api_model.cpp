@@ -3,7 +3,7 @@
 
 #include <fmt/format.h>
 
-#include <cstdlib>
+#include <charconv>
 
 namespace cxr::server {
 
@@ -29,9 +29,11 @@ json::object model_summary(const ServedModel& served) {
 int parse_class(const ModelInfo& info, const std::string& value) {
   for (std::size_t i = 0; i < info.class_names.size(); ++i)
     if (info.class_names[i] == value) return static_cast<int>(i);
-  char* end = nullptr;
-  const long index = std::strtol(value.c_str(), &end, 10);
-  if (!value.empty() && *end == '\0' && index >= 0 && index < static_cast<long>(info.class_names.size()))
+  // The whole value is the index: "1\0x" (from "1%00x") is not class 1.
+  long index = -1;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), index);
+  if (ec == std::errc() && end == value.data() + value.size() && index >= 0 &&
+      index < static_cast<long>(info.class_names.size()))
     return static_cast<int>(index);
   std::string names;
   for (const auto& n : info.class_names) names += (names.empty() ? "" : ", ") + n;

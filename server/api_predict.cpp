@@ -10,6 +10,7 @@
 #include "server/api.h"
 
 #include "server/base64.h"
+#include "server/image_format.h"
 #include "server/multipart.h"
 
 #include "models/overlay.h"
@@ -31,6 +32,7 @@ std::string_view upload_bytes(const Request& req, std::vector<FormPart>& parts) 
   const std::string type = media_type(req[http::field::content_type]);
   if (type == "image/png" || type == "image/jpeg" || type == "application/octet-stream") {
     if (req.body().empty()) throw HttpError(http::status::bad_request, "empty_body", "the request body is empty");
+    require_accepted_image_format(req.body());
     return req.body();
   }
   if (type == "multipart/form-data") {
@@ -41,6 +43,7 @@ std::string_view upload_bytes(const Request& req, std::vector<FormPart>& parts) 
     const FormPart* image = find_part(parts, "image");
     if (!image) throw HttpError(http::status::bad_request, "missing_image", "no form field named 'image'");
     if (image->body.empty()) throw HttpError(http::status::bad_request, "empty_body", "the image field is empty");
+    require_accepted_image_format(image->body);
     return image->body;
   }
   throw HttpError(http::status::unsupported_media_type, "unsupported_media_type",

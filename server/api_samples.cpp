@@ -1,9 +1,13 @@
 // The training-set extension: POST/GET /api/v1/samples, GET samples/{id}/image,
-// DELETE samples/{id}; and the bearer-token check of every mutating endpoint.
+// DELETE samples/{id}; and the bearer-token check of every endpoint that changes the
+// server or reads its samples.
 #include "server/api.h"
+#include "server/image_format.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -49,11 +53,15 @@ Store& require_store(App& app) {
 void require_token(App& app, const Request& req) {
   Store& store = require_store(app);
   const std::string_view header = req[http::field::authorization];
-  constexpr std::string_view prefix = "Bearer ";
   if (header.empty())
     throw HttpError(http::status::unauthorized, "missing_token",
-                    "this endpoint changes the server: send 'Authorization: Bearer <token>'");
-  if (header.substr(0, prefix.size()) != prefix || !store.token_matches(header.substr(prefix.size())))
+                    "this endpoint changes the server or reads its samples: send 'Authorization: Bearer <token>'");
+  // The scheme name is case-insensitive (RFC 9110 11.1): "bearer" is as good as "Bearer".
+  constexpr std::string_view scheme = "bearer ";
+  const bool bearer = header.size() > scheme.size() &&
+                      std::equal(scheme.begin(), scheme.end(), header.begin(),
+                                 [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
+  if (!bearer || !store.token_matches(header.substr(scheme.size())))
     throw HttpError(http::status::unauthorized, "invalid_token", "the bearer token is not this server's token");
 }
 
@@ -83,6 +91,7 @@ Response post_sample(App& app, const Request& req, const Target& target) {
 }
 
 Response get_samples(App& app, const Request& req, const Target& target) {
+  require_token(app, req);  // uploaded X-rays and patient ids are private
   Store& store = require_store(app);
   const auto page = parse_int("page", target.param("page").value_or("1"), 1, 1'000'000);
   const auto per_page = parse_int("per_page", target.param("per_page").value_or("50"), 1, 500);
@@ -104,6 +113,7 @@ Response get_samples(App& app, const Request& req, const Target& target) {
 }
 
 Response get_sample_image(App& app, const Request& req, const std::string& id) {
+  require_token(app, req);
   Store& store = require_store(app);
   const auto sample = store.sample(parse_int("id", id, 1, INT64_MAX));
   if (!sample) throw HttpError(http::status::not_found, "not_found", fmt::format("no sample {}", id));
@@ -112,8 +122,10 @@ Response get_sample_image(App& app, const Request& req, const std::string& id) {
   std::ostringstream content;
   content << in.rdbuf();
   std::string bytes = content.str();
-  const bool png = bytes.size() >= 8 && bytes.compare(0, 4, "\x89PNG") == 0;
-  return text_response(req, http::status::ok, png ? "image/png" : "image/jpeg", std::move(bytes));
+  // Served as what its bytes are: a sample stored before uploads were limited to PNG and
+  // JPEG (a BMP, say) is not labelled as either.
+  const std::string_view type = image_media_type(bytes);
+  return text_response(req, http::status::ok, type.empty() ? "application/octet-stream" : type, std::move(bytes));
 }
 
 Response delete_sample(App& app, const Request& req, const std::string& id) {

@@ -2,12 +2,15 @@
 // the server reads. Owned by the Server; handlers get a reference.
 #pragma once
 
+#include "server/host_check.h"
 #include "server/inference.h"
 #include "server/store.h"
 
 #include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <string>
+#include <vector>
 
 namespace cxr::server {
 
@@ -20,7 +23,8 @@ struct App {
   std::mutex activation;           // the store's active flag and the served model change together
   std::filesystem::path web_root;  // the only folder served as static files
   std::filesystem::path openapi;   // docs/openapi.yaml
-  Device device = Device::cpu();   // where served models compute (cxr serve --device)
+  std::vector<std::string> allowed_hosts = default_allowed_hosts();  // Host names answered (cxr serve --allowed-host)
+  Device device = Device::cpu();                                     // where served models compute (cxr serve --device)
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 

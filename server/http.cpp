@@ -33,6 +33,17 @@ Response error_response(unsigned version, bool keep_alive, http::status status, 
   return res;
 }
 
+void add_security_headers(Response& res) {
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set("X-Frame-Options", "DENY");
+  res.set("Referrer-Policy", "no-referrer");
+  // web/ has no inline script or style; images are its own, the heatmap (a data: URL)
+  // and the chosen file (a blob: URL).
+  res.set("Content-Security-Policy",
+          "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; "
+          "form-action 'self'; frame-ancestors 'none'");
+}
+
 std::string media_type(std::string_view content_type) {
   const auto semicolon = content_type.find(';');
   std::string_view type = content_type.substr(0, semicolon);

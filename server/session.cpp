@@ -1,5 +1,6 @@
 #include "server/session.h"
 
+#include "server/access_log.h"
 #include "server/router.h"
 
 #include <boost/asio/dispatch.hpp>
@@ -44,6 +45,23 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_header(beast::error_code ec, std::size_t bytes) {
     if (ec) return on_read(ec, bytes);
     begin_request();
+    const auto& head = parser_->get();
+    log_.begin(std::string(head.method_string()), head.target());
+    // A client that waits for "100 Continue" before sending its body (curl does, for
+    // large uploads) gets it now rather than after its own timeout.
+    if (beast::iequals(head[http::field::expect], "100-continue") && head.version() >= 11) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                          if (ec) return self->close();
+                          self->read_body();
+                        });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
     http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 
@@ -78,9 +96,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void write(Response response) {
     response_ = std::move(response);
+    add_security_headers(response_);
     if (state_->draining) response_.keep_alive(false);
     stream_.expires_after(state_->read_timeout);
     http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->log_.end(self->response_.result_int(), self->response_.body().size());
       self->end_request();
       self->on_write(ec);
     });
@@ -151,6 +171,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<char> drain_;
   std::size_t drained_ = 0;
   bool counted_ = false;  // this connection's request is counted in state_->in_flight
+  AccessLog log_;
   asio::steady_timer timer_;
 };
 

@@ -69,7 +69,9 @@ std::optional<Target> parse_target(std::string_view target) {
         const auto eq = pair.find('=');
         auto key = percent_decode(pair.substr(0, eq), true);
         auto value = percent_decode(eq == pair.npos ? std::string_view{} : pair.substr(eq + 1), true);
-        if (!key || !value) return std::nullopt;
+        // A NUL is never a parameter: C code further down would cut the value there.
+        if (!key || !value || key->find('\0') != std::string::npos || value->find('\0') != std::string::npos)
+          return std::nullopt;
         t.query[std::move(*key)] = std::move(*value);
       }
       if (amp == std::string_view::npos) break;

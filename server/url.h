@@ -18,7 +18,8 @@ struct Target {
   std::optional<std::string> param(const std::string& name) const;
 };
 
-// Returns nothing for a malformed target (bad percent escape, not starting with '/').
+// Returns nothing for a malformed target (bad percent escape, not starting with '/',
+// a NUL in the path or in a query parameter).
 std::optional<Target> parse_target(std::string_view target);
 
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space);

@@ -134,7 +134,9 @@ TEST(ServeCrash, KilledDuringUploadsTheStoreStaysConsistent) {
   EXPECT_EQ(model.at("version").as_string(), "v1");
   // v1 was registered with the metrics of the evaluation beside its file, and they survived.
   EXPECT_EQ(model.at("metrics").at("count").to_number<std::int64_t>(), 7) << json::serialize(model);
-  const json::value listed = request(serve.port(), http::verb::get, "/api/v1/samples?per_page=500").json();
+  const json::value listed = request(serve.port(), http::verb::get, "/api/v1/samples?per_page=500", "", "",
+                                     {{"Authorization", "Bearer " + token}})
+                                 .json();
   EXPECT_GE(listed.at("total").as_int64(), static_cast<std::int64_t>(acknowledged.size()));
   const std::string png = load::synthetic_xray_png(400, 360, 424242);
   EXPECT_EQ(upload(serve.port(), token, png).status, 201u);

@@ -78,7 +78,7 @@ TEST_F(ServerStore, SamplesNeedTheTokenAndValidInput) {
   EXPECT_EQ(add(r, png, "", *r.token).error_code(), "unknown_label");
   EXPECT_EQ(add(r, "not an image", "covid", *r.token).error_code(), "corrupt_image");
   EXPECT_EQ(add(r, png.substr(0, png.size() / 2), "covid", *r.token).error_code(), "corrupt_image");
-  EXPECT_EQ(request(r.port, verb::get, "/api/v1/samples").json().at("total").as_int64(), 0);
+  EXPECT_EQ(request(r.port, verb::get, "/api/v1/samples", "", "", bearer(*r.token)).json().at("total").as_int64(), 0);
 
   const auto first = add(r, png, "covid", *r.token);
   ASSERT_EQ(first.status, 201u) << first.body;
@@ -95,20 +95,27 @@ TEST_F(ServerStore, SamplesNeedTheTokenAndValidInput) {
   ASSERT_EQ(raw.status, 201u) << raw.body;
   ASSERT_EQ(add(r, png_bytes(70, 64, 3), "normal", *r.token).status, 201u);
 
-  const auto all = request(r.port, verb::get, "/api/v1/samples?per_page=2");
+  const auto all = request(r.port, verb::get, "/api/v1/samples?per_page=2", "", "", bearer(*r.token));
   ASSERT_EQ(all.status, 200u) << all.body;
   EXPECT_EQ(all.json().at("total").as_int64(), 3);
   EXPECT_EQ(all.json().at("samples").as_array().size(), 2u);
   EXPECT_EQ(all.json().at("counts").at("normal").as_int64(), 2);
   EXPECT_EQ(all.json().at("counts").at("covid").as_int64(), 1);
-  EXPECT_EQ(request(r.port, verb::get, "/api/v1/samples?per_page=2&page=2").json().at("samples").as_array().size(), 1u);
-  const auto covid = request(r.port, verb::get, "/api/v1/samples?label=covid");
+  EXPECT_EQ(request(r.port, verb::get, "/api/v1/samples?per_page=2&page=2", "", "", bearer(*r.token))
+                .json()
+                .at("samples")
+                .as_array()
+                .size(),
+            1u);
+  const auto covid = request(r.port, verb::get, "/api/v1/samples?label=covid", "", "", bearer(*r.token));
   ASSERT_EQ(covid.json().at("samples").as_array().size(), 1u);
-  EXPECT_EQ(request(r.port, verb::get, "/api/v1/samples?page=0").error_code(), "bad_parameter");
-  EXPECT_EQ(request(r.port, verb::get, "/api/v1/samples?per_page=x").error_code(), "bad_parameter");
+  EXPECT_EQ(request(r.port, verb::get, "/api/v1/samples?page=0", "", "", bearer(*r.token)).error_code(),
+            "bad_parameter");
+  EXPECT_EQ(request(r.port, verb::get, "/api/v1/samples?per_page=x", "", "", bearer(*r.token)).error_code(),
+            "bad_parameter");
 
   const std::int64_t id = first.json().at("sample").at("id").as_int64();
-  const auto image = request(r.port, verb::get, fmt::format("/api/v1/samples/{}/image", id));
+  const auto image = request(r.port, verb::get, fmt::format("/api/v1/samples/{}/image", id), "", "", bearer(*r.token));
   EXPECT_EQ(image.status, 200u);
   EXPECT_EQ(image.content_type, "image/png");
   EXPECT_EQ(image.body, png);
@@ -118,9 +125,11 @@ TEST_F(ServerStore, SamplesNeedTheTokenAndValidInput) {
             200u);
   EXPECT_EQ(request(r.port, verb::delete_, fmt::format("/api/v1/samples/{}", id), "", "", bearer(*r.token)).status,
             404u);
-  EXPECT_EQ(request(r.port, verb::get, fmt::format("/api/v1/samples/{}/image", id)).status, 404u);
-  EXPECT_EQ(request(r.port, verb::get, "/api/v1/samples/abc/image").error_code(), "bad_parameter");
-  EXPECT_EQ(request(r.port, verb::get, "/api/v1/samples").json().at("total").as_int64(), 2);
+  EXPECT_EQ(request(r.port, verb::get, fmt::format("/api/v1/samples/{}/image", id), "", "", bearer(*r.token)).status,
+            404u);
+  EXPECT_EQ(request(r.port, verb::get, "/api/v1/samples/abc/image", "", "", bearer(*r.token)).error_code(),
+            "bad_parameter");
+  EXPECT_EQ(request(r.port, verb::get, "/api/v1/samples", "", "", bearer(*r.token)).json().at("total").as_int64(), 2);
 }
 
 TEST_F(ServerStore, ActivateAndRollBackAndRestartWithTheStoreIntact) {
@@ -163,7 +172,7 @@ TEST_F(ServerStore, ActivateAndRollBackAndRestartWithTheStoreIntact) {
   Running r(dir_ / "store", model_files_[0]);
   EXPECT_FALSE(r.token.has_value());  // printed once, at the first start only
   EXPECT_EQ(request(r.port, verb::get, "/api/v1/model").json().at("version").as_string(), "v2");
-  EXPECT_EQ(request(r.port, verb::get, "/api/v1/samples").json().at("total").as_int64(), 1);
+  EXPECT_EQ(request(r.port, verb::get, "/api/v1/samples", "", "", bearer(token)).json().at("total").as_int64(), 1);
   EXPECT_EQ(add(r, png_bytes(64, 64, 7), "normal", token).status, 201u);  // the old token still works
 }
 

@@ -447,7 +447,7 @@ TEST_F(ServerTrain, ActivateRollBackAndRestartKeepEverything) {
   Served s(dir_ / "store", model_file_);
   EXPECT_FALSE(s.token.has_value());
   EXPECT_EQ(request(s.port, verb::get, "/api/v1/model").json().at("version").as_string(), "v2");
-  const auto samples = request(s.port, verb::get, "/api/v1/samples?per_page=500").json();
+  const auto samples = request(s.port, verb::get, "/api/v1/samples?per_page=500", "", "", bearer(token)).json();
   EXPECT_EQ(samples.at("total").as_int64(), 24);
   for (const auto& sample : samples.at("samples").as_array())
     EXPECT_EQ(sample.at("split").as_string(),

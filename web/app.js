@@ -226,10 +226,15 @@ async function addSample(event) {
 }
 
 async function loadSamples() {
+  if (!$('token').value.trim()) {  // the samples are private: listed only with the token
+    $('counts').textContent = 'enter the API token to see the samples';
+    $('samples').replaceChildren();
+    return;
+  }
   const params = new URLSearchParams({ page: state.page, per_page: state.perPage });
   if ($('filter-label').value) params.set('label', $('filter-label').value);
   try {
-    const r = await call(`/samples?${params}`);
+    const r = await call(`/samples?${params}`, { headers: authHeaders() });
     $('counts').textContent = Object.entries(r.counts).map(([k, v]) => `${k}: ${v}`).join(' · ') || 'no samples yet';
     const list = $('samples');
     list.replaceChildren();
@@ -237,7 +242,14 @@ async function loadSamples() {
       const li = document.createElement('li');
       li.dataset.testid = `sample-${s.id}`;
       const img = document.createElement('img');
-      img.src = `${api}/samples/${s.id}/image`;
+      // The image needs the token, which an <img src> cannot send: fetch it, show a blob: URL.
+      fetch(`${api}/samples/${s.id}/image`, { headers: authHeaders() })
+        .then((res) => (res.ok ? res.blob() : Promise.reject(new Error(`HTTP ${res.status}`))))
+        .then((blob) => {
+          img.src = URL.createObjectURL(blob);
+          img.onload = () => URL.revokeObjectURL(img.src);
+        })
+        .catch(() => {});
       img.alt = `sample ${s.id}, ${s.label}`;
       img.loading = 'lazy';
       const caption = document.createElement('div');
@@ -611,7 +623,10 @@ function init() {
   $('class').addEventListener('change', predict);
   $('opacity').addEventListener('input', applyOpacity);
   $('token').value = localStorage.getItem('cxr-token') || '';
-  $('token').addEventListener('change', () => localStorage.setItem('cxr-token', $('token').value.trim()));
+  $('token').addEventListener('change', () => {
+    localStorage.setItem('cxr-token', $('token').value.trim());
+    loadSamples();
+  });
   $('add-sample').addEventListener('submit', addSample);
   $('filter-label').addEventListener('change', () => { state.page = 1; loadSamples(); });
   $('prev-page').addEventListener('click', () => { state.page -= 1; loadSamples(); });

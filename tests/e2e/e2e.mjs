@@ -3,7 +3,7 @@
 // Chromium (headless, through playwright-core) like a user: the empty black image
 // area, an upload of a synthetic X-ray (made here: no dataset image is shipped),
 // the probabilities and the Grad-CAM heatmap, the opacity slider, the method and
-// class switches, the token, adding samples to the training set, a fine-tune job
+// class switches, a late answer to an earlier image (dropped), the token, adding samples to the training set, a fine-tune job
 // followed to its end, and activating the new version. Saves a screenshot.
 //
 // Environment: CXR_BINARY (the built cxr), CXR_SOURCE_DIR, CXR_E2E_OUT (where the
@@ -140,9 +140,20 @@ async function main() {
     });
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const pageErrors = [];
+    // True while the test uploads a broken image on purpose: its HTTP 400 and the
+    // console line Chromium writes for it are expected.
+    let expectRefusedUpload = false;
     page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
-    page.on('response', (r) => { if (r.status() >= 400) pageErrors.push(`HTTP ${r.status()} for ${r.url()}`); });
+    page.on('console', (m) => {
+      if (m.type() !== 'error') return;
+      if (expectRefusedUpload && m.text().startsWith('Failed to load resource')) return;
+      pageErrors.push(m.text());
+    });
+    page.on('response', (r) => {
+      if (r.status() < 400) return;
+      if (expectRefusedUpload && r.status() < 500 && r.url().includes('/api/v1/predict?')) return;
+      pageErrors.push(`HTTP ${r.status()} for ${r.url()}`);
+    });
     const byId = (id) => page.locator(`[data-testid="${id}"]`);
     await page.goto(base + '/');
     await page.waitForFunction(() => document.querySelector('#model-line').textContent.startsWith('model v1'));
@@ -188,6 +199,40 @@ async function main() {
     await page.waitForFunction(() => document.querySelector('#heatmap-caption').textContent.includes('"viral"'));
     step('opacity, Grad-CAM++ and the class switch work');
 
+    // A slow image, then a fast one: the first answer is held back until the second
+    // is on screen, and must then be dropped. The two differ in shape, so the
+    // heatmap frame (the image's rectangle on the square) tells whose result it is.
+    let releaseSlow, slowDelivered;
+    const slowReleased = new Promise((resolve) => { releaseSlow = resolve; });
+    const slowAnswered = new Promise((resolve) => { slowDelivered = resolve; });
+    let held = false;
+    await page.route('**/api/v1/predict?*', async (route) => {
+      if (held) return route.continue();
+      held = true;
+      const response = await route.fetch();
+      await slowReleased;
+      await route.fulfill({ response });
+      slowDelivered();
+    });
+    await byId('upload-input').setInputFiles({ name: 'slow.png', mimeType: 'image/png', buffer: xrayPng(480, 440, 2) });
+    const addWhilePending = await byId('sample-add').isEnabled();
+    await byId('upload-input').setInputFiles({ name: 'fast.png', mimeType: 'image/png', buffer: xrayPng(300, 600, 3) });
+    await page.waitForFunction(() => /^fast\.png: /.test(document.querySelector('#status').textContent));
+    releaseSlow();
+    await slowAnswered;
+    await page.waitForTimeout(500);  // time for the page to handle (and drop) the late answer
+    await page.unroute('**/api/v1/predict?*');
+    const shown = await page.evaluate(() => ({
+      status: document.querySelector('#status').textContent,
+      frame: [document.querySelector('#heatmap-frame').style.width, document.querySelector('#heatmap-frame').style.height],
+    }));
+    check(!addWhilePending, '"Add" was enabled while the chosen image had no result');
+    check(shown.status.startsWith('fast.png: '), `status "${shown.status}" after the late answer`);
+    check(shown.frame[0] === '50%' && shown.frame[1] === '100%',
+      `heatmap frame ${shown.frame} is not the 300×600 image's: the late answer for slow.png was shown`);
+    check(await byId('sample-add').isEnabled(), '"Add" is disabled under a result');
+    step('a late answer for an earlier image is dropped');
+
     // The token, then this X-ray added to the training set with a label.
     await byId('token-input').fill(token);
     await byId('sample-label').selectOption('covid');
@@ -196,6 +241,20 @@ async function main() {
     await page.waitForFunction(() => /added as sample 1/.test(document.querySelector('#sample-status').textContent));
     await byId('sample-1').waitFor();
     step('sample 1 added from the UI and shown in the dataset browser');
+    const added = (await api(base, token, '/api/v1/samples')).samples.find((s) => s.id === 1);
+    check(added.width === 300 && added.height === 600, `sample 1 is ${added.width}×${added.height}, not fast.png`);
+
+    // A refused upload clears the previous image and result and disables "Add".
+    expectRefusedUpload = true;
+    await byId('upload-input').setInputFiles({ name: 'broken.png', mimeType: 'image/png',
+      buffer: xrayPng(200, 200, 4).subarray(0, 60) });
+    await page.waitForFunction(() => /^broken\.png: /.test(document.querySelector('#status').textContent));
+    expectRefusedUpload = false;
+    check(await byId('sample-add').isDisabled(), '"Add" is enabled after a refused upload');
+    check(await byId('heatmap-overlay').isHidden(), 'the previous heatmap is shown after a refused upload');
+    check((await byId('probability-bars').locator('li').count()) === 0, 'the previous probabilities are shown');
+    check(JSON.stringify(await centre()) === '[0,0,0,255]', 'the previous X-ray is shown after a refused upload');
+    step('a refused upload clears the image and result and disables "Add"');
 
     // More samples through the API until fine-tuning has two training labels and a
     // validation image (a sample's split follows its patient id).

@@ -418,7 +418,7 @@ function showComparison(job) {
   const caption = table.createCaption();
   caption.textContent = `Test split of job ${job.id} (${job.after.count} images): ${job.parent} → ${job.model}`;
   const head = table.createTHead().insertRow();
-  for (const text of ['', `F1 ${job.parent}`, `F1 ${job.model}`, `recall ${job.parent}`, `recall ${job.model}`]) {
+  for (const text of ['class', `F1 ${job.parent}`, `F1 ${job.model}`, `recall ${job.parent}`, `recall ${job.model}`]) {
     const th = document.createElement('th');
     th.scope = 'col';
     th.textContent = text;
@@ -543,7 +543,7 @@ function confusionTable(metrics) {
   table.className = 'cm';
   table.createCaption().textContent = 'rows: true class; columns: predicted';
   const head = table.createTHead().insertRow();
-  head.append(document.createElement('th'));
+  head.insertCell();  // the corner: a data cell, as an empty header would name nothing
   for (const name of names) {
     const th = document.createElement('th');
     th.scope = 'col';

@@ -4,11 +4,12 @@
 // area, an upload of a synthetic X-ray (made here: no dataset image is shipped),
 // the probabilities and the Grad-CAM heatmap, the opacity slider, the method and
 // class switches, a late answer to an earlier image (dropped), the token, adding samples to the training set, a fine-tune job
-// followed to its end, and activating the new version. Saves a screenshot.
+// followed to its end, and activating the new version. Saves a screenshot, then
+// checks the page at a phone's width (390 px: no sideways scroll) and runs axe-core.
 //
 // Environment: CXR_BINARY (the built cxr), CXR_SOURCE_DIR, CXR_E2E_OUT (where the
 // screenshot goes), CHROMIUM (default /usr/bin/chromium). Exits 77 (ctest: skipped)
-// when Chromium or playwright-core is missing; scripts/install-e2e installs both.
+// when Chromium, playwright-core or axe-core is missing; scripts/install-e2e installs both.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -122,6 +123,8 @@ async function main() {
   } catch {
     skip(`playwright-core is not installed in ${here}/node_modules`);
   }
+  const axeScript = path.join(here, 'node_modules/axe-core/axe.min.js');
+  if (!existsSync(axeScript)) skip(`axe-core is not installed in ${here}/node_modules`);
   check(existsSync(binary), `no cxr binary at ${binary} (set CXR_BINARY)`);
 
   const work = mkdtempSync(path.join(tmpdir(), 'cxr-e2e-'));
@@ -289,6 +292,23 @@ async function main() {
     const shot = path.join(outDir, 'e2e-screenshot.png');
     await page.screenshot({ path: shot, fullPage: true });
     console.log(`screenshot: ${shot}`);
+
+    // A phone's width: the page must not scroll sideways (wide tables scroll inside
+    // their box), and axe-core must find no accessibility violation.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const layout = await page.evaluate(() => {
+      const width = document.documentElement.clientWidth;
+      const wide = [...document.querySelectorAll('body *')]
+        .filter((e) => !e.parentElement.closest('.table-scroll') && e.getBoundingClientRect().right > width + 0.5)
+        .map((e) => e.id || `${e.tagName.toLowerCase()}.${e.className}`);
+      return { width, scroll: document.documentElement.scrollWidth, wide: wide.slice(0, 8) };
+    });
+    check(layout.scroll <= layout.width, `at 390 px the page is ${layout.scroll} px wide (${layout.wide.join(', ')})`);
+    await page.addScriptTag({ path: axeScript });
+    const axe = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+    const violations = axe.violations.map((v) => `${v.id} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+    check(violations.length === 0, `axe-core: ${violations.join('; ')}`);
+    step('390 px wide without sideways scrolling; axe-core finds no violations');
     check(pageErrors.length === 0, `errors in the page: ${pageErrors.join('; ')}`);
 
     await browser.close();

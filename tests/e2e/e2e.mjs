@@ -205,24 +205,30 @@ async function main() {
     // A slow image, then a fast one: the first answer is held back until the second
     // is on screen, and must then be dropped. The two differ in shape, so the
     // heatmap frame (the image's rectangle on the square) tells whose result it is.
-    let releaseSlow, slowDelivered;
-    const slowReleased = new Promise((resolve) => { releaseSlow = resolve; });
-    const slowAnswered = new Promise((resolve) => { slowDelivered = resolve; });
-    let held = false;
-    await page.route('**/api/v1/predict?*', async (route) => {
-      if (held) return route.continue();
-      held = true;
-      const response = await route.fetch();
-      await slowReleased;
-      await route.fulfill({ response });
-      slowDelivered();
-    });
+    // Holds back the answer to the next prediction request until release() is
+    // called; `answered` resolves once the page has it.
+    const holdNextPrediction = async () => {
+      let release, delivered;
+      const released = new Promise((resolve) => { release = resolve; });
+      const answered = new Promise((resolve) => { delivered = resolve; });
+      let held = false;
+      await page.route('**/api/v1/predict?*', async (route) => {
+        if (held) return route.continue();
+        held = true;
+        const response = await route.fetch();
+        await released;
+        await route.fulfill({ response });
+        delivered();
+      });
+      return { release, answered };
+    };
+    const slow = await holdNextPrediction();
     await byId('upload-input').setInputFiles({ name: 'slow.png', mimeType: 'image/png', buffer: xrayPng(480, 440, 2) });
     const addWhilePending = await byId('sample-add').isEnabled();
     await byId('upload-input').setInputFiles({ name: 'fast.png', mimeType: 'image/png', buffer: xrayPng(300, 600, 3) });
     await page.waitForFunction(() => /^fast\.png: /.test(document.querySelector('#status').textContent));
-    releaseSlow();
-    await slowAnswered;
+    slow.release();
+    await slow.answered;
     await page.waitForTimeout(500);  // time for the page to handle (and drop) the late answer
     await page.unroute('**/api/v1/predict?*');
     const shown = await page.evaluate(() => ({
@@ -235,6 +241,20 @@ async function main() {
       `heatmap frame ${shown.frame} is not the 300×600 image's: the late answer for slow.png was shown`);
     check(await byId('sample-add').isEnabled(), '"Add" is disabled under a result');
     step('a late answer for an earlier image is dropped');
+
+    // The same for a method switch overtaken by a class switch: the Grad-CAM answer
+    // for "viral" comes last and must be dropped for the one for "normal".
+    const method = await holdNextPrediction();
+    await byId('method-select').selectOption('gradcam');
+    await byId('class-select').selectOption('normal');
+    await page.waitForFunction(() => document.querySelector('#heatmap-caption').textContent.includes('"normal"'));
+    method.release();
+    await method.answered;
+    await page.waitForTimeout(500);
+    await page.unroute('**/api/v1/predict?*');
+    const caption = await page.locator('#heatmap-caption').textContent();
+    check(caption.startsWith('Grad-CAM: ') && caption.includes('"normal"'), `caption "${caption}" after a late answer`);
+    step('a late answer for an earlier method or class is dropped');
 
     // The token, then this X-ray added to the training set with a label.
     await byId('token-input').fill(token);

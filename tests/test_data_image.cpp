@@ -1,10 +1,13 @@
 // Decoding, the square resize and SHA-256 (engine/data/{image,sha256}.h).
 #include "data_fixtures.h"
+#include "engine/data/exif_orientation.h"
 #include "engine/data/image.h"
 #include "engine/data/sha256.h"
 
 #include <gtest/gtest.h>
+#include <stb/stb_image_write.h>
 
+#include <algorithm>
 #include <cmath>
 
 using namespace cxr::data;
@@ -164,4 +167,129 @@ TEST(DataImage, CropKeepsTheCentreSquare) {
   for (auto v : out) EXPECT_EQ(v, 100);
   EXPECT_EQ(parse_fit("crop"), Fit::crop);
   EXPECT_FALSE(parse_fit("stretch"));
+}
+
+namespace {
+
+// A 32x16 JPEG, bright in its top-left quadrant and dark elsewhere, with an APP1
+// Exif segment (written by hand, big-endian TIFF) right after the start-of-image
+// marker: the IFD at `ifd_offset` holds one entry, Orientation = `orientation`.
+std::vector<std::uint8_t> jpeg_with_exif(int orientation, std::uint32_t ifd_offset = 8) {
+  const int w = 32, h = 16;
+  std::vector<std::uint8_t> px(w * h, 30);
+  for (int y = 0; y < h / 2; ++y)
+    for (int x = 0; x < w / 2; ++x) px[y * w + x] = 220;
+  std::vector<std::uint8_t> jpeg;
+  auto append = [](void* out, void* data, int n) {
+    auto* bytes = static_cast<std::uint8_t*>(data);
+    static_cast<std::vector<std::uint8_t>*>(out)->insert(static_cast<std::vector<std::uint8_t>*>(out)->end(), bytes,
+                                                         bytes + n);
+  };
+  EXPECT_TRUE(stbi_write_jpg_to_func(append, &jpeg, w, h, 1, px.data(), 95));
+  const auto b0 = [](std::uint32_t v, int shift) {
+    return static_cast<std::uint8_t>(v >> shift);
+  };
+  const std::vector<std::uint8_t> app1 = {0xFF,
+                                          0xE1,
+                                          0,
+                                          34,  // APP1, length 2 + 6 + 26
+                                          'E',
+                                          'x',
+                                          'i',
+                                          'f',
+                                          0,
+                                          0,  // Exif header
+                                          'M',
+                                          'M',
+                                          0,
+                                          42,  // TIFF, big-endian
+                                          b0(ifd_offset, 24),
+                                          b0(ifd_offset, 16),
+                                          b0(ifd_offset, 8),
+                                          b0(ifd_offset, 0),
+                                          0,
+                                          1,  // one IFD entry:
+                                          0x01,
+                                          0x12,
+                                          0,
+                                          3,
+                                          0,
+                                          0,
+                                          0,
+                                          1,  //   Orientation, SHORT, count 1
+                                          0,
+                                          static_cast<std::uint8_t>(orientation),
+                                          0,
+                                          0,
+                                          0,
+                                          0,
+                                          0,
+                                          0};  // no next IFD
+  jpeg.insert(jpeg.begin() + 2, app1.begin(), app1.end());
+  return jpeg;
+}
+
+// Which quadrant of a decoded image is brightest: 0 top-left, 1 top-right,
+// 2 bottom-left, 3 bottom-right.
+int bright_quadrant(const GreyImage& img) {
+  double sum[4] = {};
+  for (int y = 0; y < img.height; ++y)
+    for (int x = 0; x < img.width; ++x)
+      sum[(y >= img.height / 2) * 2 + (x >= img.width / 2)] += img.pixels[y * img.width + x];
+  return static_cast<int>(std::max_element(sum, sum + 4) - sum);
+}
+
+}  // namespace
+
+TEST(DataImage, AppliesJpegExifOrientation) {
+  struct Case {
+    int orientation, width, height, quadrant;
+  };
+  // 3 turns 180°, 6 turns clockwise (top-left goes top-right), 8 counter-clockwise.
+  for (const Case c : {Case{1, 32, 16, 0}, Case{3, 32, 16, 3}, Case{6, 16, 32, 1}, Case{8, 16, 32, 2}}) {
+    const auto jpeg = jpeg_with_exif(c.orientation);
+    EXPECT_EQ(jpeg_exif_orientation(jpeg), c.orientation);
+    const auto r = decode_grey(jpeg, {});
+    ASSERT_TRUE(r.ok()) << r.detail;
+    EXPECT_EQ(r.image.width, c.width) << "orientation " << c.orientation;
+    EXPECT_EQ(r.image.height, c.height) << "orientation " << c.orientation;
+    EXPECT_EQ(bright_quadrant(r.image), c.quadrant) << "orientation " << c.orientation;
+  }
+}
+
+TEST(DataImage, MalformedExifDecodesAsStored) {
+  std::vector<std::vector<std::uint8_t>> malformed = {
+      jpeg_with_exif(6, 0xFFFFFFF0),  // IFD offset far past the segment
+      jpeg_with_exif(6, 16),          // IFD entry cut off by the segment's end
+      jpeg_with_exif(9),              // no such orientation
+  };
+  auto huge_count = jpeg_with_exif(6);
+  huge_count[2 + 18] = 0xFF;  // 65281 IFD entries announced, one present
+  huge_count[2 + 21] = 0x13;  // and that one is not the orientation tag
+  malformed.push_back(huge_count);
+  auto long_segment = jpeg_with_exif(6);
+  long_segment[2 + 2] = 0xFF;  // APP1 length beyond the end of the file
+  malformed.push_back(long_segment);
+  for (std::size_t i = 0; i < malformed.size(); ++i) {
+    EXPECT_EQ(jpeg_exif_orientation(malformed[i]), 1) << "case " << i;
+    const auto r = decode_grey(malformed[i], {});
+    if (!r.ok()) continue;  // stb_image may refuse the damaged file: fine, as long as nothing crashes
+    EXPECT_EQ(r.image.width, 32) << "case " << i;
+    EXPECT_EQ(bright_quadrant(r.image), 0) << "case " << i;
+  }
+  EXPECT_EQ(jpeg_exif_orientation(std::vector<std::uint8_t>{0xFF, 0xD8}), 1);
+  EXPECT_EQ(jpeg_exif_orientation(std::vector<std::uint8_t>{0xFF, 0xD8, 0xFF, 0xE1, 0x00}), 1);
+}
+
+TEST(DataImage, ExifOrientationMirrorsAndTransposes) {
+  // A 3x2 image 0 1 2 / 3 4 5, shown in each of the eight orientations.
+  const std::vector<std::vector<std::uint8_t>> shown = {{0, 1, 2, 3, 4, 5}, {2, 1, 0, 5, 4, 3}, {5, 4, 3, 2, 1, 0},
+                                                        {3, 4, 5, 0, 1, 2}, {0, 3, 1, 4, 2, 5}, {3, 0, 4, 1, 5, 2},
+                                                        {5, 2, 4, 1, 3, 0}, {2, 5, 1, 4, 0, 3}};
+  for (int o = 1; o <= 8; ++o) {
+    GreyImage img{3, 2, {0, 1, 2, 3, 4, 5}};
+    apply_exif_orientation(img, o);
+    EXPECT_EQ(img.width, o >= 5 ? 2 : 3) << "orientation " << o;
+    EXPECT_EQ(img.pixels, shown[o - 1]) << "orientation " << o;
+  }
 }

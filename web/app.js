@@ -3,7 +3,10 @@
 
 const api = '/api/v1';
 const $ = (id) => document.getElementById(id);
-const state = { file: null, classes: [], page: 1, perPage: 24, lastResult: null };
+// file: the chosen image; request: the id of the latest prediction request (a
+// counter), so that a late answer to an earlier one is dropped; shown: the image
+// whose result is on screen, the one "Add to training set" sends.
+const state = { file: null, request: 0, shown: null, classes: [], page: 1, perPage: 24 };
 
 function setStatus(el, text, isError = false) {
   el.textContent = text;
@@ -95,13 +98,33 @@ function showShortcut(metrics) {
 function chooseFile(file) {
   if (!file) return;
   if (!['image/png', 'image/jpeg'].includes(file.type)) {
+    forgetImage();
     setStatus($('status'), `${file.name}: not a PNG or JPEG image`, true);
     return;
   }
   state.file = file;
-  $('add-button').disabled = false;
+  clearResult();
   drawPreview(file);
   predict();
+}
+
+// No image and no result on screen, and no answer still expected (after a failed
+// upload: nothing left that "Add" could send).
+function forgetImage() {
+  state.file = null;
+  state.request += 1;
+  clearResult();
+  clearPreview();
+}
+
+function clearResult() {
+  state.shown = null;
+  $('add-button').disabled = true;
+  $('bars').replaceChildren();
+  $('heatmap').hidden = true;
+  $('heatmap-caption').textContent = 'Upload an image to see where the model looked.';
+  $('timing').textContent = '';
+  $('sources').textContent = '';
 }
 
 // Before the first upload: an empty black square where the X-ray will be.
@@ -119,6 +142,8 @@ function drawPreview(file) {
   const url = URL.createObjectURL(file);
   const img = new Image();
   img.onload = () => {
+    URL.revokeObjectURL(url);
+    if (state.file !== file) return;  // another image was chosen while this one loaded
     const canvas = $('xray');
     const ctx = canvas.getContext('2d');
     const s = canvas.width, scale = s / Math.max(img.width, img.height);
@@ -126,25 +151,30 @@ function drawPreview(file) {
     ctx.fillStyle = '#000';
     ctx.fillRect(0, 0, s, s);
     ctx.drawImage(img, (s - w) / 2, (s - h) / 2, w, h);
-    URL.revokeObjectURL(url);
   };
   img.src = url;
 }
 
+// Asks for the current image, method and class; an answer that arrives after a
+// newer request was made (another image, method or class) is dropped.
 async function predict() {
-  if (!state.file) return;
+  const file = state.file;
+  if (!file) return;
+  const id = ++state.request;
   const params = new URLSearchParams({ explain: $('method').value });
   if ($('class').value) params.set('class', $('class').value);
   setStatus($('status'), 'classifying…');
   try {
-    const r = await call(`/predict?${params}`, {
-      method: 'POST', headers: { 'Content-Type': state.file.type }, body: state.file,
-    });
-    state.lastResult = r;
+    const r = await call(`/predict?${params}`, { method: 'POST', headers: { 'Content-Type': file.type }, body: file });
+    if (id !== state.request) return;
     showResult(r);
-    setStatus($('status'), `${state.file.name}: ${r.label}`);
+    state.shown = file;
+    $('add-button').disabled = false;
+    setStatus($('status'), `${file.name}: ${r.label}`);
   } catch (e) {
-    setStatus($('status'), `${state.file.name}: ${e.message}`, true);
+    if (id !== state.request) return;
+    forgetImage();
+    setStatus($('status'), `${file.name}: ${e.message}`, true);
   }
 }
 
@@ -210,9 +240,10 @@ function applyOpacity() {
 // ---- training set ------------------------------------------------------------------
 async function addSample(event) {
   event.preventDefault();
-  if (!state.file) return;
+  const file = state.shown;
+  if (!file) return;
   const form = new FormData();
-  form.append('image', state.file, state.file.name);
+  form.append('image', file, file.name);
   form.append('label', $('sample-label').value);
   if ($('sample-patient').value.trim()) form.append('patient_id', $('sample-patient').value.trim());
   try {
@@ -399,7 +430,7 @@ function showComparison(job) {
   const caption = table.createCaption();
   caption.textContent = `Test split of job ${job.id} (${job.after.count} images): ${job.parent} → ${job.model}`;
   const head = table.createTHead().insertRow();
-  for (const text of ['', `F1 ${job.parent}`, `F1 ${job.model}`, `recall ${job.parent}`, `recall ${job.model}`]) {
+  for (const text of ['class', `F1 ${job.parent}`, `F1 ${job.model}`, `recall ${job.parent}`, `recall ${job.model}`]) {
     const th = document.createElement('th');
     th.scope = 'col';
     th.textContent = text;
@@ -524,7 +555,7 @@ function confusionTable(metrics) {
   table.className = 'cm';
   table.createCaption().textContent = 'rows: true class; columns: predicted';
   const head = table.createTHead().insertRow();
-  head.append(document.createElement('th'));
+  head.insertCell();  // the corner: a data cell, as an empty header would name nothing
   for (const name of names) {
     const th = document.createElement('th');
     th.scope = 'col';

@@ -1,6 +1,7 @@
 #include "engine/data/image.h"
 
 #include "base/check.h"
+#include "engine/data/exif_orientation.h"
 
 #include <stb/stb_image.h>
 #include <stb/stb_image_resize.h>
@@ -104,6 +105,7 @@ DecodeResult decode_grey(std::span<const std::uint8_t> bytes, const DecodeLimits
       return failure("corrupt_image", fmt::format("decode failed: {}", px ? "size changed" : stbi_failure_reason()));
     std::memcpy(r.image.pixels.data(), px.get(), r.image.pixels.size());
   }
+  apply_exif_orientation(r.image, jpeg_exif_orientation(bytes));
   return r;
 }
 

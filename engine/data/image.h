@@ -7,6 +7,8 @@
 // 10- to 12-bit data that a fixed /257 would leave nearly black. The dimensions are
 // read from the header first, and an image over the limits is refused before any
 // pixel memory is allocated (decompression bombs).
+// A JPEG's EXIF orientation is applied (engine/data/exif_orientation.h): the image
+// comes out as a browser shows it.
 //
 // fit_square: size x size, aspect ratio kept. `pad` (the default) scales the longer
 // side to `size` and centres the image on black: nothing of the chest is lost, and

@@ -3,12 +3,13 @@
 // Chromium (headless, through playwright-core) like a user: the empty black image
 // area, an upload of a synthetic X-ray (made here: no dataset image is shipped),
 // the probabilities and the Grad-CAM heatmap, the opacity slider, the method and
-// class switches, the token, adding samples to the training set, a fine-tune job
-// followed to its end, and activating the new version. Saves a screenshot.
+// class switches, a late answer to an earlier image (dropped), the token, adding samples to the training set, a fine-tune job
+// followed to its end, and activating the new version. Saves a screenshot, then
+// checks the page at a phone's width (390 px: no sideways scroll) and runs axe-core.
 //
 // Environment: CXR_BINARY (the built cxr), CXR_SOURCE_DIR, CXR_E2E_OUT (where the
 // screenshot goes), CHROMIUM (default /usr/bin/chromium). Exits 77 (ctest: skipped)
-// when Chromium or playwright-core is missing; scripts/install-e2e installs both.
+// when Chromium, playwright-core or axe-core is missing; scripts/install-e2e installs both.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -122,6 +123,8 @@ async function main() {
   } catch {
     skip(`playwright-core is not installed in ${here}/node_modules`);
   }
+  const axeScript = path.join(here, 'node_modules/axe-core/axe.min.js');
+  if (!existsSync(axeScript)) skip(`axe-core is not installed in ${here}/node_modules`);
   check(existsSync(binary), `no cxr binary at ${binary} (set CXR_BINARY)`);
 
   const work = mkdtempSync(path.join(tmpdir(), 'cxr-e2e-'));
@@ -140,9 +143,20 @@ async function main() {
     });
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const pageErrors = [];
+    // True while the test uploads a broken image on purpose: its HTTP 400 and the
+    // console line Chromium writes for it are expected.
+    let expectRefusedUpload = false;
     page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
-    page.on('response', (r) => { if (r.status() >= 400) pageErrors.push(`HTTP ${r.status()} for ${r.url()}`); });
+    page.on('console', (m) => {
+      if (m.type() !== 'error') return;
+      if (expectRefusedUpload && m.text().startsWith('Failed to load resource')) return;
+      pageErrors.push(m.text());
+    });
+    page.on('response', (r) => {
+      if (r.status() < 400) return;
+      if (expectRefusedUpload && r.status() < 500 && r.url().includes('/api/v1/predict?')) return;
+      pageErrors.push(`HTTP ${r.status()} for ${r.url()}`);
+    });
     const byId = (id) => page.locator(`[data-testid="${id}"]`);
     await page.goto(base + '/');
     await page.waitForFunction(() => document.querySelector('#model-line').textContent.startsWith('model v1'));
@@ -188,6 +202,60 @@ async function main() {
     await page.waitForFunction(() => document.querySelector('#heatmap-caption').textContent.includes('"viral"'));
     step('opacity, Grad-CAM++ and the class switch work');
 
+    // A slow image, then a fast one: the first answer is held back until the second
+    // is on screen, and must then be dropped. The two differ in shape, so the
+    // heatmap frame (the image's rectangle on the square) tells whose result it is.
+    // Holds back the answer to the next prediction request until release() is
+    // called; `answered` resolves once the page has it.
+    const holdNextPrediction = async () => {
+      let release, delivered;
+      const released = new Promise((resolve) => { release = resolve; });
+      const answered = new Promise((resolve) => { delivered = resolve; });
+      let held = false;
+      await page.route('**/api/v1/predict?*', async (route) => {
+        if (held) return route.continue();
+        held = true;
+        const response = await route.fetch();
+        await released;
+        await route.fulfill({ response });
+        delivered();
+      });
+      return { release, answered };
+    };
+    const slow = await holdNextPrediction();
+    await byId('upload-input').setInputFiles({ name: 'slow.png', mimeType: 'image/png', buffer: xrayPng(480, 440, 2) });
+    const addWhilePending = await byId('sample-add').isEnabled();
+    await byId('upload-input').setInputFiles({ name: 'fast.png', mimeType: 'image/png', buffer: xrayPng(300, 600, 3) });
+    await page.waitForFunction(() => /^fast\.png: /.test(document.querySelector('#status').textContent));
+    slow.release();
+    await slow.answered;
+    await page.waitForTimeout(500);  // time for the page to handle (and drop) the late answer
+    await page.unroute('**/api/v1/predict?*');
+    const shown = await page.evaluate(() => ({
+      status: document.querySelector('#status').textContent,
+      frame: [document.querySelector('#heatmap-frame').style.width, document.querySelector('#heatmap-frame').style.height],
+    }));
+    check(!addWhilePending, '"Add" was enabled while the chosen image had no result');
+    check(shown.status.startsWith('fast.png: '), `status "${shown.status}" after the late answer`);
+    check(shown.frame[0] === '50%' && shown.frame[1] === '100%',
+      `heatmap frame ${shown.frame} is not the 300×600 image's: the late answer for slow.png was shown`);
+    check(await byId('sample-add').isEnabled(), '"Add" is disabled under a result');
+    step('a late answer for an earlier image is dropped');
+
+    // The same for a method switch overtaken by a class switch: the Grad-CAM answer
+    // for "viral" comes last and must be dropped for the one for "normal".
+    const method = await holdNextPrediction();
+    await byId('method-select').selectOption('gradcam');
+    await byId('class-select').selectOption('normal');
+    await page.waitForFunction(() => document.querySelector('#heatmap-caption').textContent.includes('"normal"'));
+    method.release();
+    await method.answered;
+    await page.waitForTimeout(500);
+    await page.unroute('**/api/v1/predict?*');
+    const caption = await page.locator('#heatmap-caption').textContent();
+    check(caption.startsWith('Grad-CAM: ') && caption.includes('"normal"'), `caption "${caption}" after a late answer`);
+    step('a late answer for an earlier method or class is dropped');
+
     // The token, then this X-ray added to the training set with a label.
     await byId('token-input').fill(token);
     await byId('sample-label').selectOption('covid');
@@ -196,6 +264,20 @@ async function main() {
     await page.waitForFunction(() => /added as sample 1/.test(document.querySelector('#sample-status').textContent));
     await byId('sample-1').waitFor();
     step('sample 1 added from the UI and shown in the dataset browser');
+    const added = (await api(base, token, '/api/v1/samples')).samples.find((s) => s.id === 1);
+    check(added.width === 300 && added.height === 600, `sample 1 is ${added.width}×${added.height}, not fast.png`);
+
+    // A refused upload clears the previous image and result and disables "Add".
+    expectRefusedUpload = true;
+    await byId('upload-input').setInputFiles({ name: 'broken.png', mimeType: 'image/png',
+      buffer: xrayPng(200, 200, 4).subarray(0, 60) });
+    await page.waitForFunction(() => /^broken\.png: /.test(document.querySelector('#status').textContent));
+    expectRefusedUpload = false;
+    check(await byId('sample-add').isDisabled(), '"Add" is enabled after a refused upload');
+    check(await byId('heatmap-overlay').isHidden(), 'the previous heatmap is shown after a refused upload');
+    check((await byId('probability-bars').locator('li').count()) === 0, 'the previous probabilities are shown');
+    check(JSON.stringify(await centre()) === '[0,0,0,255]', 'the previous X-ray is shown after a refused upload');
+    step('a refused upload clears the image and result and disables "Add"');
 
     // More samples through the API until fine-tuning has two training labels and a
     // validation image (a sample's split follows its patient id).
@@ -230,6 +312,23 @@ async function main() {
     const shot = path.join(outDir, 'e2e-screenshot.png');
     await page.screenshot({ path: shot, fullPage: true });
     console.log(`screenshot: ${shot}`);
+
+    // A phone's width: the page must not scroll sideways (wide tables scroll inside
+    // their box), and axe-core must find no accessibility violation.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const layout = await page.evaluate(() => {
+      const width = document.documentElement.clientWidth;
+      const wide = [...document.querySelectorAll('body *')]
+        .filter((e) => !e.parentElement.closest('.table-scroll') && e.getBoundingClientRect().right > width + 0.5)
+        .map((e) => e.id || `${e.tagName.toLowerCase()}.${e.className}`);
+      return { width, scroll: document.documentElement.scrollWidth, wide: wide.slice(0, 8) };
+    });
+    check(layout.scroll <= layout.width, `at 390 px the page is ${layout.scroll} px wide (${layout.wide.join(', ')})`);
+    await page.addScriptTag({ path: axeScript });
+    const axe = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+    const violations = axe.violations.map((v) => `${v.id} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+    check(violations.length === 0, `axe-core: ${violations.join('; ')}`);
+    step('390 px wide without sideways scrolling; axe-core finds no violations');
     check(pageErrors.length === 0, `errors in the page: ${pageErrors.join('; ')}`);
 
     await browser.close();

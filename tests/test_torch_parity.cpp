@@ -14,6 +14,8 @@
 #include "engine/optim/adamw.h"
 #include "models/depthwise_net.h"
 
+#include "torch_compare.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -21,6 +23,9 @@
 #include <cstdlib>
 
 using namespace cxr;
+
+using cxr::testing::expect_close_to_torch;
+using cxr::testing::max_abs;
 
 namespace {
 
@@ -31,36 +36,6 @@ std::string reference_dir() {
         "CXR_REFERENCE_DIR is not set: run these tests through ctest, whose fixture "
         "`reference_data` writes the PyTorch reference files there");
   return dir;
-}
-
-// Every element within atol + rtol * |ref|; on failure, how many are not and the worst one.
-void expect_close(const Tensor& ours, const Tensor& ref, double atol, double rtol, const std::string& what) {
-  ASSERT_EQ(ours.shape(), ref.shape()) << what;
-  std::int64_t failures = 0, worst = -1;
-  double worst_excess = 0, max_diff = 0;
-  for (std::int64_t i = 0; i < ref.numel(); ++i) {
-    const double r = ref.at(i), o = ours.at(i);
-    const double diff = std::abs(o - r);
-    const double excess = diff - (atol + rtol * std::abs(r));
-    max_diff = std::max(max_diff, diff);
-    if (!(excess <= 0)) {  // also catches NaN
-      ++failures;
-      if (worst < 0 || excess > worst_excess || std::isnan(excess)) {
-        worst = i;
-        worst_excess = excess;
-      }
-    }
-  }
-  EXPECT_EQ(failures, 0) << what << ": " << failures << " of " << ref.numel() << " elements exceed atol " << atol
-                         << " + rtol " << rtol << " * |ref|; worst at flat index " << worst << ": ours "
-                         << (worst >= 0 ? ours.at(worst) : 0.0) << ", torch " << (worst >= 0 ? ref.at(worst) : 0.0)
-                         << " (largest |diff| " << max_diff << ")";
-}
-
-double max_abs(const Tensor& t) {
-  double m = 0;
-  for (std::int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::abs(t.at(i)));
-  return m;
 }
 
 std::vector<int> labels_of(const Tensor& t) {
@@ -114,8 +89,8 @@ struct NetStep {
 TEST(NetParity, LogitsAndLossMatchTorch) {
   NetStep& s = NetStep::get();
   // 17 conv layers deep, but each batch norm renormalises, so errors stay ~1e-6.
-  expect_close(s.logits, s.io.at("logits"), 1e-5, 1e-4, "logits");
-  expect_close(s.loss, s.io.at("loss"), 1e-6, 1e-5, "loss");
+  expect_close_to_torch(s.logits, s.io.at("logits"), 1e-5, 1e-4, "logits");
+  expect_close_to_torch(s.loss, s.io.at("loss"), 1e-6, 1e-5, "loss");
 }
 
 TEST(NetParity, EveryParameterGradientMatchesTorch) {
@@ -128,7 +103,7 @@ TEST(NetParity, EveryParameterGradientMatchesTorch) {
     // batch norm's backward, so small elements carry the noise of the large ones:
     // atol scales with the tensor's largest gradient (1e-4 * max|g|, ~7x the
     // measured torch float32 noise), rtol 1e-3 covers the rest.
-    expect_close(p.tensor.grad(), ref, 1e-4 * max_abs(ref), 1e-3, "gradient of " + p.name);
+    expect_close_to_torch(p.tensor.grad(), ref, 1e-4 * max_abs(ref), 1e-3, "gradient of " + p.name);
   }
 }
 
@@ -136,7 +111,7 @@ TEST(NetParity, RunningStatisticsMatchTorch) {
   NetStep& s = NetStep::get();
   for (const auto& b : s.params.buffers()) {
     // Blends of batch means/variances over <= 2048 values (torch noise 4.4e-7).
-    expect_close(b.tensor, s.after.at(b.name), 5e-6, 1e-5, b.name + " after the forward pass");
+    expect_close_to_torch(b.tensor, s.after.at(b.name), 5e-6, 1e-5, b.name + " after the forward pass");
   }
 }
 
@@ -162,7 +137,7 @@ TEST(NetParity, AdamWStepMatchesTorch) {
     // subtraction) plus a few ulp of the update's size lr = 1e-3 (atol 1e-9 ~ 8 ulp
     // of 1e-3, which matters where p_after ~ 0 after p_before ~ lr cancelled).
     // A replica of this formula in numpy float32 matches torch bit for bit.
-    expect_close(p.tensor, after.at(p.name), 1e-9, 2.4e-7, p.name + " after one AdamW step");
+    expect_close_to_torch(p.tensor, after.at(p.name), 1e-9, 2.4e-7, p.name + " after one AdamW step");
   }
 }
 

@@ -14,6 +14,7 @@
 #include "cuda_testing.h"
 #include "gradcheck.h"
 #include "registry.h"
+#include "torch_compare.h"
 
 #include <gtest/gtest.h>
 
@@ -101,36 +102,6 @@ void check_devices(const OpSpec& op) {
 // GEMM vs MKL-DNN, per-thread partials, fused vs separate passes). Float32's unit
 // roundoff is u = 6e-8; a sum of n terms of size ~|t| carries ~sqrt(n) * u * |t| of
 // rounding noise per side.
-
-// Every element within atol + rtol * |ref|; on failure, how many are not and the worst one.
-void expect_close_to_torch(const Tensor& ours, const Tensor& ref, double atol, double rtol, const std::string& what) {
-  ASSERT_EQ(ours.shape(), ref.shape()) << what;
-  std::int64_t failures = 0, worst = -1;
-  double worst_excess = 0, max_diff = 0;
-  for (std::int64_t i = 0; i < ref.numel(); ++i) {
-    const double r = ref.at(i), o = ours.at(i);
-    const double diff = std::abs(o - r);
-    const double excess = diff - (atol + rtol * std::abs(r));
-    max_diff = std::max(max_diff, diff);
-    if (!(excess <= 0)) {  // also catches NaN
-      ++failures;
-      if (worst < 0 || excess > worst_excess || std::isnan(excess)) {
-        worst = i;
-        worst_excess = excess;
-      }
-    }
-  }
-  EXPECT_EQ(failures, 0) << what << ": " << failures << " of " << ref.numel() << " elements exceed atol " << atol
-                         << " + rtol " << rtol << " * |ref|; worst at flat index " << worst << ": ours "
-                         << (worst >= 0 ? ours.at(worst) : 0.0) << ", torch " << (worst >= 0 ? ref.at(worst) : 0.0)
-                         << " (largest |diff| " << max_diff << ")";
-}
-
-double max_abs(const Tensor& t) {
-  double m = 0;
-  for (std::int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::abs(t.at(i)));
-  return m;
-}
 
 // Op tolerance. Rounding noise scales with the size of the summed terms, which the
 // tensor's largest element measures: conv weight gradients reach |g| ~ 40 as sums

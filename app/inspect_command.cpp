@@ -1,0 +1,123 @@
+// `cxr inspect --image IMG`: inside the network for one X-ray (models/inspection.h).
+// Prints, per layer, the activation's shape and statistics and the norm of the
+// gradient of the objective (a class logit, or the loss with --label) with respect
+// to it, then per parameter its values' and gradient's statistics; --json prints the
+// whole inspection as JSON instead (models/inspection_json.h). --out DIR also
+// writes inspection.json and, per layer, <layer>.activation.png and
+// <layer>.gradient.png: montages of its feature maps and their gradients
+// (models/feature_montage.h).
+#include "app/commands.h"
+#include "base/parallel.h"
+#include "engine/io/atomic_file.h"
+#include "models/device_choice.h"
+#include "models/feature_montage.h"
+#include "models/inference.h"
+#include "models/inspection.h"
+#include "models/inspection_json.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace cxr::cli {
+
+namespace {
+
+struct InspectOptions {
+  std::string model, image, class_name, label, out;
+  bool json = false;
+  int bins = 32, max_channels = 64, threads = 0;
+  std::string device = "cpu";
+};
+
+int class_index(const std::vector<std::string>& names, const std::string& name, const char* option) {
+  const auto it = std::find(names.begin(), names.end(), name);
+  CXR_CHECK(it != names.end(), "{} {}: the model's classes are {}", option, name, fmt::join(names, ", "));
+  return static_cast<int>(it - names.begin());
+}
+
+void print_table(const Inspection& r, const std::vector<std::string>& names) {
+  fmt::print("objective: {} = {:.6g}\n",
+             r.loss ? fmt::format("cross-entropy loss for label {}", names[r.target_class])
+                    : fmt::format("logit of class {}", names[r.target_class]),
+             r.objective);
+  for (std::size_t c = 0; c < names.size(); ++c) fmt::print("  p({}) = {:.4f}\n", names[c], r.probabilities[c]);
+  fmt::print("\n{:<10} {:<18} {:>10} {:>10} {:>10} {:>10} {:>7} {:>11}\n", "layer", "shape", "mean", "std", "min",
+             "max", "zero%", "|dJ/dA|");
+  for (const LayerInspection& l : r.layers)
+    fmt::print("{:<10} {:<18} {:>10.4g} {:>10.4g} {:>10.4g} {:>10.4g} {:>6.1f}% {:>11.4g}\n", l.name,
+               fmt::format("{}", fmt::join(l.shape, "x")), l.activation.mean, l.activation.std, l.activation.min,
+               l.activation.max, 100 * l.activation.zero_fraction, l.gradient.norm);
+  fmt::print("\n{:<32} {:<14} {:>10} {:>10} {:>11} {:>11}\n", "parameter", "shape", "mean", "std", "|w|", "|dJ/dw|");
+  for (const ParameterInspection& p : r.parameters)
+    fmt::print("{:<32} {:<14} {:>10.4g} {:>10.4g} {:>11.4g} {:>11.4g}\n", p.name,
+               fmt::format("{}", fmt::join(p.shape, "x")), p.value.mean, p.value.std, p.value.norm, p.gradient.norm);
+}
+
+void write_pictures(const Inspection& r, const boost::json::object& json, const std::string& dir, int max_channels) {
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path out(dir);
+  for (const LayerInspection& l : r.layers) {
+    const auto png = [&](const Tensor& maps, MontageColours colours, const std::string& what) {
+      write_file_atomically(
+          (out / fmt::format("{}.{}.png", l.name, what)).string(),
+          encode_png(feature_montage(maps, colours, max_channels),
+                     {{"Software", fmt::format("cxr {}", CXR_VERSION)},
+                      {"Description", fmt::format("{} of layer {} ({} channels shown)", what, l.name,
+                                                  std::min<std::int64_t>(maps.size(0), max_channels))}}));
+    };
+    png(l.activation_maps, MontageColours::magnitude, "activation");
+    png(l.gradient_maps, MontageColours::signed_values, "gradient");
+  }
+  write_file_atomically((out / "inspection.json").string(), boost::json::serialize(json) + "\n");
+}
+
+void run_inspect(const InspectOptions& opt) {
+  if (opt.threads > 0) set_num_threads(opt.threads);
+  const Device device = resolve_device(opt.device);
+  LoadedModel model = load_model(opt.model.empty() ? default_model_path() : opt.model);
+  model.params->to(device);
+  const auto& names = model.info.class_names;
+  InspectTarget target;
+  if (!opt.class_name.empty()) target.class_index = class_index(names, opt.class_name, "--class");
+  if (!opt.label.empty()) target.label = class_index(names, opt.label, "--label");
+
+  const PreparedImage image = prepare_image_file(opt.image, model.info);
+  const Inspection r = inspect(*model.net, *model.params, image.input, target, opt.bins);
+  const boost::json::object json = to_json(r, names);
+  if (!opt.out.empty()) write_pictures(r, json, opt.out, opt.max_channels);
+  if (opt.json)
+    fmt::print("{}\n", boost::json::serialize(json));
+  else
+    print_table(r, names);
+}
+
+}  // namespace
+
+void add_inspect_command(CLI::App& app) {
+  auto opt = std::make_shared<InspectOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "inspect", "Inside the network for one X-ray: every layer's activations and gradients, every parameter");
+  cmd->add_option("--model", opt->model, "model file (default: $CXR_MODEL, else the bundled cxr-small.safetensors)");
+  cmd->add_option("--image", opt->image, "JPEG or PNG chest X-ray")->required();
+  auto* cls =
+      cmd->add_option("--class", opt->class_name, "differentiate this class's logit (default: the predicted class)");
+  cmd->add_option("--label", opt->label, "differentiate the cross-entropy loss for this true class instead")
+      ->excludes(cls);
+  cmd->add_option("--out", opt->out, "folder for inspection.json and the feature-map montages (PNG)");
+  cmd->add_flag("--json", opt->json, "print the inspection as JSON instead of tables");
+  cmd->add_option("--bins", opt->bins, "histogram bins")->check(CLI::Range(1, 1024))->capture_default_str();
+  cmd->add_option("--max-channels", opt->max_channels, "channels drawn per montage")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  cmd->add_option("--threads", opt->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--device", opt->device, kDeviceHelp)->capture_default_str();
+  cmd->callback([opt] { run_inspect(*opt); });
+}
+
+}  // namespace cxr::cli

@@ -6,6 +6,10 @@
 // writes inspection.json and, per layer, <layer>.activation.png and
 // <layer>.gradient.png: montages of its feature maps and their gradients
 // (models/feature_montage.h).
+//
+// `cxr inspect --run DIR`: the summary of a training run's telemetry
+// (`cxr train --telemetry DIR`, models/telemetry_summary.h) per layer, and a
+// warning line for each pathology found; --json prints it as JSON.
 #include "app/commands.h"
 #include "base/parallel.h"
 #include "engine/io/atomic_file.h"
@@ -14,12 +18,14 @@
 #include "models/inference.h"
 #include "models/inspection.h"
 #include "models/inspection_json.h"
+#include "models/telemetry_summary.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -29,7 +35,7 @@ namespace cxr::cli {
 namespace {
 
 struct InspectOptions {
-  std::string model, image, class_name, label, out;
+  std::string model, image, class_name, label, out, run;
   bool json = false;
   int bins = 32, max_channels = 64, threads = 0;
   std::string device = "cpu";
@@ -77,7 +83,63 @@ void write_pictures(const Inspection& r, const boost::json::object& json, const 
   write_file_atomically((out / "inspection.json").string(), boost::json::serialize(json) + "\n");
 }
 
+std::string optional_number(const std::optional<double>& v) {
+  return v ? fmt::format("{:.3g}", *v) : "-";
+}
+
+boost::json::value json_number(const std::optional<double>& v) {
+  if (!v || !std::isfinite(*v)) return nullptr;
+  return *v;
+}
+
+void inspect_run(const InspectOptions& opt) {
+  const RunSummary s = summarize_telemetry(read_telemetry(opt.run));
+  if (opt.json) {
+    boost::json::array layers, warnings;
+    for (const LayerSummary& l : s.layers)
+      layers.push_back(boost::json::object{{"name", l.name},
+                                           {"trainable", l.trainable},
+                                           {"first_grad_norm", json_number(l.first_grad_norm)},
+                                           {"last_grad_norm", json_number(l.last_grad_norm)},
+                                           {"max_grad_norm", json_number(l.max_grad_norm)},
+                                           {"median_grad_norm", json_number(l.median_grad_norm)},
+                                           {"median_update_ratio", json_number(l.median_update_ratio)},
+                                           {"median_zero_fraction", json_number(l.median_zero_fraction)},
+                                           {"median_dead_channels", json_number(l.median_dead_channels)},
+                                           {"last_bn_mean", json_number(l.last_bn_mean)},
+                                           {"last_bn_var", json_number(l.last_bn_var)}});
+    for (const TelemetryWarning& w : s.warnings)
+      warnings.push_back(
+          boost::json::object{{"kind", pathology_name(w.kind)}, {"layer", w.layer}, {"message", w.message}});
+    fmt::print("{}\n", boost::json::serialize(boost::json::object{{"records", s.records},
+                                                                  {"first_step", s.first_step},
+                                                                  {"last_step", s.last_step},
+                                                                  {"first_loss", json_number(s.first_loss)},
+                                                                  {"last_loss", json_number(s.last_loss)},
+                                                                  {"last_lr", json_number(s.last_lr)},
+                                                                  {"layers", std::move(layers)},
+                                                                  {"warnings", std::move(warnings)}}));
+    return;
+  }
+  fmt::print("{} records, steps {} to {}; loss {:.4g} -> {:.4g}; lr now {:.3g}\n\n", s.records, s.first_step,
+             s.last_step, s.first_loss, s.last_loss, s.last_lr);
+  fmt::print("{:<10} {:>9} {:>10} {:>10} {:>10} {:>12} {:>7} {:>7} {:>9} {:>9}\n", "layer", "trainable", "|g| first",
+             "|g| last", "|g| median", "update/w", "zero%", "dead%", "BN |mean|", "BN var");
+  for (const LayerSummary& l : s.layers)
+    fmt::print("{:<10} {:>9} {:>10} {:>10} {:>10} {:>12} {:>7} {:>7} {:>9} {:>9}\n", l.name, l.trainable ? "yes" : "no",
+               optional_number(l.first_grad_norm), optional_number(l.last_grad_norm),
+               optional_number(l.median_grad_norm), optional_number(l.median_update_ratio),
+               l.median_zero_fraction ? fmt::format("{:.1f}", 100 * *l.median_zero_fraction) : "-",
+               l.median_dead_channels ? fmt::format("{:.1f}", 100 * *l.median_dead_channels) : "-",
+               optional_number(l.last_bn_mean), optional_number(l.last_bn_var));
+  fmt::print("\n");
+  if (s.warnings.empty()) fmt::print("no warning: gradients, update ratios and activations look healthy\n");
+  for (const TelemetryWarning& w : s.warnings) fmt::print("warning: {}: {}\n", pathology_name(w.kind), w.message);
+}
+
 void run_inspect(const InspectOptions& opt) {
+  if (!opt.run.empty()) return inspect_run(opt);
+  CXR_CHECK(!opt.image.empty(), "inspect: give --image IMG (one X-ray) or --run DIR (a training run's telemetry)");
   if (opt.threads > 0) set_num_threads(opt.threads);
   const Device device = resolve_device(opt.device);
   LoadedModel model = load_model(opt.model.empty() ? default_model_path() : opt.model);
@@ -104,7 +166,9 @@ void add_inspect_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "inspect", "Inside the network for one X-ray: every layer's activations and gradients, every parameter");
   cmd->add_option("--model", opt->model, "model file (default: $CXR_MODEL, else the bundled cxr-small.safetensors)");
-  cmd->add_option("--image", opt->image, "JPEG or PNG chest X-ray")->required();
+  auto* image = cmd->add_option("--image", opt->image, "JPEG or PNG chest X-ray");
+  cmd->add_option("--run", opt->run, "summarise DIR/telemetry.jsonl of `cxr train --telemetry DIR` instead")
+      ->excludes(image);
   auto* cls =
       cmd->add_option("--class", opt->class_name, "differentiate this class's logit (default: the predicted class)");
   cmd->add_option("--label", opt->label, "differentiate the cross-entropy loss for this true class instead")

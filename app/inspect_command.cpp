@@ -10,6 +10,11 @@
 // `cxr inspect --run DIR`: the summary of a training run's telemetry
 // (`cxr train --telemetry DIR`, models/telemetry_summary.h) per layer, and a
 // warning line for each pathology found; --json prints it as JSON.
+//
+// `cxr inspect --batch-from DATA --step`: one training step on the first --batch
+// training images of a built dataset (models/step_inspection.h): every op of the
+// autograd graph with its times and estimated cost, and each parameter's AdamW
+// update against its weight; --out DIR writes step.json and step.dot (Graphviz).
 #include "app/commands.h"
 #include "base/parallel.h"
 #include "engine/io/atomic_file.h"
@@ -18,6 +23,8 @@
 #include "models/inference.h"
 #include "models/inspection.h"
 #include "models/inspection_json.h"
+#include "models/step_inspection.h"
+#include "models/synthetic.h"
 #include "models/telemetry_summary.h"
 
 #include <fmt/format.h>
@@ -35,7 +42,10 @@ namespace cxr::cli {
 namespace {
 
 struct InspectOptions {
-  std::string model, image, class_name, label, out, run;
+  std::string model, image, class_name, label, out, run, batch_from;
+  bool step = false;
+  int batch = 8;
+  double lr = 1e-3, weight_decay = 1e-4;
   bool json = false;
   int bins = 32, max_channels = 64, threads = 0;
   std::string device = "cpu";
@@ -137,9 +147,70 @@ void inspect_run(const InspectOptions& opt) {
   for (const TelemetryWarning& w : s.warnings) fmt::print("warning: {}: {}\n", pathology_name(w.kind), w.message);
 }
 
+// The first `count` training images of the dataset with a single class each.
+LabelledBatch first_training_images(const data::Dataset& ds, const ModelInfo& info, int count) {
+  std::vector<Tensor> inputs;
+  LabelledBatch batch;
+  for (const std::int64_t i : ds.indices(data::Split::train)) {
+    if (static_cast<int>(batch.labels.size()) == count) break;
+    if (ds.label(i) >= static_cast<int>(info.class_names.size())) continue;  // a label set
+    inputs.push_back(normalised_input(ds.pixels(i), ds.image_size(), info));
+    batch.labels.push_back(ds.label(i));
+  }
+  CXR_CHECK(!inputs.empty(), "inspect --step: the dataset has no training image with a single class");
+  const Shape one = inputs.front().shape();
+  batch.images = Tensor::empty({static_cast<std::int64_t>(inputs.size()), one[1], one[2], one[3]});
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    Tensor row = batch.images.slice_rows(static_cast<std::int64_t>(k), static_cast<std::int64_t>(k) + 1);
+    row.copy_(inputs[k]);
+  }
+  return batch;
+}
+
+void inspect_step(const InspectOptions& opt) {
+  CXR_CHECK(opt.step, "inspect: --batch-from DATA needs --step (one recorded training step)");
+  if (opt.threads > 0) set_num_threads(opt.threads);
+  const std::string model_path = opt.model.empty() ? default_model_path() : opt.model;
+  LoadedModel model = load_model(model_path);
+  model.params->to(resolve_device(opt.device));
+  const data::Dataset ds = data::Dataset::open(opt.batch_from);
+  check_dataset_matches_model(ds, model.info, opt.batch_from, model_path);
+  const LabelledBatch batch = first_training_images(ds, model.info, opt.batch);
+  const StepInspection step = inspect_training_step(*model.net, *model.params, batch.images, batch.labels,
+                                                    model.info.class_names, opt.lr, opt.weight_decay);
+  const boost::json::object json = to_json(step);
+  if (!opt.out.empty()) {
+    std::filesystem::create_directories(opt.out);
+    write_file_atomically((std::filesystem::path(opt.out) / "step.json").string(), boost::json::serialize(json) + "\n");
+    write_file_atomically((std::filesystem::path(opt.out) / "step.dot").string(), to_dot(step));
+  }
+  if (opt.json) {
+    fmt::print("{}\n", boost::json::serialize(json));
+    return;
+  }
+  fmt::print("one training step on {} images: loss {:.4f}; forward {:.1f} ms, backward {:.1f} ms, AdamW {:.1f} ms\n\n",
+             batch.labels.size(), step.loss, 1e3 * step.forward_seconds, 1e3 * step.backward_seconds,
+             1e3 * step.optimizer_seconds);
+  fmt::print("{:>4} {:<20} {:<18} {:>9} {:>9} {:>10} {:>10}\n", "node", "op", "output", "fwd ms", "bwd ms", "fwd GFLOP",
+             "fwd GB/s");
+  for (const TracedNode& n : step.trace.nodes()) {
+    const NodeCost c = estimate_cost(n);
+    fmt::print("{:>4} {:<20} {:<18} {:>9.3f} {:>9.3f} {:>10.4f} {:>10.2f}\n", n.id, n.op,
+               fmt::format("{}", fmt::join(n.output_shape, "x")), 1e3 * n.forward_seconds, 1e3 * n.backward_seconds,
+               c.flops_forward / 1e9, n.forward_seconds > 0 ? c.bytes_forward / n.forward_seconds / 1e9 : 0.0);
+  }
+  fmt::print("\n{:<32} {:>11} {:>11} {:>11} {:>12}\n", "parameter", "|w|", "|g|", "|dw|", "|dw|/|w|");
+  for (const ParameterUpdate& u : step.updates)
+    fmt::print("{:<32} {:>11.4g} {:>11.4g} {:>11.4g} {:>12.3g}\n", u.name, u.weight_norm, u.grad_norm, u.update_norm,
+               u.update_ratio);
+}
+
 void run_inspect(const InspectOptions& opt) {
   if (!opt.run.empty()) return inspect_run(opt);
-  CXR_CHECK(!opt.image.empty(), "inspect: give --image IMG (one X-ray) or --run DIR (a training run's telemetry)");
+  if (!opt.batch_from.empty()) return inspect_step(opt);
+  CXR_CHECK(
+      !opt.image.empty(),
+      "inspect: give --image IMG (one X-ray), --run DIR (a training run's telemetry) or --batch-from DATA --step");
   if (opt.threads > 0) set_num_threads(opt.threads);
   const Device device = resolve_device(opt.device);
   LoadedModel model = load_model(opt.model.empty() ? default_model_path() : opt.model);
@@ -169,6 +240,18 @@ void add_inspect_command(CLI::App& app) {
   auto* image = cmd->add_option("--image", opt->image, "JPEG or PNG chest X-ray");
   cmd->add_option("--run", opt->run, "summarise DIR/telemetry.jsonl of `cxr train --telemetry DIR` instead")
       ->excludes(image);
+  cmd->add_option("--batch-from", opt->batch_from, "record one training step on this built dataset's images instead")
+      ->excludes(image);
+  cmd->add_flag("--step", opt->step, "with --batch-from: the training step to record");
+  cmd->add_option("--batch", opt->batch, "images in the recorded step")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--lr", opt->lr, "AdamW learning rate of the recorded step")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--weight-decay", opt->weight_decay, "AdamW weight decay of the recorded step")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   auto* cls =
       cmd->add_option("--class", opt->class_name, "differentiate this class's logit (default: the predicted class)");
   cmd->add_option("--label", opt->label, "differentiate the cross-entropy loss for this true class instead")

@@ -191,13 +191,14 @@ void inspect_step(const InspectOptions& opt) {
   fmt::print("one training step on {} images: loss {:.4f}; forward {:.1f} ms, backward {:.1f} ms, AdamW {:.1f} ms\n\n",
              batch.labels.size(), step.loss, 1e3 * step.forward_seconds, 1e3 * step.backward_seconds,
              1e3 * step.optimizer_seconds);
-  fmt::print("{:>4} {:<20} {:<18} {:>9} {:>9} {:>10} {:>10}\n", "node", "op", "output", "fwd ms", "bwd ms", "fwd GFLOP",
-             "fwd GB/s");
+  fmt::print("{:>4} {:<20} {:<18} {:>9} {:>9} {:>10} {:>12} {:>9}\n", "node", "op", "output", "fwd ms", "bwd ms",
+             "fwd GFLOP", "fwd GFLOP/s", "fwd GB/s");
   for (const TracedNode& n : step.trace.nodes()) {
     const NodeCost c = estimate_cost(n);
-    fmt::print("{:>4} {:<20} {:<18} {:>9.3f} {:>9.3f} {:>10.4f} {:>10.2f}\n", n.id, n.op,
+    const double rate = n.forward_seconds > 0 ? 1e-9 / n.forward_seconds : 0.0;  // per second, in units of 1e9
+    fmt::print("{:>4} {:<20} {:<18} {:>9.3f} {:>9.3f} {:>10.4f} {:>12.2f} {:>9.2f}\n", n.id, n.op,
                fmt::format("{}", fmt::join(n.output_shape, "x")), 1e3 * n.forward_seconds, 1e3 * n.backward_seconds,
-               c.flops_forward / 1e9, n.forward_seconds > 0 ? c.bytes_forward / n.forward_seconds / 1e9 : 0.0);
+               c.flops_forward / 1e9, c.flops_forward * rate, c.bytes_forward * rate);
   }
   fmt::print("\n{:<32} {:>11} {:>11} {:>11} {:>12}\n", "parameter", "|w|", "|g|", "|dw|", "|dw|/|w|");
   for (const ParameterUpdate& u : step.updates)

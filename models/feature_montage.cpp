@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <vector>
 
 namespace cxr {
 
@@ -28,6 +29,16 @@ std::array<std::uint8_t, 3> signed_colour(double v, double peak) {
   return {fade, fade, 255};
 }
 
+// The p-th percentile by nearest rank: the ceil(p/100 * n)-th smallest value (a value
+// of the data; the maximum for n < 100 / (100 - p)). 0 for no value.
+double nearest_rank(std::vector<double>& values, double p) {
+  if (values.empty()) return 0;
+  const auto rank = static_cast<std::size_t>(std::ceil(p / 100 * static_cast<double>(values.size())));
+  const auto k = values.begin() + static_cast<std::ptrdiff_t>(std::clamp<std::size_t>(rank, 1, values.size()) - 1);
+  std::nth_element(values.begin(), k, values.end());
+  return *k;
+}
+
 }  // namespace
 
 RgbImage feature_montage(const Tensor& maps, MontageColours colours, int max_channels) {
@@ -39,13 +50,15 @@ RgbImage feature_montage(const Tensor& maps, MontageColours colours, int max_cha
   const std::vector<double> v = maps.to(Device::cpu()).contiguous().to_vector();
   const std::size_t shown = static_cast<std::size_t>(channels) * h * w;
 
-  double lo = INFINITY, hi = -INFINITY, peak = 0;
-  for (std::size_t i = 0; i < shown; ++i) {
-    if (!std::isfinite(v[i])) continue;
-    lo = std::min(lo, v[i]);
-    hi = std::max(hi, v[i]);
-    peak = std::max(peak, std::abs(v[i]));
-  }
+  std::vector<double> finite, magnitudes;
+  for (std::size_t i = 0; i < shown; ++i)
+    if (std::isfinite(v[i])) {
+      finite.push_back(v[i]);
+      magnitudes.push_back(std::abs(v[i]));
+    }
+  const double lo = finite.empty() ? 0 : *std::min_element(finite.begin(), finite.end());
+  const double hi = nearest_rank(finite, kMontageTopPercentile);
+  const double peak = nearest_rank(magnitudes, kMontageTopPercentile);
 
   const int scale = std::max(1, (kMontageMinCell + std::max(h, w) - 1) / std::max(h, w));
   const int cols = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(channels))));

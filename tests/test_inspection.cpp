@@ -249,3 +249,15 @@ TEST(FeatureMontage, GridScaleAndColours) {
   EXPECT_EQ(feature_montage(maps, MontageColours::magnitude, 1).width, 24 + 2 * 2);
   EXPECT_THROW(feature_montage(Tensor::zeros({2, 3}), MontageColours::magnitude), Error);
 }
+
+TEST(FeatureMontage, AFewOutliersDoNotSetTheScale) {
+  // 400 values in one 20x20 channel: 399 at 1 and one at 1000. The 99.5th percentile
+  // (nearest rank: the 398th smallest) is 1, so the ones are white, not nearly black.
+  std::vector<double> v(400, 1.0);
+  v[0] = 0;
+  v[399] = 1000;
+  const RgbImage m = feature_montage(Tensor::from_vector(v, {1, 20, 20}, DType::F64), MontageColours::magnitude);
+  const int scale = 2;  // 24 / 20 rounded up
+  const auto* p = &m.pixels[(static_cast<std::size_t>(2 + scale * 5) * m.width + 2 + scale * 5) * 3];
+  EXPECT_EQ(p[0], 255);
+}

@@ -11,6 +11,11 @@
 // 503 inspection_busy); the answer holds statistics and 32-bin
 // histograms, never raw tensors, and montages of at most kInspectMontageChannels
 // channels of one layer.
+//
+// POST /api/v1/inspect/step?label=NAME|INDEX: one training step of (a copy of) the
+// active model on the uploaded image with that true class (models/step_inspection.h):
+// the autograd graph with times and FLOPs, and each parameter's AdamW update. Same
+// bounds; the answer is a few tens of KB (no tensor values).
 #include "server/api.h"
 
 #include "server/base64.h"
@@ -20,6 +25,7 @@
 #include "models/inspection.h"
 #include "models/inspection_json.h"
 #include "models/presets.h"
+#include "models/step_inspection.h"
 
 #include <fmt/format.h>
 
@@ -39,6 +45,7 @@ namespace {
 
 constexpr int kInspectMontageChannels = 9;  // 3 x 3 maps: about 0.3 MB for the 96 x 96 stem
 constexpr int kInspectHistogramBins = 32;
+constexpr double kInspectStepLr = 1e-3, kInspectStepWeightDecay = 1e-4;  // cxr train's AdamW defaults
 
 std::atomic<bool> g_inspecting{false};
 
@@ -82,6 +89,24 @@ std::string montage_url(const Tensor& maps, MontageColours colours) {
 
 }  // namespace
 
+namespace {
+
+// A private copy of the served model (the served one is never written).
+struct ModelCopy {
+  std::unique_ptr<ClassifierNet> net;
+  std::unique_ptr<ParameterSet> params;
+};
+ModelCopy copy_of(const ServedModel& served) {
+  ModelCopy c;
+  c.net = make_net(served.model.info.config);
+  c.params = std::make_unique<ParameterSet>(*c.net, 0);
+  c.params->values().copy_(served.model.params->values());
+  c.params->buffer_values().copy_(served.model.params->buffer_values());
+  return c;
+}
+
+}  // namespace
+
 Response post_inspect(App& app, const Request& req, const Target& target) {
   std::vector<FormPart> parts;
   const std::string_view bytes = upload_bytes(req, parts);
@@ -102,11 +127,8 @@ Response post_inspect(App& app, const Request& req, const Target& target) {
   InspectionSlot slot;
   const Inspection r = run_at_lowest_priority([&] {
     ThreadPoolScope one_thread(1);
-    const std::unique_ptr<ClassifierNet> net = make_net(info.config);
-    ParameterSet params(*net, 0);
-    params.values().copy_(served->model.params->values());
-    params.buffer_values().copy_(served->model.params->buffer_values());
-    return inspect(*net, params, image.image.input, what, kInspectHistogramBins);
+    ModelCopy copy = copy_of(*served);
+    return inspect(*copy.net, *copy.params, image.image.input, what, kInspectHistogramBins);
   });
 
   json::object body = to_json(r, info.class_names);
@@ -119,6 +141,32 @@ Response post_inspect(App& app, const Request& req, const Target& target) {
                         {"activation_png", montage_url(l.activation_maps, MontageColours::magnitude)},
                         {"gradient_png", montage_url(l.gradient_maps, MontageColours::signed_values)}};
   }
+  return json_response(req, http::status::ok, body);
+}
+
+}  // namespace cxr::server
+
+namespace cxr::server {
+
+Response post_inspect_step(App& app, const Request& req, const Target& target) {
+  std::vector<FormPart> parts;
+  const std::string_view bytes = upload_bytes(req, parts);
+  const auto served = app.inference->model();
+  const ModelInfo& info = served->model.info;
+  const auto label = target.param("label");
+  if (!label) throw HttpError(http::status::bad_request, "missing_label", "label=NAME|INDEX: the image's true class");
+  const int y = parse_class(info, *label);
+  const Preprocessed image =
+      preprocess(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), served);
+
+  InspectionSlot slot;
+  json::object body = run_at_lowest_priority([&] {
+    ThreadPoolScope one_thread(1);
+    ModelCopy copy = copy_of(*served);
+    return to_json(inspect_training_step(*copy.net, *copy.params, image.image.input, {y}, info.class_names,
+                                         kInspectStepLr, kInspectStepWeightDecay));
+  });
+  body["model"] = served->version;
   return json_response(req, http::status::ok, body);
 }
 

@@ -53,9 +53,9 @@ Reply route(App& app, const Request& req) {
       if (method != http::verb::post) method_not_allowed(req, "POST");
       return {post_predict(app, req, *target), nullptr};
     }
-    if (s.size() == 3 && resource == "inspect") {
+    if (resource == "inspect" && (s.size() == 3 || (s.size() == 4 && s[3] == "step"))) {
       if (method != http::verb::post) method_not_allowed(req, "POST");
-      return {post_inspect(app, req, *target), nullptr};
+      return {s.size() == 3 ? post_inspect(app, req, *target) : post_inspect_step(app, req, *target), nullptr};
     }
     if (resource == "samples") {
       if (s.size() == 3 && method == http::verb::post) return {post_sample(app, req, *target), nullptr};

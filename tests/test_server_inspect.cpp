@@ -105,3 +105,24 @@ TEST_F(ServerInspect, MontagesOnlyWhenAskedAndClearErrors) {
   EXPECT_EQ(inspect_request("", "not an image").status, 400u);
   EXPECT_EQ(request(server_->port(), http::verb::get, "/api/v1/inspect").status, 405u);
 }
+
+TEST_F(ServerInspect, OneTrainingStepOnACopyOfTheServedModel) {
+  const Tensor values = served_->model.params->values().clone();
+  const HttpResult r = request(server_->port(), http::verb::post, "/api/v1/inspect/step?label=normal",
+                               png_bytes(64, 64, 2), "image/png");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  const json::value j = r.json();
+  EXPECT_EQ(j.at("labels").as_array().size(), 1u);
+  EXPECT_EQ(j.at("labels").at(0), "normal");
+  EXPECT_EQ(j.at("nodes").as_array().back().at("op"), "cross_entropy");
+  const auto& updates = j.at("updates").as_array();
+  ASSERT_EQ(updates.size(), served_->model.params->parameters().size());
+  for (const auto& u : updates) EXPECT_GT(u.at("update_norm").as_double(), 0) << u.at("name");
+  for (std::int64_t i = 0; i < values.numel(); ++i) ASSERT_EQ(served_->model.params->values().at(i), values.at(i));
+
+  EXPECT_EQ(request(server_->port(), http::verb::post, "/api/v1/inspect/step", png_bytes(64, 64, 2), "image/png")
+                .error_code(),
+            "missing_label");
+  EXPECT_EQ(request(server_->port(), http::verb::get, "/api/v1/inspect/step").status, 405u);
+  EXPECT_EQ(request(server_->port(), http::verb::post, "/api/v1/inspect/other").status, 404u);
+}

@@ -3,7 +3,8 @@
 // Chromium (playwright-core), uploads the synthetic phantom of docs/inspect/ (no
 // dataset image), waits for the column of layers and the first layer's montages,
 // picks the last layer and the loss for a true class, and checks that its gradient
-// maps come back; then runs axe-core and saves a screenshot.
+// maps come back; runs one training step and checks its graph (SVG) and update
+// table; then runs axe-core and saves a screenshot.
 //
 // Environment and skipping as tests/e2e/e2e.mjs (exit 77 when Chromium,
 // playwright-core or axe-core is missing). Screenshot: $CXR_E2E_OUT/inside-screenshot.png.
@@ -101,6 +102,18 @@ async function main() {
     check(pressed === 'blocks.7', `the pressed layer is ${pressed}`);
     const bars = await page.locator('#inside-gradient-histogram rect').count();
     check(bars === 32, `the gradient histogram has ${bars} bars`);
+
+    // One training step: the graph drawn as SVG and one update row per parameter.
+    await byId('inside-step-label').selectOption('bacterial');
+    await byId('inside-step-run').click();
+    await page.waitForFunction(() => document.querySelectorAll('#inside-graph g[data-node]').length > 10, null,
+      { timeout: 60000 });
+    const ops = await page.locator('#inside-graph g[data-node]').count();
+    const lastOp = await page.locator('#inside-graph g[data-node] text').last().textContent();
+    check(lastOp.startsWith('cross_entropy'), `the graph ends in ${lastOp}`);
+    const updates = await page.locator('#inside-updates tr').count();
+    check(updates === 53, `cxr-small has 53 parameter tensors, the table shows ${updates}`);
+    console.log(`e2e inside: a training step of ${ops} ops drawn`);
 
     mkdirSync(outDir, { recursive: true });
     await page.screenshot({ path: path.join(outDir, 'inside-screenshot.png'), fullPage: true });

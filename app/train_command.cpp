@@ -7,6 +7,7 @@
 #include "models/presets.h"
 #include "models/stop_signal.h"
 #include "models/train_state.h"
+#include "models/train_telemetry.h"
 #include "models/trainer.h"
 
 #include <fmt/format.h>
@@ -15,6 +16,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace cxr::cli {
@@ -64,6 +66,8 @@ struct Given {
   std::string optimizer = "adamw", class_weights = "auto", augment = "on", balance = "none", select = "macro_f1";
   int threads = 0;
   std::string resume, init_model, unfreeze = "all";
+  std::string telemetry;  // models/train_telemetry.h: a folder, or none
+  int telemetry_every = 20;
 };
 
 void add_options(CLI::App* cmd, TrainOptions& o, Given& g) {
@@ -101,6 +105,12 @@ void add_options(CLI::App* cmd, TrainOptions& o, Given& g) {
       ->capture_default_str();
   cmd->add_option("--seed", o.seed, "seed of initialisation, order, augmentation and dropout")->capture_default_str();
   cmd->add_option("--threads", g.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--telemetry", g.telemetry,
+                  "append per-layer gradient norms, update ratios, dead ReLUs and BN statistics to "
+                  "DIR/telemetry.jsonl (read it with `cxr inspect --run DIR`)");
+  cmd->add_option("--telemetry-every", g.telemetry_every, "steps between telemetry records")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--resume", g.resume, "continue from a checkpoint (the other settings default to its own)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--size", o.size, "input side in pixels, resized from the dataset's (0: the dataset's)")
@@ -249,6 +259,9 @@ void add_train_command(CLI::App& app) {
       steps.end_line();
       print_epoch(r, classes, best);
     };
+
+    std::optional<TelemetryRecorder> telemetry;
+    if (!given->telemetry.empty()) telemetry.emplace(given->telemetry, given->telemetry_every).attach(cb);
 
     StopOnSignal stop;
     const TrainResult result = train(o, stop.flag(), cb);

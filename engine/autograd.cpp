@@ -1,6 +1,9 @@
 #include "engine/autograd.h"
 
+#include "engine/graph_trace.h"
 #include "engine/ops.h"
+
+#include <chrono>
 
 #include <unordered_map>
 #include <unordered_set>
@@ -44,6 +47,7 @@ void record(Tensor& output, const char* op, std::vector<Tensor> inputs, Node::Ba
   node->op = op;
   node->inputs = std::move(inputs);
   node->backward = std::move(backward);
+  if (GraphTrace* trace = active_graph_trace()) trace->on_record(node.get(), output);
   output.impl().grad_fn = std::move(node);
   output.impl().requires_grad = true;
 }
@@ -122,7 +126,11 @@ void sweep(const Tensor& root, const Tensor& grad_root, const std::unordered_set
 
     Node& node = *t->grad_fn;
     CXR_CHECK(node.backward, "backward: the graph through '{}' was already released", node.op);
+    GraphTrace* trace = active_graph_trace();
+    const auto started = trace ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     std::vector<Tensor> input_grads = node.backward(g);
+    if (trace)
+      trace->on_backward(&node, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     CXR_CHECK(input_grads.size() == node.inputs.size(), "backward of '{}' returned {} gradients for {} inputs", node.op,
               input_grads.size(), node.inputs.size());
     for (std::size_t i = 0; i < node.inputs.size(); ++i) {

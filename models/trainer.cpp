@@ -348,8 +348,8 @@ class Run {
     info_.split_seed = dataset_split_seed(o.data_dir);  // a fine-tune's too: the data it trained on
     params_->to(device_);  // before the optimizer: its state is made where the parameters are
     last_frozen_ = net_->last_frozen_layer(o.unfreeze);
-    const std::int64_t first_trainable = net_->first_trainable_offset(*params_, o.unfreeze);
-    opt_ = std::make_unique<Optimizer>(*params_, o, first_trainable);
+    first_trainable_ = net_->first_trainable_offset(*params_, o.unfreeze);
+    opt_ = std::make_unique<Optimizer>(*params_, o, first_trainable_);
     covid_ = data::class_index("covid", ds_.num_classes()).value_or(-1);
     if (o.adversary > 0) {
       adversary_ = std::make_unique<SourceAdversary>(info_.config.feature_channels());
@@ -387,7 +387,7 @@ class Run {
     plan_.val_images = static_cast<std::int64_t>(val_idx.size());
     plan_.batches_per_epoch = train_loader_->batches_per_epoch();
     plan_.parameters = params_->count();
-    plan_.trainable_parameters = params_->count() - first_trainable;
+    plan_.trainable_parameters = params_->count() - first_trainable_;
     plan_.input_size = size_;
     plan_.threads = s_.threads;
     plan_.device = device_.str();
@@ -530,6 +530,9 @@ class Run {
       Tensor loss = step_loss(*batch);
       loss.backward();
       last_lr_ = schedule_.lr_at(s_.step);
+      const Tensor seen = cb_.before_update || cb_.after_update ? input(batch->images) : Tensor();
+      UpdateView update{*net_, *params_, seen, first_trainable_, s_.step + 1, static_cast<int>(s_.epoch) + 1};
+      if (cb_.before_update) cb_.before_update(update);
       opt_->step(last_lr_);
       if (adversary_) adversary_opt_->step(last_lr_);
       const double value = loss.to(Device::cpu()).item();
@@ -546,6 +549,11 @@ class Run {
       s_.train_images += n;
       session_train_seconds_ += dt;
       session_images_ += n;
+      if (cb_.after_update) {
+        update.lr = last_lr_;
+        update.loss = value;
+        cb_.after_update(update);
+      }
       if (cb_.on_step) {
         StepReport r;
         r.epoch = static_cast<int>(s_.epoch) + 1;
@@ -716,6 +724,7 @@ class Run {
   Device device_;
   std::unique_ptr<ClassifierNet> net_;
   std::unique_ptr<ParameterSet> params_;
+  std::int64_t first_trainable_ = 0;
   std::unique_ptr<Optimizer> opt_;
   int covid_ = -1;                              // the covid class, -1 when the scheme has none
   std::unique_ptr<SourceAdversary> adversary_;  // TrainOptions::adversary > 0

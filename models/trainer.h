@@ -163,8 +163,24 @@ struct StepReport {
   double eta_seconds = 0;        // for the remaining training steps at that rate
 };
 
+// What a telemetry recorder (models/train_telemetry.h) sees around one optimizer
+// step: before it, the parameters hold this step's gradients and still their old
+// values; after it, the new values, and the step's loss and learning rate are known.
+struct UpdateView {
+  ClassifierNet& net;
+  ParameterSet& params;
+  const Tensor& input;               // the batch the gradients are of, as the net saw it
+  std::int64_t first_trainable = 0;  // parameters before this flat offset are frozen
+  std::int64_t step = 0;             // 1-based, all sessions: this step
+  int epoch = 0;                     // 1-based
+  double lr = 0, loss = 0;           // after the update only
+};
+
 struct TrainCallbacks {
   std::function<void(const TrainPlan&)> on_start;
+  // Around every optimizer step; a callback may read the net (in evaluation mode,
+  // restoring training mode) but must change nothing and draw no random numbers.
+  std::function<void(const UpdateView&)> before_update, after_update;
   std::function<void(const StepReport&)> on_step;
   std::function<void(const EpochRecord&, bool is_best)> on_epoch;
 };

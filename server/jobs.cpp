@@ -12,6 +12,7 @@
 #include "models/dataset_eval.h"
 #include "models/inference.h"
 #include "models/train_state.h"
+#include "models/train_telemetry.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -30,6 +31,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr auto kProgressInterval = std::chrono::milliseconds(250);  // progress events at most 4 a second
+constexpr int kJobTelemetryEvery = 10;  // steps between telemetry records (models/train_telemetry.h)
 constexpr auto kKeepAlive = std::chrono::seconds(15);
 
 bool is_final(const std::string& state) {
@@ -466,6 +468,9 @@ void Jobs::run(const std::shared_ptr<Job>& job) {
       }
       store.update_job(job->id, "running", detail);
     };
+    // Kept after the job (its work folder goes): `cxr inspect --run <store>/telemetry/<id>`.
+    TelemetryRecorder telemetry(store.dir() / "telemetry" / std::to_string(job->id), kJobTelemetryEvery);
+    telemetry.attach(cb);
     const TrainResult result = train(o, &job->stop, cb);
     if (result.stop == StopReason::interrupted) throw Stopped{};
 

@@ -1,0 +1,64 @@
+#include "engine/graph_trace.h"
+
+#include "base/check.h"
+
+namespace cxr {
+
+namespace {
+thread_local GraphTrace* t_trace = nullptr;
+}
+
+GraphTrace* active_graph_trace() {
+  return t_trace;
+}
+
+GraphTraceScope::GraphTraceScope(GraphTrace& trace) {
+  CXR_CHECK(t_trace == nullptr, "graph trace: a trace is already active on this thread");
+  CXR_CHECK(trace.nodes_.empty(), "graph trace: a trace records one scope only");
+  trace.last_event_ = GraphTrace::Clock::now();
+  t_trace = &trace;
+}
+
+GraphTraceScope::~GraphTraceScope() {
+  t_trace->outputs_.clear();
+  t_trace = nullptr;
+}
+
+void GraphTrace::on_record(const Node* node, const Tensor& output) {
+  const auto now = Clock::now();
+  TracedNode& n = nodes_.emplace_back();
+  n.id = static_cast<std::int64_t>(nodes_.size()) - 1;
+  n.op = node->op;
+  n.output_shape = output.shape();
+  n.dtype = output.dtype();
+  n.device = output.device();
+  n.forward_seconds = std::chrono::duration<double>(now - last_event_).count();
+  for (const Tensor& in : node->inputs) {
+    TracedInput& t = n.inputs.emplace_back();
+    if (!in.defined()) continue;  // e.g. a convolution without bias
+    t.shape = in.shape();
+    t.requires_grad = in.requires_grad();
+    const TensorImpl* impl = in.impl_ptr().get();
+    if (auto it = node_of_output_.find(impl); it != node_of_output_.end()) {
+      t.node = it->second;
+      continue;
+    }
+    auto [leaf, added] = leaf_index_.try_emplace(impl, static_cast<std::int64_t>(leaves_.size()));
+    if (added) leaves_.push_back(in.impl_ptr());
+    t.leaf = leaf->second;
+  }
+  node_of_output_[output.impl_ptr().get()] = n.id;
+  node_index_[node] = n.id;
+  outputs_.push_back(output.impl_ptr());
+  last_event_ = Clock::now();
+}
+
+void GraphTrace::on_backward(const Node* node, double seconds) {
+  const auto it = node_index_.find(node);
+  if (it == node_index_.end()) return;  // recorded before the trace began
+  TracedNode& n = nodes_[static_cast<std::size_t>(it->second)];
+  n.backward_seconds += seconds;
+  n.backward_ran = true;
+}
+
+}  // namespace cxr

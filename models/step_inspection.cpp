@@ -1,0 +1,195 @@
+#include "models/step_inspection.h"
+
+#include "engine/ops.h"
+#include "engine/optim/adamw.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <cmath>
+
+namespace cxr {
+
+namespace json = boost::json;
+
+namespace {
+
+double numel_of(const Shape& s) {
+  return static_cast<double>(shape_numel(s));
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+double norm_of(const Tensor& t) {
+  double s = 0;
+  for (const double v : t.to(Device::cpu()).to_vector()) s += v * v;
+  return std::sqrt(s);
+}
+
+}  // namespace
+
+NodeCost estimate_cost(const TracedNode& node) {
+  const double n = numel_of(node.output_shape);
+  const double in = node.inputs.empty() ? 0 : numel_of(node.inputs[0].shape);
+  const double element = static_cast<double>(dtype_size(node.dtype));
+  NodeCost c;
+  const std::string& op = node.op;
+  if (op == "conv2d" || op == "conv2d_relu") {
+    const Shape& w = node.inputs.at(1).shape;  // [C_out, C_in/groups, K, K]
+    c.flops_forward = 2 * n * static_cast<double>(w.at(1) * w.at(2) * w.at(3));
+    c.flops_backward = 2 * c.flops_forward;
+  } else if (op == "linear") {
+    c.flops_forward = 2 * n * static_cast<double>(node.inputs.at(1).shape.at(1));
+    c.flops_backward = 2 * c.flops_forward;
+  } else if (op.starts_with("batch_norm")) {
+    c.flops_forward = 4 * n;
+    c.flops_backward = 6 * n;
+  } else if (op.find("pool") != std::string::npos) {
+    c.flops_forward = c.flops_backward = in;
+  } else if (op == "softmax" || op == "log_softmax" || op.find("cross_entropy") != std::string::npos) {
+    c.flops_forward = c.flops_backward = 5 * in;
+  } else if (op != "reshape") {
+    c.flops_forward = c.flops_backward = n;
+  }
+  double inputs = 0;
+  for (const TracedInput& t : node.inputs) inputs += numel_of(t.shape);
+  c.bytes_forward = (inputs + n) * element;
+  c.bytes_backward = (2 * inputs + 2 * n) * element;            // reads dy, x, y; writes dx (and dW)
+  if (op == "reshape") c.bytes_forward = c.bytes_backward = 0;  // a view
+  return c;
+}
+
+StepInspection inspect_training_step(ClassifierNet& net, ParameterSet& params, const Tensor& images,
+                                     const std::vector<int>& labels, const std::vector<std::string>& class_names,
+                                     double lr, double weight_decay) {
+  check_dim("inspect step", "images", images, 4);
+  CXR_CHECK(images.size(0) == static_cast<std::int64_t>(labels.size()) && !labels.empty(),
+            "inspect step: {} images and {} labels", images.size(0), labels.size());
+  StepInspection step;
+  step.lr = lr;
+  step.weight_decay = weight_decay;
+  for (const int l : labels) {
+    CXR_CHECK(l >= 0 && l < static_cast<int>(class_names.size()), "inspect step: label {} of {} classes", l,
+              class_names.size());
+    step.labels.push_back(class_names[static_cast<std::size_t>(l)]);
+  }
+  const Tensor x = images.to(net.device());
+  const Tensor values_before = params.values().to(Device::cpu()).to(DType::F64).clone();
+
+  net.train();
+  params.zero_grad();
+  {
+    EnableGradGuard record_graph;
+    GraphTraceScope scope(step.trace);
+    auto t = std::chrono::steady_clock::now();
+    const Tensor loss = cross_entropy(net.forward(x), labels);
+    step.loss = loss.to(Device::cpu()).item();
+    step.forward_seconds = seconds_since(t);
+    t = std::chrono::steady_clock::now();
+    loss.backward();
+    step.backward_seconds = seconds_since(t);
+  }
+  net.eval();
+  AdamW adamw(params, AdamWOptions{lr, 0.9, 0.999, 1e-8, weight_decay});
+  const auto t = std::chrono::steady_clock::now();
+  adamw.step();
+  step.optimizer_seconds = seconds_since(t);
+
+  const auto declared = net.parameters();
+  for (const auto& leaf : step.trace.leaves()) {
+    std::string name = leaf.get() == x.impl_ptr().get() ? "input" : "tensor";
+    for (const auto& d : declared)
+      if (d.slot->impl_ptr() == leaf) name = d.name;
+    step.leaf_names.push_back(name);
+  }
+  const Tensor values_after = params.values().to(Device::cpu()).to(DType::F64);
+  const Tensor grads = params.grads().to(Device::cpu()).to(DType::F64);
+  for (const auto& p : params.parameters()) {
+    ParameterUpdate& u = step.updates.emplace_back();
+    u.name = p.name;
+    u.shape = p.tensor.shape();
+    const Tensor before = values_before.view_of_storage(p.offset, u.shape);
+    const Tensor after = values_after.view_of_storage(p.offset, u.shape);
+    u.weight_norm = norm_of(before);
+    u.grad_norm = norm_of(grads.view_of_storage(p.offset, u.shape));
+    double d2 = 0;
+    for (std::int64_t i = 0; i < before.numel(); ++i) d2 += std::pow(after.at(i) - before.at(i), 2);
+    u.update_norm = std::sqrt(d2);
+    u.update_ratio = u.weight_norm > 0 ? u.update_norm / u.weight_norm : 0.0;
+  }
+  return step;
+}
+
+json::object to_json(const StepInspection& step) {
+  json::array nodes, leaves, updates;
+  for (const TracedNode& n : step.trace.nodes()) {
+    json::array inputs;
+    for (const TracedInput& in : n.inputs) {
+      if (in.shape.empty() && in.node < 0 && in.leaf < 0) {
+        inputs.push_back(nullptr);  // an undefined input (no bias)
+        continue;
+      }
+      json::object o{{"shape", json::value_from(in.shape)}};
+      if (in.node >= 0) o["node"] = in.node;
+      if (in.leaf >= 0) o["leaf"] = in.leaf;
+      inputs.push_back(std::move(o));
+    }
+    const NodeCost c = estimate_cost(n);
+    nodes.push_back(
+        json::object{{"id", n.id},
+                     {"op", n.op},
+                     {"inputs", std::move(inputs)},
+                     {"shape", json::value_from(n.output_shape)},
+                     {"dtype", std::string(dtype_name(n.dtype))},
+                     {"device", n.device.str()},
+                     {"bytes", shape_numel(n.output_shape) * static_cast<std::int64_t>(dtype_size(n.dtype))},
+                     {"forward_ms", 1e3 * n.forward_seconds},
+                     {"backward_ms", 1e3 * n.backward_seconds},
+                     {"flops_forward", c.flops_forward},
+                     {"flops_backward", c.flops_backward},
+                     {"bytes_forward", c.bytes_forward},
+                     {"bytes_backward", c.bytes_backward}});
+  }
+  for (std::size_t i = 0; i < step.trace.leaves().size(); ++i)
+    leaves.push_back(json::object{
+        {"id", i}, {"name", step.leaf_names[i]}, {"shape", json::value_from(step.trace.leaves()[i]->shape)}});
+  for (const ParameterUpdate& u : step.updates)
+    updates.push_back(json::object{{"name", u.name},
+                                   {"shape", json::value_from(u.shape)},
+                                   {"weight_norm", u.weight_norm},
+                                   {"grad_norm", u.grad_norm},
+                                   {"update_norm", u.update_norm},
+                                   {"update_ratio", u.update_ratio}});
+  return {
+      {"loss", step.loss},
+      {"lr", step.lr},
+      {"weight_decay", step.weight_decay},
+      {"labels", json::value_from(step.labels)},
+      {"seconds",
+       {{"forward", step.forward_seconds}, {"backward", step.backward_seconds}, {"optimizer", step.optimizer_seconds}}},
+      {"nodes", std::move(nodes)},
+      {"leaves", std::move(leaves)},
+      {"updates", std::move(updates)}};
+}
+
+std::string to_dot(const StepInspection& step) {
+  std::string dot = "digraph step {\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=10];\n";
+  for (std::size_t i = 0; i < step.trace.leaves().size(); ++i)
+    dot += fmt::format("  l{} [shape=ellipse, label=\"{}\\n[{}]\"];\n", i, step.leaf_names[i],
+                       fmt::join(step.trace.leaves()[i]->shape, "x"));
+  for (const TracedNode& n : step.trace.nodes()) {
+    dot += fmt::format("  n{} [shape=box, label=\"{}\\n[{}]\\nfwd {:.3f} ms, bwd {:.3f} ms\"];\n", n.id, n.op,
+                       fmt::join(n.output_shape, "x"), 1e3 * n.forward_seconds, 1e3 * n.backward_seconds);
+    for (const TracedInput& in : n.inputs) {
+      if (in.node >= 0) dot += fmt::format("  n{} -> n{};\n", in.node, n.id);
+      if (in.leaf >= 0) dot += fmt::format("  l{} -> n{};\n", in.leaf, n.id);
+    }
+  }
+  return dot + "}\n";
+}
+
+}  // namespace cxr

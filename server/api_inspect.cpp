@@ -1,0 +1,173 @@
+// POST /api/v1/inspect: inside the active model for one X-ray (models/inspection.h),
+// for the web app's Inside page. The body is an image as for /predict; query
+// ?class=NAME|INDEX (differentiate that logit; default the predicted class) or
+// ?label=NAME|INDEX (the loss for that label), and ?layer=NAME for the montages of
+// that layer's activations and gradients (PNG data URLs).
+//
+// Read-only and bounded: the inspection runs on a private copy of the model (the
+// served one is never written, not even its gradient buffer), on one kernel thread
+// of its own at the lowest CPU priority (nice 19: predictions keep the shared pool
+// and get the cores first), one at a time (a second request meanwhile gets
+// 503 inspection_busy); the answer holds statistics and 32-bin
+// histograms, never raw tensors, and montages of at most kInspectMontageChannels
+// channels of one layer.
+//
+// POST /api/v1/inspect/step?label=NAME|INDEX: one training step of (a copy of) the
+// active model on the uploaded image with that true class (models/step_inspection.h):
+// the autograd graph with times and FLOPs, and each parameter's AdamW update. Same
+// bounds; the answer is a few tens of KB (no tensor values).
+#include "server/api.h"
+
+#include "server/base64.h"
+
+#include "base/parallel.h"
+#include "models/feature_montage.h"
+#include "models/inspection.h"
+#include "models/inspection_json.h"
+#include "models/presets.h"
+#include "models/step_inspection.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <optional>
+#include <span>
+#include <thread>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+namespace cxr::server {
+
+namespace {
+
+constexpr int kInspectMontageChannels = 9;  // 3 x 3 maps: about 0.3 MB for the 96 x 96 stem
+constexpr int kInspectHistogramBins = 32;
+constexpr double kInspectStepLr = 1e-3, kInspectStepWeightDecay = 1e-4;  // cxr train's AdamW defaults
+
+std::atomic<bool> g_inspecting{false};
+
+// Holds the one inspection slot, or throws 503.
+class InspectionSlot {
+ public:
+  InspectionSlot() {
+    if (g_inspecting.exchange(true))
+      throw HttpError(http::status::service_unavailable, "inspection_busy",
+                      "another inspection is running; try again in a few seconds");
+  }
+  ~InspectionSlot() { g_inspecting = false; }
+  InspectionSlot(const InspectionSlot&) = delete;
+  InspectionSlot& operator=(const InspectionSlot&) = delete;
+};
+
+// Runs fn on a thread of its own at nice 19, so that the kernel threads of
+// predictions (nice 0) get the cores first; the thread ends with the call, so no
+// pool thread keeps the low priority. Exceptions come back to the caller.
+template <class F>
+auto run_at_lowest_priority(F fn) -> decltype(fn()) {
+  std::optional<decltype(fn())> result;
+  std::exception_ptr error;
+  std::thread worker([&] {
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);  // best effort: a failure only costs speed
+    try {
+      result.emplace(fn());
+    } catch (...) {
+      error = std::current_exception();
+    }
+  });
+  worker.join();
+  if (error) std::rethrow_exception(error);
+  return std::move(*result);
+}
+
+std::string montage_url(const Tensor& maps, MontageColours colours) {
+  return "data:image/png;base64," +
+         base64_encode(encode_png(feature_montage(maps, colours, kInspectMontageChannels), {}));
+}
+
+}  // namespace
+
+namespace {
+
+// A private copy of the served model (the served one is never written).
+struct ModelCopy {
+  std::unique_ptr<ClassifierNet> net;
+  std::unique_ptr<ParameterSet> params;
+};
+ModelCopy copy_of(const ServedModel& served) {
+  ModelCopy c;
+  c.net = make_net(served.model.info.config);
+  c.params = std::make_unique<ParameterSet>(*c.net, 0);
+  c.params->values().copy_(served.model.params->values());
+  c.params->buffer_values().copy_(served.model.params->buffer_values());
+  return c;
+}
+
+}  // namespace
+
+Response post_inspect(App& app, const Request& req, const Target& target) {
+  std::vector<FormPart> parts;
+  const std::string_view bytes = upload_bytes(req, parts);
+  const auto served = app.inference->model();
+  const ModelInfo& info = served->model.info;
+  InspectTarget what;
+  if (const auto cls = target.param("class")) what.class_index = parse_class(info, *cls);
+  if (const auto label = target.param("label")) what.label = parse_class(info, *label);
+  if (what.class_index >= 0 && what.label >= 0)
+    throw HttpError(http::status::bad_request, "bad_parameter", "give class or label, not both");
+  const auto layer = target.param("layer");
+  const auto layers = served->model.net->layer_names();
+  if (layer && std::find(layers.begin(), layers.end(), *layer) == layers.end())
+    throw HttpError(http::status::bad_request, "unknown_layer", fmt::format("no layer '{}' in the model", *layer));
+  const Preprocessed image =
+      preprocess(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), served);
+
+  InspectionSlot slot;
+  const Inspection r = run_at_lowest_priority([&] {
+    ThreadPoolScope one_thread(1);
+    ModelCopy copy = copy_of(*served);
+    return inspect(*copy.net, *copy.params, image.image.input, what, kInspectHistogramBins);
+  });
+
+  json::object body = to_json(r, info.class_names);
+  body["model"] = served->version;
+  body["layer_names"] = json::value_from(layers);
+  if (layer) {
+    const auto& l = *std::find_if(r.layers.begin(), r.layers.end(), [&](const auto& x) { return x.name == *layer; });
+    body["montages"] = {{"layer", l.name},
+                        {"channels_shown", std::min<std::int64_t>(l.shape.at(1), kInspectMontageChannels)},
+                        {"activation_png", montage_url(l.activation_maps, MontageColours::magnitude)},
+                        {"gradient_png", montage_url(l.gradient_maps, MontageColours::signed_values)}};
+  }
+  return json_response(req, http::status::ok, body);
+}
+
+}  // namespace cxr::server
+
+namespace cxr::server {
+
+Response post_inspect_step(App& app, const Request& req, const Target& target) {
+  std::vector<FormPart> parts;
+  const std::string_view bytes = upload_bytes(req, parts);
+  const auto served = app.inference->model();
+  const ModelInfo& info = served->model.info;
+  const auto label = target.param("label");
+  if (!label) throw HttpError(http::status::bad_request, "missing_label", "label=NAME|INDEX: the image's true class");
+  const int y = parse_class(info, *label);
+  const Preprocessed image =
+      preprocess(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), served);
+
+  InspectionSlot slot;
+  json::object body = run_at_lowest_priority([&] {
+    ThreadPoolScope one_thread(1);
+    ModelCopy copy = copy_of(*served);
+    return to_json(inspect_training_step(*copy.net, *copy.params, image.image.input, {y}, info.class_names,
+                                         kInspectStepLr, kInspectStepWeightDecay));
+  });
+  body["model"] = served->version;
+  return json_response(req, http::status::ok, body);
+}
+
+}  // namespace cxr::server

@@ -26,6 +26,7 @@
 #include "engine/io/atomic_file.h"
 #include "models/dataset_settings.h"
 #include "models/device_choice.h"
+#include "models/explain/gallery.h"
 #include "models/explain/rank_correlation.h"
 #include "models/explain/registry.h"
 #include "models/explain/road.h"
@@ -66,6 +67,8 @@ struct EvalHeatmapsOptions {
   bool road = true;
   int ig_steps = 16;
   int occlusion_patch = 16, occlusion_stride = 16;
+  std::string gallery;  // PNG: the first --gallery-images faithfulness images through every method
+  int gallery_images = 3;
 };
 
 // Mean and standard error of the mean.
@@ -159,6 +162,10 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
   std::vector<Summary> deletion(num_maps), insertion(num_maps), morf(num_maps), lerf(num_maps), energy(num_maps),
       hits(num_maps), rho_weights(num_maps), rho_classifier(num_maps), runtime_ms(num_maps);
   Summary area;
+  std::vector<data::GreyImage> gallery_xrays;
+  std::vector<std::vector<Tensor>> gallery_maps;
+  const std::set<std::int64_t> gallery(
+      faithful_set.begin(), faithful_set.begin() + std::min<std::size_t>(faithful_set.size(), opt.gallery_images));
   json::array per_image;
   Progress progress;
   const auto start = std::chrono::steady_clock::now();
@@ -182,18 +189,26 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
       maps[m] = e.map;
       for (const auto& [fact, value] : e.facts) record[names[m] + "_" + fact] = value;
       if (sanity.count(i)) {
-        rho_weights[m].values.push_back(
-            spearman(maps[m], explain_with(*random_net, input, names[m], target, settings).map));
-        rho_classifier[m].values.push_back(
-            spearman(maps[m], explain_with(*top_random.net, input, names[m], target, settings).map));
-        record[names[m] + "_rho_random_weights"] = rho_weights[m].values.back();
-        record[names[m] + "_rho_random_classifier"] = rho_classifier[m].values.back();
+        // rho is undefined (NaN) when a map is constant, e.g. all zeros: left out and
+        // recorded as null.
+        const double all = spearman(maps[m], explain_with(*random_net, input, names[m], target, settings).map);
+        const double top = spearman(maps[m], explain_with(*top_random.net, input, names[m], target, settings).map);
+        if (!std::isnan(all)) rho_weights[m].values.push_back(all);
+        if (!std::isnan(top)) rho_classifier[m].values.push_back(top);
+        record[names[m] + "_rho_random_weights"] = std::isnan(all) ? json::value(nullptr) : json::value(all);
+        record[names[m] + "_rho_random_classifier"] = std::isnan(top) ? json::value(nullptr) : json::value(top);
       }
     }
     Generator noise(opt.seed * 0x9e3779b97f4a7c15ULL + static_cast<std::uint64_t>(row.id));
     maps[kRandom] = Tensor::empty({input_size, input_size}, DType::F64);
     for (std::int64_t p = 0; p < maps[kRandom].numel(); ++p) maps[kRandom].data<double>()[p] = noise.uniform();
 
+    if (!opt.gallery.empty() && gallery.count(i) && size == input_size) {
+      gallery_xrays.push_back(
+          {size, size, std::vector<std::uint8_t>(dataset.pixels(i), dataset.pixels(i) + size * size)});
+      gallery_maps.emplace_back(maps.begin(), maps.begin() + static_cast<std::ptrdiff_t>(kRandom));
+      record["gallery_row"] = static_cast<std::int64_t>(gallery_xrays.size()) - 1;
+    }
     if (faithful.count(i)) {
       const Tensor baseline = gaussian_blur(input, opt.blur_sigma);
       const ScoreFn score = [&](const Tensor& batch) {
@@ -251,22 +266,36 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
       "faithfulness on {} images (blur: {} steps, sigma {} px; ROAD: noisy linear imputation at {} of the "
       "pixels; mean ± standard error)\n",
       faithful_set.size(), opt.steps, opt.blur_sigma, fmt::join(road_settings.fractions, "/"));
-  fmt::print("  {:<22}{:>16}{:>16}{:>16}{:>16}{:>14}\n", "map", "deletion (low)", "insertion (high)", "ROAD MoRF (low)",
+  fmt::print("  {:<22}{:>18}{:>18}{:>18}{:>18}{:>12}\n", "map", "deletion (low)", "insertion (high)", "ROAD MoRF (low)",
              "ROAD LeRF (high)", "ms / image");
   for (std::size_t m = 0; m < num_maps; ++m)
-    fmt::print("  {:<22}{:>16}{:>16}{:>16}{:>16}{:>14}\n", names[m], deletion[m].text(), insertion[m].text(),
+    fmt::print("  {:<22}{:>18}{:>18}{:>18}{:>18}{:>12}\n", names[m], deletion[m].text(), insertion[m].text(),
                morf[m].text(), lerf[m].text(), m == kRandom ? "" : fmt::format("{:.0f}", runtime_ms[m].mean()));
-  fmt::print("\nsanity on {} images: Spearman rho with the trained model's map (low: the map depends on the model)\n",
-             sanity.size());
-  fmt::print("  {:<22}{:>22}{:>22}\n", "map", "all weights random", "classifier random");
+  fmt::print(
+      "\nsanity on {} images: Spearman rho with the trained model's map (low: the map depends on the model; "
+      "n: images where both maps vary)\n",
+      sanity.size());
+  fmt::print("  {:<22}{:>28}{:>28}\n", "map", "all weights random", "classifier random");
   for (std::size_t m = 0; m < kRandom; ++m)
-    fmt::print("  {:<22}{:>22}{:>22}\n", names[m], rho_weights[m].text(), rho_classifier[m].text());
+    fmt::print("  {:<22}{:>28}{:>28}\n", names[m],
+               fmt::format("{} (n {})", rho_weights[m].text(), rho_weights[m].values.size()),
+               fmt::format("{} (n {})", rho_classifier[m].text(), rho_classifier[m].values.size()));
   fmt::print("\nlocalisation on {} ieee8023 images with lung boxes\n", area.values.size());
   fmt::print("  {:<22}{:>22}{:>22}\n", "map", "energy in boxes", "pointing game hits");
   for (std::size_t m = 0; m < num_maps; ++m)
     fmt::print("  {:<22}{:>22}{:>22}\n", names[m], energy[m].text(), hits[m].text());
   fmt::print("  {:<22}{:>22}   (chance level: share of the image in the boxes)\n", "box area", area.text());
   fmt::print("\nNote: {}.\n", kShortcutCaveat);
+
+  if (!gallery_xrays.empty()) {
+    const int shrink = size % 2 == 0 ? 2 : 1;
+    write_file_atomically(
+        opt.gallery, encode_png(explanation_gallery(gallery_xrays, gallery_maps, 0.5, shrink),
+                                {{"Software", fmt::format("cxr {}", CXR_VERSION)},
+                                 {"Description", fmt::format("rows: {} test X-rays; columns: {}", gallery_xrays.size(),
+                                                             fmt::join(names.begin(), names.end() - 1, ", "))}}));
+    fmt::print("wrote {}\n", opt.gallery);
+  }
 
   if (!opt.json.empty()) {
     json::object methods;
@@ -346,6 +375,11 @@ void add_eval_heatmaps_command(CLI::App& app) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--occlusion-stride", opt->occlusion_stride, "occlusion stride, input pixels")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--gallery", opt->gallery,
+                  "write a PNG: the first --gallery-images faithfulness images (rows) through every method (columns)");
+  cmd->add_option("--gallery-images", opt->gallery_images, "rows of the gallery")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--json", opt->json, "write the summary and per-image values to this JSON file");

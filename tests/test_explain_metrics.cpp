@@ -1,7 +1,9 @@
 // The measures `cxr eval-heatmaps` adds for the explanation methods: ROAD's noisy
 // linear imputation and curves (models/explain/road.h) and the rank correlation of
-// the randomisation checks (models/explain/rank_correlation.h).
+// the randomisation checks (models/explain/rank_correlation.h), and the gallery of
+// maps (models/explain/gallery.h).
 #include "engine/random.h"
+#include "models/explain/gallery.h"
 #include "models/explain/rank_correlation.h"
 #include "models/explain/road.h"
 
@@ -132,6 +134,31 @@ TEST(RankCorrelation, SpearmanOfMonotoneTiedAndConstantMaps) {
   EXPECT_NEAR(spearman(tied, a), expected, 1e-15);
   EXPECT_TRUE(std::isnan(spearman(a, Tensor::zeros({2, 2}, DType::F64))));
   EXPECT_THROW(spearman(a, Tensor::zeros({3}, DType::F64)), Error);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Gallery, TilesAreTheOverlaysShrunkByABoxAverage) {
+  const data::GreyImage xray{4, 4, {0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150}};
+  std::vector<double> ramp(16);
+  for (int j = 0; j < 16; ++j) ramp[j] = j / 15.0;
+  const Tensor a = Tensor::from_vector(ramp, {4, 4}, DType::F64), b = Tensor::zeros({4, 4}, DType::F64);
+  const RgbImage sheet = explanation_gallery({xray, xray}, {{a, b}, {b, a}}, 0.5, 2);
+  ASSERT_EQ(sheet.width, 4);
+  ASSERT_EQ(sheet.height, 4);
+  const RgbImage overlay = render_overlay(xray, a, 0.5);
+  for (int ch = 0; ch < 3; ++ch) {
+    // Tile (row 0, column 0), pixel (0, 0): the rounded mean of the overlay's top-left 2x2 block.
+    int sum = 0;
+    for (int p : {0, 1, 4, 5}) sum += overlay.pixels[p * 3 + ch];
+    EXPECT_EQ(sheet.pixels[ch], (sum + 2) / 4);
+    // Row 1, column 1 holds the same map: the same pixel.
+    EXPECT_EQ(sheet.pixels[(2 * 4 + 2) * 3 + ch], sheet.pixels[ch]);
+  }
+  EXPECT_THROW(explanation_gallery({xray}, {{a}}, 0.5, 3), Error);
+  EXPECT_THROW(explanation_gallery({xray}, {}, 0.5, 1), Error);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// `cxr explain --image IMG --out overlay.png`: a Grad-CAM or Grad-CAM++ heatmap
-// (models/gradcam.h) of one image, drawn over the X-ray at its own resolution
+// `cxr explain --image IMG --out overlay.png`: a heatmap of one image by any method
+// of the registry (models/explain/registry.h; Grad-CAM by default), drawn over the X-ray at its own resolution
 // (models/overlay.h). The PNG's text chunks say what it shows (class, probability,
 // method, layer, model); --heatmap writes the map itself on the model's input square
 // as CSV. One JSON line on stdout summarises the explanation.
@@ -7,7 +7,7 @@
 #include "base/parallel.h"
 #include "engine/io/atomic_file.h"
 #include "models/device_choice.h"
-#include "models/gradcam.h"
+#include "models/explain/registry.h"
 #include "models/inference.h"
 #include "models/overlay.h"
 
@@ -29,6 +29,7 @@ struct ExplainOptions {
   double opacity = 0.45;
   int threads = 0;
   std::string device = "cpu";
+  ExplainSettings settings;
 };
 
 void run_explain(const ExplainOptions& opt) {
@@ -45,13 +46,17 @@ void run_explain(const ExplainOptions& opt) {
     target = static_cast<int>(it - names.begin());
   }
   const auto layers = model.net->layer_names();
-  const std::string layer = opt.layer.empty() ? model.net->cam_layer() : opt.layer;
-  CXR_CHECK(std::find(layers.begin(), layers.end(), layer) != layers.end(), "--layer {}: the model's layers are {}",
-            layer, fmt::join(layers, ", "));
-  const CamMethod method = parse_cam_method(opt.method);
+  ExplainSettings settings = opt.settings;
+  settings.layer = opt.layer.empty() ? model.net->cam_layer() : opt.layer;
+  for (const std::string& layer : settings.layers)
+    CXR_CHECK(std::find(layers.begin(), layers.end(), layer) != layers.end(), "--layers {}: the model's layers are {}",
+              layer, fmt::join(layers, ", "));
+  CXR_CHECK(std::find(layers.begin(), layers.end(), settings.layer) != layers.end(),
+            "--layer {}: the model's layers are {}", settings.layer, fmt::join(layers, ", "));
 
   const PreparedImage image = prepare_image_file(opt.image, model.info);
-  const Heatmap h = explain(*model.net, image.input, method, target, layer);
+  const Explanation h = explain_with(*model.net, image.input, opt.method, target, settings);
+  const std::string layer = h.layer.empty() ? "input pixels" : h.layer;
   const std::string cls = names[h.target_class];
   const double probability = h.probabilities[h.target_class];
   const auto predicted = std::max_element(h.probabilities.begin(), h.probabilities.end()) - h.probabilities.begin();
@@ -60,24 +65,29 @@ void run_explain(const ExplainOptions& opt) {
       heatmap_to_source(h.map, image.geometry, model.info.fit_size(), image.source.width, image.source.height);
   const RgbImage overlay = render_overlay(image.source, heat, opt.opacity);
   const std::string description =
-      fmt::format("{} heatmap of class {} (probability {:.4f}; predicted {}) at layer {}. Note: {}.",
-                  cam_method_name(method), cls, probability, names[predicted], layer, kShortcutCaveat);
+      fmt::format("{} heatmap of class {} (probability {:.4f}; predicted {}) at layer {}. Note: {}.", h.method, cls,
+                  probability, names[predicted], layer, kShortcutCaveat);
   write_file_atomically(opt.out,
                         encode_png(overlay, {{"Software", fmt::format("cxr {}", CXR_VERSION)},
                                              {"Description", description},
                                              {"cxr:class", cls},
                                              {"cxr:probability", fmt::format("{:.6f}", probability)},
                                              {"cxr:predicted", names[predicted]},
-                                             {"cxr:method", cam_method_name(method)},
+                                             {"cxr:method", h.method},
                                              {"cxr:layer", layer},
                                              {"cxr:model", std::filesystem::path(model_path).filename().string()},
                                              {"cxr:image", std::filesystem::path(opt.image).filename().string()}}));
   if (!opt.heatmap.empty()) write_file_atomically(opt.heatmap, heatmap_csv(h.map));
 
-  boost::json::object line{{"image", opt.image},         {"method", cam_method_name(method)}, {"class", cls},
-                           {"probability", probability}, {"predicted", names[predicted]},     {"layer", layer},
+  boost::json::object line{{"image", opt.image},
+                           {"method", h.method},
+                           {"class", cls},
+                           {"probability", probability},
+                           {"predicted", names[predicted]},
+                           {"layer", layer},
                            {"overlay", opt.out}};
   if (!opt.heatmap.empty()) line["heatmap"] = opt.heatmap;
+  for (const auto& [name, value] : h.facts) line[name] = value;
   fmt::print("{}\n", boost::json::serialize(line));
 }
 
@@ -85,15 +95,34 @@ void run_explain(const ExplainOptions& opt) {
 
 void add_explain_command(CLI::App& app) {
   auto opt = std::make_shared<ExplainOptions>();
-  CLI::App* cmd =
-      app.add_subcommand("explain", "Grad-CAM / Grad-CAM++ heatmap of one image, drawn over the X-ray as a PNG");
+  CLI::App* cmd = app.add_subcommand(
+      "explain", "Heatmap of one image (Grad-CAM and 11 other methods), drawn over the X-ray as a PNG");
   cmd->add_option("--model", opt->model, "model file (default: $CXR_MODEL, else the bundled cxr-small.safetensors)");
   cmd->add_option("--image", opt->image, "JPEG or PNG chest X-ray")->required();
-  cmd->add_option("--method", opt->method, "gradcam or gradcam++")
-      ->check(CLI::IsMember({"gradcam", "gradcam++"}))
+  std::string methods;
+  for (const ExplanationMethod& m : explanation_methods())
+    methods += fmt::format("\n  {:<21}{}", m.name, m.description);
+  cmd->add_option("--method", opt->method, "explanation method:" + methods)
+      ->check(CLI::IsMember(explanation_method_names()))
       ->capture_default_str();
   cmd->add_option("--class", opt->class_name, "class to explain (default: the predicted class)");
   cmd->add_option("--layer", opt->layer, "layer to explain: stem, blocks.<i> (default: the last convolutional block)");
+  cmd->add_option("--layers", opt->settings.layers, "layercam: the layers fused (default: the last three)");
+  cmd->add_option("--steps", opt->settings.ig_steps, "integrated-gradients: steps on the path from the grey baseline")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--smoothgrad", opt->settings.smoothgrad_samples,
+                  "SmoothGrad over saliency, inputxgrad or integrated-gradients: noisy samples (0: off)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--noise", opt->settings.smoothgrad_sigma, "SmoothGrad noise sd, as a share of the image's range")
+      ->check(CLI::Range(0.0, 10.0))
+      ->capture_default_str();
+  cmd->add_option("--patch", opt->settings.occlusion_patch, "occlusion: patch side in input pixels")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--stride", opt->settings.occlusion_stride, "occlusion: patch stride in input pixels")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--out", opt->out, "overlay PNG to write")->required();
   cmd->add_option("--heatmap", opt->heatmap, "also write the map (model input size, values in [0, 1]) as CSV");
   cmd->add_option("--opacity", opt->opacity, "colour map opacity")->check(CLI::Range(0.0, 1.0))->capture_default_str();

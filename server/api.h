@@ -15,6 +15,7 @@ Response get_model(App& app, const Request& req);
 Response post_predict(App& app, const Request& req, const Target& target);
 Response post_inspect(App& app, const Request& req, const Target& target);
 Response post_inspect_step(App& app, const Request& req, const Target& target);
+Response get_explain_methods(App& app, const Request& req);
 
 Response post_sample(App& app, const Request& req, const Target& target);
 Response get_samples(App& app, const Request& req, const Target& target);

@@ -1,6 +1,7 @@
 // POST /api/v1/predict: an X-ray as the raw body (image/png, image/jpeg,
 // application/octet-stream) or as the "image" part of multipart/form-data;
-// query ?explain=gradcam|gradcam++|none (default gradcam), ?class=NAME|INDEX and
+// query ?explain=METHOD|none (default gradcam; METHOD: a name of
+// models/explain/registry.h, listed by GET /api/v1/explain-methods), ?class=NAME|INDEX and
 // ?overlay=true (also a PNG of the map blended over the fitted square).
 //
 // The heatmap comes on the square the image was fitted to (what the model saw) with
@@ -16,7 +17,9 @@
 #include "models/overlay.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <chrono>
 #include <span>
 
@@ -78,15 +81,16 @@ bool overlay_wanted(const Target& target) {
 
 Response post_predict(App& app, const Request& req, const Target& target) {
   const auto start = Clock::now();
-  std::optional<CamMethod> method = CamMethod::GradCam;
+  std::optional<std::string> method = "gradcam";
   if (const auto explain = target.param("explain")) {
+    const auto names = explanation_method_names();
     if (*explain == "none")
       method.reset();
-    else if (*explain == "gradcam" || *explain == "gradcam++")
-      method = parse_cam_method(*explain);
+    else if (std::find(names.begin(), names.end(), *explain) != names.end())
+      method = std::string(*explain);
     else
       throw HttpError(http::status::bad_request, "bad_parameter",
-                      fmt::format("explain='{}': expected gradcam, gradcam++ or none", *explain));
+                      fmt::format("explain='{}': expected {} or none", *explain, fmt::join(names, ", ")));
   }
 
   const bool overlay = overlay_wanted(target);
@@ -118,7 +122,7 @@ Response post_predict(App& app, const Request& req, const Target& target) {
     json::array grid;
     for (float v : e.grid) grid.emplace_back(static_cast<double>(v));
     json::object explanation{
-        {"method", cam_method_name(e.method)},
+        {"method", e.method},
         {"class", info.class_names.at(e.target_class)},
         {"class_index", e.target_class},
         {"grid", {{"height", e.grid_height}, {"width", e.grid_width}, {"values", std::move(grid)}}},

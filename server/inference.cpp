@@ -12,6 +12,16 @@ namespace cxr::server {
 
 namespace {
 
+// Grad-CAM and Grad-CAM++ share one batched forward and backward pass; the other
+// methods (several passes each, or other layers) run image by image.
+bool batched_cam(const PredictJob& job) {
+  return job.explain && (*job.explain == "gradcam" || *job.explain == "gradcam++");
+}
+
+}  // namespace
+
+namespace {
+
 using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point t) {
@@ -89,9 +99,11 @@ void InferenceService::process(std::vector<Pending>& batch) {
   while (!left.empty()) {
     const auto model = left.front()->job.image.model;
     const bool explained = left.front()->job.explain.has_value();
+    const bool batched = batched_cam(left.front()->job);
     std::vector<Pending*> group;
     std::erase_if(left, [&](Pending* p) {
-      if (p->job.image.model != model || p->job.explain.has_value() != explained) return false;
+      if (p->job.image.model != model || p->job.explain.has_value() != explained || batched_cam(p->job) != batched)
+        return false;
       group.push_back(p);
       return true;
     });
@@ -104,11 +116,25 @@ void InferenceService::process(std::vector<Pending>& batch) {
         std::memcpy(x.data<float>() + i * pixels, group[i]->job.image.image.input.data<float>(),
                     pixels * sizeof(float));
       std::vector<Prediction> out(group.size());
-      if (explained) {
+      if (explained && !batched) {
+        for (std::int64_t i = 0; i < n; ++i) {
+          const cxr::Explanation x_i = explain_with(*model->model.net, x.slice_rows(i, i + 1).contiguous(),
+                                                    *group[i]->job.explain, group[i]->job.target_class);
+          out[i].probabilities = x_i.probabilities;
+          Explanation e;
+          e.method = x_i.method;
+          e.target_class = x_i.target_class;
+          e.grid_height = static_cast<int>(x_i.grid.size(0));
+          e.grid_width = static_cast<int>(x_i.grid.size(1));
+          for (double v : x_i.grid.to_vector()) e.grid.push_back(static_cast<float>(v));
+          e.map = x_i.map;
+          out[i].explanation = std::move(e);
+        }
+      } else if (explained) {
         std::vector<CamMethod> methods;
         std::vector<int> targets;
         for (const Pending* p : group) {
-          methods.push_back(*p->job.explain);
+          methods.push_back(parse_cam_method(*p->job.explain));
           targets.push_back(p->job.target_class);
         }
         const std::vector<Heatmap> maps = explain_batch(*model->model.net, x, methods, targets);
@@ -116,7 +142,7 @@ void InferenceService::process(std::vector<Pending>& batch) {
           const Heatmap& h = maps[i];
           out[i].probabilities = h.probabilities;
           Explanation e;
-          e.method = methods[i];
+          e.method = cam_method_name(methods[i]);
           e.target_class = h.target_class;
           e.grid_height = static_cast<int>(h.coarse.size(0));
           e.grid_width = static_cast<int>(h.coarse.size(1));

@@ -12,6 +12,7 @@
 // threads, and two workers would only take turns on the kernel thread pool.
 #pragma once
 
+#include "models/explain/registry.h"
 #include "models/gradcam.h"
 #include "models/inference.h"
 #include "models/model_file.h"
@@ -50,7 +51,7 @@ struct Preprocessed {
 Preprocessed preprocess(std::span<const std::uint8_t> bytes, std::shared_ptr<const ServedModel> model);
 
 struct Explanation {
-  CamMethod method = CamMethod::GradCam;
+  std::string method = "gradcam";  // a name of models/explain/registry.h
   int target_class = 0;
   int grid_height = 0, grid_width = 0;
   std::vector<float> grid;  // the coarse map divided by its maximum (all zeros if it is 0)
@@ -68,8 +69,8 @@ struct Prediction {
 
 struct PredictJob {
   Preprocessed image;
-  std::optional<CamMethod> explain;  // nothing: probabilities only
-  int target_class = -1;             // -1: the predicted class
+  std::optional<std::string> explain;  // a registry method name; nothing: probabilities only
+  int target_class = -1;               // -1: the predicted class
 };
 
 class InferenceService {

@@ -49,6 +49,10 @@ Reply route(App& app, const Request& req) {
       if (method != http::verb::get) method_not_allowed(req, "GET");
       return {get_model(app, req), nullptr};
     }
+    if (s.size() == 3 && resource == "explain-methods") {
+      if (method != http::verb::get) method_not_allowed(req, "GET");
+      return {get_explain_methods(app, req), nullptr};
+    }
     if (s.size() == 3 && resource == "predict") {
       if (method != http::verb::post) method_not_allowed(req, "POST");
       return {post_predict(app, req, *target), nullptr};

@@ -204,8 +204,8 @@ function showResult(r) {
     placeHeatmap(r.image, r.explanation.heatmap_box);
     heat.hidden = false;
     applyOpacity();
-    const method = r.explanation.method === 'gradcam' ? 'Grad-CAM' : 'Grad-CAM++';
-    $('heatmap-caption').textContent = `${method}: regions that raised the score of "${r.explanation.class}" (red = most).`;
+    const method = methodTitle(r.explanation.method);
+    $('heatmap-caption').textContent = `${method}: what speaks for "${r.explanation.class}" (red = most).`;
   } else {
     heat.hidden = true;
   }
@@ -634,6 +634,41 @@ async function loadModels() {
   }
 }
 
+// ---- explanation methods ---------------------------------------------------------------
+// The list comes from the server's registry (GET /explain-methods); the two options
+// in index.html stay when it cannot be read. A method's title is its description
+// up to the colon ("Score-CAM: ..." -> "Score-CAM").
+state.methods = {};
+
+function methodTitle(name) {
+  const m = state.methods[name];
+  return m ? m.description.split(':')[0] : name;
+}
+
+function describeMethod() {
+  const m = state.methods[$('method').value];
+  $('method-description').textContent = m ? m.description : '';
+}
+
+async function loadExplainMethods() {
+  try {
+    const { methods } = await call('/explain-methods');
+    const select = $('method');
+    const chosen = select.value;
+    select.replaceChildren();
+    for (const m of methods) {
+      state.methods[m.name] = m;
+      const option = new Option(methodTitle(m.name), m.name);
+      option.title = m.description;
+      select.add(option);
+    }
+    select.value = state.methods[chosen] ? chosen : methods[0].name;
+  } catch (e) {
+    // Keep the static Grad-CAM / Grad-CAM++ options.
+  }
+  describeMethod();
+}
+
 // ---- wiring ---------------------------------------------------------------------------
 function init() {
   clearPreview();
@@ -650,7 +685,8 @@ function init() {
     chooseFile(e.dataTransfer.files[0]);
   });
   $('file').addEventListener('change', (e) => chooseFile(e.target.files[0]));
-  $('method').addEventListener('change', predict);
+  $('method').addEventListener('change', () => { describeMethod(); predict(); });
+  loadExplainMethods();
   $('class').addEventListener('change', predict);
   $('opacity').addEventListener('input', applyOpacity);
   $('token').value = localStorage.getItem('cxr-token') || '';

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <thread>
@@ -66,11 +67,15 @@ void serve(const ServeOptions& o) {
   if (o.threads > 0) set_num_threads(o.threads);
 
   server::Store store(o.store);
-  if (const auto token = store.create_token_if_missing())
+  if (const char* chosen = std::getenv("CXR_TOKEN"); chosen && *chosen) {
+    store.set_token(chosen);
+    fmt::print("cxr serve: store {}; its API token is $CXR_TOKEN's\n", std::filesystem::absolute(o.store).string());
+  } else if (const auto token = store.create_token_if_missing()) {
     fmt::print(
         "cxr serve: new store {}; API token for adding samples, fine-tuning and activating models "
         "(shown once, keep it):\n  {}\n",
         std::filesystem::absolute(o.store).string(), *token);
+  }
   const auto served = server::load_served_model(choose_model(store, o), device);
   server::InferenceService inference(served);
   server::App app;
@@ -112,7 +117,8 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--model", o->model,
                   "model file to serve (stored as a new version and activated; default: the store's active "
                   "version, else $CXR_MODEL, else the bundled model)");
-  cmd->add_option("--store", o->store, "store folder: samples, model versions, token")->capture_default_str();
+  cmd->add_option("--store", o->store, "store folder: samples, model versions, token ($CXR_TOKEN: a chosen token)")
+      ->capture_default_str();
   cmd->add_option("--host", o->host, "IP address to listen on")->capture_default_str();
   cmd->add_option("--port", o->port, "TCP port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
   cmd->add_option("--device", o->device, kDeviceHelp)->capture_default_str();

@@ -172,6 +172,14 @@ std::optional<std::string> Store::create_token_if_missing() {
   return token;
 }
 
+void Store::set_token(std::string_view token) {
+  constexpr std::size_t kMinTokenLength = 16;  // guessing stays out of reach
+  CXR_CHECK(token.size() >= kMinTokenLength, "store: a chosen API token needs at least {} characters, not {}",
+            kMinTokenLength, token.size());
+  std::lock_guard lock(mutex_);
+  db_.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('token_sha256', ?)").bind(1, hex_sha256(token)).run();
+}
+
 bool Store::token_matches(std::string_view token) {
   std::string stored;
   {

@@ -71,6 +71,9 @@ class Store {
   // Creates the API token on first use: returns it (to print once) and keeps only
   // its SHA-256; returns nothing when the store already has one.
   std::optional<std::string> create_token_if_missing();
+  // Makes a chosen token the store's ($CXR_TOKEN of `cxr serve`, e.g. from a
+  // container's environment file), replacing any other; at least 16 characters.
+  void set_token(std::string_view token);
   bool token_matches(std::string_view token);
 
   struct Added {

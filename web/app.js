@@ -201,6 +201,7 @@ function showRefusal(file) {
 }
 
 function showResult(r) {
+  $('ood-refusal').hidden = true;
   $('ood-forced').hidden = !(r.ood && r.ood.forced);
   const bars = $('bars');
   bars.replaceChildren();

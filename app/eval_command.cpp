@@ -3,7 +3,8 @@
 // the JSON everything, including every image's probabilities. Then the shortcut,
 // measured: every metric by source x age group (models/shortcut_report.h), a linear
 // probe for the source on the model's features (models/source_probe.h) and the share
-// of Grad-CAM energy outside the lungs (models/lung_energy.h).
+// of Grad-CAM energy outside the lungs (models/lung_energy.h). With the model's OOD
+// gate beside it (models/ood_gate.h), the ECE before and after its temperature scaling.
 #include "app/commands.h"
 #include "app/progress.h"
 #include "base/parallel.h"
@@ -18,6 +19,7 @@
 #include "models/lung_energy.h"
 #include "models/lung_fields.h"
 #include "models/metrics.h"
+#include "models/ood_fit.h"
 #include "models/shortcut_report.h"
 #include "models/source_probe.h"
 
@@ -26,6 +28,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -176,6 +179,20 @@ void run_eval(const EvalOptions& opt) {
     });
     fmt::print("{}\n", format_lung_energy(*energy));
   }
+  // softmax(log p / T) = softmax(z / T): the evaluated probabilities give the scaled ones.
+  json::value calibration = nullptr;
+  if (const auto gate = load_gate_for(opt.model)) {
+    std::vector<double> log_p;
+    for (double p : probabilities) log_p.push_back(std::log(std::max(p, 1e-300)));
+    const double after = calibration_error(log_p, targets, k, gate->temperature);
+    fmt::print("Temperature scaling (T = {:.4f}, fitted on the val split): ECE {:.4f} -> {:.4f} ({} bins)\n\n",
+               gate->temperature, report.ece, after, kEceBins);
+    calibration = json::object{{"temperature", gate->temperature},
+                               {"ece_before", report.ece},
+                               {"ece_after", after},
+                               {"bins", kEceBins},
+                               {"gate", gate_path_for(opt.model)}};
+  }
   fmt::print("Note: {}.\n", kShortcutCaveat);
 
   if (!opt.json.empty()) {
@@ -189,6 +206,7 @@ void run_eval(const EvalOptions& opt) {
                      {"source_probe", probe ? json::value(probe_to_json(*probe)) : json::value(nullptr)},
                      {"lung_energy", energy ? json::value(lung_energy_to_json(*energy)) : json::value(nullptr)},
                      {"train_sources", train_sources(dataset)},
+                     {"calibration", calibration},
                      {"seconds", seconds},
                      {"images_per_second", report.count / seconds},
                      {"threads", num_threads()},

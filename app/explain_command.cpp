@@ -3,12 +3,17 @@
 // (models/overlay.h). The PNG's text chunks say what it shows (class, probability,
 // method, layer, model); --heatmap writes the map itself on the model's input square
 // as CSV. One JSON line on stdout summarises the explanation.
+// The model's OOD gate (models/ood_gate.h) stands in front: a refused image is an
+// error unless --force (then marked "ood": {"refused": true, "forced": true} and in
+// the PNG's text). "probability" is calibrated (temperature scaling).
 #include "app/commands.h"
 #include "base/parallel.h"
 #include "engine/io/atomic_file.h"
 #include "models/device_choice.h"
 #include "models/explain/registry.h"
+#include "models/gated_prediction.h"
 #include "models/inference.h"
+#include "models/model_outputs.h"
 #include "models/overlay.h"
 
 #include <fmt/format.h>
@@ -27,6 +32,7 @@ namespace {
 struct ExplainOptions {
   std::string model, image, method = "gradcam", class_name, layer, out, heatmap;
   double opacity = 0.45;
+  bool force = false;
   int threads = 0;
   std::string device = "cpu";
   ExplainSettings settings;
@@ -55,18 +61,27 @@ void run_explain(const ExplainOptions& opt) {
             "--layer {}: the model's layers are {}", settings.layer, fmt::join(layers, ", "));
 
   const PreparedImage image = prepare_image_file(opt.image, model.info);
+  const auto gate = load_gate_for(model_path);
+  if (!gate)
+    fmt::print(stderr, "cxr explain: note: no OOD gate beside {} (expected {}): the image is not checked\n", model_path,
+               gate_path_for(model_path));
+  const ModelOutputs outputs = model_outputs(*model.net, image.input, gate_temperature(gate ? &*gate : nullptr));
+  const GatedPrediction gated = gated_prediction(gate ? &*gate : nullptr, outputs, 0);
+  CXR_CHECK(!gated.refused() || opt.force, "'{}': not_a_chest_xray: {}; --force explains it anyway", opt.image,
+            refusal_message(*gated.ood));
   const Explanation h = explain_with(*model.net, image.input, opt.method, target, settings);
   const std::string layer = h.layer.empty() ? "input pixels" : h.layer;
   const std::string cls = names[h.target_class];
-  const double probability = h.probabilities[h.target_class];
-  const auto predicted = std::max_element(h.probabilities.begin(), h.probabilities.end()) - h.probabilities.begin();
+  const double probability = gated.probabilities[h.target_class];
+  const int predicted = gated.label;
+  const std::string forced = gated.refused() ? " FORCED: the OOD gate refused this image." : "";
 
   const Tensor heat =
       heatmap_to_source(h.map, image.geometry, model.info.fit_size(), image.source.width, image.source.height);
   const RgbImage overlay = render_overlay(image.source, heat, opt.opacity);
   const std::string description =
-      fmt::format("{} heatmap of class {} (probability {:.4f}; predicted {}) at layer {}. Note: {}.", h.method, cls,
-                  probability, names[predicted], layer, kShortcutCaveat);
+      fmt::format("{} heatmap of class {} (probability {:.4f}; predicted {}) at layer {}.{} Note: {}.", h.method, cls,
+                  probability, names[predicted], layer, forced, kShortcutCaveat);
   write_file_atomically(opt.out,
                         encode_png(overlay, {{"Software", fmt::format("cxr {}", CXR_VERSION)},
                                              {"Description", description},
@@ -88,6 +103,8 @@ void run_explain(const ExplainOptions& opt) {
                            {"overlay", opt.out}};
   if (!opt.heatmap.empty()) line["heatmap"] = opt.heatmap;
   for (const auto& [name, value] : h.facts) line[name] = value;
+  line["temperature"] = gated.temperature;
+  line["ood"] = gated.ood ? boost::json::value(ood_to_json(*gated.ood, opt.force)) : boost::json::value(nullptr);
   fmt::print("{}\n", boost::json::serialize(line));
 }
 
@@ -125,6 +142,7 @@ void add_explain_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--out", opt->out, "overlay PNG to write")->required();
   cmd->add_option("--heatmap", opt->heatmap, "also write the map (model input size, values in [0, 1]) as CSV");
+  cmd->add_flag("--force", opt->force, "also explain an image the OOD gate refuses (marked \"forced\")");
   cmd->add_option("--opacity", opt->opacity, "colour map opacity")->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->add_option("--threads", opt->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--device", opt->device, kDeviceHelp)->capture_default_str();

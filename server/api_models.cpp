@@ -10,6 +10,7 @@ std::shared_ptr<const ServedModel> load_served_model(const ModelRecord& record, 
   served->version = record.id;
   served->model = load_model(record.file);
   served->model.params->to(device);
+  served->gate = load_gate_for(record.file);
   served->metrics = json::parse(record.metrics).as_object();
   return served;
 }

@@ -4,6 +4,11 @@
 // models/explain/registry.h, listed by GET /api/v1/explain-methods), ?class=NAME|INDEX and
 // ?overlay=true (also a PNG of the map blended over the fitted square).
 //
+// The model's OOD gate (models/ood_gate.h) stands in front: an image it refuses gets
+// 422 not_a_chest_xray with the score and the threshold, unless ?force=true, which
+// returns the prediction marked "ood": {"refused": true, "forced": true}. The
+// probabilities are calibrated (temperature scaling); "logits" are the raw ones.
+//
 // The heatmap comes on the square the image was fitted to (what the model saw) with
 // that square's box in the uploaded image's own pixels (models/overlay.h,
 // square_in_source): the client places the picture by the box alone, whether the
@@ -14,6 +19,7 @@
 #include "server/image_format.h"
 #include "server/multipart.h"
 
+#include "models/gated_prediction.h"
 #include "models/overlay.h"
 
 #include <fmt/format.h>
@@ -69,12 +75,23 @@ Tensor map_on_fitted_square(const data::GreyImage& fitted, const Tensor& map) {
   return heatmap_to_source(map, data::fit_geometry(size, size, size, data::Fit::pad), size, size, size);
 }
 
-bool overlay_wanted(const Target& target) {
-  const auto overlay = target.param("overlay");
-  if (!overlay || *overlay == "false") return false;
-  if (*overlay == "true") return true;
+bool flag(const Target& target, const char* name) {
+  const auto value = target.param(name);
+  if (!value || *value == "false") return false;
+  if (*value == "true") return true;
   throw HttpError(http::status::bad_request, "bad_parameter",
-                  fmt::format("overlay='{}': expected true or false", *overlay));
+                  fmt::format("{}='{}': expected true or false", name, *value));
+}
+
+// 422: the gate's refusal, in the error shape of every other reply plus the numbers.
+Response refusal(const Request& req, const OodVerdict& v) {
+  return json_response(req, http::status::unprocessable_entity,
+                       json::object{{"error",
+                                     {{"code", "not_a_chest_xray"},
+                                      {"message", refusal_message(v) + "; send force=true to see it anyway"}}},
+                                    {"score", v.value},
+                                    {"threshold", v.threshold},
+                                    {"ood", ood_to_json(v, false)}});
 }
 
 }  // namespace
@@ -93,7 +110,8 @@ Response post_predict(App& app, const Request& req, const Target& target) {
                       fmt::format("explain='{}': expected {} or none", *explain, fmt::join(names, ", ")));
   }
 
-  const bool overlay = overlay_wanted(target);
+  const bool overlay = flag(target, "overlay");
+  const bool force = flag(target, "force");
 
   std::vector<FormPart> parts;
   const std::string_view bytes = upload_bytes(req, parts);
@@ -101,6 +119,7 @@ Response post_predict(App& app, const Request& req, const Target& target) {
   PredictJob job;
   if (const auto cls = target.param("class")) job.target_class = parse_class(model->model.info, *cls);
   job.explain = method;
+  job.force = force;
   job.image = preprocess(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), model);
   const double decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   const json::object image_size{{"width", job.image.image.source.width}, {"height", job.image.image.source.height}};
@@ -108,6 +127,7 @@ Response post_predict(App& app, const Request& req, const Target& target) {
   const SourceBox box = square_in_source(job.image.image.geometry, fitted.width);
 
   const Prediction p = app.inference->submit(std::move(job)).get();
+  if (p.ood && p.ood->refused && !force) return refusal(req, *p.ood);
   const ModelInfo& info = p.model->model.info;
   json::array probabilities;
   for (std::size_t c = 0; c < p.probabilities.size(); ++c)
@@ -116,6 +136,9 @@ Response post_predict(App& app, const Request& req, const Target& target) {
                     {"label_index", p.label},    {"probabilities", std::move(probabilities)},
                     {"image", image_size},       {"input_size", info.config.input_size},
                     {"batch_size", p.batch_size}};
+  body["logits"] = json::value_from(p.logits);
+  body["temperature"] = p.temperature;
+  body["ood"] = p.ood ? json::value(ood_to_json(*p.ood, force)) : json::value(nullptr);
   if (p.explanation) {
     const Explanation& e = *p.explanation;
     const RgbImage colours = render_overlay(fitted, map_on_fitted_square(fitted, e.map), 1.0);

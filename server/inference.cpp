@@ -2,6 +2,7 @@
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
+#include "models/gated_prediction.h"
 #include "server/http.h"
 
 #include <algorithm>
@@ -92,8 +93,8 @@ void InferenceService::run() {
 
 void InferenceService::process(std::vector<Pending>& batch) {
   // The requests of a round that use the same model share one pass: one batched
-  // forward for the plain predictions, one forward and one backward for the
-  // explained ones.
+  // forward for the gate and the probabilities, then, for the explained ones, one
+  // forward and one backward (Grad-CAM, Grad-CAM++) or each method's own passes.
   std::vector<Pending*> left;
   for (auto& p : batch) left.push_back(&p);
   while (!left.empty()) {
@@ -115,12 +116,25 @@ void InferenceService::process(std::vector<Pending>& batch) {
       for (std::int64_t i = 0; i < n; ++i)
         std::memcpy(x.data<float>() + i * pixels, group[i]->job.image.image.input.data<float>(),
                     pixels * sizeof(float));
+      // One forward for the logits and the pooled features: the gate's verdict and
+      // the calibrated probabilities. An explanation costs more passes and is only
+      // computed for images the gate lets through or forced ones.
+      const OodGate* gate = model->gate ? &*model->gate : nullptr;
+      const ModelOutputs outputs = model_outputs(*model->model.net, x, gate_temperature(gate));
       std::vector<Prediction> out(group.size());
+      std::vector<std::int64_t> shown;
+      for (std::int64_t i = 0; i < n; ++i) {
+        GatedPrediction g = gated_prediction(gate, outputs, i);
+        if (!g.refused() || group[i]->job.force) shown.push_back(i);
+        out[i].probabilities = std::move(g.probabilities);
+        out[i].logits = std::move(g.logits);
+        out[i].temperature = g.temperature;
+        out[i].ood = g.ood;
+      }
       if (explained && !batched) {
-        for (std::int64_t i = 0; i < n; ++i) {
+        for (const std::int64_t i : shown) {
           const cxr::Explanation x_i = explain_with(*model->model.net, x.slice_rows(i, i + 1).contiguous(),
                                                     *group[i]->job.explain, group[i]->job.target_class);
-          out[i].probabilities = x_i.probabilities;
           Explanation e;
           e.method = x_i.method;
           e.target_class = x_i.target_class;
@@ -130,39 +144,39 @@ void InferenceService::process(std::vector<Pending>& batch) {
           e.map = x_i.map;
           out[i].explanation = std::move(e);
         }
-      } else if (explained) {
+      } else if (explained && !shown.empty()) {
+        const auto m = static_cast<std::int64_t>(shown.size());
+        Tensor xs = m == n ? x : Tensor::empty({m, 1, size, size}, DType::F32);
         std::vector<CamMethod> methods;
         std::vector<int> targets;
-        for (const Pending* p : group) {
+        for (std::int64_t j = 0; j < m; ++j) {
+          const Pending* p = group[shown[j]];
+          if (m != n)
+            std::memcpy(xs.data<float>() + j * pixels, p->job.image.image.input.data<float>(), pixels * sizeof(float));
           methods.push_back(parse_cam_method(*p->job.explain));
           targets.push_back(p->job.target_class);
         }
-        const std::vector<Heatmap> maps = explain_batch(*model->model.net, x, methods, targets);
-        for (std::int64_t i = 0; i < n; ++i) {
-          const Heatmap& h = maps[i];
-          out[i].probabilities = h.probabilities;
+        const std::vector<Heatmap> maps = explain_batch(*model->model.net, xs, methods, targets);
+        for (std::int64_t j = 0; j < m; ++j) {
+          const Heatmap& h = maps[j];
           Explanation e;
-          e.method = cam_method_name(methods[i]);
+          e.method = cam_method_name(methods[j]);
           e.target_class = h.target_class;
           e.grid_height = static_cast<int>(h.coarse.size(0));
           e.grid_width = static_cast<int>(h.coarse.size(1));
           const double* coarse = h.coarse.data<double>();
           const double peak = *std::max_element(coarse, coarse + h.coarse.numel());
-          for (std::int64_t j = 0; j < h.coarse.numel(); ++j)
-            e.grid.push_back(peak > 0 ? static_cast<float>(coarse[j] / peak) : 0.0f);
+          for (std::int64_t q = 0; q < h.coarse.numel(); ++q)
+            e.grid.push_back(peak > 0 ? static_cast<float>(coarse[q] / peak) : 0.0f);
           e.map = h.map;
-          out[i].explanation = std::move(e);
+          out[shown[j]].explanation = std::move(e);
         }
-      } else {
-        const auto probabilities = predict_probabilities(*model->model.net, x);
-        for (std::int64_t i = 0; i < n; ++i) out[i].probabilities = probabilities[i];
       }
       const double compute = ms_since(start);
       for (std::int64_t i = 0; i < n; ++i) {
         Prediction& p = out[i];
         p.model = model;
-        p.label = static_cast<int>(std::max_element(p.probabilities.begin(), p.probabilities.end()) -
-                                   p.probabilities.begin());
+        p.label = static_cast<int>(std::max_element(p.logits.begin(), p.logits.end()) - p.logits.begin());
         p.batch_size = static_cast<int>(n);
         p.queue_ms = std::chrono::duration<double, std::milli>(start - group[i]->queued).count();
         p.compute_ms = compute;

@@ -16,6 +16,7 @@
 #include "models/gradcam.h"
 #include "models/inference.h"
 #include "models/model_file.h"
+#include "models/ood_gate.h"
 
 #include <boost/json.hpp>
 
@@ -37,6 +38,7 @@ struct ServedModel {
   std::string version;  // registry id ("v1", ...) or a label for a model not in a store
   LoadedModel model;
   boost::json::object metrics;  // the version's recorded evaluation, may be empty
+  std::optional<OodGate> gate;  // the OOD gate and temperature beside its file; none: every image is answered
 };
 
 // An upload prepared exactly as training sees it (models/inference.h), for the
@@ -60,10 +62,13 @@ struct Explanation {
 
 struct Prediction {
   std::shared_ptr<const ServedModel> model;
-  std::vector<double> probabilities;
+  std::vector<double> probabilities;  // calibrated: softmax(logits / temperature)
+  std::vector<double> logits;         // raw
+  double temperature = 1.0;           // 1 without a gate
   int label = 0;
-  std::optional<Explanation> explanation;
-  int batch_size = 1;  // images computed together in one pass
+  std::optional<OodVerdict> ood;           // the gate's verdict; nothing without a gate
+  std::optional<Explanation> explanation;  // never for an image the gate refused unless forced
+  int batch_size = 1;                      // images computed together in one pass
   double queue_ms = 0, compute_ms = 0;
 };
 
@@ -71,6 +76,7 @@ struct PredictJob {
   Preprocessed image;
   std::optional<std::string> explain;  // a registry method name; nothing: probabilities only
   int target_class = -1;               // -1: the predicted class
+  bool force = false;                  // explain an image the OOD gate refuses
 };
 
 class InferenceService {

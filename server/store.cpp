@@ -3,6 +3,7 @@
 #include "base/check.h"
 #include "engine/data/sha256.h"
 #include "engine/io/atomic_file.h"
+#include "models/ood_gate.h"
 
 #include <fmt/format.h>
 
@@ -106,6 +107,14 @@ void remove_temporary_files(const fs::path& dir) {
        it.increment(ec))
     if (it->is_regular_file() && it->path().filename().string().find(".tmp-") != std::string::npos)
       fs::remove(it->path(), ec);
+}
+
+// The OOD gate beside a model file (models/ood_gate.h) travels with it into the
+// store; a gate records its model's SHA-256, which the stored file's name repeats.
+void copy_gate_beside(const fs::path& source_model, const std::string& stored_model) {
+  const fs::path gate = gate_path_for(source_model.string()), target = gate_path_for(stored_model);
+  std::error_code ec;
+  if (fs::exists(gate, ec) && !fs::exists(target, ec)) write_file_atomically(target.string(), read_bytes(gate));
 }
 
 }  // namespace
@@ -335,6 +344,7 @@ ModelRecord Store::add_model(const fs::path& file, const std::string& parent, co
   std::lock_guard lock(mutex_);
   Transaction tx(db_);
   ModelRecord record = add_model_locked(bytes, parent, metrics);
+  copy_gate_beside(file, record.file);
   tx.commit();
   return record;
 }

@@ -6,7 +6,8 @@ const $ = (id) => document.getElementById(id);
 // file: the chosen image; request: the id of the latest prediction request (a
 // counter), so that a late answer to an earlier one is dropped; shown: the image
 // whose result is on screen, the one "Add to training set" sends.
-const state = { file: null, request: 0, shown: null, classes: [], page: 1, perPage: 24 };
+// forced: the image the user asked to see although the OOD gate refused it.
+const state = { file: null, request: 0, shown: null, forced: null, classes: [], page: 1, perPage: 24 };
 
 function setStatus(el, text, isError = false) {
   el.textContent = text;
@@ -24,7 +25,10 @@ async function call(path, options = {}) {
   const body = type.includes('application/json') ? await res.json() : await res.text();
   if (!res.ok) {
     const message = body && body.error ? body.error.message : `HTTP ${res.status}`;
-    throw new Error(message);
+    const error = new Error(message);
+    error.code = body && body.error ? body.error.code : undefined;
+    error.body = body;
+    throw error;
   }
   return body;
 }
@@ -125,6 +129,8 @@ function clearResult() {
   $('heatmap-caption').textContent = 'Upload an image to see where the model looked.';
   $('timing').textContent = '';
   $('sources').textContent = '';
+  $('ood-refusal').hidden = true;
+  $('ood-forced').hidden = true;
 }
 
 // Before the first upload: an empty black square where the X-ray will be.
@@ -163,22 +169,40 @@ async function predict() {
   const id = ++state.request;
   const params = new URLSearchParams({ explain: $('method').value });
   if ($('class').value) params.set('class', $('class').value);
+  if (state.forced === file) params.set('force', 'true');
   setStatus($('status'), 'classifying…');
   try {
     const r = await call(`/predict?${params}`, { method: 'POST', headers: { 'Content-Type': file.type }, body: file });
     if (id !== state.request) return;
     showResult(r);
     state.shown = file;
-    $('add-button').disabled = false;
-    setStatus($('status'), `${file.name}: ${r.label}`);
+    const forced = Boolean(r.ood && r.ood.forced);
+    $('add-button').disabled = forced;  // an image that is not a chest X-ray is no training sample
+    setStatus($('status'), `${file.name}: ${r.label}${forced ? ' (shown anyway, not a chest X-ray)' : ''}`);
   } catch (e) {
     if (id !== state.request) return;
+    if (e.code === 'not_a_chest_xray') {
+      showRefusal(file);
+      return;
+    }
     forgetImage();
     setStatus($('status'), `${file.name}: ${e.message}`, true);
   }
 }
 
+// The OOD gate refused the image: the image stays, no result, a plain-language reason
+// and a button that asks again with force=true.
+function showRefusal(file) {
+  clearResult();
+  $('ood-refusal-text').textContent = `This does not look like a frontal chest X-ray like the ones the model ` +
+    `learnt from, so it gives no answer: any answer about this image would be meaningless.`;
+  $('ood-refusal').hidden = false;
+  setStatus($('status'), `${file.name}: not recognised as a chest X-ray`, true);
+}
+
 function showResult(r) {
+  $('ood-refusal').hidden = true;
+  $('ood-forced').hidden = !(r.ood && r.ood.forced);
   const bars = $('bars');
   bars.replaceChildren();
   for (const p of r.probabilities) {
@@ -211,7 +235,8 @@ function showResult(r) {
   }
   const t = r.timings_ms;
   $('timing').textContent = `model ${r.model}; ${t.total.toFixed(0)} ms (decode ${t.decode.toFixed(0)}, ` +
-    `queue ${t.queue.toFixed(0)}, compute ${t.compute.toFixed(0)}; batch of ${r.batch_size})`;
+    `queue ${t.queue.toFixed(0)}, compute ${t.compute.toFixed(0)}; batch of ${r.batch_size})` +
+    (r.ood ? `; calibrated probabilities (temperature ${r.temperature.toFixed(2)})` : '; no OOD check for this model');
 }
 
 // The frame is the image's rectangle on the square (drawPreview's letterbox); the
@@ -688,6 +713,7 @@ function init() {
   $('method').addEventListener('change', () => { describeMethod(); predict(); });
   loadExplainMethods();
   $('class').addEventListener('change', predict);
+  $('ood-force').addEventListener('click', () => { state.forced = state.file; predict(); });
   $('opacity').addEventListener('input', applyOpacity);
   $('token').value = localStorage.getItem('cxr-token') || '';
   $('token').addEventListener('change', () => {

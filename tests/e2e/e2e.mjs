@@ -6,12 +6,16 @@
 // class switches, a late answer to an earlier image (dropped), the token, adding samples to the training set, a fine-tune job
 // followed to its end, and activating the new version. Saves a screenshot, then
 // checks the page at a phone's width (390 px: no sideways scroll) and runs axe-core.
+// That part serves a copy of the bundled model without its OOD gate file (a synthetic
+// X-ray is not a real one, and the gate may rightly refuse it); a second server with
+// the gate then gets a colour-noise upload: refused in plain language, "show anyway"
+// answers it marked as forced.
 //
 // Environment: CXR_BINARY (the built cxr), CXR_SOURCE_DIR, CXR_E2E_OUT (where the
 // screenshot goes), CHROMIUM (default /usr/bin/chromium). Exits 77 (ctest: skipped)
 // when Chromium, playwright-core or axe-core is missing; scripts/install-e2e installs both.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +28,8 @@ const binary = process.env.CXR_BINARY || path.join(source, 'build/app/cxr');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const outDir = process.env.CXR_E2E_OUT || path.join(source, 'build/e2e');
 const started = Date.now();
+let playwrightChromium;  // set by main() once playwright-core is loaded
+const chromium = () => playwrightChromium;
 
 function skip(why) {
   console.log(`e2e SKIPPED: ${why} (scripts/install-e2e installs what is missing)`);
@@ -82,9 +88,26 @@ function xrayPng(width, height, seed) {
     chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
 }
 
+// Uniform random RGB pixels: plainly not an X-ray.
+function noisePng(width, height, seed) {
+  let s = seed * 2654435761 + 7;
+  const rows = Buffer.alloc((3 * width + 1) * height);
+  for (let i = 0; i < rows.length; ++i) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    rows[i] = i % (3 * width + 1) === 0 ? 0 : s >> 23;
+  }
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8);  // 8-bit RGB
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header),
+    chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
+}
+
 // ---- cxr serve -----------------------------------------------------------------------------
-function startServer(store) {
-  const model = path.join(source, 'models/pretrained/cxr-small.safetensors');
+const bundledModel = path.join(source, 'models/pretrained/cxr-small.safetensors');
+
+function startServer(store, model = bundledModel) {
   const child = spawn(binary, ['serve', '--store', store, '--port', '0', '--model', model, '--web',
     path.join(source, 'web')], { stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
@@ -120,6 +143,7 @@ async function main() {
   let chromium;
   try {
     ({ chromium } = await import('playwright-core'));
+    playwrightChromium = chromium;
   } catch {
     skip(`playwright-core is not installed in ${here}/node_modules`);
   }
@@ -128,7 +152,9 @@ async function main() {
   check(existsSync(binary), `no cxr binary at ${binary} (set CXR_BINARY)`);
 
   const work = mkdtempSync(path.join(tmpdir(), 'cxr-e2e-'));
-  const server = startServer(path.join(work, 'store'));
+  const ungated = path.join(work, 'cxr-small.safetensors');  // no .ood.safetensors beside it
+  copyFileSync(bundledModel, ungated);
+  const server = startServer(path.join(work, 'store'), ungated);
   let browser;
   try {
     const { port, token } = await server.ready;
@@ -338,11 +364,54 @@ async function main() {
     server.child.kill('SIGTERM');
     const exit = await server.exited;
     check(exit.code === 0, `cxr serve exited with ${JSON.stringify(exit)} after SIGTERM`);
+    await refusedUpload(work);
     step('passed');
   } finally {
     if (browser) await browser.close();
     server.child.kill('SIGKILL');
     rmSync(work, { recursive: true, force: true });
+  }
+}
+
+// The bundled model with its OOD gate: a noise image is refused in plain language
+// (HTTP 422, no result, "Add" disabled); "show anyway" asks again with force=true and
+// the answer is marked.
+async function refusedUpload(work) {
+  const server = startServer(path.join(work, 'store-gated'));
+  let browser;
+  try {
+    const { port } = await server.ready;
+    browser = await chromium().launch({ executablePath: chromiumPath, headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync'] });
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const requests = [];
+    page.on('pageerror', (e) => check(false, `page error: ${e.message}`));
+    page.on('response', (r) => { if (r.url().includes('/api/v1/predict?')) requests.push([r.status(), r.url()]); });
+    const byId = (id) => page.locator(`[data-testid="${id}"]`);
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.waitForFunction(() => document.querySelector('#model-line').textContent.startsWith('model v1'));
+    await byId('upload-input').setInputFiles({ name: 'noise.png', mimeType: 'image/png', buffer: noisePng(320, 320, 5) });
+    await byId('ood-refusal').waitFor();
+    const text = await byId('ood-refusal').textContent();
+    check(/does not look like a frontal chest X-ray/.test(text), `refusal text "${text}"`);
+    check((await byId('probability-bars').locator('li').count()) === 0, 'probabilities shown for a refused image');
+    check(await byId('heatmap-overlay').isHidden(), 'a heatmap is shown for a refused image');
+    check(await byId('sample-add').isDisabled(), '"Add" is enabled for a refused image');
+    check(requests.length === 1 && requests[0][0] === 422, `predict answered ${JSON.stringify(requests)}`);
+    step('a noise image is refused in plain language (HTTP 422)');
+    await byId('ood-force').click();
+    await byId('ood-forced').waitFor();
+    await page.waitForFunction(() => /shown anyway/.test(document.querySelector('#status').textContent));
+    check((await byId('probability-bars').locator('li').count()) === 4, 'no probabilities after "show anyway"');
+    check(await byId('ood-refusal').isHidden(), 'the refusal stays after "show anyway"');
+    check(await byId('sample-add').isDisabled(), '"Add" is enabled for a forced result');
+    check(requests.length === 2 && requests[1][0] === 200 && requests[1][1].includes('force=true'),
+      `"show anyway" asked ${JSON.stringify(requests)}`);
+    step('"show anyway" sends force=true and marks the result');
+  } finally {
+    if (browser) await browser.close();
+    server.child.kill('SIGKILL');
   }
 }
 

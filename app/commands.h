@@ -13,5 +13,6 @@ void add_eval_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_explain_command(CLI::App& app);
 void add_eval_heatmaps_command(CLI::App& app);
+void add_seg_command(CLI::App& app);
 
 }  // namespace cxr::cli

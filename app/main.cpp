@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   cxr::cli::add_predict_command(app);
   cxr::cli::add_explain_command(app);
   cxr::cli::add_eval_heatmaps_command(app);
+  cxr::cli::add_seg_command(app);
 
   try {
     app.parse(argc, argv);

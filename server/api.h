@@ -13,6 +13,7 @@ namespace cxr::server {
 Response get_health(App& app, const Request& req);
 Response get_model(App& app, const Request& req);
 Response post_predict(App& app, const Request& req, const Target& target);
+Response post_segment(App& app, const Request& req);  // api_segment.cpp: CT infection segmentation
 
 Response post_sample(App& app, const Request& req, const Target& target);
 Response get_samples(App& app, const Request& req, const Target& target);

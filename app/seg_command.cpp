@@ -6,9 +6,12 @@
 //           class, mean over slices and pooled, with 95% bootstrap intervals
 //   predict --model FILE IMAGE... [--overlay-dir DIR]: one JSON line per image with
 //           each class's share of the slice; the overlay PNG when asked
+//   crossval --data DIR --task T [--folds 5]: k-fold cross-validation over the train
+//           and test slices together (models/seg_crossval.h)
 #include "app/commands.h"
 #include "base/parallel.h"
 #include "engine/io/atomic_file.h"
+#include "models/seg_crossval.h"
 #include "models/seg_model.h"
 #include "models/seg_overlay.h"
 
@@ -30,7 +33,7 @@ namespace {
 struct SegOptions {
   std::string data, model, out, task = "infection", split = "test", json, overlay_dir;
   std::vector<std::string> images;
-  int epochs = 60, batch = 8, size = 128, threads = 0;
+  int epochs = 60, batch = 8, size = 128, threads = 0, folds = 5;
   double lr = 3e-3;
   std::uint64_t seed = 1;
   bool no_augment = false, no_eval = false;
@@ -86,6 +89,27 @@ void run_train(const SegOptions& opt) {
   save_seg_model(opt.out, model);
   fmt::print("wrote {}\n", opt.out);
   if (!opt.no_eval) print_and_save(evaluate_seg(model, load_seg_split(opt.data, "test")), "test", opt.json);
+}
+
+void run_crossval(const SegOptions& opt) {
+  if (opt.threads > 0) set_num_threads(opt.threads);
+  std::vector<SegSlice> slices = load_seg_split(opt.data, "train");
+  for (SegSlice& s : load_seg_split(opt.data, "test")) slices.push_back(std::move(s));
+  SegNetConfig config;
+  config.input_size = opt.size;
+  const SegTrainOptions options{
+      .epochs = opt.epochs, .batch_size = opt.batch, .lr = opt.lr, .seed = opt.seed, .augment = !opt.no_augment};
+  fmt::print("{}-fold cross-validation of a {} U-Net over {} slices at {} px\n", opt.folds, opt.task, slices.size(),
+             opt.size);
+  const auto start = std::chrono::steady_clock::now();
+  const SegEvaluation e = cross_validate_seg(
+      slices, parse_seg_task(opt.task), config, options, opt.folds, opt.seed, [&](int fold, int epoch, double loss) {
+        if (epoch % 10 != 0) return;
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        fmt::print("fold {} epoch {:3d}  loss {:.4f}  {:.0f} s\n", fold + 1, epoch, loss, seconds);
+        std::fflush(stdout);
+      });
+  print_and_save(e, fmt::format("{}-fold cross-validation", opt.folds), opt.json);
 }
 
 void run_eval(const SegOptions& opt) {
@@ -159,6 +183,21 @@ void add_seg_command(CLI::App& app) {
   train->add_option("--json", opt->json, "write the test scores (and per-slice ones) to this JSON file");
   train->add_option("--threads", opt->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
   train->callback([opt] { run_train(*opt); });
+
+  CLI::App* crossval = seg->add_subcommand("crossval", "k-fold cross-validation over <data>/train and <data>/test");
+  crossval->add_option("--data", opt->data, "the covid-ct-seg folder")->required()->check(CLI::ExistingDirectory);
+  crossval->add_option("--task", opt->task, "infection or multiclass")
+      ->check(CLI::IsMember({"infection", "multiclass"}))
+      ->capture_default_str();
+  crossval->add_option("--folds", opt->folds)->check(CLI::Range(2, 98))->capture_default_str();
+  crossval->add_option("--epochs", opt->epochs)->check(CLI::PositiveNumber)->capture_default_str();
+  crossval->add_option("--size", opt->size, "input side in pixels (divisible by 8)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  crossval->add_option("--seed", opt->seed, "the folds and every fold's training")->capture_default_str();
+  crossval->add_option("--json", opt->json, "write the scores (and per-slice ones) to this JSON file");
+  crossval->add_option("--threads", opt->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  crossval->callback([opt] { run_crossval(*opt); });
 
   CLI::App* eval = seg->add_subcommand("eval", "Dice and IoU of a model on labelled slices");
   eval->add_option("--data", opt->data, "the covid-ct-seg folder")->required()->check(CLI::ExistingDirectory);

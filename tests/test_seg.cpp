@@ -6,11 +6,13 @@
 
 #include "engine/autograd.h"
 #include "engine/io/checkpoint.h"
+#include "models/seg_crossval.h"
 #include "models/seg_model.h"
 #include "models/seg_overlay.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -153,6 +155,31 @@ TEST(SegModel, RefusesFilesThatAreNotSegmentationModels) {
   expect_error_mentioning([&] { load_seg_model(path); }, {path, "cxr-seg"});
   std::filesystem::remove(path);
   expect_error_mentioning([] { parse_seg_task("lungs"); }, {"lungs", "infection or multiclass"});
+}
+
+TEST(SegCrossValidation, ScoresEverySliceOnceByAModelThatNeverSawIt) {
+  std::vector<SegSlice> slices;
+  Generator place(4);
+  for (int i = 0; i < 6; ++i) {
+    slices.push_back(synthetic_slice(32, 32, place.uniform(-0.2, 0.2), place.uniform(-0.2, 0.2), 1));
+    slices.back().id = std::to_string(i);
+  }
+  SegNetConfig config;
+  config.input_size = 16;
+  config.widths = {4, 8};
+  std::vector<int> epochs_per_fold(3, 0);
+  const SegEvaluation e =
+      cross_validate_seg(slices, SegTask::infection, config, {.epochs = 2, .batch_size = 2, .augment = false}, 3, 7,
+                         [&](int fold, int, double) { ++epochs_per_fold.at(fold); });
+  EXPECT_EQ(epochs_per_fold, (std::vector<int>{2, 2, 2}));
+  std::vector<std::string> ids = e.slice_ids;
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"0", "1", "2", "3", "4", "5"}));
+  ASSERT_EQ(e.per_slice.size(), 1u);
+  EXPECT_EQ(e.per_slice[0].size(), 6u);
+  ASSERT_EQ(e.summaries.size(), 1u);
+  expect_error_mentioning([&] { cross_validate_seg(slices, SegTask::infection, config, {}, 7, 1); },
+                          {"7 folds", "6 slices"});
 }
 
 TEST(SegOverlay, ColoursOnlyLabelledPixels) {

@@ -15,5 +15,6 @@ void add_explain_command(CLI::App& app);
 void add_eval_heatmaps_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_ood_command(CLI::App& app);
+void add_seg_command(CLI::App& app);
 
 }  // namespace cxr::cli

@@ -9,6 +9,7 @@
 #include "models/evaluation_file.h"
 #include "models/inference.h"
 #include "server/jobs.h"
+#include "server/segmenter.h"
 #include "server/server.h"
 #include "server/store.h"
 
@@ -35,6 +36,7 @@ struct ServeOptions {
   int train_threads = 0;  // 0: half the cores, at least 1
   std::string web;        // empty: the bundled web/ (models/bundled_files.h)
   std::vector<std::string> allowed_hosts;  // Host names answered besides the loopback ones
+  std::string seg_model;                   // CT segmentation; empty: the bundled one when present
 };
 
 // The version to serve: --model (stored as a version and activated), else the
@@ -85,6 +87,10 @@ void serve(const ServeOptions& o) {
   app.device = device;
   app.openapi = bundled_files().openapi.string();
   app.allowed_hosts.insert(app.allowed_hosts.end(), o.allowed_hosts.begin(), o.allowed_hosts.end());
+  const std::string seg_model = o.seg_model.empty() ? server::bundled_seg_model_path() : o.seg_model;
+  std::unique_ptr<server::Segmenter> segmenter;
+  if (!seg_model.empty()) segmenter = std::make_unique<server::Segmenter>(seg_model);
+  app.segmenter = segmenter.get();
   // Training gets a thread pool of its own, half the cores by default: predictions
   // keep the shared pool and never wait for a training step.
   server::JobsOptions jobs_options;
@@ -123,6 +129,9 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--port", o->port, "TCP port (0: any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
   cmd->add_option("--device", o->device, kDeviceHelp)->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--seg-model", o->seg_model,
+                  "CT segmentation model for POST /api/v1/segment (default: the bundled ct-seg, when present)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--allowed-host", o->allowed_hosts,
                   "a Host name to answer besides localhost, 127.0.0.1 and [::1] (repeatable; e.g. the machine's "
                   "name or address when --host is not loopback)");

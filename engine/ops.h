@@ -98,4 +98,28 @@ Tensor label_set_cross_entropy(const Tensor& logits, const std::vector<std::uint
 // (torch's interpolate(mode="bilinear", align_corners=False)).
 Tensor resize_bilinear(const Tensor& x, int out_h, int out_w);
 
+// ---- activations ------------------------------------------------------------------------
+Tensor sigmoid(const Tensor& x);  // 1 / (1 + exp(-x)), without overflow
+Tensor tanh(const Tensor& x);
+// x for x > 0, negative_slope * x otherwise (torch's leaky_relu; its gradient at 0 is
+// negative_slope). negative_slope finite.
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
+
+// ---- channels ---------------------------------------------------------------------------
+// [N, C_i, H, W] tensors of one N, H, W, dtype and device -> [N, sum C_i, H, W], in order
+// (torch.cat(dim=1); a U-Net's skip connection).
+Tensor concat_channels(const std::vector<Tensor>& xs);
+// Channels [begin, begin + count) of [N, C, H, W] -> [N, count, H, W] (a split's part).
+Tensor slice_channels(const Tensor& x, std::int64_t begin, std::int64_t count);
+
+// ---- segmentation losses ------------------------------------------------------------------
+// Mean over every element of the binary cross-entropy between sigmoid(logits) and
+// targets in [0, 1] of the same shape (torch's binary_cross_entropy_with_logits).
+// Targets are constants.
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets);
+// Soft Dice loss of probabilities [N, C, H, W] (in [0, 1]) against targets of the same
+// shape: the mean over the N*C maps of 1 - (2 sum(p*t) + smooth) / (sum p + sum t + smooth).
+// smooth > 0 keeps an empty map and an empty prediction at loss 0. Targets are constants.
+Tensor soft_dice_loss(const Tensor& probabilities, const Tensor& targets, double smooth = 1.0);
+
 }  // namespace cxr

@@ -90,6 +90,26 @@ struct Kernels {
   void (*resize_bilinear_backward)(T* dx, const T* dout, std::int64_t maps, std::int64_t H, std::int64_t W,
                                    std::int64_t OH, std::int64_t OW);
 
+  // ---- activations (kernels/cpu/activation.h) ----
+  void (*sigmoid_forward)(T* out, const T* x, std::int64_t n);
+  void (*sigmoid_backward)(T* dx, const T* out, const T* dout, std::int64_t n);
+  void (*tanh_forward)(T* out, const T* x, std::int64_t n);
+  void (*tanh_backward)(T* dx, const T* out, const T* dout, std::int64_t n);
+  void (*leaky_relu_forward)(T* out, const T* x, T slope, std::int64_t n);
+  void (*leaky_relu_backward)(T* dx, const T* x, const T* dout, T slope, std::int64_t n);
+
+  // ---- channel blocks (kernels/cpu/channels.h) ----
+  void (*copy_channels)(T* dst, std::int64_t dst_C, std::int64_t dst_c0, const T* src, std::int64_t src_C,
+                        std::int64_t src_c0, std::int64_t C, std::int64_t N, std::int64_t HW);
+
+  // ---- segmentation losses (kernels/cpu/segmentation_loss.h); loss values reach the host ----
+  double (*bce_with_logits_forward)(const T* logits, const T* targets, std::int64_t n);
+  void (*bce_with_logits_backward)(T* dlogits, const T* logits, const T* targets, double dloss, std::int64_t n);
+  double (*soft_dice_forward)(double* stats, const T* probs, const T* targets, std::int64_t maps, std::int64_t HW,
+                              double smooth);
+  void (*soft_dice_backward)(T* dprobs, const double* stats, const T* targets, double dloss, std::int64_t maps,
+                             std::int64_t HW, double smooth);
+
   // ---- optimizers (kernels/cpu/optimizer.h) ----
   void (*adamw_update)(T* param, T* m, T* v, const T* grad, const AdamWStep& s, std::int64_t n);
   void (*sgd_update)(T* param, T* momentum_buffer, const T* grad, const SGDStep& s, std::int64_t n);

@@ -16,6 +16,7 @@ Response post_predict(App& app, const Request& req, const Target& target);
 Response post_inspect(App& app, const Request& req, const Target& target);
 Response post_inspect_step(App& app, const Request& req, const Target& target);
 Response get_explain_methods(App& app, const Request& req);
+Response post_segment(App& app, const Request& req);  // api_segment.cpp: CT infection segmentation
 
 Response post_sample(App& app, const Request& req, const Target& target);
 Response get_samples(App& app, const Request& req, const Target& target);

@@ -15,11 +15,13 @@
 namespace cxr::server {
 
 class Jobs;
+class Segmenter;
 
 struct App {
   InferenceService* inference = nullptr;
   Store* store = nullptr;          // samples, model versions, the token
   Jobs* jobs = nullptr;            // fine-tune jobs (needs the store)
+  Segmenter* segmenter = nullptr;  // CT segmentation (server/segmenter.h); null: none loaded
   std::mutex activation;           // the store's active flag and the served model change together
   std::filesystem::path web_root;  // the only folder served as static files
   std::filesystem::path openapi;   // docs/openapi.yaml

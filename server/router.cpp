@@ -61,6 +61,10 @@ Reply route(App& app, const Request& req) {
       if (method != http::verb::post) method_not_allowed(req, "POST");
       return {s.size() == 3 ? post_inspect(app, req, *target) : post_inspect_step(app, req, *target), nullptr};
     }
+    if (s.size() == 3 && resource == "segment") {
+      if (method != http::verb::post) method_not_allowed(req, "POST");
+      return {post_segment(app, req), nullptr};
+    }
     if (resource == "samples") {
       if (s.size() == 3 && method == http::verb::post) return {post_sample(app, req, *target), nullptr};
       if (s.size() == 3 && method == http::verb::get) return {get_samples(app, req, *target), nullptr};

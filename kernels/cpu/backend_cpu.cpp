@@ -2,8 +2,10 @@
 // kernels/cpu, one table per dtype. Every entry is the kernel of the same name.
 #include "kernels/backend.h"
 
+#include "kernels/cpu/activation.h"
 #include "kernels/cpu/augment.h"
 #include "kernels/cpu/batch_norm.h"
+#include "kernels/cpu/channels.h"
 #include "kernels/cpu/conv2d.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/host_memory.h"
@@ -11,6 +13,7 @@
 #include "kernels/cpu/optimizer.h"
 #include "kernels/cpu/pool.h"
 #include "kernels/cpu/resize.h"
+#include "kernels/cpu/segmentation_loss.h"
 #include "kernels/cpu/softmax.h"
 
 #include <cstring>
@@ -55,6 +58,17 @@ constexpr Kernels<T> cpu_kernels() {
       .label_set_cross_entropy_backward = cpu::label_set_cross_entropy_backward<T>,
       .resize_bilinear_forward = cpu::resize_bilinear_forward<T>,
       .resize_bilinear_backward = cpu::resize_bilinear_backward<T>,
+      .sigmoid_forward = cpu::sigmoid_forward<T>,
+      .sigmoid_backward = cpu::sigmoid_backward<T>,
+      .tanh_forward = cpu::tanh_forward<T>,
+      .tanh_backward = cpu::tanh_backward<T>,
+      .leaky_relu_forward = cpu::leaky_relu_forward<T>,
+      .leaky_relu_backward = cpu::leaky_relu_backward<T>,
+      .copy_channels = cpu::copy_channels<T>,
+      .bce_with_logits_forward = cpu::bce_with_logits_forward<T>,
+      .bce_with_logits_backward = cpu::bce_with_logits_backward<T>,
+      .soft_dice_forward = cpu::soft_dice_forward<T>,
+      .soft_dice_backward = cpu::soft_dice_backward<T>,
       .adamw_update = cpu::adamw_update<T>,
       .sgd_update = cpu::sgd_update<T>,
       .sum_of_squares = cpu::sum_of_squares<T>,

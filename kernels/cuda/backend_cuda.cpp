@@ -4,8 +4,10 @@
 // declare host functions, so this file needs no nvcc.
 #include "kernels/backend.h"
 
+#include "kernels/cuda/activation.h"
 #include "kernels/cuda/augment.h"
 #include "kernels/cuda/batch_norm.h"
+#include "kernels/cuda/channels.h"
 #include "kernels/cuda/conv2d.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/linear.h"
@@ -13,6 +15,7 @@
 #include "kernels/cuda/pool.h"
 #include "kernels/cuda/resize.h"
 #include "kernels/cuda/runtime.h"
+#include "kernels/cuda/segmentation_loss.h"
 #include "kernels/cuda/softmax.h"
 
 namespace cxr {
@@ -55,6 +58,17 @@ constexpr Kernels<T> cuda_kernels() {
       .label_set_cross_entropy_backward = cuda::label_set_cross_entropy_backward<T>,
       .resize_bilinear_forward = cuda::resize_bilinear_forward<T>,
       .resize_bilinear_backward = cuda::resize_bilinear_backward<T>,
+      .sigmoid_forward = cuda::sigmoid_forward<T>,
+      .sigmoid_backward = cuda::sigmoid_backward<T>,
+      .tanh_forward = cuda::tanh_forward<T>,
+      .tanh_backward = cuda::tanh_backward<T>,
+      .leaky_relu_forward = cuda::leaky_relu_forward<T>,
+      .leaky_relu_backward = cuda::leaky_relu_backward<T>,
+      .copy_channels = cuda::copy_channels<T>,
+      .bce_with_logits_forward = cuda::bce_with_logits_forward<T>,
+      .bce_with_logits_backward = cuda::bce_with_logits_backward<T>,
+      .soft_dice_forward = cuda::soft_dice_forward<T>,
+      .soft_dice_backward = cuda::soft_dice_backward<T>,
       .adamw_update = cuda::adamw_update<T>,
       .sgd_update = cuda::sgd_update<T>,
       .sum_of_squares = cuda::sum_of_squares<T>,

@@ -4,7 +4,7 @@
 // area, an upload of a synthetic X-ray (made here: no dataset image is shipped),
 // the probabilities and the Grad-CAM heatmap, the opacity slider, the method and
 // class switches, a late answer to an earlier image (dropped), the token, adding samples to the training set, a fine-tune job
-// followed to its end, and activating the new version. Saves a screenshot, then
+// followed to its end, activating the new version, and the CT tab's segmentation of a slice. Saves a screenshot, then
 // checks the page at a phone's width (390 px: no sideways scroll) and runs axe-core.
 // That part serves a copy of the bundled model without its OOD gate file (a synthetic
 // X-ray is not a real one, and the gate may rightly refuse it); a second server with
@@ -333,6 +333,15 @@ async function main() {
     await byId('activate-v2').click();
     await page.waitForFunction(() => document.querySelector('#model-line').textContent.startsWith('model v2'));
     step('v2 activated');
+
+    // The CT tab: the bundled U-Net (models/pretrained/ct-seg.safetensors) segments an
+    // uploaded slice; the overlay and one area line per class appear.
+    await byId('ct-input').setInputFiles({ name: 'ct.png', mimeType: 'image/png', buffer: xrayPng(300, 360, 7) });
+    await byId('ct-overlay').waitFor({ state: 'visible', timeout: 30000 });
+    const areas = await byId('ct-areas').locator('li').allTextContents();
+    check(areas.length >= 1 && areas.every((t) => /^[a-z -]+: \d+\.\d% of the slice$/.test(t)), `CT areas: ${areas.join('; ')}`);
+    check(/ct\.png: 300×360 px/.test(await byId('ct-status').textContent()), 'CT status names the slice and its size');
+    step(`CT slice segmented: ${areas.join(', ')}`);
 
     mkdirSync(outDir, { recursive: true });
     const shot = path.join(outDir, 'e2e-screenshot.png');

@@ -85,6 +85,9 @@ std::vector<OpSpec> normalisation_ops();
 std::vector<OpSpec> pool_ops();
 std::vector<OpSpec> classification_ops();
 std::vector<OpSpec> resampling_ops();
+std::vector<OpSpec> activation_ops();
+std::vector<OpSpec> channel_ops();
+std::vector<OpSpec> segmentation_loss_ops();
 
 // Every op, in the order of engine/ops.h.
 const std::vector<OpSpec>& all_ops();

@@ -5,7 +5,7 @@ Usage: /usr/bin/python3 ops_reference.py OUT_DIR
 
 One file per case, OUT_DIR/ops/<case>.safetensors, float32 (float64 for the cases
 named *_f64): the inputs (x, y, weight, bias, gamma, beta, running_mean, running_var,
-labels, masks, class_weights), "out" = op(inputs), a random "R" of out's shape and
+labels, masks, class_weights, targets), "out" = op(inputs), a random "R" of out's shape and
 dtype, and "grad.<input>" = d(sum(out * R))/d(input) for every differentiable input;
 batch norm in training mode adds the updated "running_mean_after" and
 "running_var_after". The op and its parameters are in the metadata ("op", "stride", ...).
@@ -288,6 +288,50 @@ def resize_case(name, shape, out_h, out_w):
 resize_case("resize_bilinear_up", (2, 3, 5, 7), 11, 13)
 resize_case("resize_bilinear_down", (2, 3, 16, 12), 7, 5)
 resize_case("resize_bilinear_half", (1, 2, 8, 8), 4, 4)
+
+
+# ---- activations, channels, segmentation losses ---------------------------------------------
+
+for _suffix, _dtype in (("", torch.float32), ("_f64", torch.float64)):
+    case("sigmoid" + _suffix, "sigmoid", lambda d=_dtype: {"x": randn(2, 3, 5, 5, scale=4.0, dtype=d)},
+         ["x"])(lambda t: (torch.sigmoid(t["x"]), {}))
+    case("tanh" + _suffix, "tanh", lambda d=_dtype: {"x": randn(2, 3, 5, 5, scale=2.0, dtype=d)},
+         ["x"])(lambda t: (torch.tanh(t["x"]), {}))
+
+
+@case("leaky_relu", "leaky_relu", lambda: {"x": randn(2, 3, 5, 5)}, ["x"], negative_slope=0.2)
+def _leaky_relu(t, negative_slope):
+    return F.leaky_relu(t["x"], negative_slope), {}
+
+
+@case("concat_channels", "concat_channels", lambda: {"x": randn(2, 3, 4, 5), "y": randn(2, 2, 4, 5)}, ["x", "y"])
+def _concat_channels(t):
+    return torch.cat([t["x"], t["y"]], dim=1), {}
+
+
+@case("slice_channels", "slice_channels", lambda: {"x": randn(2, 5, 3, 4)}, ["x"], begin=1, count=3)
+def _slice_channels(t, begin, count):
+    return t["x"][:, begin:begin + count].contiguous(), {}
+
+
+def mask_targets(dtype):
+    """Hard 0/1 targets, as a segmentation mask is."""
+    return (torch.rand(2, 1, 6, 7) < 0.3).to(dtype)
+
+
+def soft_dice(t, smooth):
+    p, g = t["x"], t["targets"]
+    inter = (p * g).sum(dim=(2, 3))
+    return (1 - (2 * inter + smooth) / (p.sum(dim=(2, 3)) + g.sum(dim=(2, 3)) + smooth)).mean(), {}
+
+
+for _suffix, _dtype in (("", torch.float32), ("_f64", torch.float64)):
+    case("binary_cross_entropy_with_logits" + _suffix, "binary_cross_entropy_with_logits",
+         lambda d=_dtype: {"x": randn(2, 1, 6, 7, scale=3.0, dtype=d), "targets": mask_targets(d)},
+         ["x"])(lambda t: (F.binary_cross_entropy_with_logits(t["x"], t["targets"]), {}))
+    case("soft_dice_loss" + _suffix, "soft_dice_loss",
+         lambda d=_dtype: {"x": torch.rand(2, 1, 6, 7, dtype=d), "targets": mask_targets(d)},
+         ["x"], smooth=1.0)(soft_dice)
 
 
 def main():

@@ -64,7 +64,7 @@ DecodeResult failure(std::string error, std::string detail) {
 
 }  // namespace
 
-DecodeResult decode_grey(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
+DecodeResult check_header(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
   if (bytes.size() > static_cast<std::size_t>(INT32_MAX))
     return failure("image_too_large", fmt::format("{} bytes", bytes.size()));
   auto too_large = [&](std::int64_t w, std::int64_t h) {
@@ -83,6 +83,23 @@ DecodeResult decode_grey(std::span<const std::uint8_t> bytes, const DecodeLimits
     return failure("corrupt_image", fmt::format("not a readable image: {}", stbi_failure_reason()));
   if (w <= 0 || h <= 0) return failure("corrupt_image", fmt::format("empty image {}x{}", w, h));
   if (too_large(w, h)) return refuse(w, h);
+  const int bytes_per_channel = stbi_is_16_bit_from_memory(data, len) ? 2 : 1;
+  const std::int64_t decoded = std::int64_t{w} * h * channels * bytes_per_channel;
+  if (decoded > limits.max_decoded_bytes)
+    return failure("image_too_large",
+                   fmt::format("{}x{} with {} channel(s) of {} bits decodes to {} bytes, over the decode budget of "
+                               "{} bytes ({} MiB)",
+                               w, h, channels, 8 * bytes_per_channel, decoded, limits.max_decoded_bytes,
+                               limits.max_decoded_bytes >> 20));
+  return {};
+}
+
+DecodeResult decode_grey(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
+  if (DecodeResult refused = check_header(bytes, limits); !refused.ok()) return refused;
+  const auto* data = bytes.data();
+  const int len = static_cast<int>(bytes.size());
+  int w = 0, h = 0, channels = 0;
+  stbi_info_from_memory(data, len, &w, &h, &channels);
 
   DecodeResult r;
   r.image.width = w;

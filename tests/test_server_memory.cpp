@@ -27,6 +27,15 @@ std::int64_t peak_rss(pid_t pid) {
   throw std::runtime_error("no VmHWM for pid " + std::to_string(pid));
 }
 
+// Under ASan or TSan (scripts/sanitize) the server's RSS is mostly the sanitizer's:
+// shadow memory and ASan's quarantine of freed blocks (256 MB by default). The peak is
+// then printed, not checked; statuses and health are checked as always.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
 double ms_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
@@ -128,7 +137,8 @@ TEST(ServeMemory, SixteenWorstCaseUploadsStayBounded) {
   // as 512 MiB. Without the budget and the gate the issue measured 6.3 GB for sixteen
   // 8000 x 8000 uploads and 1.1 GB per 16-bit bomb.
   const std::int64_t bound = baseline + (std::int64_t{512} << 20);
-  EXPECT_LT(peak, bound) << "peak RSS " << (peak >> 20) << " MiB, baseline " << (baseline >> 20) << " MiB";
+  if (!kSanitized)
+    EXPECT_LT(peak, bound) << "peak RSS " << (peak >> 20) << " MiB, baseline " << (baseline >> 20) << " MiB";
   std::printf("peak RSS %lld MiB (baseline %lld MiB), %d of 8 big images decoded\n", static_cast<long long>(peak >> 20),
               static_cast<long long>(baseline >> 20), decoded);
 

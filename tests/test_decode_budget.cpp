@@ -63,3 +63,15 @@ TEST(DecodeBudget, ALimitOfTheCallerIsHonoured) {
   const DecodeResult r = decode(zero_png(301, 200, 8, 2), limits);
   EXPECT_EQ(r.error, "image_too_large");
 }
+
+// Found by fuzzing (tests/fuzz, fuzz_image): a 148-byte PNG whose second IDAT chunk
+// declares 1.5 GB made stb_image grow its buffer to 2 GiB before reading anything.
+// Such a file is refused from its chunk lengths, before stb_image sees it.
+TEST(DecodeBudget, AChunkLongerThanTheFileIsRefusedBeforeDecoding) {
+  std::string png = header_only_png(1, 17, 16, 0);
+  png.resize(png.size() - 12);  // without IEND
+  png += std::string("\x5d\x22\x0b\xbd", 4) + "IDAT" + std::string(40, '\0');
+  const DecodeResult r = decode(png);
+  EXPECT_EQ(r.error, "corrupt_image");
+  EXPECT_NE(r.detail.find("PNG chunk 'IDAT' at byte 33 declares 1562512317 bytes"), std::string::npos) << r.detail;
+}

@@ -122,7 +122,7 @@ Response post_inspect(App& app, const Request& req, const Target& target) {
   if (layer && std::find(layers.begin(), layers.end(), *layer) == layers.end())
     throw HttpError(http::status::bad_request, "unknown_layer", fmt::format("no layer '{}' in the model", *layer));
   const Preprocessed image =
-      preprocess(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), served);
+      preprocess(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), served, app.decodes);
 
   InspectionSlot slot;
   const Inspection r = run_at_lowest_priority([&] {
@@ -157,7 +157,7 @@ Response post_inspect_step(App& app, const Request& req, const Target& target) {
   if (!label) throw HttpError(http::status::bad_request, "missing_label", "label=NAME|INDEX: the image's true class");
   const int y = parse_class(info, *label);
   const Preprocessed image =
-      preprocess(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), served);
+      preprocess(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), served, app.decodes);
 
   InspectionSlot slot;
   json::object body = run_at_lowest_priority([&] {

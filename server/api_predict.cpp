@@ -120,7 +120,8 @@ Response post_predict(App& app, const Request& req, const Target& target) {
   if (const auto cls = target.param("class")) job.target_class = parse_class(model->model.info, *cls);
   job.explain = method;
   job.force = force;
-  job.image = preprocess(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), model);
+  job.image =
+      preprocess(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), model, app.decodes);
   const double decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   const json::object image_size{{"width", job.image.image.source.width}, {"height", job.image.image.source.height}};
   const data::GreyImage fitted = job.image.image.fitted;

@@ -84,7 +84,7 @@ Response post_sample(App& app, const Request& req, const Target& target) {
     throw HttpError(http::status::bad_request, "bad_parameter", "patient_id is longer than 128 characters");
   // Refuse what training could not read: the same checks as a prediction.
   const Preprocessed p =
-      preprocess(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), model);
+      preprocess(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), model, app.decodes);
   const auto added = store.add_sample(bytes, label, patient, "upload", p.image.source.width, p.image.source.height);
   return json_response(req, added.duplicate ? http::status::ok : http::status::created,
                        {{"sample", sample_json(added.sample)}, {"duplicate", added.duplicate}});

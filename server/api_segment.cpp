@@ -24,8 +24,14 @@ Response post_segment(App& app, const Request& req) {
                     "this server has no CT segmentation model (cxr serve --seg-model FILE)");
   std::vector<FormPart> parts;
   const std::string_view bytes = upload_bytes(req, parts);
-  data::DecodeResult decoded =
-      data::decode_grey(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), {});
+  const std::span image_bytes(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  // The same limits as predictions: the decode budget from the header without waiting,
+  // then one of the decode slots (server/decode_gate.h) for the pixels.
+  data::DecodeResult decoded = data::check_header(image_bytes, data::DecodeLimits{});
+  if (decoded.ok()) {
+    const DecodeGate::Permit slot = app.decodes.enter();
+    decoded = data::decode_grey(image_bytes, {});
+  }
   if (!decoded.ok()) {
     const auto status =
         decoded.error == "image_too_large" ? http::status::payload_too_large : http::status::bad_request;

@@ -11,6 +11,7 @@
 // and a comment line (": keep-alive") after 15 s without events.
 #include "server/api.h"
 #include "server/jobs.h"
+#include "server/train_params.h"
 
 #include <fmt/format.h>
 
@@ -51,7 +52,9 @@ int integer_field(const json::value& v, const char* name, int lo, int hi) {
   return static_cast<int>(v.as_int64());
 }
 
-FineTuneParams parse_params(const Request& req) {
+}  // namespace
+
+FineTuneParams parse_train_params(const Request& req) {
   const std::string type = media_type(req[http::field::content_type]);
   if (!type.empty() && type != "application/json")
     throw HttpError(http::status::unsupported_media_type, "unsupported_media_type",
@@ -94,12 +97,10 @@ FineTuneParams parse_params(const Request& req) {
   return p;
 }
 
-}  // namespace
-
 Response post_train(App& app, const Request& req) {
   require_token(app, req);
   Jobs& jobs = require_jobs(app);
-  const json::object job = jobs.start(parse_params(req));
+  const json::object job = jobs.start(parse_train_params(req));
   Response res = json_response(req, http::status::accepted, {{"job", job}});
   res.set(http::field::location, fmt::format("/api/v1/jobs/{}", job.at("id").as_int64()));
   return res;

@@ -2,6 +2,7 @@
 // the server reads. Owned by the Server; handlers get a reference.
 #pragma once
 
+#include "server/decode_gate.h"
 #include "server/host_check.h"
 #include "server/inference.h"
 #include "server/store.h"
@@ -27,6 +28,7 @@ struct App {
   std::filesystem::path openapi;   // docs/openapi.yaml
   std::vector<std::string> allowed_hosts = default_allowed_hosts();  // Host names answered (cxr serve --allowed-host)
   Device device = Device::cpu();                                     // where served models compute (cxr serve --device)
+  DecodeGate decodes;                                                // the cap on uploads decoded at once
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 

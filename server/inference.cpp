@@ -31,16 +31,27 @@ double ms_since(Clock::time_point t) {
 
 }  // namespace
 
-Preprocessed preprocess(std::span<const std::uint8_t> bytes, std::shared_ptr<const ServedModel> model) {
+namespace {
+
+[[noreturn]] void throw_image_error(const std::string& code, const std::string& detail) {
+  throw HttpError(
+      code == "image_too_large" ? http::status::payload_too_large : http::status::bad_request,
+      code == "image_too_large" || code == "image_too_small" ? code : "corrupt_image",
+      code == "image_too_large" ? "image too large: " + detail : "not a usable JPEG or PNG image: " + detail);
+}
+
+}  // namespace
+
+Preprocessed preprocess(std::span<const std::uint8_t> bytes, std::shared_ptr<const ServedModel> model,
+                        DecodeGate& decodes) {
+  if (const data::DecodeResult refused = data::check_header(bytes, data::DecodeLimits{}); !refused.ok())
+    throw_image_error(refused.error, refused.detail);
   Preprocessed p;
   try {
+    const DecodeGate::Permit slot = decodes.enter();
     p.image = prepare_image(bytes, model->model.info);
   } catch (const ImageError& e) {
-    const std::string& code = e.code();
-    throw HttpError(
-        code == "image_too_large" ? http::status::payload_too_large : http::status::bad_request,
-        code == "image_too_large" || code == "image_too_small" ? code : "corrupt_image",
-        code == "image_too_large" ? "image too large: " + e.detail() : "not a usable JPEG or PNG image: " + e.detail());
+    throw_image_error(e.code(), e.detail());
   }
   p.model = std::move(model);
   return p;

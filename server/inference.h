@@ -17,6 +17,7 @@
 #include "models/inference.h"
 #include "models/model_file.h"
 #include "models/ood_gate.h"
+#include "server/decode_gate.h"
 
 #include <boost/json.hpp>
 
@@ -48,9 +49,12 @@ struct Preprocessed {
   PreparedImage image;
 };
 
-// Throws HttpError: 413 image_too_large (over data::kMaxImageSide on a side, refused
-// from the header before any pixel is decoded), 400 corrupt_image or image_too_small.
-Preprocessed preprocess(std::span<const std::uint8_t> bytes, std::shared_ptr<const ServedModel> model);
+// Throws HttpError: 413 image_too_large (over data::kMaxImageSide on a side or over
+// the decode budget data::kMaxDecodedBytes, refused from the header before any pixel
+// is decoded and without waiting for a slot), 400 corrupt_image or image_too_small,
+// 503 service_busy when no decode slot of `decodes` frees in time.
+Preprocessed preprocess(std::span<const std::uint8_t> bytes, std::shared_ptr<const ServedModel> model,
+                        DecodeGate& decodes);
 
 struct Explanation {
   std::string method = "gradcam";  // a name of models/explain/registry.h

@@ -1,6 +1,7 @@
 #include "server/jobs.h"
 
 #include "server/api.h"
+#include "server/path_redaction.h"
 
 #include "base/check.h"
 #include "base/parallel.h"
@@ -278,7 +279,7 @@ json::object Jobs::start(const FineTuneParams& params) {
       CXR_CHECK(base_->fit() == info.fit_or_pad(), "{} fits images by {}, the model by {}", options_.base_data.string(),
                 data::fit_name(base_->fit()), data::fit_name(info.fit_or_pad()));
     } catch (const Error& e) {
-      throw HttpError(http::status::conflict, "dataset_mismatch", e.what());
+      throw HttpError(http::status::conflict, "dataset_mismatch", without_absolute_paths(e.what()));
     }
     for (auto i : base_->indices(data::Split::train)) train_labels.insert(base_->label(i));
     val_images += static_cast<std::int64_t>(base_->indices(data::Split::val).size());
@@ -501,7 +502,7 @@ void Jobs::run(const std::shared_ptr<Job>& job) {
       try {
         activate(app_, version);
       } catch (const std::exception& e) {
-        activation_error = e.what();
+        activation_error = without_absolute_paths(e.what());
       }
     }
     {
@@ -515,8 +516,9 @@ void Jobs::run(const std::shared_ptr<Job>& job) {
     state = job->cancelled ? "cancelled" : "interrupted";
   } catch (const std::exception& e) {
     state = "failed";
+    fmt::print(stderr, "cxr serve: job {} failed: {}\n", job->id, e.what());  // the full text, paths included
     std::lock_guard lock(job->mutex);
-    job->detail["error"] = e.what();
+    job->detail["error"] = without_absolute_paths(e.what());
   }
   // Work files go before the end is announced: whoever sees it sees them gone.
   std::error_code ec;
@@ -524,9 +526,10 @@ void Jobs::run(const std::shared_ptr<Job>& job) {
   try {
     finish(store, *job, state, model);
   } catch (const std::exception& e) {  // the store failed: the next start marks the job interrupted
+    fmt::print(stderr, "cxr serve: job {} could not be recorded: {}\n", job->id, e.what());
     std::lock_guard lock(job->mutex);
     job->state = state == "succeeded" ? state : "failed";
-    job->detail["error"] = e.what();
+    job->detail["error"] = without_absolute_paths(e.what());
     job->events.emplace_back(final_event(job->state), job->to_json());
   }
 }

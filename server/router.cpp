@@ -2,6 +2,7 @@
 
 #include "server/access_log.h"
 #include "server/api.h"
+#include "server/decode_gate.h"
 #include "server/host_check.h"
 #include "server/static_files.h"
 #include "server/url.h"
@@ -124,6 +125,10 @@ Reply handle(App& app, const Request& req) {
   } catch (const MethodNotAllowed& e) {
     Reply reply{error_reply(req, e.status(), e.code(), e.what()), nullptr};
     reply.response.set(http::field::allow, e.allow());
+    return reply;
+  } catch (const ServiceBusy& e) {
+    Reply reply{error_reply(req, e.status(), e.code(), e.what()), nullptr};
+    reply.response.set(http::field::retry_after, std::to_string(e.retry_after_seconds()));
     return reply;
   } catch (const HttpError& e) {
     return {error_reply(req, e.status(), e.code(), e.what()), nullptr};

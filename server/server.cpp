@@ -17,17 +17,22 @@ namespace cxr::server {
 namespace asio = boost::asio;
 
 constexpr auto kDrainLimit = std::chrono::seconds(60);
+// Health and static files (server/quick_requests.h): each answer takes well under a
+// millisecond, two threads keep one slow disk read from holding up a probe.
+constexpr std::size_t kQuickThreads = 2;
 
 struct Server::Impl {
   Impl(App& app, const ServerOptions& options)
       : options(options),
         handlers(static_cast<std::size_t>(std::max(1, options.handler_threads))),
-        state(std::make_shared<ServerState>(app, handlers, options.read_timeout)),
+        quick(kQuickThreads),
+        state(std::make_shared<ServerState>(app, handlers, quick, options.read_timeout)),
         work(asio::make_work_guard(ioc)) {}
 
   ServerOptions options;
   asio::io_context ioc;
   asio::thread_pool handlers;
+  asio::thread_pool quick;
   std::shared_ptr<ServerState> state;
   asio::executor_work_guard<asio::io_context::executor_type> work;
   std::shared_ptr<Listener> listener;
@@ -82,6 +87,7 @@ void Server::stop() {
   for (auto& t : impl_->io_threads) t.join();
   impl_->io_threads.clear();
   impl_->handlers.join();
+  impl_->quick.join();
 }
 
 }  // namespace cxr::server

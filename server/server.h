@@ -1,7 +1,8 @@
 // The HTTP server: a listener accepting connections, one session per connection
 // (Boost.Beast, asynchronous, on a small I/O thread pool), and a pool of handler
 // threads where requests are routed and answered, so that no I/O thread ever waits
-// on inference, the store or a file.
+// on inference, the store or a file. Health probes and static files have two
+// threads of their own, so they never wait behind predictions (server/quick_requests.h).
 //
 // stop() (and SIGINT/SIGTERM through wait_for_signal) stops accepting, lets the
 // requests in flight (those whose header has arrived, uploads included) finish and

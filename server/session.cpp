@@ -1,6 +1,7 @@
 #include "server/session.h"
 
 #include "server/access_log.h"
+#include "server/quick_requests.h"
 #include "server/router.h"
 
 #include <boost/asio/dispatch.hpp>
@@ -76,7 +77,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return close();
 
     stream_.expires_never();
-    asio::post(state_->handlers, [self = shared_from_this(), req = parser_->release()]() mutable {
+    auto& pool = is_quick_request(parser_->get()) ? state_->quick : state_->handlers;
+    asio::post(pool, [self = shared_from_this(), req = parser_->release()]() mutable {
       Reply reply = handle(self->state_->app, req);
       asio::post(self->stream_.get_executor(), [self, reply = std::move(reply)]() mutable {
         self->events_ = std::move(reply.events);

@@ -94,6 +94,7 @@ class ServeProcess {
   }
 
   unsigned short port() const { return port_; }
+  pid_t pid() const { return pid_; }
   const std::string& token() const { return token_; }  // empty unless this start created the store
   std::string output() const { return read_file(log_); }
 

@@ -55,6 +55,24 @@ std::optional<std::pair<std::int64_t, std::int64_t>> header_dimensions(std::span
   return std::nullopt;
 }
 
+// The first PNG chunk whose declared length runs past the end of the file, if any.
+// stb_image grows its IDAT buffer to a chunk's declared length before reading it, so
+// a 148-byte file declaring a 1 GB IDAT made it allocate 2 GiB (found by fuzzing).
+std::optional<std::string> png_chunk_past_end(std::span<const std::uint8_t> b) {
+  std::size_t i = 8;  // after the signature
+  while (i + 8 <= b.size()) {
+    const std::uint64_t length =
+        std::uint64_t{b[i]} << 24 | std::uint64_t{b[i + 1]} << 16 | std::uint64_t{b[i + 2]} << 8 | b[i + 3];
+    const std::string type(reinterpret_cast<const char*>(&b[i + 4]), 4);
+    if (i + 12 + length > b.size())
+      return fmt::format("PNG chunk '{}' at byte {} declares {} bytes, the file has {} after it", type, i, length,
+                         b.size() - std::min(b.size(), i + 8));
+    if (type == "IEND") return std::nullopt;
+    i += 12 + length;
+  }
+  return std::nullopt;
+}
+
 DecodeResult failure(std::string error, std::string detail) {
   DecodeResult r;
   r.error = std::move(error);
@@ -64,7 +82,7 @@ DecodeResult failure(std::string error, std::string detail) {
 
 }  // namespace
 
-DecodeResult decode_grey(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
+DecodeResult check_header(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
   if (bytes.size() > static_cast<std::size_t>(INT32_MAX))
     return failure("image_too_large", fmt::format("{} bytes", bytes.size()));
   auto too_large = [&](std::int64_t w, std::int64_t h) {
@@ -76,6 +94,9 @@ DecodeResult decode_grey(std::span<const std::uint8_t> bytes, const DecodeLimits
   };
   if (const auto dims = header_dimensions(bytes); dims && too_large(dims->first, dims->second))
     return refuse(dims->first, dims->second);
+  static constexpr std::uint8_t kPng[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (bytes.size() >= 8 && std::equal(kPng, kPng + 8, bytes.begin()))
+    if (auto past_end = png_chunk_past_end(bytes)) return failure("corrupt_image", *past_end);
   const auto* data = bytes.data();
   const int len = static_cast<int>(bytes.size());
   int w = 0, h = 0, channels = 0;
@@ -83,6 +104,23 @@ DecodeResult decode_grey(std::span<const std::uint8_t> bytes, const DecodeLimits
     return failure("corrupt_image", fmt::format("not a readable image: {}", stbi_failure_reason()));
   if (w <= 0 || h <= 0) return failure("corrupt_image", fmt::format("empty image {}x{}", w, h));
   if (too_large(w, h)) return refuse(w, h);
+  const int bytes_per_channel = stbi_is_16_bit_from_memory(data, len) ? 2 : 1;
+  const std::int64_t decoded = std::int64_t{w} * h * channels * bytes_per_channel;
+  if (decoded > limits.max_decoded_bytes)
+    return failure("image_too_large",
+                   fmt::format("{}x{} with {} channel(s) of {} bits decodes to {} bytes, over the decode budget of "
+                               "{} bytes ({} MiB)",
+                               w, h, channels, 8 * bytes_per_channel, decoded, limits.max_decoded_bytes,
+                               limits.max_decoded_bytes >> 20));
+  return {};
+}
+
+DecodeResult decode_grey(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
+  if (DecodeResult refused = check_header(bytes, limits); !refused.ok()) return refused;
+  const auto* data = bytes.data();
+  const int len = static_cast<int>(bytes.size());
+  int w = 0, h = 0, channels = 0;
+  stbi_info_from_memory(data, len, &w, &h, &channels);
 
   DecodeResult r;
   r.image.width = w;

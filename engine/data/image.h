@@ -36,10 +36,21 @@ struct GreyImage {
 // web app's uploads alike (data build can raise it with --max-side).
 inline constexpr int kMaxImageSide = 8192;
 
+// The decode budget: width * height * channels * bytes per channel as the header
+// declares them, the size of the buffer the decoder fills before converting to
+// grey. 64 MiB is an 8192 x 8192 8-bit grey image (the largest grey image the side
+// limit allows), or 4096 x 4096 RGBA; the largest image in the shared datasets needs
+// 26.7 MB. stb_image holds up to about three such buffers while decoding (the
+// inflated stream, the unfiltered image, the converted copy), so one decode stays
+// under ~200 MB; a 16-bit RGBA PNG declaring 8192 x 8192 (512 MiB, 1.1 GB to decode)
+// is refused from its header.
+inline constexpr std::int64_t kMaxDecodedBytes = std::int64_t{64} << 20;
+
 struct DecodeLimits {
-  int max_side = kMaxImageSide;               // pixels, either side
-  std::int64_t max_pixels = 100'000'000;      // width * height
-  std::int64_t max_file_bytes = 256ll << 20;  // checked by the caller before reading
+  int max_side = kMaxImageSide;                       // pixels, either side
+  std::int64_t max_pixels = 100'000'000;              // width * height
+  std::int64_t max_decoded_bytes = kMaxDecodedBytes;  // width * height * channels * bytes per channel
+  std::int64_t max_file_bytes = 256ll << 20;          // checked by the caller before reading
 };
 
 struct DecodeResult {
@@ -48,6 +59,12 @@ struct DecodeResult {
   std::string detail;
   bool ok() const { return error.empty(); }
 };
+
+// What the header alone shows to be unusable (over a limit, over the decode budget,
+// no readable image): a failed DecodeResult, else one with ok() and no pixels. Reads
+// no pixel; decode_grey calls it first, and a caller may call it before waiting for
+// a decode slot.
+DecodeResult check_header(std::span<const std::uint8_t> bytes, const DecodeLimits& limits);
 
 DecodeResult decode_grey(std::span<const std::uint8_t> bytes, const DecodeLimits& limits);
 

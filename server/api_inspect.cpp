@@ -16,7 +16,7 @@
 // POST /api/v1/inspect/step?label=NAME|INDEX: one training step of (a copy of) the
 // active model on the uploaded image with that true class (models/step_inspection.h):
 // the autograd graph with times and FLOPs, and each parameter's AdamW update. Same
-// bounds; the answer is a few tens of KB (no tensor values).
+// bounds; the answer is about 58 KB for cxr-small (8 values of each parameter).
 #include "server/api.h"
 
 #include "server/base64.h"

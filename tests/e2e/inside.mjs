@@ -111,8 +111,11 @@ async function main() {
     const ops = await page.locator('#inside-graph g[data-node]').count();
     const lastOp = await page.locator('#inside-graph g[data-node] text').last().textContent();
     check(lastOp.startsWith('cross_entropy'), `the graph ends in ${lastOp}`);
-    const updates = await page.locator('#inside-updates tr').count();
+    const updates = await page.locator('#inside-updates > tr').count();
     check(updates === 53, `cxr-small has 53 parameter tensors, the table shows ${updates}`);
+    await page.locator('#inside-updates summary').first().click();
+    const values = await page.locator('#inside-updates details[open] table.values tbody tr').count();
+    check(values === 8, `the first parameter shows ${values} values before and after`);
     console.log(`e2e inside: a training step of ${ops} ops drawn`);
 
     // Live telemetry charts: a canned stream of two records (the server's stream is

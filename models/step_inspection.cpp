@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -120,6 +121,15 @@ StepInspection inspect_training_step(ClassifierNet& net, ParameterSet& params, c
     for (std::int64_t i = 0; i < before.numel(); ++i) d2 += std::pow(after.at(i) - before.at(i), 2);
     u.update_norm = std::sqrt(d2);
     u.update_ratio = u.weight_norm > 0 ? u.update_norm / u.weight_norm : 0.0;
+    const std::int64_t n = before.numel(), shown = std::min(kStepShownValues, n);
+    const Tensor grad = grads.view_of_storage(p.offset, u.shape);
+    for (std::int64_t k = 0; k < shown; ++k) {
+      const std::int64_t i = k * n / shown;
+      u.shown_index.push_back(i);
+      u.shown_before.push_back(before.at(i));
+      u.shown_gradient.push_back(grad.at(i));
+      u.shown_after.push_back(after.at(i));
+    }
   }
   return step;
 }
@@ -163,7 +173,12 @@ json::object to_json(const StepInspection& step) {
                                    {"weight_norm", u.weight_norm},
                                    {"grad_norm", u.grad_norm},
                                    {"update_norm", u.update_norm},
-                                   {"update_ratio", u.update_ratio}});
+                                   {"update_ratio", u.update_ratio},
+                                   {"values",
+                                    {{"index", json::value_from(u.shown_index)},
+                                     {"before", json::value_from(u.shown_before)},
+                                     {"gradient", json::value_from(u.shown_gradient)},
+                                     {"after", json::value_from(u.shown_after)}}}});
   return {
       {"loss", step.loss},
       {"lr", step.lr},

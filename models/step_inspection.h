@@ -39,7 +39,13 @@ struct ParameterUpdate {
   double grad_norm = 0;
   double update_norm = 0;   // ||w_after - w_before||
   double update_ratio = 0;  // update_norm / weight_norm (0 when the weight is 0)
+  // A few of its values for the web view, before and after the step: flat indices
+  // i * numel / k for i < k = min(kStepShownValues, numel), in order.
+  std::vector<std::int64_t> shown_index;
+  std::vector<double> shown_before, shown_gradient, shown_after;
 };
+
+inline constexpr std::int64_t kStepShownValues = 8;  // per parameter: about 31 KB of JSON for cxr-small
 
 struct StepInspection {
   GraphTrace trace;
@@ -63,7 +69,8 @@ StepInspection inspect_training_step(ClassifierNet& net, ParameterSet& params, c
 //             "bytes", "forward_ms", "backward_ms", "flops_forward", "flops_backward",
 //             "bytes_forward", "bytes_backward"}],
 //  "leaves": [{"id", "name", "shape"}], "updates": [{"name", "shape", "weight_norm",
-//  "grad_norm", "update_norm", "update_ratio"}]}
+//  "grad_norm", "update_norm", "update_ratio",
+//  "values": {"index", "before", "gradient", "after"}}]}
 boost::json::object to_json(const StepInspection& step);
 
 // The graph in Graphviz DOT: leaves as ellipses ("l<i>"), ops as boxes ("n<id>")

@@ -30,6 +30,7 @@ Response get_jobs(App& app, const Request& req, const Target& target);
 Response get_job(App& app, const Request& req, const std::string& id);
 Response delete_job(App& app, const Request& req, const std::string& id);
 Reply get_job_events(App& app, const Request& req, const std::string& id);
+Reply get_job_telemetry_stream(App& app, const Request& req, const std::string& id);
 
 // Throws HttpError 401 unless the request carries the store's bearer token.
 void require_token(App& app, const Request& req);

@@ -92,6 +92,9 @@ Reply route(App& app, const Request& req) {
       if (s.size() == 4 && method == http::verb::get) return {get_job(app, req, s[3]), nullptr};
       if (s.size() == 4 && method == http::verb::delete_) return {delete_job(app, req, s[3]), nullptr};
       if (s.size() == 5 && s[4] == "events" && method == http::verb::get) return get_job_events(app, req, s[3]);
+      const bool telemetry_stream = s.size() == 6 && s[4] == "telemetry" && s[5] == "stream";
+      if (telemetry_stream && method == http::verb::get) return get_job_telemetry_stream(app, req, s[3]);
+      if (telemetry_stream) method_not_allowed(req, "GET");
       if (s.size() == 3) method_not_allowed(req, "GET");
       if (s.size() == 4) method_not_allowed(req, "GET, DELETE");
       if (s.size() == 5 && s[4] == "events") method_not_allowed(req, "GET");

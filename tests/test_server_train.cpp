@@ -561,3 +561,42 @@ TEST_F(ServerTrain, KilledMidJobTheStoreStaysConsistentAndTheJobShowsInterrupted
 }
 
 }  // namespace
+
+// GET /api/v1/jobs/{id}/telemetry/stream: one event per record of the job's
+// telemetry file, equal to it, then "end" when the job has ended; late subscribers
+// get the whole run; unknown jobs are 404.
+TEST_F(ServerTrain, TelemetryStreamSendsTheJobsTelemetryFileRecordByRecord) {
+  write_base(400);
+  Served s(dir_ / "store", model_file_, (dir_ / "base").string());
+  add_samples(s.port, *s.token, 2);
+  const auto r = post_train(s.port, *s.token, R"({"epochs": 2, "learning_rate": 0.01, "unfreeze": "all"})");
+  ASSERT_EQ(r.status, 202u) << r.body;
+  const std::int64_t id = r.json().at("job").at("id").as_int64();
+  const std::string target = fmt::format("/api/v1/jobs/{}/telemetry/stream", id);
+
+  const SseStream live = read_events(s.port, target, std::chrono::seconds(60));
+  ASSERT_TRUE(live.ended) << "the stream did not end after the job";
+  EXPECT_NE(live.head.find("text/event-stream"), std::string::npos) << live.head;
+  EXPECT_EQ(wait_for_end(s.port, id).at("state").as_string(), "succeeded");
+  std::ifstream file(dir_ / "store" / "telemetry" / std::to_string(id) / "telemetry.jsonl");
+  std::vector<json::value> records;
+  for (std::string line; std::getline(file, line);) records.push_back(json::parse(line));
+  ASSERT_GE(records.size(), 2u) << "the job should record telemetry every 10 steps";
+  ASSERT_EQ(live.events.size(), records.size() + 1);
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(live.events[i].name, "telemetry");
+    EXPECT_EQ(live.events[i].data, records[i]) << "record " << i;
+  }
+  EXPECT_EQ(live.events.back().name, "end");
+
+  const SseStream late = read_events(s.port, target, std::chrono::seconds(10));
+  ASSERT_TRUE(late.ended);
+  EXPECT_EQ(late.events.size(), live.events.size());
+  auto expect = [](const HttpResult& r, unsigned status, const std::string& code) {
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_EQ(r.error_code(), code) << r.body;
+  };
+  expect(request(s.port, verb::get, "/api/v1/jobs/99/telemetry/stream"), 404, "not_found");
+  expect(request(s.port, verb::get, "/api/v1/jobs/x/telemetry/stream"), 404, "not_found");
+  expect(request(s.port, verb::post, target), 405, "method_not_allowed");
+}

@@ -136,6 +136,42 @@ TEST(StepInspection, UpdatesAreTheFirstAdamWStepRecomputedInFloat64) {
   }
 }
 
+TEST(StepInspection, ShownValuesAreTheParametersBeforeAndAfterTheStep) {
+  Fixture& f = fixture();
+  ParameterSet& params = *f.model.params;
+  const std::vector<double> before = f.values_before.to_vector();
+  const std::vector<double> grads = params.grads().to_vector();
+  const std::vector<double> after = params.values().to_vector();
+  for (std::size_t k = 0; k < f.step.updates.size(); ++k) {
+    const ParameterUpdate& u = f.step.updates[k];
+    const auto& p = params.parameters()[k];
+    SCOPED_TRACE(u.name);
+    const std::int64_t n = p.tensor.numel();
+    ASSERT_EQ(static_cast<std::int64_t>(u.shown_index.size()), std::min(kStepShownValues, n));
+    ASSERT_EQ(u.shown_before.size(), u.shown_index.size());
+    ASSERT_EQ(u.shown_gradient.size(), u.shown_index.size());
+    ASSERT_EQ(u.shown_after.size(), u.shown_index.size());
+    for (std::size_t j = 0; j < u.shown_index.size(); ++j) {
+      const std::int64_t i = u.shown_index[j];
+      ASSERT_TRUE(i >= 0 && i < n);
+      if (j > 0) EXPECT_GT(i, u.shown_index[j - 1]);
+      const auto flat = static_cast<std::size_t>(p.offset + i);
+      // float32 values widened to double: equal exactly.
+      EXPECT_EQ(u.shown_before[j], before[flat]);
+      EXPECT_EQ(u.shown_gradient[j], grads[flat]);
+      EXPECT_EQ(u.shown_after[j], after[flat]);
+      // And the change is the first AdamW step (see above), to a few float32 ulps of w.
+      const double w = before[flat], g = grads[flat];
+      const double delta = -kLr * kWeightDecay * w - kLr * g / (std::abs(g) + 1e-8);
+      EXPECT_NEAR(u.shown_after[j] - u.shown_before[j], delta, 3e-7 * std::abs(w) + 1e-9);
+    }
+  }
+  const auto json = to_json(f.step);
+  const auto& values = json.at("updates").as_array().at(0).at("values").as_object();
+  EXPECT_EQ(values.at("after").as_array().size(), f.step.updates[0].shown_after.size());
+  EXPECT_EQ(values.at("after").as_array()[0].as_double(), f.step.updates[0].shown_after[0]);
+}
+
 TEST(StepInspection, DotParsesAndMatchesTheJson) {
   const StepInspection& s = fixture().step;
   const std::string dot = to_dot(s);

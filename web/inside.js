@@ -152,10 +152,31 @@ function drawGraph(step) {
   svg.replaceChildren(...parts);
 }
 
+// A few of a parameter's values before and after the step, with their gradients:
+// a table inside a <details> that the parameter's name opens.
+function shownValues(u) {
+  const details = document.createElement('details');
+  details.append(Object.assign(document.createElement('summary'), { textContent: u.name }));
+  const table = document.createElement('table');
+  table.className = 'values';
+  const head = table.createTHead().insertRow();
+  for (const text of ['index', 'w before', 'g', 'w after']) head.append(Object.assign(document.createElement('th'),
+    { textContent: text, scope: 'col' }));
+  const body = table.createTBody();
+  u.values.index.forEach((index, j) => {
+    const row = body.insertRow();
+    for (const text of [index, fmt(u.values.before[j]), fmt(u.values.gradient[j]), fmt(u.values.after[j])])
+      row.insertCell().textContent = text;
+  });
+  details.append(table);
+  return details;
+}
+
 function showUpdates(step) {
   byId('inside-updates').replaceChildren(...step.updates.map((u) => {
     const row = document.createElement('tr');
-    for (const text of [u.name, fmt(u.weight_norm), fmt(u.grad_norm), fmt(u.update_ratio)])
+    row.insertCell().append(shownValues(u));
+    for (const text of [fmt(u.weight_norm), fmt(u.grad_norm), fmt(u.update_ratio)])
       row.append(Object.assign(document.createElement('td'), { textContent: text }));
     return row;
   }));

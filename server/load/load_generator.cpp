@@ -212,9 +212,11 @@ std::string LoadReport::summary() const {
   std::string batches;
   for (const auto& [size, count] : batch_sizes) batches += fmt::format(" {}:{}", size, count);
   std::string out = fmt::format(
-      "{} requests, {} errors in {:.2f} s: {:.1f} requests/s; latency p50 {:.1f} ms, p90 {:.1f} ms, p99 {:.1f} ms, "
+      "{} requests, {} errors in {:.2f} s: {:.1f} requests/s; latency p50 {:.1f} ms, p90 {:.1f} ms, p95 {:.1f} ms, "
+      "p99 {:.1f} ms, "
       "max {:.1f} ms; batch size:count{}",
-      requests, errors, wall_s, throughput(), percentile(50), percentile(90), percentile(99), percentile(100), batches);
+      requests, errors, wall_s, throughput(), percentile(50), percentile(90), percentile(95), percentile(99),
+      percentile(100), batches);
   for (const auto& e : error_samples) out += "\n  error: " + e;
   return out;
 }

@@ -111,9 +111,29 @@ async function main() {
     const ops = await page.locator('#inside-graph g[data-node]').count();
     const lastOp = await page.locator('#inside-graph g[data-node] text').last().textContent();
     check(lastOp.startsWith('cross_entropy'), `the graph ends in ${lastOp}`);
-    const updates = await page.locator('#inside-updates tr').count();
+    const updates = await page.locator('#inside-updates > tr').count();
     check(updates === 53, `cxr-small has 53 parameter tensors, the table shows ${updates}`);
+    await page.locator('#inside-updates summary').first().click();
+    const values = await page.locator('#inside-updates details[open] table.values tbody tr').count();
+    check(values === 8, `the first parameter shows ${values} values before and after`);
     console.log(`e2e inside: a training step of ${ops} ops drawn`);
+
+    // Live telemetry charts: a canned stream of two records (the server's stream is
+    // tested against a real job's file in test_server_train) drawn as one line per layer.
+    const layer = (name, g, r) => ({ name, trainable: true, grad_norm: g, update_ratio: r });
+    const record = (step, loss) => ({ step, epoch: 1, lr: 1e-3, loss,
+      layers: [layer('stem', 0.5 / step, 1e-3), layer('blocks.0', 0.02 * step, 2e-4), { name: 'pool', trainable: false }] });
+    const stream = [record(10, 1.3), record(20, 1.1)].map((r) => `event: telemetry\ndata: ${JSON.stringify(r)}\n\n`)
+      .join('') + 'event: end\ndata: {}\n\n';
+    await page.route('**/api/v1/jobs/7/telemetry/stream', (route) =>
+      route.fulfill({ status: 200, contentType: 'text/event-stream', body: stream }));
+    await byId('inside-live-job').fill('7');
+    await byId('inside-live-follow').click();
+    await page.waitForFunction(() => document.querySelector('#inside-live-status').textContent.endsWith('has ended'));
+    for (const chart of ['inside-live-grad', 'inside-live-ratio']) {
+      const lines = await page.locator(`#${chart} polyline`).count();
+      check(lines === 2, `${chart} draws ${lines} lines for 2 layers with values`);
+    }
 
     mkdirSync(outDir, { recursive: true });
     await page.screenshot({ path: path.join(outDir, 'inside-screenshot.png'), fullPage: true });

@@ -139,12 +139,15 @@ Store::Store(const fs::path& dir) : dir_(make_dirs(dir)), db_((dir_ / "cxr.db").
 }
 
 // A model file is written before its row is committed: a crash in between leaves a
-// complete file that no version refers to.
+// complete file that no version refers to. A registered model's OOD gate stays.
 void Store::remove_unregistered_models() {
   std::set<std::string> registered;
   {
     auto s = db_.prepare("SELECT file FROM models");
-    while (s.step()) registered.insert(fs::path(s.text(0)).filename().string());
+    while (s.step()) {
+      registered.insert(fs::path(s.text(0)).filename().string());
+      registered.insert(fs::path(gate_path_for(s.text(0))).filename().string());
+    }
   }
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir_ / "models", ec))

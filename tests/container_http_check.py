@@ -67,10 +67,16 @@ def first(c):
     status, model = c.request("GET", "/api/v1/model")
     c.check("model", status == 200 and model.get("classes"), f"HTTP {status}")
 
+    # The gradient is no chest X-ray: the bundled model's OOD gate refuses it, and
+    # force=true shows the prediction marked as forced.
     status, answer = c.request("POST", "/api/v1/predict?explain=gradcam", grey_png(), "image/png")
+    c.check("the OOD gate refuses a synthetic gradient (422)",
+            status == 422 and error_code(answer) == "not_a_chest_xray", f"HTTP {status}: {answer!r:.200}")
+    status, answer = c.request("POST", "/api/v1/predict?explain=gradcam&force=true", grey_png(), "image/png")
     heatmap = answer.get("explanation", {}).get("heatmap_png", "") if status == 200 else ""
-    c.check("predict with Grad-CAM", status == 200 and answer.get("label") in model.get("classes", [])
-            and heatmap.startswith("data:image/png;base64,"), f"HTTP {status}: {answer!r:.200}")
+    forced = status == 200 and (answer.get("ood") or {}).get("forced") is True
+    c.check("predict with Grad-CAM, forced", status == 200 and answer.get("label") in model.get("classes", [])
+            and heatmap.startswith("data:image/png;base64,") and forced, f"HTTP {status}: {answer!r:.200}")
     status, answer = c.request("POST", "/api/v1/predict", b"\x89PNG\r\n\x1a\nnot really a PNG", "image/png")
     c.check("a corrupt image is a 400", status == 400 and error_code(answer) == "corrupt_image",
             f"HTTP {status}: {answer!r:.200}")
@@ -92,6 +98,8 @@ def restarted(c):
     total = samples_total(c)
     c.check("the sample survived the restart, the token still works", total == 1, f"total {total}")
     status, answer = c.request("POST", "/api/v1/predict?explain=none", grey_png(), "image/png")
+    c.check("the OOD gate still refuses after the restart", status == 422, f"HTTP {status}")
+    status, answer = c.request("POST", "/api/v1/predict?explain=none&force=true", grey_png(), "image/png")
     c.check("predict after the restart", status == 200 and "label" in answer, f"HTTP {status}")
 
 

@@ -8,6 +8,10 @@
 #include "models/ood_probes.h"
 #include "server/inference.h"
 #include "server/server.h"
+#include "server/store.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -131,4 +135,25 @@ TEST_F(ServerOod, AModelWithoutAGateAnswersEverythingAndSaysSo) {
   ASSERT_EQ(r.status, 200u) << r.body;
   EXPECT_TRUE(r.json().at("ood").is_null());
   EXPECT_EQ(r.json().at("temperature").as_double(), 1.0);
+}
+
+// The store keeps a model's gate beside its stored file; reopening the store (a
+// restart of cxr serve) removes unregistered model files but not a registered
+// model's gate. Failed before: the gate was deleted on the first restart, so a
+// restarted server answered everything.
+TEST(ServerStoreOod, TheGateSurvivesAReopenedStore) {
+  const fs::path dir = fs::temp_directory_path() / fmt::format("cxr-store-ood-{}", ::getpid());
+  fs::remove_all(dir);
+  const std::string bundled = (source_dir() / "models/pretrained/cxr-small.safetensors").string();
+  std::string stored;
+  {
+    server::Store store(dir);
+    stored = store.add_model(bundled, "", "{}").file;
+  }
+  ASSERT_TRUE(fs::exists(gate_path_for(stored))) << "the gate was not copied into the store";
+  {
+    server::Store reopened(dir);
+    EXPECT_TRUE(load_gate_for(stored).has_value()) << "the gate was removed when the store was reopened";
+  }
+  fs::remove_all(dir);
 }

@@ -7,11 +7,25 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
 using namespace cxr::data;
 using cxr::test::header_only_png;
 using cxr::test::zero_png;
 
 namespace {
+
+// A file of the committed fuzz corpus (tests/fuzz/corpus/image/).
+std::string corpus_file(const std::string& name) {
+  const char* env = std::getenv("CXR_SOURCE_DIR");
+  const std::filesystem::path source =
+      env && *env ? std::filesystem::path(env) : std::filesystem::path(__FILE__).parent_path().parent_path();
+  std::ifstream in(source / "tests/fuzz/corpus/image" / name, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
 
 DecodeResult decode(const std::string& png, const DecodeLimits& limits = {}) {
   return decode_grey(std::span(reinterpret_cast<const std::uint8_t*>(png.data()), png.size()), limits);
@@ -74,4 +88,26 @@ TEST(DecodeBudget, AChunkLongerThanTheFileIsRefusedBeforeDecoding) {
   const DecodeResult r = decode(png);
   EXPECT_EQ(r.error, "corrupt_image");
   EXPECT_NE(r.detail.find("PNG chunk 'IDAT' at byte 33 declares 1562512317 bytes"), std::string::npos) << r.detail;
+}
+
+// Found by fuzzing (fuzz_image): a 548-byte JPEG whose scan uses AC Huffman table 0,
+// which the file never defines (its DHT defines table 1/1 twice). Debian's stb_image
+// decodes it from uninitialised memory and crashed reading far out of bounds (ASan:
+// SEGV). Such a file is refused from its tables, before stb_image sees it. The file
+// is a fuzzer's artifact, not a dataset image.
+TEST(DecodeBudget, AScanWithAnUndefinedHuffmanTableIsRefusedBeforeDecoding) {
+  const std::string jpeg = corpus_file("undefined-huffman-table.jpg");
+  ASSERT_EQ(jpeg.size(), 548u) << "missing the fuzzer's artifact";
+  const DecodeResult r = decode(jpeg);
+  EXPECT_EQ(r.error, "corrupt_image");
+  EXPECT_NE(r.detail.find("a scan uses AC Huffman table 0, never defined"), std::string::npos) << r.detail;
+}
+
+// The check refuses nothing the decoders read: every JPEG of the seed corpus passes.
+TEST(DecodeBudget, ValidJpegTablesPass) {
+  for (const char* name : {"grey-48x40.jpg", "rgb-40x36.jpg", "exif6-48x40.jpg"}) {
+    const std::string jpeg = corpus_file(name);
+    ASSERT_FALSE(jpeg.empty()) << name;
+    EXPECT_TRUE(decode(jpeg).ok()) << name << ": " << decode(jpeg).detail;
+  }
 }

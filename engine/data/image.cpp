@@ -2,6 +2,7 @@
 
 #include "base/check.h"
 #include "engine/data/exif_orientation.h"
+#include "engine/data/jpeg_tables.h"
 
 #include <stb/stb_image.h>
 #include <stb/stb_image_resize.h>
@@ -97,6 +98,7 @@ DecodeResult check_header(std::span<const std::uint8_t> bytes, const DecodeLimit
   static constexpr std::uint8_t kPng[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   if (bytes.size() >= 8 && std::equal(kPng, kPng + 8, bytes.begin()))
     if (auto past_end = png_chunk_past_end(bytes)) return failure("corrupt_image", *past_end);
+  if (auto tables = jpeg_huffman_table_problem(bytes)) return failure("corrupt_image", *tables);
   const auto* data = bytes.data();
   const int len = static_cast<int>(bytes.size());
   int w = 0, h = 0, channels = 0;

@@ -1,7 +1,7 @@
 // The HTTP API over real loopback connections: health, model, predict with its
 // explanations, static files, and every kind of bad input getting a 4xx JSON
 // error while the server keeps serving.
-#include "server_harness.h"
+#include "tiny_server_fixture.h"
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
@@ -11,40 +11,17 @@
 #include "server/server.h"
 
 #include <cmath>
-#include <cstdlib>
 #include <future>
 #include <thread>
 
 using namespace cxr;
 using namespace cxr::test;
-using cxr::server::App;
 using http::verb;
 
 namespace {
 
-class ServerApi : public ::testing::Test {
+class ServerApi : public TinyServerTest {
  protected:
-  void SetUp() override {
-    auto served = std::make_shared<server::ServedModel>();
-    served->version = "test";
-    served->model = tiny_model();
-    inference_ = std::make_unique<server::InferenceService>(served);
-    app_.inference = inference_.get();
-    const std::filesystem::path source = std::getenv("CXR_SOURCE_DIR") ? std::getenv("CXR_SOURCE_DIR") : ".";
-    app_.web_root = source / "web";
-    app_.openapi = source / "docs" / "openapi.yaml";
-    server::ServerOptions options;
-    options.port = 0;
-    server_ = std::make_unique<server::Server>(app_, options);
-    server_->start();
-    port_ = server_->port();
-  }
-  void TearDown() override {
-    server_->stop();
-    server_.reset();
-    inference_.reset();
-  }
-
   HttpResult predict(const std::string& body, const std::string& query = "", const std::string& type = "image/png") {
     return request(port_, verb::post, "/api/v1/predict" + query, body, type);
   }
@@ -64,11 +41,6 @@ class ServerApi : public ::testing::Test {
     EXPECT_EQ(r.error_code(), code) << r.body;
     EXPECT_FALSE(std::string(r.json().at("error").at("message").as_string()).empty());
   }
-
-  App app_;
-  std::unique_ptr<server::InferenceService> inference_;
-  std::unique_ptr<server::Server> server_;
-  unsigned short port_ = 0;
 };
 
 TEST_F(ServerApi, HealthAndModel) {

@@ -1,14 +1,12 @@
 // The explanation methods over HTTP: GET /api/v1/explain-methods lists the registry
 // (models/explain/registry.h) that the UI shows, and POST /predict?explain=<method>
 // returns that method's map, the same as computed directly.
-#include "server_harness.h"
+#include "tiny_server_fixture.h"
 
 #include "models/explain/registry.h"
 #include "models/inference.h"
 #include "server/inference.h"
 #include "server/server.h"
-
-#include <cstdlib>
 
 using namespace cxr;
 using namespace cxr::test;
@@ -16,34 +14,7 @@ using http::verb;
 
 namespace {
 
-class ServerExplain : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto served = std::make_shared<server::ServedModel>();
-    served->version = "test";
-    served->model = tiny_model();
-    inference_ = std::make_unique<server::InferenceService>(served);
-    app_.inference = inference_.get();
-    const std::filesystem::path source = std::getenv("CXR_SOURCE_DIR") ? std::getenv("CXR_SOURCE_DIR") : ".";
-    app_.web_root = source / "web";
-    app_.openapi = source / "docs" / "openapi.yaml";
-    server::ServerOptions options;
-    options.port = 0;
-    server_ = std::make_unique<server::Server>(app_, options);
-    server_->start();
-    port_ = server_->port();
-  }
-  void TearDown() override {
-    server_->stop();
-    server_.reset();
-    inference_.reset();
-  }
-
-  server::App app_;
-  std::unique_ptr<server::InferenceService> inference_;
-  std::unique_ptr<server::Server> server_;
-  unsigned short port_ = 0;
-};
+class ServerExplain : public TinyServerTest {};
 
 TEST_F(ServerExplain, ListsEveryMethodWithItsDescription) {
   const auto r = request(port_, verb::get, "/api/v1/explain-methods");

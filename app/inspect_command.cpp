@@ -203,7 +203,7 @@ void inspect_step(const InspectOptions& opt) {
   fmt::print("one training step on {} images: loss {:.4f}; forward {:.1f} ms, backward {:.1f} ms, AdamW {:.1f} ms\n\n",
              batch.labels.size(), step.loss, 1e3 * step.forward_seconds, 1e3 * step.backward_seconds,
              1e3 * step.optimizer_seconds);
-  print_roofline(step.roofline);
+  if (step.roofline.peak_flops > 0) print_roofline(step.roofline);  // measured on the CPU only
   fmt::print("{:>4} {:<18} {:<16} {:>8} {:>8} {:>9} {:>7} {:>8} {:>6} {:>7} {:>8} {:>6}\n", "node", "op", "output",
              "fwd ms", "bwd ms", "fwd GFLOP", "fwd AI", "GFLOP/s", "roof%", "bwd AI", "GFLOP/s", "roof%");
   const auto point_columns = [](const std::optional<RooflinePoint>& p) {

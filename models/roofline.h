@@ -22,7 +22,7 @@ struct Roofline {
   int threads = 0;
   std::string isa;
   // The intensity (FLOP/byte) where the two roofs meet: below it memory bounds a kernel.
-  double ridge_intensity() const { return peak_flops / bandwidth; }
+  double ridge_intensity() const { return bandwidth > 0 ? peak_flops / bandwidth : 0.0; }
 };
 
 // About 1 s on 2 cores: an FMA loop of ~50 ms (best of 5) and a triad over 3 arrays of

@@ -53,7 +53,8 @@ StepInspection inspect_training_step(ClassifierNet& net, ParameterSet& params, c
   StepInspection step;
   step.lr = lr;
   step.weight_decay = weight_decay;
-  step.roofline = measured_roofline();
+  // The CPU's roof means nothing to GPU kernels (launch times, unsynchronised): none there.
+  if (net.device().is_cpu()) step.roofline = measured_roofline();
   for (const int l : labels) {
     CXR_CHECK(l >= 0 && l < static_cast<int>(class_names.size()), "inspect step: label {} of {} classes", l,
               class_names.size());

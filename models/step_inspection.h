@@ -45,7 +45,7 @@ struct StepInspection {
   double lr = 0, weight_decay = 0;
   double forward_seconds = 0, backward_seconds = 0, optimizer_seconds = 0;
   std::vector<ParameterUpdate> updates;
-  Roofline roofline;  // of the threads the step's kernels ran on
+  Roofline roofline;  // of the threads the step's kernels ran on; zeros on a GPU
 };
 
 // A node's forward and backward kernels under the step's roofline.
@@ -57,7 +57,8 @@ NodeRoofline node_roofline(const StepInspection& step, const TracedNode& node);
 // images [N, in, S, S] on any device, labels N class indices. The net is put in
 // training mode for the step (batch statistics, dropout: the running statistics
 // and the parameters change, as in training) and left in evaluation mode. The
-// roofline is measured_roofline() (measured on the first step of the process).
+// roofline is measured_roofline() (measured on the first step of the process) on
+// the CPU, all zeros (no node placed) on a GPU.
 StepInspection inspect_training_step(ClassifierNet& net, ParameterSet& params, const Tensor& images,
                                      const std::vector<int>& labels, const std::vector<std::string>& class_names,
                                      double lr, double weight_decay);

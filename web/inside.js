@@ -118,17 +118,31 @@ function svgElement(name, attributes, text) {
   return el;
 }
 
+// A kernel's share of the roofline, "12%", or "–" for one without arithmetic or time.
+function roofShare(point) {
+  return point ? `${(100 * point.share).toFixed(point.share < 0.1 ? 1 : 0)}%` : '–';
+}
+
+// Intensity, achieved rate and share of one pass, for a node's tooltip.
+function roofText(pass, point) {
+  if (!point) return `${pass}: no arithmetic timed`;
+  return `${pass}: ${point.intensity.toFixed(2)} FLOP/byte (${point.bound}-bound), `
+    + `${(point.achieved_flops / 1e9).toFixed(2)} of ${(point.attainable_flops / 1e9).toFixed(2)} GFLOP/s attainable `
+    + `= ${roofShare(point)}`;
+}
+
 // The graph as a column of ops in the order they ran; an input from the op just
 // above is the column itself, any other is an arc on the right.
 function drawGraph(step) {
-  const rowHeight = 34, boxWidth = 430, boxHeight = 26, left = 10;
+  const rowHeight = 34, boxWidth = 580, boxHeight = 26, left = 10;
   const slowest = Math.max(...step.nodes.map((n) => n.forward_ms + n.backward_ms), 1e-9);
   const parts = [];
   step.nodes.forEach((n, i) => {
     const y = 10 + i * rowHeight;
     const params = n.inputs.filter((x) => x && x.leaf !== undefined).length;
     const title = svgElement('title', {}, `node ${n.id}: ${n.op}, forward ${n.forward_ms.toFixed(3)} ms, backward `
-      + `${n.backward_ms.toFixed(3)} ms, ${(n.flops_forward / 1e6).toFixed(2)} MFLOP forward`);
+      + `${n.backward_ms.toFixed(3)} ms, ${(n.flops_forward / 1e6).toFixed(2)} MFLOP forward; `
+      + `${roofText('forward', n.roofline_forward)}; ${roofText('backward', n.roofline_backward)}`);
     const group = svgElement('g', { 'data-node': n.id });
     group.append(title,
       svgElement('rect', { class: 'node', x: left, y, width: boxWidth, height: boxHeight, rx: 4 }),
@@ -136,7 +150,8 @@ function drawGraph(step) {
         width: Math.max(1, (boxWidth * (n.forward_ms + n.backward_ms)) / slowest) }),
       svgElement('text', { x: left + 8, y: y + 17 },
         `${n.op} [${n.shape.join('×')}]${params ? ` +${params} tensor${params > 1 ? 's' : ''}` : ''}  `
-        + `${n.forward_ms.toFixed(1)} / ${n.backward_ms.toFixed(1)} ms`));
+        + `${n.forward_ms.toFixed(1)} / ${n.backward_ms.toFixed(1)} ms  `
+        + `roof ${roofShare(n.roofline_forward)} / ${roofShare(n.roofline_backward)}`));
     parts.push(group);
     for (const input of n.inputs) {
       if (!input || input.node === undefined || input.node === n.id - 1) continue;
@@ -200,6 +215,12 @@ async function runStep() {
     byId('inside-step-status').textContent = `loss ${fmt(step.loss)}; ${step.nodes.length} ops; forward `
       + `${(1e3 * s.forward).toFixed(0)} ms, backward ${(1e3 * s.backward).toFixed(0)} ms, AdamW `
       + `${(1e3 * s.optimizer).toFixed(1)} ms`;
+    const r = step.roofline;
+    byId('inside-step-roofline').textContent = r.peak_flops > 0
+      ? `Roofline of ${r.threads} thread${r.threads === 1 ? '' : 's'} (${r.isa}): peak `
+        + `${(r.peak_flops / 1e9).toFixed(1)} GFLOP/s, memory ${(r.bandwidth / 1e9).toFixed(1)} GB/s; below `
+        + `${r.ridge_intensity.toFixed(1)} FLOP/byte a kernel is memory-bound.`
+      : 'No roofline: the step ran on a GPU.';
   } catch (e) {
     byId('inside-step-status').textContent = e.message;
   } finally {

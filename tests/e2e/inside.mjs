@@ -111,6 +111,10 @@ async function main() {
     const ops = await page.locator('#inside-graph g[data-node]').count();
     const lastOp = await page.locator('#inside-graph g[data-node] text').last().textContent();
     check(lastOp.startsWith('cross_entropy'), `the graph ends in ${lastOp}`);
+    const firstOp = await page.locator('#inside-graph g[data-node] text').first().textContent();
+    check(/roof \d+(\.\d)?% \/ \d+(\.\d)?%$/.test(firstOp), `the first op shows its roofline shares: ${firstOp}`);
+    const roofline = await byId('inside-step-roofline').textContent();
+    check(roofline.includes('GFLOP/s'), `the roofline is named: ${roofline}`);
     const updates = await page.locator('#inside-updates > tr').count();
     check(updates === 53, `cxr-small has 53 parameter tensors, the table shows ${updates}`);
     await page.locator('#inside-updates summary').first().click();

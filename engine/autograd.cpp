@@ -130,7 +130,7 @@ void sweep(const Tensor& root, const Tensor& grad_root, const std::unordered_set
     const auto started = trace ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     std::vector<Tensor> input_grads = node.backward(g);
     if (trace)
-      trace->on_backward(&node, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      trace->on_backward(&node, g, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     CXR_CHECK(input_grads.size() == node.inputs.size(), "backward of '{}' returned {} gradients for {} inputs", node.op,
               input_grads.size(), node.inputs.size());
     for (std::size_t i = 0; i < node.inputs.size(); ++i) {

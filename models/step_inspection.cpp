@@ -36,6 +36,15 @@ double norm_of(const Tensor& t) {
   return std::sqrt(s);
 }
 
+// A node's sampled tensors (engine/graph_trace.h); "input" only where it was kept.
+json::object sampled_values(const TracedNode& n) {
+  json::object values{{"index", json::value_from(n.sample_index)},
+                      {"output", json::value_from(n.sample_output)},
+                      {"gradient", json::value_from(n.sample_gradient)}};
+  if (!n.sample_input.empty()) values["input"] = json::value_from(n.sample_input);
+  return values;
+}
+
 }  // namespace
 
 NodeRoofline node_roofline(const StepInspection& step, const TracedNode& node) {
@@ -151,7 +160,8 @@ json::object to_json(const StepInspection& step) {
                      {"bytes_backward", c.bytes_backward},
                      {"cost_rule", rule.name},
                      {"roofline_forward", to_json(roof.forward)},
-                     {"roofline_backward", to_json(roof.backward)}});
+                     {"roofline_backward", to_json(roof.backward)},
+                     {"values", sampled_values(n)}});
   }
   for (std::size_t i = 0; i < step.trace.leaves().size(); ++i)
     leaves.push_back(json::object{

@@ -144,6 +144,7 @@ function drawGraph(step) {
       + `${n.backward_ms.toFixed(3)} ms, ${(n.flops_forward / 1e6).toFixed(2)} MFLOP forward; `
       + `${roofText('forward', n.roofline_forward)}; ${roofText('backward', n.roofline_backward)}`);
     const group = svgElement('g', { 'data-node': n.id });
+    group.addEventListener('click', () => { byId('inside-node').value = String(n.id); showNodeValues(step); });
     group.append(title,
       svgElement('rect', { class: 'node', x: left, y, width: boxWidth, height: boxHeight, rx: 4 }),
       svgElement('rect', { class: 'time', x: left, y: y + boxHeight - 4, height: 4,
@@ -165,6 +166,27 @@ function drawGraph(step) {
   svg.setAttribute('width', String(boxWidth + 160));
   svg.setAttribute('height', String(20 + step.nodes.length * rowHeight));
   svg.replaceChildren(...parts);
+}
+
+// The chosen op's sampled tensors: input, output and the loss's gradient at the same flat indices.
+function showNodeValues(step) {
+  const n = step.nodes[Number(byId('inside-node').value)];
+  if (!n || !n.values) return;
+  const v = n.values;
+  byId('inside-node-values').replaceChildren(...v.index.map((index, j) => {
+    const row = document.createElement('tr');
+    for (const text of [index, v.input ? fmt(v.input[j]) : '–', fmt(v.output[j]),
+      v.gradient.length ? fmt(v.gradient[j]) : '–']) row.insertCell().textContent = text;
+    return row;
+  }));
+}
+
+function listNodes(step) {
+  const select = byId('inside-node');
+  select.replaceChildren(...step.nodes.map((n) => new Option(`${n.id} ${n.op} [${n.shape.join('×')}]`, String(n.id))));
+  select.disabled = false;
+  select.onchange = () => showNodeValues(step);
+  showNodeValues(step);
 }
 
 // A few of a parameter's values before and after the step, with their gradients:
@@ -210,6 +232,7 @@ async function runStep() {
     const step = await res.json();
     if (!res.ok) throw new Error(step.error ? step.error.message : `HTTP ${res.status}`);
     drawGraph(step);
+    listNodes(step);
     showUpdates(step);
     const s = step.seconds;
     byId('inside-step-status').textContent = `loss ${fmt(step.loss)}; ${step.nodes.length} ops; forward `

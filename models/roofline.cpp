@@ -14,9 +14,10 @@
 namespace cxr {
 
 namespace {
-// ~50 ms of FMAs per thread at 3 GHz, best of 5.
-constexpr std::int64_t kFmaIterations = 20'000'000;
-constexpr int kFmaRepeats = 5, kTriadRepeats = 3;
+// ~20 ms of FMAs per thread at 3 GHz, best of 10: short runs, so that on a shared
+// machine some of them find the core to themselves.
+constexpr std::int64_t kFmaIterations = 5'000'000;
+constexpr int kFmaRepeats = 10, kTriadRepeats = 3;
 
 // Floats per triad array: each array as large as the last-level cache, so that the
 // three cannot stay in it (STREAM asks 4x; a VM reporting a 480 MiB L3 would need

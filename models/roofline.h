@@ -25,8 +25,8 @@ struct Roofline {
   double ridge_intensity() const { return bandwidth > 0 ? peak_flops / bandwidth : 0.0; }
 };
 
-// About 1 s on 2 cores: an FMA loop of ~50 ms (best of 5) and a triad over 3 arrays of
-// 64-256 MiB (best of 3).
+// About 1 s on 2 cores: an FMA loop of ~20 ms (best of 10) and a triad over 3 arrays
+// of 64-256 MiB (best of 3).
 Roofline measure_roofline();
 // Measured once per process and thread count (the first call pays), then reused.
 Roofline measured_roofline();

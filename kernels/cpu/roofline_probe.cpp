@@ -2,6 +2,7 @@
 
 #include "base/check.h"
 #include "base/parallel.h"
+#include "kernels/cpu/gemm.h"
 
 #include <algorithm>
 #include <atomic>
@@ -34,9 +35,10 @@ double best_seconds(int repeats, F run) {
   return best;
 }
 
+// Each returns a sum of its accumulators (observable, so the loop is kept) and sets
+// `flops` to the FLOPs it did.
 #if defined(__AVX2__) && defined(__FMA__)
-constexpr int kLanes = 8;
-float fma_chains(std::int64_t iterations) {
+float fma_chains_avx2(std::int64_t iterations, double* flops) {
   __m256 acc[kChains];
   for (int k = 0; k < kChains; ++k) acc[k] = _mm256_set1_ps(1.0f + 0.01f * static_cast<float>(k));
   const __m256 a = _mm256_set1_ps(0.9999999f), b = _mm256_set1_ps(1e-7f);
@@ -44,44 +46,68 @@ float fma_chains(std::int64_t iterations) {
     for (int k = 0; k < kChains; ++k) acc[k] = _mm256_fmadd_ps(acc[k], a, b);
   __m256 total = acc[0];
   for (int k = 1; k < kChains; ++k) total = _mm256_add_ps(total, acc[k]);
-  alignas(32) float lanes[kLanes];
+  alignas(32) float lanes[8];
   _mm256_store_ps(lanes, total);
+  *flops = static_cast<double>(iterations) * kChains * 8 * 2;
   return lanes[0];
 }
-#else
-constexpr int kLanes = 1;
-float fma_chains(std::int64_t iterations) {
+
+// The GEMM's AVX-512 kernel runs where the CPU has it (kernels/cpu/gemm.h): so does this.
+[[gnu::noinline, gnu::target("avx512f")]] float fma_chains_avx512(std::int64_t iterations, double* flops) {
+  __m512 acc[kChains];
+  for (int k = 0; k < kChains; ++k) acc[k] = _mm512_set1_ps(1.0f + 0.01f * static_cast<float>(k));
+  const __m512 a = _mm512_set1_ps(0.9999999f), b = _mm512_set1_ps(1e-7f);
+  for (std::int64_t i = 0; i < iterations; ++i)
+    for (int k = 0; k < kChains; ++k) acc[k] = _mm512_fmadd_ps(acc[k], a, b);
+  __m512 total = acc[0];
+  for (int k = 1; k < kChains; ++k) total = _mm512_add_ps(total, acc[k]);
+  *flops = static_cast<double>(iterations) * kChains * 16 * 2;
+  return _mm512_reduce_add_ps(total);
+}
+#endif
+
+float fma_chains_scalar(std::int64_t iterations, double* flops) {
   float acc[kChains];
   for (int k = 0; k < kChains; ++k) acc[k] = 1.0f + 0.01f * static_cast<float>(k);
   for (std::int64_t i = 0; i < iterations; ++i)
     for (int k = 0; k < kChains; ++k) acc[k] = acc[k] * 0.9999999f + 1e-7f;
   float total = 0;
   for (const float v : acc) total += v;
+  *flops = static_cast<double>(iterations) * kChains * 2;
   return total;
 }
+
+float fma_chains(std::int64_t iterations, double* flops) {
+#if defined(__AVX2__) && defined(__FMA__)
+  if (gemm_isa() == GemmIsa::Avx512) return fma_chains_avx512(iterations, flops);
+  if (gemm_isa() == GemmIsa::Avx2) return fma_chains_avx2(iterations, flops);
 #endif
+  return fma_chains_scalar(iterations, flops);
+}
 
 }  // namespace
 
 const char* roofline_probe_isa() {
-#if defined(__AVX2__) && defined(__FMA__)
-  return "avx2+fma";
-#else
-  return "scalar";
-#endif
+  switch (gemm_isa()) {
+    case GemmIsa::Avx512: return "avx512f";
+    case GemmIsa::Avx2: return "avx2+fma";
+    default: return "scalar";
+  }
 }
 
 double probe_peak_flops(std::int64_t iterations, int repeats) {
   CXR_CHECK(iterations > 0 && repeats > 0, "roofline: {} iterations and {} repeats must be positive", iterations,
             repeats);
   int threads = 1;
+  double flops_per_thread = 0;
   const double seconds = best_seconds(repeats, [&] {
     parallel_threads([&](int t, int count) {
-      if (t == 0) threads = count;
-      g_sink.store(g_sink.load(std::memory_order_relaxed) + fma_chains(iterations), std::memory_order_relaxed);
+      double flops = 0;
+      const float sum = fma_chains(iterations, &flops);
+      if (t == 0) threads = count, flops_per_thread = flops;
+      g_sink.store(g_sink.load(std::memory_order_relaxed) + sum, std::memory_order_relaxed);
     });
   });
-  const double flops_per_thread = static_cast<double>(iterations) * kChains * kLanes * 2;
   return flops_per_thread * threads / seconds;
 }
 

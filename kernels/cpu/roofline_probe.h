@@ -2,8 +2,9 @@
 // measured on the threads the kernels use (num_threads(), base/parallel.h):
 //
 //   peak FLOP/s  every thread runs a loop of independent fused multiply-adds on the
-//                vector width the kernels are compiled for (AVX2 + FMA: 8 floats,
-//                2 FLOP per lane), enough accumulators to hide the FMA latency;
+//                instruction set the GEMM chose (gemm_isa(): AVX-512 where the CPU
+//                has it, 16 floats; else AVX2 + FMA, 8 floats; 2 FLOP per lane),
+//                enough accumulators to hide the FMA latency;
 //   bandwidth    STREAM's triad a[i] = b[i] + s c[i] over three float arrays far
 //                larger than the last-level cache, counted as STREAM counts it:
 //                3 x 4 bytes per element (the write-allocate read is not counted).
@@ -16,7 +17,7 @@
 
 namespace cxr::cpu {
 
-// The instruction set the FMA probe runs, e.g. "avx2+fma" (the kernels' flags).
+// The instruction set the FMA probe runs: "avx512f", "avx2+fma" or "scalar".
 const char* roofline_probe_isa();
 
 // FLOP/s of `iterations` loop trips per thread (a trip: 12 vector FMAs, 2 FLOP per lane).

@@ -1,6 +1,7 @@
 #include "engine/graph_trace.h"
 
 #include "base/check.h"
+#include "base/priority_gate.h"
 
 #include <algorithm>
 
@@ -17,6 +18,10 @@ std::vector<double> values_at(const Tensor& t, const std::vector<std::int64_t>& 
 }
 }  // namespace
 
+GraphTrace::Clock::time_point GraphTrace::work_time() {
+  return Clock::now() - yielded_on_this_thread();
+}
+
 GraphTrace* active_graph_trace() {
   return t_trace;
 }
@@ -24,7 +29,7 @@ GraphTrace* active_graph_trace() {
 GraphTraceScope::GraphTraceScope(GraphTrace& trace) {
   CXR_CHECK(t_trace == nullptr, "graph trace: a trace is already active on this thread");
   CXR_CHECK(trace.nodes_.empty(), "graph trace: a trace records one scope only");
-  trace.last_event_ = GraphTrace::Clock::now();
+  trace.last_event_ = GraphTrace::work_time();
   t_trace = &trace;
 }
 
@@ -34,7 +39,7 @@ GraphTraceScope::~GraphTraceScope() {
 }
 
 void GraphTrace::on_record(const Node* node, const Tensor& output) {
-  const auto now = Clock::now();
+  const auto now = work_time();
   TracedNode& n = nodes_.emplace_back();
   n.id = static_cast<std::int64_t>(nodes_.size()) - 1;
   n.op = node->op;
@@ -64,7 +69,7 @@ void GraphTrace::on_record(const Node* node, const Tensor& output) {
   n.sample_output = values_at(output, n.sample_index);
   if (!node->inputs.empty() && node->inputs[0].defined() && node->inputs[0].numel() == numel)
     n.sample_input = values_at(node->inputs[0], n.sample_index);
-  last_event_ = Clock::now();
+  last_event_ = work_time();
 }
 
 void GraphTrace::on_backward(const Node* node, const Tensor& output_grad, double seconds) {

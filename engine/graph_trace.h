@@ -11,7 +11,8 @@
 // start) to its own record(), which every op calls right after its kernels ran; so
 // it includes any unrecorded work in between (ops under no_grad, host copies).
 // Backward time: the node's backward closure alone. On a GPU both are launch times
-// unless the caller synchronises; the CPU kernels are synchronous.
+// unless the caller synchronises; the CPU kernels are synchronous. Neither counts
+// the time the thread spent yielding to urgent work (base/priority_gate.h).
 //
 // Every node also keeps a few of its tensors' values for a learner to look at: its
 // output's at evenly spaced flat indices, its first input's at the same indices
@@ -62,6 +63,10 @@ class GraphTrace {
   const std::vector<TracedNode>& nodes() const { return nodes_; }
   // Leaf tensors used by the traced ops (parameters, the input batch), in first use.
   const std::vector<std::shared_ptr<TensorImpl>>& leaves() const { return leaves_; }
+
+  // The steady clock less the time this thread has yielded (base/priority_gate.h):
+  // what the trace's timings are differences of.
+  static std::chrono::steady_clock::time_point work_time();
 
   // Called by autograd (engine/autograd.cpp) while the trace is active.
   void on_record(const Node* node, const Tensor& output);

@@ -15,6 +15,11 @@
 // training images of a built dataset (models/step_inspection.h): every op of the
 // autograd graph with its times and estimated cost, and each parameter's AdamW
 // update against its weight; --out DIR writes step.json and step.dot (Graphviz).
+// Every op's forward and backward kernels are set against the roofline measured
+// on the step's threads: the share of the attainable FLOP/s each reached.
+//
+// `cxr inspect --roofline`: measures this machine's roofline on --threads threads
+// (models/roofline.h): peak FLOP/s and triad bandwidth; --out DIR writes roofline.json.
 #include "app/commands.h"
 #include "base/parallel.h"
 #include "engine/io/atomic_file.h"
@@ -23,6 +28,7 @@
 #include "models/inference.h"
 #include "models/inspection.h"
 #include "models/inspection_json.h"
+#include "models/roofline.h"
 #include "models/step_inspection.h"
 #include "models/synthetic.h"
 #include "models/telemetry_summary.h"
@@ -43,7 +49,7 @@ namespace {
 
 struct InspectOptions {
   std::string model, image, class_name, label, out, run, batch_from;
-  bool step = false;
+  bool step = false, roofline = false;
   int batch = 8;
   double lr = 1e-3, weight_decay = 1e-4;
   bool json = false;
@@ -147,6 +153,12 @@ void inspect_run(const InspectOptions& opt) {
   for (const TelemetryWarning& w : s.warnings) fmt::print("warning: {}: {}\n", pathology_name(w.kind), w.message);
 }
 
+void print_roofline(const Roofline& r) {
+  fmt::print(
+      "roofline on {} thread{} ({}): peak {:.1f} GFLOP/s, triad bandwidth {:.1f} GB/s, ridge at {:.2f} FLOP/byte\n\n",
+      r.threads, r.threads == 1 ? "" : "s", r.isa, r.peak_flops / 1e9, r.bandwidth / 1e9, r.ridge_intensity());
+}
+
 // The first `count` training images of the dataset with a single class each.
 LabelledBatch first_training_images(const data::Dataset& ds, const ModelInfo& info, int count) {
   std::vector<Tensor> inputs;
@@ -191,14 +203,18 @@ void inspect_step(const InspectOptions& opt) {
   fmt::print("one training step on {} images: loss {:.4f}; forward {:.1f} ms, backward {:.1f} ms, AdamW {:.1f} ms\n\n",
              batch.labels.size(), step.loss, 1e3 * step.forward_seconds, 1e3 * step.backward_seconds,
              1e3 * step.optimizer_seconds);
-  fmt::print("{:>4} {:<20} {:<18} {:>9} {:>9} {:>10} {:>12} {:>9}\n", "node", "op", "output", "fwd ms", "bwd ms",
-             "fwd GFLOP", "fwd GFLOP/s", "fwd GB/s");
+  if (step.roofline.peak_flops > 0) print_roofline(step.roofline);  // measured on the CPU only
+  fmt::print("{:>4} {:<18} {:<16} {:>8} {:>8} {:>9} {:>7} {:>8} {:>6} {:>7} {:>8} {:>6}\n", "node", "op", "output",
+             "fwd ms", "bwd ms", "fwd GFLOP", "fwd AI", "GFLOP/s", "roof%", "bwd AI", "GFLOP/s", "roof%");
+  const auto point_columns = [](const std::optional<RooflinePoint>& p) {
+    return p ? fmt::format("{:>7.2f} {:>8.2f} {:>5.1f}%", p->intensity, p->achieved / 1e9, 100 * p->share)
+             : fmt::format("{:>7} {:>8} {:>6}", "-", "-", "-");
+  };
   for (const TracedNode& n : step.trace.nodes()) {
-    const NodeCost c = estimate_cost(n);
-    const double rate = n.forward_seconds > 0 ? 1e-9 / n.forward_seconds : 0.0;  // per second, in units of 1e9
-    fmt::print("{:>4} {:<20} {:<18} {:>9.3f} {:>9.3f} {:>10.4f} {:>12.2f} {:>9.2f}\n", n.id, n.op,
+    const NodeRoofline roof = node_roofline(step, n);
+    fmt::print("{:>4} {:<18} {:<16} {:>8.3f} {:>8.3f} {:>9.4f} {} {}\n", n.id, n.op,
                fmt::format("{}", fmt::join(n.output_shape, "x")), 1e3 * n.forward_seconds, 1e3 * n.backward_seconds,
-               c.flops_forward / 1e9, c.flops_forward * rate, c.bytes_forward * rate);
+               estimate_cost(n).flops_forward / 1e9, point_columns(roof.forward), point_columns(roof.backward));
   }
   fmt::print("\n{:<32} {:>11} {:>11} {:>11} {:>12}\n", "parameter", "|w|", "|g|", "|dw|", "|dw|/|w|");
   for (const ParameterUpdate& u : step.updates)
@@ -206,12 +222,29 @@ void inspect_step(const InspectOptions& opt) {
                u.update_ratio);
 }
 
+void inspect_roofline(const InspectOptions& opt) {
+  if (opt.threads > 0) set_num_threads(opt.threads);
+  const Roofline roof = measure_roofline();
+  const boost::json::object json = to_json(roof);
+  if (!opt.out.empty()) {
+    std::filesystem::create_directories(opt.out);
+    write_file_atomically((std::filesystem::path(opt.out) / "roofline.json").string(),
+                          boost::json::serialize(json) + "\n");
+  }
+  if (opt.json)
+    fmt::print("{}\n", boost::json::serialize(json));
+  else
+    print_roofline(roof);
+}
+
 void run_inspect(const InspectOptions& opt) {
+  if (opt.roofline) return inspect_roofline(opt);
   if (!opt.run.empty()) return inspect_run(opt);
   if (!opt.batch_from.empty()) return inspect_step(opt);
   CXR_CHECK(
       !opt.image.empty(),
-      "inspect: give --image IMG (one X-ray), --run DIR (a training run's telemetry) or --batch-from DATA --step");
+      "inspect: give --image IMG (one X-ray), --run DIR (a training run's telemetry), --batch-from DATA --step or "
+      "--roofline");
   if (opt.threads > 0) set_num_threads(opt.threads);
   const Device device = resolve_device(opt.device);
   LoadedModel model = load_model(opt.model.empty() ? default_model_path() : opt.model);
@@ -244,6 +277,8 @@ void add_inspect_command(CLI::App& app) {
   cmd->add_option("--batch-from", opt->batch_from, "record one training step on this built dataset's images instead")
       ->excludes(image);
   cmd->add_flag("--step", opt->step, "with --batch-from: the training step to record");
+  cmd->add_flag("--roofline", opt->roofline, "measure this machine's peak FLOP/s and memory bandwidth instead")
+      ->excludes(image);
   cmd->add_option("--batch", opt->batch, "images in the recorded step")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();

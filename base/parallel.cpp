@@ -1,6 +1,7 @@
 #include "base/parallel.h"
 
 #include "base/check.h"
+#include "base/priority_gate.h"
 
 #include <algorithm>
 #include <condition_variable>
@@ -163,10 +164,13 @@ void set_num_threads(int n) {
   if (n != pool().size()) pool().resize(n);
 }
 
+// Both entry points first yield to urgent work when the calling thread runs under a
+// YieldScope (base/priority_gate.h): the web app's inspections step aside there.
 void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain,
                   const std::function<void(std::int64_t, std::int64_t)>& fn) {
   const std::int64_t n = end - begin;
   if (n <= 0) return;
+  if (!t_inside_parallel) yield_to_urgent_work();
   grain = std::max<std::int64_t>(1, grain);
   const int parts = static_cast<int>(std::min<std::int64_t>(num_threads(), (n + grain - 1) / grain));
   if (parts <= 1 || t_inside_parallel) {
@@ -181,6 +185,7 @@ void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain,
 }
 
 void parallel_threads(const std::function<void(int, int)>& fn) {
+  if (!t_inside_parallel) yield_to_urgent_work();
   const int parts = num_threads();
   if (parts <= 1 || t_inside_parallel) {
     // Serial fallback still presents every part, so results match the parallel split.

@@ -127,10 +127,9 @@ void sweep(const Tensor& root, const Tensor& grad_root, const std::unordered_set
     Node& node = *t->grad_fn;
     CXR_CHECK(node.backward, "backward: the graph through '{}' was already released", node.op);
     GraphTrace* trace = active_graph_trace();
-    const auto started = trace ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    const auto started = trace ? GraphTrace::work_time() : std::chrono::steady_clock::time_point{};
     std::vector<Tensor> input_grads = node.backward(g);
-    if (trace)
-      trace->on_backward(&node, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (trace) trace->on_backward(&node, g, std::chrono::duration<double>(GraphTrace::work_time() - started).count());
     CXR_CHECK(input_grads.size() == node.inputs.size(), "backward of '{}' returned {} gradients for {} inputs", node.op,
               input_grads.size(), node.inputs.size());
     for (std::size_t i = 0; i < node.inputs.size(); ++i) {

@@ -1,11 +1,25 @@
 #include "engine/graph_trace.h"
 
 #include "base/check.h"
+#include "base/priority_gate.h"
+
+#include <algorithm>
 
 namespace cxr {
 
 namespace {
 thread_local GraphTrace* t_trace = nullptr;
+
+std::vector<double> values_at(const Tensor& t, const std::vector<std::int64_t>& index) {
+  std::vector<double> values;
+  values.reserve(index.size());
+  for (const std::int64_t i : index) values.push_back(t.at(i));
+  return values;
+}
+}  // namespace
+
+GraphTrace::Clock::time_point GraphTrace::work_time() {
+  return Clock::now() - yielded_on_this_thread();
 }
 
 GraphTrace* active_graph_trace() {
@@ -15,7 +29,7 @@ GraphTrace* active_graph_trace() {
 GraphTraceScope::GraphTraceScope(GraphTrace& trace) {
   CXR_CHECK(t_trace == nullptr, "graph trace: a trace is already active on this thread");
   CXR_CHECK(trace.nodes_.empty(), "graph trace: a trace records one scope only");
-  trace.last_event_ = GraphTrace::Clock::now();
+  trace.last_event_ = GraphTrace::work_time();
   t_trace = &trace;
 }
 
@@ -25,7 +39,7 @@ GraphTraceScope::~GraphTraceScope() {
 }
 
 void GraphTrace::on_record(const Node* node, const Tensor& output) {
-  const auto now = Clock::now();
+  const auto now = work_time();
   TracedNode& n = nodes_.emplace_back();
   n.id = static_cast<std::int64_t>(nodes_.size()) - 1;
   n.op = node->op;
@@ -50,15 +64,21 @@ void GraphTrace::on_record(const Node* node, const Tensor& output) {
   node_of_output_[output.impl_ptr().get()] = n.id;
   node_index_[node] = n.id;
   outputs_.push_back(output.impl_ptr());
-  last_event_ = Clock::now();
+  const std::int64_t numel = output.numel(), shown = std::min(kTracedValues, numel);
+  for (std::int64_t k = 0; k < shown; ++k) n.sample_index.push_back(k * numel / shown);
+  n.sample_output = values_at(output, n.sample_index);
+  if (!node->inputs.empty() && node->inputs[0].defined() && node->inputs[0].numel() == numel)
+    n.sample_input = values_at(node->inputs[0], n.sample_index);
+  last_event_ = work_time();
 }
 
-void GraphTrace::on_backward(const Node* node, double seconds) {
+void GraphTrace::on_backward(const Node* node, const Tensor& output_grad, double seconds) {
   const auto it = node_index_.find(node);
   if (it == node_index_.end()) return;  // recorded before the trace began
   TracedNode& n = nodes_[static_cast<std::size_t>(it->second)];
   n.backward_seconds += seconds;
   n.backward_ran = true;
+  n.sample_gradient = values_at(output_grad, n.sample_index);
 }
 
 }  // namespace cxr

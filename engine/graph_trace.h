@@ -11,7 +11,14 @@
 // start) to its own record(), which every op calls right after its kernels ran; so
 // it includes any unrecorded work in between (ops under no_grad, host copies).
 // Backward time: the node's backward closure alone. On a GPU both are launch times
-// unless the caller synchronises; the CPU kernels are synchronous.
+// unless the caller synchronises; the CPU kernels are synchronous. Neither counts
+// the time the thread spent yielding to urgent work (base/priority_gate.h).
+//
+// Every node also keeps a few of its tensors' values for a learner to look at: its
+// output's at evenly spaced flat indices, its first input's at the same indices
+// (when that input has as many elements: an elementwise op's before and after),
+// and, when the sweep reaches it, the gradient of its output there. Reading them
+// happens outside both timings.
 #pragma once
 
 #include "engine/autograd.h"
@@ -42,7 +49,14 @@ struct TracedNode {
   double forward_seconds = 0;
   double backward_seconds = 0;  // 0 when the sweep did not reach it
   bool backward_ran = false;
+  // Flat indices i * numel / k for i < k = min(kTracedValues, numel), in order.
+  std::vector<std::int64_t> sample_index;
+  std::vector<double> sample_output;    // the output's values there
+  std::vector<double> sample_input;     // input 0's there; empty unless numel(input 0) == numel(output)
+  std::vector<double> sample_gradient;  // d root / d output there; empty until the sweep reaches it
 };
+
+inline constexpr std::int64_t kTracedValues = 8;  // per node: ~18 KB of JSON for cxr-small's 38 ops
 
 class GraphTrace {
  public:
@@ -50,9 +64,14 @@ class GraphTrace {
   // Leaf tensors used by the traced ops (parameters, the input batch), in first use.
   const std::vector<std::shared_ptr<TensorImpl>>& leaves() const { return leaves_; }
 
+  // The steady clock less the time this thread has yielded (base/priority_gate.h):
+  // what the trace's timings are differences of.
+  static std::chrono::steady_clock::time_point work_time();
+
   // Called by autograd (engine/autograd.cpp) while the trace is active.
   void on_record(const Node* node, const Tensor& output);
-  void on_backward(const Node* node, double seconds);
+  // output_grad: the gradient the node's backward closure was called with.
+  void on_backward(const Node* node, const Tensor& output_grad, double seconds);
 
  private:
   friend class GraphTraceScope;

@@ -25,43 +25,32 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+// "12.3%" of the roofline, or "-" for a kernel without arithmetic or time.
+std::string share_text(const std::optional<RooflinePoint>& p) {
+  return p ? fmt::format("{:.1f}%", 100 * p->share) : "-";
+}
+
 double norm_of(const Tensor& t) {
   double s = 0;
   for (const double v : t.to(Device::cpu()).to_vector()) s += v * v;
   return std::sqrt(s);
 }
 
+// A node's sampled tensors (engine/graph_trace.h); "input" only where it was kept.
+json::object sampled_values(const TracedNode& n) {
+  json::object values{{"index", json::value_from(n.sample_index)},
+                      {"output", json::value_from(n.sample_output)},
+                      {"gradient", json::value_from(n.sample_gradient)}};
+  if (!n.sample_input.empty()) values["input"] = json::value_from(n.sample_input);
+  return values;
+}
+
 }  // namespace
 
-NodeCost estimate_cost(const TracedNode& node) {
-  const double n = numel_of(node.output_shape);
-  const double in = node.inputs.empty() ? 0 : numel_of(node.inputs[0].shape);
-  const double element = static_cast<double>(dtype_size(node.dtype));
-  NodeCost c;
-  const std::string& op = node.op;
-  if (op == "conv2d" || op == "conv2d_relu") {
-    const Shape& w = node.inputs.at(1).shape;  // [C_out, C_in/groups, K, K]
-    c.flops_forward = 2 * n * static_cast<double>(w.at(1) * w.at(2) * w.at(3));
-    c.flops_backward = 2 * c.flops_forward;
-  } else if (op == "linear") {
-    c.flops_forward = 2 * n * static_cast<double>(node.inputs.at(1).shape.at(1));
-    c.flops_backward = 2 * c.flops_forward;
-  } else if (op.starts_with("batch_norm")) {
-    c.flops_forward = 4 * n;
-    c.flops_backward = 6 * n;
-  } else if (op.find("pool") != std::string::npos) {
-    c.flops_forward = c.flops_backward = in;
-  } else if (op == "softmax" || op == "log_softmax" || op.find("cross_entropy") != std::string::npos) {
-    c.flops_forward = c.flops_backward = 5 * in;
-  } else if (op != "reshape") {
-    c.flops_forward = c.flops_backward = n;
-  }
-  double inputs = 0;
-  for (const TracedInput& t : node.inputs) inputs += numel_of(t.shape);
-  c.bytes_forward = (inputs + n) * element;
-  c.bytes_backward = (2 * inputs + 2 * n) * element;            // reads dy, x, y; writes dx (and dW)
-  if (op == "reshape") c.bytes_forward = c.bytes_backward = 0;  // a view
-  return c;
+NodeRoofline node_roofline(const StepInspection& step, const TracedNode& node) {
+  const NodeCost c = estimate_cost(node);
+  return {roofline_point(step.roofline, c.flops_forward, c.bytes_forward, node.forward_seconds),
+          roofline_point(step.roofline, c.flops_backward, c.bytes_backward, node.backward_seconds)};
 }
 
 StepInspection inspect_training_step(ClassifierNet& net, ParameterSet& params, const Tensor& images,
@@ -73,6 +62,8 @@ StepInspection inspect_training_step(ClassifierNet& net, ParameterSet& params, c
   StepInspection step;
   step.lr = lr;
   step.weight_decay = weight_decay;
+  // The CPU's roof means nothing to GPU kernels (launch times, unsynchronised): none there.
+  if (net.device().is_cpu()) step.roofline = measured_roofline();
   for (const int l : labels) {
     CXR_CHECK(l >= 0 && l < static_cast<int>(class_names.size()), "inspect step: label {} of {} classes", l,
               class_names.size());
@@ -136,6 +127,7 @@ StepInspection inspect_training_step(ClassifierNet& net, ParameterSet& params, c
 
 json::object to_json(const StepInspection& step) {
   json::array nodes, leaves, updates;
+  json::object rules;
   for (const TracedNode& n : step.trace.nodes()) {
     json::array inputs;
     for (const TracedInput& in : n.inputs) {
@@ -149,6 +141,9 @@ json::object to_json(const StepInspection& step) {
       inputs.push_back(std::move(o));
     }
     const NodeCost c = estimate_cost(n);
+    const NodeRoofline roof = node_roofline(step, n);
+    const OpCostRule& rule = op_cost_rule(n.op);
+    rules[rule.name] = rule.description;
     nodes.push_back(
         json::object{{"id", n.id},
                      {"op", n.op},
@@ -162,7 +157,11 @@ json::object to_json(const StepInspection& step) {
                      {"flops_forward", c.flops_forward},
                      {"flops_backward", c.flops_backward},
                      {"bytes_forward", c.bytes_forward},
-                     {"bytes_backward", c.bytes_backward}});
+                     {"bytes_backward", c.bytes_backward},
+                     {"cost_rule", rule.name},
+                     {"roofline_forward", to_json(roof.forward)},
+                     {"roofline_backward", to_json(roof.backward)},
+                     {"values", sampled_values(n)}});
   }
   for (std::size_t i = 0; i < step.trace.leaves().size(); ++i)
     leaves.push_back(json::object{
@@ -186,6 +185,8 @@ json::object to_json(const StepInspection& step) {
       {"labels", json::value_from(step.labels)},
       {"seconds",
        {{"forward", step.forward_seconds}, {"backward", step.backward_seconds}, {"optimizer", step.optimizer_seconds}}},
+      {"roofline", to_json(step.roofline)},
+      {"cost_rules", std::move(rules)},
       {"nodes", std::move(nodes)},
       {"leaves", std::move(leaves)},
       {"updates", std::move(updates)}};
@@ -197,8 +198,10 @@ std::string to_dot(const StepInspection& step) {
     dot += fmt::format("  l{} [shape=ellipse, label=\"{}\\n[{}]\"];\n", i, step.leaf_names[i],
                        fmt::join(step.trace.leaves()[i]->shape, "x"));
   for (const TracedNode& n : step.trace.nodes()) {
-    dot += fmt::format("  n{} [shape=box, label=\"{}\\n[{}]\\nfwd {:.3f} ms, bwd {:.3f} ms\"];\n", n.id, n.op,
-                       fmt::join(n.output_shape, "x"), 1e3 * n.forward_seconds, 1e3 * n.backward_seconds);
+    const NodeRoofline roof = node_roofline(step, n);
+    dot += fmt::format("  n{} [shape=box, label=\"{}\\n[{}]\\nfwd {:.3f} ms, bwd {:.3f} ms\\nroofline {} / {}\"];\n",
+                       n.id, n.op, fmt::join(n.output_shape, "x"), 1e3 * n.forward_seconds, 1e3 * n.backward_seconds,
+                       share_text(roof.forward), share_text(roof.backward));
     for (const TracedInput& in : n.inputs) {
       if (in.node >= 0) dot += fmt::format("  n{} -> n{};\n", in.node, n.id);
       if (in.leaf >= 0) dot += fmt::format("  l{} -> n{};\n", in.leaf, n.id);

@@ -4,33 +4,23 @@
 // the result holds every op of the graph with its shapes, times and estimated cost,
 // and every parameter's update against its weight.
 //
-// Estimated cost of a node (the textbook count, not a measurement; x the inputs,
-// y the output, n = numel(y)):
-//   conv2d[_relu]   forward 2 n (C_in/groups) K K; backward twice that (dx and dW)
-//   linear          forward 2 n in_features; backward twice that
-//   batch_norm*     forward 4 n in training (sums, squares, normalise) or 2 n; backward 6 n
-//   pools           forward numel(x); backward numel(x)
-//   softmax, log_softmax, cross_entropy: 5 numel(x) each way
-//   reshape         0; every other op (add, relu, dropout, mul_scalar, ...) n each way
-// Bytes are the compulsory traffic of the tensors: forward reads x and writes y;
-// backward reads dy, x and y and writes dx (kernels that re-read more move more).
+// Each node's estimated cost (models/op_cost.h: FLOPs and bytes from its shapes)
+// is set against the roofline measured on the step's kernel threads
+// (models/roofline.h): intensity, attainable FLOP/s and the share of it reached.
 #pragma once
 
 #include "engine/graph_trace.h"
 #include "models/classifier_net.h"
+#include "models/op_cost.h"
+#include "models/roofline.h"
 
 #include <boost/json/object.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace cxr {
-
-struct NodeCost {
-  double flops_forward = 0, flops_backward = 0;
-  double bytes_forward = 0, bytes_backward = 0;
-};
-NodeCost estimate_cost(const TracedNode& node);
 
 struct ParameterUpdate {
   std::string name;
@@ -55,11 +45,20 @@ struct StepInspection {
   double lr = 0, weight_decay = 0;
   double forward_seconds = 0, backward_seconds = 0, optimizer_seconds = 0;
   std::vector<ParameterUpdate> updates;
+  Roofline roofline;  // of the threads the step's kernels ran on; zeros on a GPU
 };
+
+// A node's forward and backward kernels under the step's roofline.
+struct NodeRoofline {
+  std::optional<RooflinePoint> forward, backward;
+};
+NodeRoofline node_roofline(const StepInspection& step, const TracedNode& node);
 
 // images [N, in, S, S] on any device, labels N class indices. The net is put in
 // training mode for the step (batch statistics, dropout: the running statistics
-// and the parameters change, as in training) and left in evaluation mode.
+// and the parameters change, as in training) and left in evaluation mode. The
+// roofline is measured_roofline() (measured on the first step of the process) on
+// the CPU, all zeros (no node placed) on a GPU.
 StepInspection inspect_training_step(ClassifierNet& net, ParameterSet& params, const Tensor& images,
                                      const std::vector<int>& labels, const std::vector<std::string>& class_names,
                                      double lr, double weight_decay);
@@ -67,14 +66,19 @@ StepInspection inspect_training_step(ClassifierNet& net, ParameterSet& params, c
 // {"loss", "lr", "weight_decay", "labels", "seconds": {forward, backward, optimizer},
 //  "nodes": [{"id", "op", "inputs": [{"node" | "leaf", "shape"}], "shape", "dtype", "device",
 //             "bytes", "forward_ms", "backward_ms", "flops_forward", "flops_backward",
-//             "bytes_forward", "bytes_backward"}],
+//             "bytes_forward", "bytes_backward", "cost_rule",
+//             "roofline_forward", "roofline_backward": point or null (models/roofline.h),
+//             "values": {"index", "output", "input" (when kept), "gradient"} (engine/graph_trace.h)}],
+//  "roofline": {"peak_flops", "bandwidth", "threads", "isa", "ridge_intensity"},
+//  "cost_rules": {rule name: what it counts},
 //  "leaves": [{"id", "name", "shape"}], "updates": [{"name", "shape", "weight_norm",
 //  "grad_norm", "update_norm", "update_ratio",
 //  "values": {"index", "before", "gradient", "after"}}]}
 boost::json::object to_json(const StepInspection& step);
 
 // The graph in Graphviz DOT: leaves as ellipses ("l<i>"), ops as boxes ("n<id>")
-// labelled with op, output shape and forward / backward milliseconds; edges from
+// labelled with op, output shape, forward / backward milliseconds and the share of
+// the roofline each reached; edges from
 // each input to the op that uses it.
 std::string to_dot(const StepInspection& step);
 

@@ -8,7 +8,9 @@
 // served one is never written, not even its gradient buffer), on one kernel thread
 // of its own in Linux's SCHED_IDLE class (any normal thread, such as a prediction's
 // kernel threads on the shared pool, preempts it at once: it only uses otherwise idle
-// cores), one at a time (a second request meanwhile gets
+// cores), yielding to predictions before each kernel (base/priority_gate.h: while
+// one is queued or computed, for at most 50 ms a wait and 10 s in all), one at a
+// time (a second request meanwhile gets
 // 503 inspection_busy); the answer holds statistics and 32-bin
 // histograms, never raw tensors, and montages of at most kInspectMontageChannels
 // channels of one layer.
@@ -16,12 +18,14 @@
 // POST /api/v1/inspect/step?label=NAME|INDEX: one training step of (a copy of) the
 // active model on the uploaded image with that true class (models/step_inspection.h):
 // the autograd graph with times and FLOPs, and each parameter's AdamW update. Same
-// bounds; the answer is about 58 KB for cxr-small (8 values of each parameter).
+// bounds; the answer is about 90 KB for cxr-small (8 values of each parameter and of
+// each op's tensors, the roofline shares).
 #include "server/api.h"
 
 #include "server/base64.h"
 
 #include "base/parallel.h"
+#include "base/priority_gate.h"
 #include "models/feature_montage.h"
 #include "models/inspection.h"
 #include "models/inspection_json.h"
@@ -32,6 +36,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <exception>
 #include <optional>
 #include <span>
@@ -49,6 +54,9 @@ namespace {
 constexpr int kInspectMontageChannels = 9;  // 3 x 3 maps: about 0.3 MB for the 96 x 96 stem
 constexpr int kInspectHistogramBins = 32;
 constexpr double kInspectStepLr = 1e-3, kInspectStepWeightDecay = 1e-4;  // cxr train's AdamW defaults
+// Yielding to predictions (base/priority_gate.h): a prediction of cxr-small takes
+// ~7 ms, so 50 ms covers a queued batch; an inspection waits 10 s in all at most.
+constexpr std::chrono::milliseconds kYieldMaxWait{50}, kYieldMaxTotal{10000};
 
 std::atomic<bool> g_inspecting{false};
 
@@ -76,16 +84,18 @@ void lower_to_idle_priority() {
 
 // Runs fn on a thread of its own at the lowest CPU priority; its kernels run
 // serially on that thread (ThreadPoolScope(1)), never on the shared pool that
-// predictions use. The thread ends with the call, so no pool thread keeps the low
-// priority. Exceptions come back to the caller.
+// predictions use, and each waits first while a prediction is queued or computed
+// (YieldScope on the inference service's urgency, bounded). The thread ends with
+// the call, so no pool thread keeps the low priority. Exceptions come back to the caller.
 template <class F>
-auto run_at_lowest_priority(F fn) -> decltype(fn()) {
+auto run_at_lowest_priority(PriorityGate& predictions, F fn) -> decltype(fn()) {
   std::optional<decltype(fn())> result;
   std::exception_ptr error;
   std::thread worker([&] {
     lower_to_idle_priority();
     try {
       ThreadPoolScope one_thread(1);
+      YieldScope yield(predictions, kYieldMaxWait, kYieldMaxTotal);
       result.emplace(fn());
     } catch (...) {
       error = std::current_exception();
@@ -140,7 +150,7 @@ Response post_inspect(App& app, const Request& req, const Target& target) {
 
   InspectionSlot slot;
   // The montages' PNG encoding too runs at the low priority.
-  json::object body = run_at_lowest_priority([&] {
+  json::object body = run_at_lowest_priority(app.inference->urgency(), [&] {
     ModelCopy copy = copy_of(*served);
     const Inspection r = inspect(*copy.net, *copy.params, image.image.input, what, kInspectHistogramBins);
     json::object out = to_json(r, info.class_names);
@@ -174,7 +184,7 @@ Response post_inspect_step(App& app, const Request& req, const Target& target) {
       preprocess(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), served, app.decodes);
 
   InspectionSlot slot;
-  json::object body = run_at_lowest_priority([&] {
+  json::object body = run_at_lowest_priority(app.inference->urgency(), [&] {
     ModelCopy copy = copy_of(*served);
     return to_json(inspect_training_step(*copy.net, *copy.params, image.image.input, {y}, info.class_names,
                                          kInspectStepLr, kInspectStepWeightDecay));

@@ -61,6 +61,7 @@ struct InferenceService::Pending {
   PredictJob job;
   std::promise<Prediction> promise;
   Clock::time_point queued;
+  PriorityGate::Ticket urgent;  // held while queued and computed
 };
 
 InferenceService::InferenceService(std::shared_ptr<const ServedModel> model, int max_batch)
@@ -76,7 +77,7 @@ InferenceService::~InferenceService() {
 }
 
 std::future<Prediction> InferenceService::submit(PredictJob job) {
-  Pending pending{std::move(job), {}, Clock::now()};
+  Pending pending{std::move(job), {}, Clock::now(), PriorityGate::Ticket(urgency_)};
   auto future = pending.promise.get_future();
   {
     std::lock_guard lock(mutex_);

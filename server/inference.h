@@ -12,6 +12,7 @@
 // threads, and two workers would only take turns on the kernel thread pool.
 #pragma once
 
+#include "base/priority_gate.h"
 #include "models/explain/registry.h"
 #include "models/gradcam.h"
 #include "models/inference.h"
@@ -95,12 +96,17 @@ class InferenceService {
 
   std::future<Prediction> submit(PredictJob job);
 
+  // Raised by every request from submit() until it is answered: the web app's
+  // inspections yield to it between kernels (server/api_inspect.cpp).
+  PriorityGate& urgency() { return urgency_; }
+
  private:
   struct Pending;
   void run();
   void process(std::vector<Pending>& batch);
 
   std::shared_ptr<const ServedModel> model_;
+  PriorityGate urgency_;  // before the worker: it outlives every ticket
   const int max_batch_;
   std::mutex mutex_;
   std::condition_variable wake_;

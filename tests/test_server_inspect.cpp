@@ -9,6 +9,7 @@
 #include "server/server.h"
 
 #include <cmath>
+#include <thread>
 
 using namespace cxr;
 using namespace cxr::test;
@@ -125,4 +126,22 @@ TEST_F(ServerInspect, OneTrainingStepOnACopyOfTheServedModel) {
             "missing_label");
   EXPECT_EQ(request(server_->port(), http::verb::get, "/api/v1/inspect/step").status, 405u);
   EXPECT_EQ(request(server_->port(), http::verb::post, "/api/v1/inspect/other").status, 404u);
+}
+
+// Yielding to predictions (base/priority_gate.h): while a prediction holds its ticket
+// the inspection waits before its kernels; it answers once the ticket is released.
+TEST_F(ServerInspect, InspectionsWaitWhileAPredictionIsInFlight) {
+  auto prediction = std::make_unique<PriorityGate::Ticket>(inference_->urgency());
+  HttpResult answer;
+  std::thread learner([&] { answer = inspect_request("?layer=stem", png_bytes(64, 64, 2)); });
+  while (inference_->urgency().waiting() == 0) std::this_thread::yield();
+  EXPECT_EQ(inference_->urgency().waiting(), 1);
+  prediction.reset();
+  learner.join();
+  EXPECT_EQ(answer.status, 200u) << answer.body;
+  EXPECT_GE(inference_->urgency().waits(), 1);
+  // A real prediction holds a ticket only until it is answered.
+  EXPECT_EQ(request(server_->port(), http::verb::post, "/api/v1/predict", png_bytes(64, 64, 2), "image/png").status,
+            200u);
+  while (inference_->urgency().urgent() != 0) std::this_thread::yield();
 }

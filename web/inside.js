@@ -118,25 +118,41 @@ function svgElement(name, attributes, text) {
   return el;
 }
 
+// A kernel's share of the roofline, "12%", or "–" for one without arithmetic or time.
+function roofShare(point) {
+  return point ? `${(100 * point.share).toFixed(point.share < 0.1 ? 1 : 0)}%` : '–';
+}
+
+// Intensity, achieved rate and share of one pass, for a node's tooltip.
+function roofText(pass, point) {
+  if (!point) return `${pass}: no arithmetic timed`;
+  return `${pass}: ${point.intensity.toFixed(2)} FLOP/byte (${point.bound}-bound), `
+    + `${(point.achieved_flops / 1e9).toFixed(2)} of ${(point.attainable_flops / 1e9).toFixed(2)} GFLOP/s attainable `
+    + `= ${roofShare(point)}`;
+}
+
 // The graph as a column of ops in the order they ran; an input from the op just
 // above is the column itself, any other is an arc on the right.
 function drawGraph(step) {
-  const rowHeight = 34, boxWidth = 430, boxHeight = 26, left = 10;
+  const rowHeight = 34, boxWidth = 580, boxHeight = 26, left = 10;
   const slowest = Math.max(...step.nodes.map((n) => n.forward_ms + n.backward_ms), 1e-9);
   const parts = [];
   step.nodes.forEach((n, i) => {
     const y = 10 + i * rowHeight;
     const params = n.inputs.filter((x) => x && x.leaf !== undefined).length;
     const title = svgElement('title', {}, `node ${n.id}: ${n.op}, forward ${n.forward_ms.toFixed(3)} ms, backward `
-      + `${n.backward_ms.toFixed(3)} ms, ${(n.flops_forward / 1e6).toFixed(2)} MFLOP forward`);
+      + `${n.backward_ms.toFixed(3)} ms, ${(n.flops_forward / 1e6).toFixed(2)} MFLOP forward; `
+      + `${roofText('forward', n.roofline_forward)}; ${roofText('backward', n.roofline_backward)}`);
     const group = svgElement('g', { 'data-node': n.id });
+    group.addEventListener('click', () => { byId('inside-node').value = String(n.id); showNodeValues(step); });
     group.append(title,
       svgElement('rect', { class: 'node', x: left, y, width: boxWidth, height: boxHeight, rx: 4 }),
       svgElement('rect', { class: 'time', x: left, y: y + boxHeight - 4, height: 4,
         width: Math.max(1, (boxWidth * (n.forward_ms + n.backward_ms)) / slowest) }),
       svgElement('text', { x: left + 8, y: y + 17 },
         `${n.op} [${n.shape.join('×')}]${params ? ` +${params} tensor${params > 1 ? 's' : ''}` : ''}  `
-        + `${n.forward_ms.toFixed(1)} / ${n.backward_ms.toFixed(1)} ms`));
+        + `${n.forward_ms.toFixed(1)} / ${n.backward_ms.toFixed(1)} ms  `
+        + `roof ${roofShare(n.roofline_forward)} / ${roofShare(n.roofline_backward)}`));
     parts.push(group);
     for (const input of n.inputs) {
       if (!input || input.node === undefined || input.node === n.id - 1) continue;
@@ -150,6 +166,27 @@ function drawGraph(step) {
   svg.setAttribute('width', String(boxWidth + 160));
   svg.setAttribute('height', String(20 + step.nodes.length * rowHeight));
   svg.replaceChildren(...parts);
+}
+
+// The chosen op's sampled tensors: input, output and the loss's gradient at the same flat indices.
+function showNodeValues(step) {
+  const n = step.nodes[Number(byId('inside-node').value)];
+  if (!n || !n.values) return;
+  const v = n.values;
+  byId('inside-node-values').replaceChildren(...v.index.map((index, j) => {
+    const row = document.createElement('tr');
+    for (const text of [index, v.input ? fmt(v.input[j]) : '–', fmt(v.output[j]),
+      v.gradient.length ? fmt(v.gradient[j]) : '–']) row.insertCell().textContent = text;
+    return row;
+  }));
+}
+
+function listNodes(step) {
+  const select = byId('inside-node');
+  select.replaceChildren(...step.nodes.map((n) => new Option(`${n.id} ${n.op} [${n.shape.join('×')}]`, String(n.id))));
+  select.disabled = false;
+  select.onchange = () => showNodeValues(step);
+  showNodeValues(step);
 }
 
 // A few of a parameter's values before and after the step, with their gradients:
@@ -195,11 +232,18 @@ async function runStep() {
     const step = await res.json();
     if (!res.ok) throw new Error(step.error ? step.error.message : `HTTP ${res.status}`);
     drawGraph(step);
+    listNodes(step);
     showUpdates(step);
     const s = step.seconds;
     byId('inside-step-status').textContent = `loss ${fmt(step.loss)}; ${step.nodes.length} ops; forward `
       + `${(1e3 * s.forward).toFixed(0)} ms, backward ${(1e3 * s.backward).toFixed(0)} ms, AdamW `
       + `${(1e3 * s.optimizer).toFixed(1)} ms`;
+    const r = step.roofline;
+    byId('inside-step-roofline').textContent = r.peak_flops > 0
+      ? `Roofline of ${r.threads} thread${r.threads === 1 ? '' : 's'} (${r.isa}): peak `
+        + `${(r.peak_flops / 1e9).toFixed(1)} GFLOP/s, memory ${(r.bandwidth / 1e9).toFixed(1)} GB/s; below `
+        + `${r.ridge_intensity.toFixed(1)} FLOP/byte a kernel is memory-bound.`
+      : 'No roofline: the step ran on a GPU.';
   } catch (e) {
     byId('inside-step-status').textContent = e.message;
   } finally {

@@ -111,6 +111,16 @@ async function main() {
     const ops = await page.locator('#inside-graph g[data-node]').count();
     const lastOp = await page.locator('#inside-graph g[data-node] text').last().textContent();
     check(lastOp.startsWith('cross_entropy'), `the graph ends in ${lastOp}`);
+    const firstOp = await page.locator('#inside-graph g[data-node] text').first().textContent();
+    check(/roof \d+(\.\d)?% \/ \d+(\.\d)?%$/.test(firstOp), `the first op shows its roofline shares: ${firstOp}`);
+    const tensorRows = await page.locator('#inside-node-values tr').count();
+    check(tensorRows === 8, `the first op shows ${tensorRows} of its output values`);
+    await page.locator('#inside-graph g[data-node]').last().click();
+    const lossRows = await page.locator('#inside-node-values tr').count();
+    const lossGradient = await page.locator('#inside-node-values tr td').last().textContent();
+    check(lossRows === 1 && lossGradient === '1.00', `the loss shows ${lossRows} value(s), gradient ${lossGradient}`);
+    const roofline = await byId('inside-step-roofline').textContent();
+    check(roofline.includes('GFLOP/s'), `the roofline is named: ${roofline}`);
     const updates = await page.locator('#inside-updates > tr').count();
     check(updates === 53, `cxr-small has 53 parameter tensors, the table shows ${updates}`);
     await page.locator('#inside-updates summary').first().click();

@@ -1,0 +1,162 @@
+// `cxr gan train | sample`: a DCGAN X-ray generator (models/gan_trainer.h) trained on
+// one class's frontal X-rays of a built dataset's train split.
+//   train   --data DIR --out FILE [--steps N] [--resume]: writes a checkpoint every
+//           --checkpoint-every steps and at the end (atomically); --resume continues
+//           the run in FILE up to --steps, exactly as if it had not stopped
+//   sample  --model FILE --count N --out DIR [--seed S] [--grid FILE]: PNGs named
+//           synthetic-<class>-<seed>-<i>.png, tagged synthetic in their tEXt chunks
+#include "app/commands.h"
+#include "base/parallel.h"
+#include "data/dataset.h"
+#include "engine/io/atomic_file.h"
+#include "models/gan_data.h"
+#include "models/gan_montage.h"
+#include "models/gan_trainer.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace cxr::cli {
+
+namespace {
+
+struct GanOptions {
+  std::string data, out, model, class_name = "covid", grid;
+  int steps = 2000, checkpoint_every = 100, log_every = 25, threads = 0, count = 16;
+  GanConfig config;
+  GanTrainOptions train;
+  std::uint64_t sample_seed = 1;
+  bool resume = false;
+};
+
+constexpr const char* kSyntheticNote = "synthetic image made by a GAN (cxr gan sample); not a real patient";
+
+void run_train(const GanOptions& opt) {
+  if (opt.threads > 0) set_num_threads(opt.threads);
+  const data::Dataset dataset = data::Dataset::open(opt.data);
+  const bool exists = std::filesystem::exists(opt.out);
+  if (exists && !opt.resume)
+    throw Error(opt.out + " exists: pass --resume to continue that run, or choose another --out");
+  if (!exists && opt.resume) throw Error(opt.out + ": no checkpoint to resume");
+  GanTrainer trainer = exists ? GanTrainer::load(opt.out) : GanTrainer(opt.config, opt.train);
+  const std::string class_name = exists ? trainer.metadata().at("class") : opt.class_name;
+  if (exists && trainer.metadata().at("manifest_sha256") != dataset.manifest_sha256())
+    throw Error(opt.out + " was trained on another dataset (its manifest hash differs from " + opt.data + "'s)");
+  const GanImages images = load_gan_images(dataset, data::Split::train, class_name, trainer.config().image_size);
+  const std::map<std::string, std::string> extra{{"class", class_name},
+                                                 {"manifest_sha256", dataset.manifest_sha256()},
+                                                 {"train_images", std::to_string(images.rows.size())}};
+  fmt::print("{} a {} px DCGAN ({} + {} parameters) on {} frontal '{}' train images, step {} of {}\n",
+             exists ? "resuming" : "training", trainer.config().image_size, trainer.generator_parameters().count(),
+             trainer.discriminator_parameters().count(), images.rows.size(), class_name, trainer.steps(), opt.steps);
+  const auto start = std::chrono::steady_clock::now();
+  GanStepResult sum;
+  int since_log = 0;
+  while (trainer.steps() < opt.steps) {
+    const GanStepResult r = trainer.step(images.images);
+    CXR_CHECK(std::isfinite(r.discriminator_loss) && std::isfinite(r.generator_loss),
+              "GAN training diverged at step {} (a loss is not finite)", trainer.steps());
+    sum.discriminator_loss += r.discriminator_loss;
+    sum.generator_loss += r.generator_loss;
+    sum.real_score += r.real_score;
+    sum.fake_score += r.fake_score;
+    ++since_log;
+    if (trainer.steps() % opt.log_every == 0 || trainer.steps() == opt.steps) {
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      fmt::print("step {:5d}  loss D {:.3f} G {:.3f}  D(real) {:.2f} D(fake) {:.2f}  {:.0f} s\n", trainer.steps(),
+                 sum.discriminator_loss / since_log, sum.generator_loss / since_log, sum.real_score / since_log,
+                 sum.fake_score / since_log, seconds);
+      std::fflush(stdout);
+      sum = {};
+      since_log = 0;
+    }
+    if (trainer.steps() % opt.checkpoint_every == 0 || trainer.steps() == opt.steps) trainer.save(opt.out, extra);
+  }
+  fmt::print("wrote {}\n", opt.out);
+}
+
+void run_sample(const GanOptions& opt) {
+  if (opt.threads > 0) set_num_threads(opt.threads);
+  GanTrainer trainer = GanTrainer::load(opt.model);
+  const auto it = trainer.metadata().find("class");
+  const std::string class_name = it == trainer.metadata().end() ? "unknown" : it->second;
+  const Tensor images = sample_gan(trainer.generator(), trainer.config().latent, opt.count, opt.sample_seed);
+  std::filesystem::create_directories(opt.out);
+  std::vector<data::GreyImage> tiles;
+  const std::vector<std::pair<std::string, std::string>> text{{"Software", "cxr gan sample"},
+                                                              {"Comment", kSyntheticNote}};
+  for (std::int64_t i = 0; i < opt.count; ++i) {
+    tiles.push_back(gan_image(images, i));
+    const data::GreyImage& g = tiles.back();
+    RgbImage rgb{g.width, g.height, std::vector<std::uint8_t>(g.pixels.size() * 3)};
+    for (std::size_t p = 0; p < g.pixels.size(); ++p)
+      rgb.pixels[3 * p] = rgb.pixels[3 * p + 1] = rgb.pixels[3 * p + 2] = g.pixels[p];
+    const std::string name = fmt::format("synthetic-{}-{}-{:04d}.png", class_name, opt.sample_seed, i);
+    write_file_atomically((std::filesystem::path(opt.out) / name).string(), encode_png(rgb, text));
+  }
+  fmt::print("wrote {} synthetic images to {}\n", opt.count, opt.out);
+  if (!opt.grid.empty()) {
+    const int columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(opt.count))));
+    write_file_atomically(opt.grid, encode_png(tile_grid(tiles, columns, 2), text));
+    fmt::print("wrote {}\n", opt.grid);
+  }
+}
+
+}  // namespace
+
+void add_gan_command(CLI::App& app) {
+  CLI::App* gan = app.add_subcommand("gan", "DCGAN X-ray generator: train, sample (synthetic images)");
+  gan->require_subcommand(1);
+  auto opt = std::make_shared<GanOptions>();
+
+  CLI::App* train = gan->add_subcommand("train", "train a DCGAN on one class's frontal train-split X-rays");
+  train->add_option("--data", opt->data, "a built dataset (cxr data build)")->required()->check(CLI::ExistingDirectory);
+  train->add_option("--out", opt->out, "checkpoint file (written atomically)")->required();
+  train->add_option("--class", opt->class_name, "the class to learn")->capture_default_str();
+  train->add_option("--steps", opt->steps, "total steps (a resumed run continues to this)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  train->add_option("--size", opt->config.image_size, "image side: 8, 16, 32, 64, 128")
+      ->check(CLI::IsMember({8, 16, 32, 64, 128}))
+      ->capture_default_str();
+  train->add_option("--latent", opt->config.latent)->check(CLI::Range(1, 4096))->capture_default_str();
+  train->add_option("--generator-width", opt->config.generator_width, "channels of the generator's last stage")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  train
+      ->add_option("--discriminator-width", opt->config.discriminator_width,
+                   "channels of the discriminator's first stage")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  train->add_option("--batch", opt->train.batch_size, "images per step")
+      ->check(CLI::Range(2, 4096))
+      ->capture_default_str();
+  train->add_option("--lr", opt->train.lr, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  train->add_option("--beta1", opt->train.beta1, "Adam beta1")->check(CLI::Range(0.0, 0.999))->capture_default_str();
+  train->add_option("--real-label", opt->train.real_label, "the discriminator's target for real images")
+      ->check(CLI::Range(0.5, 1.0))
+      ->capture_default_str();
+  train->add_option("--seed", opt->train.seed)->capture_default_str();
+  train->add_option("--checkpoint-every", opt->checkpoint_every)->check(CLI::PositiveNumber)->capture_default_str();
+  train->add_option("--log-every", opt->log_every)->check(CLI::PositiveNumber)->capture_default_str();
+  train->add_flag("--resume", opt->resume, "continue the run in --out (its settings win)");
+  train->add_option("--threads", opt->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  train->callback([opt] { run_train(*opt); });
+
+  CLI::App* sample = gan->add_subcommand("sample", "write synthetic X-rays as PNGs");
+  sample->add_option("--model", opt->model, "GAN checkpoint (cxr gan train)")->required()->check(CLI::ExistingFile);
+  sample->add_option("--count", opt->count, "images")->check(CLI::Range(1, 100000))->capture_default_str();
+  sample->add_option("--out", opt->out, "folder for the PNGs (created)")->required();
+  sample->add_option("--seed", opt->sample_seed, "latent seed")->capture_default_str();
+  sample->add_option("--grid", opt->grid, "also write all of them as one grid PNG");
+  sample->add_option("--threads", opt->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  sample->callback([opt] { run_sample(*opt); });
+}
+
+}  // namespace cxr::cli

@@ -5,7 +5,10 @@
 #include "data_fixtures.h"
 #include "engine/io/safetensors.h"
 #include "finetune_fixtures.h"
+#include "models/feature_head.h"
+#include "models/frechet_distance.h"
 #include "models/gan_data.h"
+#include "models/gan_evaluation.h"
 #include "models/gan_montage.h"
 #include "models/gan_trainer.h"
 
@@ -173,6 +176,74 @@ TEST(GanMontage, TilesAreScaledAndSeparated) {
   EXPECT_EQ(grid.pixels[(1 * grid.width + 1) * 3], 0);    // first tile
   EXPECT_EQ(grid.pixels[(1 * grid.width + 6) * 3], 255);  // second tile
   EXPECT_EQ(grid.pixels[(0 * grid.width + 0) * 3], 128);  // gap
+}
+
+TEST(FrechetDistance, MatchesTheClosedFormOfKnownSets) {
+  // {(±1, ±2)}: mean 0, unbiased covariance diag(4/3, 16/3); shifted by (3, 0) and
+  // scaled by 2: mean (3, 0), covariance diag(16/3, 64/3). For diagonal covariances
+  // d^2 = |dmu|^2 + sum (sqrt(a_i) - sqrt(b_i))^2 = 9 + 4/3 + 16/3.
+  const FeatureRows a{{1, 2}, {1, -2}, {-1, 2}, {-1, -2}};
+  FeatureRows b;
+  for (const auto& r : a) b.push_back({3 + 2 * r[0], 2 * r[1]});
+  // Tolerance: C C^T has zero eigenvalues here (rank 2 of 4); Jacobi leaves them at
+  // ~1e-16 |C C^T| and the square root turns that into ~1e-7, as for any sqrtm.
+  EXPECT_NEAR(frechet_distance(a, b), 9 + 4.0 / 3 + 16.0 / 3, 1e-6);
+  EXPECT_NEAR(frechet_distance(a, a), 0, 1e-6);
+  EXPECT_NEAR(frechet_distance(b, a), frechet_distance(a, b), 1e-6);
+  EXPECT_THROW(frechet_distance({{1, 2}}, a), Error);
+  EXPECT_THROW(frechet_distance({{1}, {2}}, a), Error);
+  std::vector<double> e = symmetric_eigenvalues({2, 1, 0, 1, 2, 0, 0, 0, 5}, 3);
+  std::sort(e.begin(), e.end());
+  EXPECT_NEAR(e[0], 1, 1e-12);
+  EXPECT_NEAR(e[1], 3, 1e-12);
+  EXPECT_NEAR(e[2], 5, 1e-12);
+}
+
+TEST(LinearHead, SeparatesLinearlySeparableFeatures) {
+  FeatureRows train, test;
+  std::vector<int> labels, truth;
+  Generator gen(4);
+  for (int i = 0; i < 90; ++i) {
+    const int c = i % 3;
+    std::vector<double> r{gen.normal() * 0.3, gen.normal() * 0.3};
+    r[c == 2 ? 1 : 0] += c == 1 ? -3 : 3;
+    (i < 60 ? train : test).push_back(r);
+    (i < 60 ? labels : truth).push_back(c);
+  }
+  EXPECT_EQ(fit_and_predict_linear_head(train, labels, 3, test, {.epochs = 60, .batch_size = 16, .lr = 0.05}), truth);
+  EXPECT_THROW(fit_and_predict_linear_head(train, {0}, 3, test, {}), Error);
+}
+
+// The whole evaluation on the stripes task with a tiny classifier: every number is
+// there and finite, each arm has one F1 row per seed, the closest pairs are sorted.
+TEST(GanEvaluation, ReportsDistancesNeighboursAndAugmentationArms) {
+  test::TempDir dir;
+  test::write_stripes_dataset(dir / "data", 24, {24, 4, 12}, 3);
+  const data::Dataset dataset = data::Dataset::open(dir / "data");
+  LoadedModel classifier = test::tiny_four_class_model(24, 5);
+  GanTrainer gan(tiny_config(), {.batch_size = 4});
+  GanEvaluationOptions options;
+  options.generated = 10;
+  options.head_seeds = {1, 2};
+  const GanEvaluation e = evaluate_gan(gan, dataset, classifier, options);
+  EXPECT_EQ(e.train_real, 6);
+  EXPECT_EQ(e.test_real, 3);
+  for (const double fd :
+       {e.fd_generated_train_small, e.fd_test_train_small, e.fd_generated_test_small, e.fd_test_train})
+    EXPECT_TRUE(std::isfinite(fd) && fd > -1e-6) << fd;
+  EXPECT_LE(e.pixel_generated.min, e.pixel_generated.median);
+  ASSERT_EQ(e.closest.size(), 8u);
+  for (std::size_t i = 1; i < e.closest.size(); ++i)
+    EXPECT_LE(e.closest[i - 1].pixel_distance, e.closest[i].pixel_distance);
+  ASSERT_EQ(e.arms.size(), 3u);
+  EXPECT_EQ(e.arms[1].train_images, e.arms[0].train_images + 10);
+  for (const AugmentationArm& arm : e.arms) {
+    ASSERT_EQ(arm.f1.size(), 2u);
+    EXPECT_EQ(arm.f1[0].size(), 4u);
+  }
+  GanEvaluationOptions unknown = options;
+  unknown.class_name = "nosuch";
+  EXPECT_THROW(evaluate_gan(gan, dataset, classifier, unknown), Error);
 }
 
 // `cxr gan train` and `cxr gan sample` as a user runs them (skipped where the

@@ -51,8 +51,13 @@ void run_train(const GanOptions& opt) {
     throw Error(opt.out + " exists: pass --resume to continue that run, or choose another --out");
   if (!exists && opt.resume) throw Error(opt.out + ": no checkpoint to resume");
   GanTrainer trainer = exists ? GanTrainer::load(opt.out) : GanTrainer(opt.config, opt.train);
-  const std::string class_name = exists ? trainer.metadata().at("class") : opt.class_name;
-  if (exists && trainer.metadata().at("manifest_sha256") != dataset.manifest_sha256())
+  const auto recorded = [&](const std::string& key) {
+    const auto it = trainer.metadata().find(key);
+    if (it == trainer.metadata().end()) throw Error(opt.out + ": no '" + key + "' in the checkpoint's metadata");
+    return it->second;
+  };
+  const std::string class_name = exists ? recorded("class") : opt.class_name;
+  if (exists && recorded("manifest_sha256") != dataset.manifest_sha256())
     throw Error(opt.out + " was trained on another dataset (its manifest hash differs from " + opt.data + "'s)");
   const GanImages images = load_gan_images(dataset, data::Split::train, class_name, trainer.config().image_size);
   const std::map<std::string, std::string> extra{{"class", class_name},

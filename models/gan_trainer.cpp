@@ -128,8 +128,8 @@ GanStepResult GanTrainer::step(const Tensor& images) {
 
 void GanTrainer::save(const std::string& path, const std::map<std::string, std::string>& extra) {
   std::map<std::string, std::string> metadata = extra;
-  metadata["format"] = kGanFormat;
-  metadata["version"] = "1";
+  metadata["format"] = std::string(kGanFormat);
+  metadata["version"] = std::to_string(1);
   metadata["image_size"] = std::to_string(config_.image_size);
   metadata["latent"] = std::to_string(config_.latent);
   metadata["generator_width"] = std::to_string(config_.generator_width);

@@ -16,5 +16,6 @@ void add_eval_heatmaps_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_ood_command(CLI::App& app);
 void add_seg_command(CLI::App& app);
+void add_gan_command(CLI::App& app);
 
 }  // namespace cxr::cli

@@ -8,9 +8,11 @@
 //           each class's share of the slice; the overlay PNG when asked
 //   crossval --data DIR --task T [--folds 5]: k-fold cross-validation over the train
 //           and test slices together (models/seg_crossval.h)
+// train, eval and predict take --device cpu|cuda|auto (models/device_choice.h).
 #include "app/commands.h"
 #include "base/parallel.h"
 #include "engine/io/atomic_file.h"
+#include "models/device_choice.h"
 #include "models/seg_crossval.h"
 #include "models/seg_model.h"
 #include "models/seg_overlay.h"
@@ -31,7 +33,7 @@ namespace cxr::cli {
 namespace {
 
 struct SegOptions {
-  std::string data, model, out, task = "infection", split = "test", json, overlay_dir;
+  std::string data, model, out, task = "infection", split = "test", json, overlay_dir, device = "cpu";
   std::vector<std::string> images;
   int epochs = 60, batch = 8, size = 128, threads = 0, folds = 5;
   double lr = 3e-3;
@@ -76,6 +78,7 @@ void run_train(const SegOptions& opt) {
   SegNetConfig config;
   config.input_size = opt.size;
   SegModel model = make_seg_model(parse_seg_task(opt.task), config, opt.seed);
+  model.params->to(resolve_device(opt.device));
   fmt::print("training a {} U-Net ({} parameters) on {} slices at {} px\n", opt.task, model.params->count(),
              train.size(), opt.size);
   const auto start = std::chrono::steady_clock::now();
@@ -115,12 +118,14 @@ void run_crossval(const SegOptions& opt) {
 void run_eval(const SegOptions& opt) {
   if (opt.threads > 0) set_num_threads(opt.threads);
   SegModel model = load_seg_model(opt.model);
+  model.params->to(resolve_device(opt.device));
   print_and_save(evaluate_seg(model, load_seg_split(opt.data, opt.split)), opt.split, opt.json);
 }
 
 int run_predict(const SegOptions& opt) {
   if (opt.threads > 0) set_num_threads(opt.threads);
   SegModel model = load_seg_model(opt.model);
+  model.params->to(resolve_device(opt.device));
   const std::vector<std::string> names = seg_class_names(model.task);
   int failures = 0;
   for (const std::string& path : opt.images) {
@@ -182,6 +187,7 @@ void add_seg_command(CLI::App& app) {
   train->add_flag("--no-eval", opt->no_eval, "skip scoring the test split");
   train->add_option("--json", opt->json, "write the test scores (and per-slice ones) to this JSON file");
   train->add_option("--threads", opt->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  train->add_option("--device", opt->device, kDeviceHelp)->capture_default_str();
   train->callback([opt] { run_train(*opt); });
 
   CLI::App* crossval = seg->add_subcommand("crossval", "k-fold cross-validation over <data>/train and <data>/test");
@@ -207,6 +213,7 @@ void add_seg_command(CLI::App& app) {
       ->capture_default_str();
   eval->add_option("--json", opt->json, "write the scores (and per-slice ones) to this JSON file");
   eval->add_option("--threads", opt->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  eval->add_option("--device", opt->device, kDeviceHelp)->capture_default_str();
   eval->callback([opt] { run_eval(*opt); });
 
   CLI::App* predict = seg->add_subcommand("predict", "segment CT slices: area per class, overlay PNGs");
@@ -215,6 +222,7 @@ void add_seg_command(CLI::App& app) {
   predict->add_option("--overlay-dir", opt->overlay_dir, "write <name>.seg.png overlays here")
       ->check(CLI::ExistingDirectory);
   predict->add_option("--threads", opt->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  predict->add_option("--device", opt->device, kDeviceHelp)->capture_default_str();
   predict->callback([opt] {
     if (run_predict(*opt) != 0) throw CLI::RuntimeError(1);
   });

@@ -84,6 +84,7 @@ void train_seg(SegModel& model, const std::vector<SegSlice>& train, const SegTra
   const std::int64_t batches = (static_cast<std::int64_t>(train.size()) + options.batch_size - 1) / options.batch_size;
   const CosineWarmupSchedule schedule{options.lr, batches, batches * options.epochs};
   AdamW optimizer(*model.params, {.lr = options.lr, .weight_decay = options.weight_decay});
+  const Device device = model.params->device();
   Generator gen(options.seed);
   std::vector<std::size_t> order(train.size());
   std::iota(order.begin(), order.end(), 0);
@@ -99,9 +100,10 @@ void train_seg(SegModel& model, const std::vector<SegSlice>& train, const SegTra
                                             options.augment ? &gen : nullptr);
       optimizer.set_lr(schedule.lr_at(step++));
       model.params->zero_grad();
-      const Tensor logits = model.net->forward(batch.x);
+      const Tensor targets = batch.targets.to(device);
+      const Tensor logits = model.net->forward(batch.x.to(device));
       const Tensor loss =
-          add(binary_cross_entropy_with_logits(logits, batch.targets), soft_dice_loss(sigmoid(logits), batch.targets));
+          add(binary_cross_entropy_with_logits(logits, targets), soft_dice_loss(sigmoid(logits), targets));
       loss.backward();
       optimizer.step();
       loss_sum += loss.item();
@@ -118,7 +120,9 @@ SegPrediction predict_seg(SegModel& model, const data::GreyImage& image) {
   const int size = model.net->config().input_size;
   Tensor x = Tensor::empty({1, 1, size, size});
   render_seg_input(x.data<float>(), size, image, SegAugment::identity());
-  const Tensor probs = resize_bilinear(sigmoid(model.net->forward(x)), image.height, image.width);
+  const Tensor probs =
+      resize_bilinear(sigmoid(model.net->forward(x.to(model.params->device()))), image.height, image.width)
+          .to(Device::cpu());
   const int classes = seg_class_count(model.task);
   const std::size_t plane = static_cast<std::size_t>(image.width) * image.height;
   SegPrediction out{image.width, image.height, std::vector<std::uint8_t>(plane, 0), std::vector<double>(classes, 0.0)};

@@ -1,6 +1,7 @@
 // The CT segmentation model: a SegNet with its parameters, what it was trained for,
 // training (BCE + soft Dice, AdamW, cosine schedule), prediction at a slice's own
-// size and evaluation on labelled slices. CPU only for now.
+// size and evaluation on labelled slices, on the device of its parameters (move them
+// with model.params->to(device) before training or predicting; batches follow).
 //
 // Loss: binary cross-entropy on the logits plus the soft Dice loss of their sigmoid,
 // per output channel: BCE gives every pixel a gradient from the first step, Dice

@@ -4,7 +4,9 @@
 //
 //   faithfulness  blur deletion and insertion AUC, and ROAD (noisy linear imputation,
 //                 most- and least-relevant first), on up to --limit images of the
-//                 split, drawn in a seeded random order (so the classes mix)
+//                 split, drawn in a seeded random order (so the classes mix); with
+//                 --stratify, in turn from each (class, source) stratum, so that
+//                 small strata are all in and large ones equally represented
 //   localisation  energy inside the lung boxes and the pointing game on the
 //                 split's ieee8023 images that have COCO lung boxes (up to --limit)
 //   sanity        model randomisation (Adebayo et al. 2018) on the first --sanity
@@ -12,8 +14,12 @@
 //                 model and the map of the same architecture with every weight
 //                 re-initialised, and with only the classifier layer re-initialised
 //                 (the top of Adebayo's cascade). Low rho: the map depends on what
-//                 the model learnt.
+//                 the model learnt. With --label-random-model, also label
+//                 randomisation: rho with the map of a model of the same
+//                 architecture trained on permuted labels (scripts/label-randomisation).
 //   runtime       milliseconds per image of each method, on --device
+// Every measure is a mean over images with a 95% bootstrap interval (models/explain/
+// mean_interval.h) and its standard error.
 // Every map explains the predicted class (the CAM methods at the last convolutional
 // block). The lung boxes need the decoded size of each source file, so the ieee8023
 // folder must be at hand (--covid, default: the one the dataset was built from, as
@@ -27,9 +33,11 @@
 #include "models/dataset_settings.h"
 #include "models/device_choice.h"
 #include "models/explain/gallery.h"
+#include "models/explain/mean_interval.h"
 #include "models/explain/rank_correlation.h"
 #include "models/explain/registry.h"
 #include "models/explain/road.h"
+#include "models/explain/stratified_order.h"
 #include "models/heatmap_eval.h"
 #include "models/inference.h"
 #include "models/lung_fields.h"
@@ -69,9 +77,11 @@ struct EvalHeatmapsOptions {
   int occlusion_patch = 16, occlusion_stride = 16;
   std::string gallery;  // PNG: the first --gallery-images faithfulness images through every method
   int gallery_images = 3;
+  bool stratify = false;
+  std::string label_random_model;  // a model trained on permuted labels (label randomisation)
 };
 
-// Mean and standard error of the mean.
+// Mean, standard error of the mean and a 95% bootstrap interval.
 struct Summary {
   std::vector<double> values;
   double mean() const {
@@ -81,17 +91,18 @@ struct Summary {
   }
   json::object to_json() const {
     const double n = static_cast<double>(values.size());
-    if (values.empty()) return {{"n", 0}, {"mean", nullptr}, {"stderr", nullptr}};
+    if (values.empty()) return {{"n", 0}, {"mean", nullptr}, {"stderr", nullptr}, {"ci95", nullptr}};
     double mean = 0, var = 0;
     for (double v : values) mean += v / n;
     for (double v : values) var += (v - mean) * (v - mean);
     const double se = values.size() > 1 ? std::sqrt(var / (n - 1) / n) : 0.0;
-    return {{"n", values.size()}, {"mean", mean}, {"stderr", se}};
+    const MeanInterval ci = bootstrap_mean(values);
+    return {{"n", values.size()}, {"mean", mean}, {"stderr", se}, {"ci95", json::array{ci.low, ci.high}}};
   }
   std::string text() const {
-    const json::object o = to_json();
     if (values.empty()) return "n/a";
-    return fmt::format("{:.3f} ± {:.3f}", o.at("mean").as_double(), o.at("stderr").as_double());
+    const MeanInterval ci = bootstrap_mean(values);
+    return fmt::format("{:.3f} [{:.3f}, {:.3f}]", ci.mean, ci.low, ci.high);
   }
 };
 
@@ -123,6 +134,14 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
         if (q.name == p.name) Tensor(p.tensor).copy_(q.tensor);
   random_params.to(device);
   top_random.params->to(device);
+  std::optional<LoadedModel> label_random;
+  if (!opt.label_random_model.empty()) {
+    label_random = load_model(opt.label_random_model);
+    CXR_CHECK(label_random->info.config.num_classes == model.info.config.num_classes,
+              "--label-random-model {} has {} classes, the model {}", opt.label_random_model,
+              label_random->info.config.num_classes, model.info.config.num_classes);
+    label_random->params->to(device);
+  }
 
   // Lung boxes, when the ieee8023 folder can be found.
   const std::string covid = !opt.covid.empty() ? opt.covid : dataset_covid_dir(opt.data).string();
@@ -138,6 +157,10 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
   std::vector<std::int64_t> order = dataset.indices(*data::split_from_name(opt.split));
   Generator gen(opt.seed);
   shuffle(order, gen);
+  if (opt.stratify)  // strata: label x source
+    order = stratified_order(order, [&](std::int64_t i) {
+      return std::int64_t{dataset.row(i).label} * data::kNumSources + static_cast<int>(dataset.row(i).source);
+    });
   std::vector<std::int64_t> faithful_set(order.begin(), order.begin() + std::min<std::size_t>(order.size(), opt.limit));
   std::vector<std::int64_t> boxed_set;
   for (std::int64_t i : order) {
@@ -160,7 +183,7 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
   settings.seed = opt.seed;
   RoadSettings road_settings;
   std::vector<Summary> deletion(num_maps), insertion(num_maps), morf(num_maps), lerf(num_maps), energy(num_maps),
-      hits(num_maps), rho_weights(num_maps), rho_classifier(num_maps), runtime_ms(num_maps);
+      hits(num_maps), rho_weights(num_maps), rho_classifier(num_maps), rho_labels(num_maps), runtime_ms(num_maps);
   Summary area;
   std::vector<data::GreyImage> gallery_xrays;
   std::vector<std::vector<Tensor>> gallery_maps;
@@ -197,6 +220,13 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
         if (!std::isnan(top)) rho_classifier[m].values.push_back(top);
         record[names[m] + "_rho_random_weights"] = std::isnan(all) ? json::value(nullptr) : json::value(all);
         record[names[m] + "_rho_random_classifier"] = std::isnan(top) ? json::value(nullptr) : json::value(top);
+        if (label_random) {
+          const Tensor permuted_input = normalised_input(dataset.pixels(i), size, label_random->info);
+          const double labels =
+              spearman(maps[m], explain_with(*label_random->net, permuted_input, names[m], target, settings).map);
+          if (!std::isnan(labels)) rho_labels[m].values.push_back(labels);
+          record[names[m] + "_rho_label_random"] = std::isnan(labels) ? json::value(nullptr) : json::value(labels);
+        }
       }
     }
     Generator noise(opt.seed * 0x9e3779b97f4a7c15ULL + static_cast<std::uint64_t>(row.id));
@@ -264,26 +294,27 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
   fmt::print("cxr eval-heatmaps: {} on the {} split of {} ({:.0f} s)\n\n", opt.model, opt.split, opt.data, seconds);
   fmt::print(
       "faithfulness on {} images (blur: {} steps, sigma {} px; ROAD: noisy linear imputation at {} of the "
-      "pixels; mean ± standard error)\n",
+      "pixels; mean [95% bootstrap interval])\n",
       faithful_set.size(), opt.steps, opt.blur_sigma, fmt::join(road_settings.fractions, "/"));
-  fmt::print("  {:<22}{:>18}{:>18}{:>18}{:>18}{:>12}\n", "map", "deletion (low)", "insertion (high)", "ROAD MoRF (low)",
+  fmt::print("  {:<22}{:>24}{:>24}{:>24}{:>24}{:>12}\n", "map", "deletion (low)", "insertion (high)", "ROAD MoRF (low)",
              "ROAD LeRF (high)", "ms / image");
   for (std::size_t m = 0; m < num_maps; ++m)
-    fmt::print("  {:<22}{:>18}{:>18}{:>18}{:>18}{:>12}\n", names[m], deletion[m].text(), insertion[m].text(),
+    fmt::print("  {:<22}{:>24}{:>24}{:>24}{:>24}{:>12}\n", names[m], deletion[m].text(), insertion[m].text(),
                morf[m].text(), lerf[m].text(), m == kRandom ? "" : fmt::format("{:.0f}", runtime_ms[m].mean()));
   fmt::print(
       "\nsanity on {} images: Spearman rho with the trained model's map (low: the map depends on the model; "
       "n: images where both maps vary)\n",
       sanity.size());
-  fmt::print("  {:<22}{:>28}{:>28}\n", "map", "all weights random", "classifier random");
+  fmt::print("  {:<22}{:>34}{:>34}{:>34}\n", "map", "all weights random", "classifier random", "permuted labels");
   for (std::size_t m = 0; m < kRandom; ++m)
-    fmt::print("  {:<22}{:>28}{:>28}\n", names[m],
+    fmt::print("  {:<22}{:>34}{:>34}{:>34}\n", names[m],
                fmt::format("{} (n {})", rho_weights[m].text(), rho_weights[m].values.size()),
-               fmt::format("{} (n {})", rho_classifier[m].text(), rho_classifier[m].values.size()));
+               fmt::format("{} (n {})", rho_classifier[m].text(), rho_classifier[m].values.size()),
+               label_random ? fmt::format("{} (n {})", rho_labels[m].text(), rho_labels[m].values.size()) : "");
   fmt::print("\nlocalisation on {} ieee8023 images with lung boxes\n", area.values.size());
-  fmt::print("  {:<22}{:>22}{:>22}\n", "map", "energy in boxes", "pointing game hits");
+  fmt::print("  {:<22}{:>24}{:>24}\n", "map", "energy in boxes", "pointing game hits");
   for (std::size_t m = 0; m < num_maps; ++m)
-    fmt::print("  {:<22}{:>22}{:>22}\n", names[m], energy[m].text(), hits[m].text());
+    fmt::print("  {:<22}{:>24}{:>24}\n", names[m], energy[m].text(), hits[m].text());
   fmt::print("  {:<22}{:>22}   (chance level: share of the image in the boxes)\n", "box area", area.text());
   fmt::print("\nNote: {}.\n", kShortcutCaveat);
 
@@ -306,6 +337,7 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
                                        {"road_lerf", lerf[m].to_json()},
                                        {"rho_random_weights", rho_weights[m].to_json()},
                                        {"rho_random_classifier", rho_classifier[m].to_json()},
+                                       {"rho_label_random", rho_labels[m].to_json()},
                                        {"ms_per_image", runtime_ms[m].to_json()},
                                        {"energy_inside_boxes", energy[m].to_json()},
                                        {"pointing_game_hit_rate", hits[m].to_json()}};
@@ -323,6 +355,8 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
                      {"occlusion_stride", opt.occlusion_stride},
                      {"device", opt.device},
                      {"seed", opt.seed},
+                     {"stratified", opt.stratify},
+                     {"label_random_model", label_random ? json::value(opt.label_random_model) : json::value(nullptr)},
                      {"faithfulness_images", faithful_set.size()},
                      {"sanity_images", sanity.size()},
                      {"localisation_images", area.values.size()},
@@ -364,6 +398,11 @@ void add_eval_heatmaps_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--methods", opt->methods, "explanation methods to compare (default: all)")
       ->check(CLI::IsMember(explanation_method_names()));
+  cmd->add_flag("--stratify", opt->stratify,
+                "draw the images in turn from each (class, source) stratum of the split instead of at random");
+  cmd->add_option("--label-random-model", opt->label_random_model,
+                  "also the label-randomisation check: a model of the same architecture trained on permuted labels")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--sanity", opt->sanity, "images of the model-randomisation check (0: none)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();

@@ -100,8 +100,9 @@ void add_options(CLI::App* cmd, TrainOptions& o, Given& g) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--select", g.select,
-                  "keep the epoch with the best validation macro_f1, or the best worst_cell (source x age group)")
-      ->check(CLI::IsMember({"macro_f1", "worst_cell"}))
+                  "keep the epoch with the best validation macro_f1, the best worst_cell (source x age group), or the "
+                  "last")
+      ->check(CLI::IsMember({"macro_f1", "worst_cell", "last"}))
       ->capture_default_str();
   cmd->add_option("--seed", o.seed, "seed of initialisation, order, augmentation and dropout")->capture_default_str();
   cmd->add_option("--threads", g.threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);

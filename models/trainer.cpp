@@ -77,13 +77,14 @@ SampleBalance parse_sample_balance(const std::string& name) {
 }
 
 std::string selection_name(Selection s) {
-  return s == Selection::worst_cell ? "worst_cell" : "macro_f1";
+  return s == Selection::worst_cell ? "worst_cell" : s == Selection::last ? "last" : "macro_f1";
 }
 
 Selection parse_selection(const std::string& name) {
   if (name == "macro_f1") return Selection::macro_f1;
   if (name == "worst_cell") return Selection::worst_cell;
-  throw Error(fmt::format("unknown selection '{}': expected macro_f1 or worst_cell", name));
+  if (name == "last") return Selection::last;
+  throw Error(fmt::format("unknown selection '{}': expected macro_f1, worst_cell or last", name));
 }
 
 std::string stop_reason_name(StopReason reason) {
@@ -442,6 +443,7 @@ class Run {
   // What `select` keeps the best of; a run without a large enough cell falls back
   // to macro-F1 (so early epochs of tiny test sets still save a model).
   double selection_score(const EpochRecord& r) const {
+    if (s_.options.select == Selection::last) return r.epoch;  // every epoch beats the one before
     if (s_.options.select == Selection::worst_cell && !std::isnan(r.val_worst_cell_f1)) return r.val_worst_cell_f1;
     return r.val_macro_f1;
   }

@@ -67,9 +67,11 @@ SampleBalance parse_sample_balance(const std::string& name);  // throws on anyth
 
 // Which epoch's model is kept: the best validation macro-F1, or the best worst
 // (source, age group) cell of validation macro-F1 (models/shortcut_report.h), which
-// punishes a model that is right on average and wrong on one population.
-enum class Selection { macro_f1, worst_cell };
-std::string selection_name(Selection s);             // "macro_f1", "worst_cell"
+// punishes a model that is right on average and wrong on one population; or the last
+// epoch (a model meant to fit its training set, e.g. on permuted labels for the
+// label-randomisation check of the explanations, where validation says nothing).
+enum class Selection { macro_f1, worst_cell, last };
+std::string selection_name(Selection s);             // "macro_f1", "worst_cell", "last"
 Selection parse_selection(const std::string& name);  // throws on anything else
 
 struct TrainOptions {

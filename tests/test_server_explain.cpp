@@ -33,7 +33,7 @@ TEST_F(ServerExplain, EachMethodsMapIsTheDirectlyComputedOne) {
   const std::string png = png_bytes(97, 80, 1);
   const auto& info = inference_->model()->model.info;
   const PreparedImage x = prepare_image(std::span(reinterpret_cast<const std::uint8_t*>(png.data()), png.size()), info);
-  for (const char* method : {"hirescam", "scorecam", "integrated-gradients", "occlusion"}) {
+  for (const char* method : {"hirescam", "scorecam", "integrated-gradients", "guided-gradcam", "occlusion"}) {
     SCOPED_TRACE(method);
     const auto r =
         request(port_, verb::post, std::string("/api/v1/predict?class=1&explain=") + method, png, "image/png");

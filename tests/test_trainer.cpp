@@ -222,6 +222,15 @@ void expect_resume_identity(const TrainOptions& straight_options, const TrainOpt
   expect_same_tensors(straight_options.out.string(), split_options.out.string());
 }
 
+TEST_F(Trainer, SelectLastKeepsTheFinalEpochWhateverValidationSays) {
+  TrainOptions o = options("select-last");
+  o.epochs = 3;
+  o.select = Selection::last;
+  const Recorded r = run(o);
+  EXPECT_EQ(r.result.best_epoch, 3);
+  EXPECT_EQ(parse_selection(selection_name(Selection::last)), Selection::last);
+}
+
 TEST_F(Trainer, ResumedMidEpochIsBitIdenticalToTheStraightRun) {
   // Augmentation and dropout on: their random state must survive the checkpoint.
   expect_resume_identity(options("straight"), options("split-mid"), 32 + 7);

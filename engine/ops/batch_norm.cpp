@@ -6,6 +6,7 @@
 #include "engine/autograd.h"
 #include "engine/backend.h"
 #include "engine/ops.h"
+#include "engine/relu_backward.h"
 
 namespace cxr {
 
@@ -58,9 +59,9 @@ Tensor batch_norm_impl(const char* op, const Tensor& x, const Tensor& gamma, con
     // The fused op masks dy with its own output: saved detached, never the output itself.
     const Tensor saved_out = relu ? out.detach() : Tensor();
     record(out, op, {x, gamma, beta},
-           [saved_x = x.detach(), saved_gamma = gamma.detach(), saved_out, mean, invstd, training,
-            need_dx](const Tensor& dout_any) {
-             const Tensor dout = dout_any.contiguous();
+           [saved_x = x.detach(), saved_gamma = gamma.detach(), saved_out, mean, invstd, training, need_dx,
+            rule = relu_backward_rule()](const Tensor& dout_any) {
+             const Tensor dout = saved_out.defined() ? relu_incoming_gradient(dout_any, rule) : dout_any.contiguous();
              const std::int64_t N = dout.size(0), C = dout.size(1), HW = dout.size(2) * dout.size(3);
              Tensor dx = need_dx ? Tensor::empty_like(dout) : Tensor();
              Tensor dgamma = Tensor::empty({C}, dout.dtype(), dout.device());

@@ -5,6 +5,7 @@
 #include "engine/autograd.h"
 #include "engine/backend.h"
 #include "engine/ops.h"
+#include "engine/relu_backward.h"
 
 namespace cxr {
 
@@ -74,8 +75,9 @@ Tensor conv2d_impl(const char* op, const Tensor& x, const Tensor& weight, const 
   const Tensor saved_w = need_dx ? weight.detach() : Tensor();
   const Shape x_shape = x.shape(), w_shape = weight.shape();
   const Tensor saved_y = relu ? y.detach() : Tensor();  // the ReLU mask; detached, never y itself
+  const ReluBackward rule = relu_backward_rule();
   record(y, op, {x, weight, bias}, [=](const Tensor& grad) {
-    Tensor dy = grad.contiguous();
+    Tensor dy = relu ? relu_incoming_gradient(grad, rule) : grad.contiguous();
     if (relu) {
       Tensor masked = Tensor::empty_like(dy);
       dispatch_float(dy.dtype(), "conv2d_relu backward", [&]<class T>() {

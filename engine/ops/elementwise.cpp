@@ -4,6 +4,7 @@
 #include "engine/backend.h"
 #include "engine/ops.h"
 #include "engine/random.h"
+#include "engine/relu_backward.h"
 
 #include <cmath>
 
@@ -76,7 +77,8 @@ Tensor relu(const Tensor& x) {
                  [&]<class T>() { kernels_for<T>(x.device()).relu_forward(out.data<T>(), x.data<T>(), x.numel()); });
   if (any_requires_grad({&x})) {
     Tensor saved_out = out.detach();  // detached: a node must not own its own output
-    record(out, "relu", {x}, [saved_out](const Tensor& dout) {
+    record(out, "relu", {x}, [saved_out, rule = relu_backward_rule()](const Tensor& dout_any) {
+      const Tensor dout = relu_incoming_gradient(dout_any, rule);
       Tensor dx = Tensor::empty_like(dout);
       dispatch_float(dout.dtype(), "relu backward", [&]<class T>() {
         kernels_for<T>(dout.device()).relu_backward(dx.data<T>(), saved_out.data<T>(), dout.data<T>(), dout.numel());

@@ -2,6 +2,7 @@
 
 #include "models/explain/cam_family.h"
 #include "models/explain/gradient_attribution.h"
+#include "models/explain/guided.h"
 #include "models/explain/occlusion.h"
 
 #include <fmt/format.h>
@@ -50,6 +51,13 @@ std::vector<ExplanationMethod> make_methods() {
        true, gradient(GradientMethod::IntegratedGradients)},
       {"smoothgrad", "gradient", "SmoothGrad: saliency averaged over noisy copies of the image (less speckle)", false,
        smoothgrad},
+      {"guided-backprop", "gradient",
+       "Guided backprop: gradient passed back only through positive ReLU paths (sharp edges; barely depends on the "
+       "class)",
+       false, guided_backprop},
+      {"guided-gradcam", "gradient",
+       "Guided Grad-CAM: guided backprop times the Grad-CAM map (fine detail inside its regions)", false,
+       guided_gradcam},
       {"occlusion", "perturbation", "Occlusion: how much the score drops when a 16-pixel patch is greyed out", false,
        occlusion},
   };

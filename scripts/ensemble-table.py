@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Ensembles of the grid models, measured like single models. Standard library only.
 
-    python3 scripts/ensemble-table.py PROBS_DIR [--test]
+    python3 scripts/ensemble-table.py PROBS_DIR [--test [--against RUN --dataset DIR]]
 
 PROBS_DIR holds <config>-s<seed>/{val,test}.json, the `cxr eval --json` files of
 scripts/grid-probabilities (each image's class probabilities). An ensemble's
@@ -11,17 +11,23 @@ the top 3 and top 5 runs by validation macro-F1. The choice uses validation numb
 only, with the rule of scripts/shortcut-table.py (`choose`): the best validation
 macro-F1 among the candidates calling at most 10 % of the validation non-COVID-19
 adults COVID-19. Without --test nothing of the test split is read; with it, the test
-numbers of every candidate set and the chosen set's per-source/age table follow.
+numbers of every candidate set and the chosen set's per-source/age table follow; with
+--against RUN (e.g. the bundled model's run) and --dataset DIR (its manifest.csv names
+each image's patient), a patient bootstrap of the test macro-F1 difference between the
+chosen set and that run (2000 draws, seed 0, as scripts/bootstrap-ci resamples).
 
 Each single run's figures are recomputed here from its probabilities and checked
 against the numbers `cxr eval` wrote beside them, so the ensembles are scored by the
 same definitions (NIH "pneumonia" counts as right when the call is bacterial or viral).
 """
+import csv
 import importlib.util
 import json
 import os
+import random
 import statistics
 import sys
+from collections import defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _spec = importlib.util.spec_from_file_location("shortcut_table", os.path.join(HERE, "shortcut-table.py"))
@@ -215,7 +221,25 @@ def per_source_table(f):
     print()
 
 
-def main(probs_dir, with_test):
+def paired_bootstrap(images, chosen_p, other_p, dataset, draws=2000, seed=0):
+    """95 % interval of macro-F1(chosen) - macro-F1(other), resampling patients."""
+    patient_of = {int(r["id"]): r["patient"] for r in csv.DictReader(open(os.path.join(dataset, "manifest.csv")))}
+    by_patient = defaultdict(list)
+    for j, row in enumerate(images):
+        by_patient[patient_of[row["id"]]].append(j)
+    patients = list(by_patient)
+    rng = random.Random(seed)
+    differences = []
+    for _ in range(draws):
+        drawn = [j for _ in patients for j in by_patient[rng.choice(patients)]]
+        rows = [images[j] for j in drawn]
+        differences.append(measure(rows, [chosen_p[j] for j in drawn])["macro-F1"] -
+                           measure(rows, [other_p[j] for j in drawn])["macro-F1"])
+    differences.sort()
+    return differences[int(0.025 * draws)], differences[int(0.975 * draws) - 1]
+
+
+def main(probs_dir, with_test, against=None, dataset=None):
     val = load(probs_dir, "val")
     singles_val = {}
     for name, e in val.items():
@@ -250,10 +274,20 @@ def main(probs_dir, with_test):
         print(row(chosen, test_figs[chosen]))
         print()
         per_source_table(test_figs[chosen])
+        if against:
+            images = test[against]["images"]
+            low, high = paired_bootstrap(images, mean_probabilities(test, sets[chosen]),
+                                         [r["probabilities"] for r in images], dataset)
+            print(f"Test macro-F1, {chosen} minus {against}: "
+                  f"{test_figs[chosen]['macro-F1'] - singles_test[against]['macro-F1']:+.3f}, "
+                  f"patient bootstrap 95 % interval {low:+.3f} to {high:+.3f}")
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    if not args or any(a not in ("--test",) for a in args[1:]):
-        sys.exit("usage: ensemble-table.py PROBS_DIR [--test]")
-    main(args[0], "--test" in args[1:])
+    usage = "usage: ensemble-table.py PROBS_DIR [--test [--against RUN --dataset DIR]]"
+    options = dict(zip(args[2::2], args[3::2])) if len(args) > 2 else {}
+    if not args or (len(args) > 1 and args[1] != "--test") or len(args) not in (1, 2, 6) or \
+            (len(args) == 6 and set(options) != {"--against", "--dataset"}):
+        sys.exit(usage)
+    main(args[0], len(args) > 1, options.get("--against"), options.get("--dataset"))

@@ -66,7 +66,8 @@ struct Given {
   std::string optimizer = "adamw", class_weights = "auto", augment = "on", balance = "none", select = "macro_f1";
   int threads = 0;
   std::string resume, init_model, unfreeze = "all";
-  std::string telemetry;  // models/train_telemetry.h: a folder, or none
+  std::string distill_from;  // teacher probabilities CSV, or none
+  std::string telemetry;     // models/train_telemetry.h: a folder, or none
   int telemetry_every = 20;
 };
 
@@ -143,6 +144,11 @@ void add_options(CLI::App* cmd, TrainOptions& o, Given& g) {
   cmd->add_option("--unfreeze", g.unfreeze, "fine-tune: the layers that train: all, last_3_blocks, last_block, head")
       ->check(CLI::IsMember({"all", "last_3_blocks", "last_block", "head"}))
       ->capture_default_str();
+  cmd->add_option("--distill-from", g.distill_from,
+                  "knowledge distillation: train toward these per-image class probabilities (CSV: id and one "
+                  "column per class, e.g. from scripts/teacher-probabilities.py) instead of the labels; class "
+                  "weights do not apply")
+      ->check(CLI::ExistingFile);
 }
 
 // With --resume, the checkpoint's settings are the defaults; what the command line
@@ -159,6 +165,7 @@ TrainOptions resolve(CLI::App* cmd, const TrainOptions& given, const Given& g) {
   o.balance = parse_sample_balance(g.balance);
   o.select = parse_selection(g.select);
   if (!g.init_model.empty()) o.init_model = g.init_model;
+  if (!g.distill_from.empty()) o.distill_from = g.distill_from;
   o.unfreeze = *parse_unfreeze(g.unfreeze);  // CLI11 checked the name
   if (g.resume.empty()) {
     CXR_CHECK(was_given("--data") && was_given("--out"), "train: --data and --out are required (or --resume)");
@@ -177,6 +184,7 @@ TrainOptions resolve(CLI::App* cmd, const TrainOptions& given, const Given& g) {
   if (was_given("--balance")) r.balance = o.balance;
   if (was_given("--adversary")) r.adversary = o.adversary;
   if (was_given("--select")) r.select = o.select;
+  if (was_given("--distill-from")) r.distill_from = o.distill_from;
   if (was_given("--seed")) r.seed = o.seed;
   if (was_given("--size")) r.size = o.size;
   if (was_given("--patience")) r.patience = o.patience;
@@ -206,7 +214,10 @@ void print_plan(const TrainOptions& o, const TrainPlan& p) {
       o.seed, p.threads, p.device);
   fmt::print("  sampling {}, source adversary {:g}, model kept by validation {}\n", sample_balance_name(o.balance),
              o.adversary, selection_name(o.select));
-  fmt::print("  class weights: {}\n", weights);
+  if (o.distill_from)
+    fmt::print("  distilled from the teacher probabilities in {} (class weights unused)\n", o.distill_from->string());
+  else
+    fmt::print("  class weights: {}\n", weights);
   if (p.checkpoint_threads > 0) {
     fmt::print("  resuming at epoch {} batch {}\n", p.start_epoch + 1, p.start_batch);
     if (p.checkpoint_threads != p.threads)

@@ -122,4 +122,10 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
 // smooth > 0 keeps an empty map and an empty prediction at loss 0. Targets are constants.
 Tensor soft_dice_loss(const Tensor& probabilities, const Tensor& targets, double smooth = 1.0);
 
+// ---- distillation loss --------------------------------------------------------------------
+// Mean over the N rows of -sum_c q_ic log softmax(logits_i)_c for logits [N, C] and soft
+// targets q [N, C] >= 0 (a teacher's class probabilities; torch's cross_entropy with
+// probability targets). Targets are constants.
+Tensor soft_target_cross_entropy(const Tensor& logits, const Tensor& targets);
+
 }  // namespace cxr

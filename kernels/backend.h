@@ -110,6 +110,12 @@ struct Kernels {
   void (*soft_dice_backward)(T* dprobs, const double* stats, const T* targets, double dloss, std::int64_t maps,
                              std::int64_t HW, double smooth);
 
+  // ---- distillation loss (kernels/cpu/soft_target_loss.h); the loss value reaches the host ----
+  double (*soft_target_cross_entropy_forward)(T* logp, const T* logits, const T* targets, std::int64_t N,
+                                              std::int64_t C);
+  void (*soft_target_cross_entropy_backward)(T* dlogits, const T* logp, const T* targets, double dloss, std::int64_t N,
+                                             std::int64_t C);
+
   // ---- optimizers (kernels/cpu/optimizer.h) ----
   void (*adamw_update)(T* param, T* m, T* v, const T* grad, const AdamWStep& s, std::int64_t n);
   void (*sgd_update)(T* param, T* momentum_buffer, const T* grad, const SGDStep& s, std::int64_t n);

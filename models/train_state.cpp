@@ -51,6 +51,7 @@ json::object to_json(const TrainOptions& o, bool exact) {
   if (o.strong_augment) j["strong_augment"] = true;
   if (o.adversary != 0) j["adversary"] = number(o.adversary, exact);
   if (o.select != Selection::macro_f1) j["select"] = selection_name(o.select);
+  if (o.distill_from) j["distill_from"] = o.distill_from->string();
   return j;
 }
 
@@ -88,6 +89,7 @@ TrainOptions train_options_from_json(const json::value& value) {
   if (j.contains("strong_augment")) o.strong_augment = get_bool(j, "strong_augment", where);
   if (j.contains("adversary")) o.adversary = get_double(j, "adversary", where);
   if (j.contains("select")) o.select = parse_selection(get_string(j, "select", where));
+  if (j.contains("distill_from")) o.distill_from = get_string(j, "distill_from", where);
   return o;
 }
 

@@ -20,6 +20,7 @@
 #include "models/model_file.h"
 #include "models/presets.h"
 #include "models/shortcut_report.h"
+#include "models/teacher_probabilities.h"
 #include "models/train_state.h"
 
 #include <algorithm>
@@ -138,6 +139,10 @@ void check_options(const TrainOptions& o) {
   CXR_CHECK(o.adversary >= 0, "train: the adversary weight must be non-negative, got {}", o.adversary);
   CXR_CHECK(o.adversary == 0 || o.unfreeze == Unfreeze::all,
             "train: the source adversary trains the whole feature extractor (unfreeze all)");
+  CXR_CHECK(!o.distill_from || fs::is_regular_file(*o.distill_from), "train: teacher probabilities '{}' do not exist",
+            o.distill_from ? o.distill_from->string() : "");
+  CXR_CHECK(!o.distill_from || !o.extra_data,
+            "train: teacher probabilities name the images of one dataset; --extra-data cannot be distilled");
 }
 
 // A seeded share of the train split's patients, taken per target (a patient counts
@@ -190,6 +195,7 @@ void check_resumable(const TrainOptions& now, const TrainOptions& saved, const s
   cmp("strong augment", now.strong_augment, saved.strong_augment);
   cmp("adversary", now.adversary, saved.adversary);
   cmp("select", selection_name(now.select), selection_name(saved.select));
+  cmp("distill from", now.distill_from.value_or("").string(), saved.distill_from.value_or("").string());
   if (diffs.empty()) return;
   std::string message = fmt::format("train: cannot resume from '{}' with different settings:", path);
   for (const auto& d : diffs) message += "\n  " + d;
@@ -328,6 +334,10 @@ class Run {
     const auto val_idx = ds_.indices(data::Split::val);
     CXR_CHECK(!train_idx_.empty() && !val_idx.empty(), "train: '{}' needs train and validation images ({} and {})",
               o.data_dir.string(), train_idx_.size(), val_idx.size());
+    if (o.distill_from) {
+      teacher_ = TeacherProbabilities::read(*o.distill_from, ds_.class_names());
+      teacher_->check_covers(ds_, train_idx_);
+    }
 
     if (o.init_model) {
       init_from_model(o);
@@ -461,15 +471,21 @@ class Run {
     return s_.options.adversary * (2.0 / (1.0 + std::exp(-10.0 * p)) - 1.0);
   }
 
-  // The loss of a training step: the label-set cross-entropy of the classes, plus,
-  // with an adversary, its source loss through the gradient reversal (which trains
-  // the adversary to tell the sources apart and the features to hide them).
+  // The class loss of a batch: the label-set cross-entropy, or with a teacher the
+  // cross-entropy against its probabilities (distillation).
+  Tensor class_loss(const Tensor& logits, const data::Batch& batch) const {
+    if (teacher_) return soft_target_cross_entropy(logits, teacher_->targets(ds_, batch.indices, device_));
+    return label_set_cross_entropy(logits, target_masks(batch.labels), weight_tensor_);
+  }
+
+  // The loss of a training step: the class loss, plus, with an adversary, its source
+  // loss through the gradient reversal (which trains the adversary to tell the sources
+  // apart and the features to hide them).
   Tensor step_loss(const data::Batch& batch) {
     const Tensor x = input(batch.images);
-    const std::vector<std::uint32_t> masks = target_masks(batch.labels);
-    if (!adversary_) return label_set_cross_entropy(forward_train(x), masks, weight_tensor_);
+    if (!adversary_) return class_loss(forward_train(x), batch);
     const Tensor features = net_->features(x);
-    const Tensor loss = label_set_cross_entropy(net_->head(features), masks, weight_tensor_);
+    const Tensor loss = class_loss(net_->head(features), batch);
     const Tensor reversed = gradient_reversal(global_avg_pool2d(features), adversary_lambda());
     const Tensor source_loss =
         label_set_cross_entropy(adversary_->forward(reversed), source_masks(ds_, batch.indices, covid_));
@@ -732,8 +748,9 @@ class Run {
   std::unique_ptr<SourceAdversary> adversary_;  // TrainOptions::adversary > 0
   std::unique_ptr<ParameterSet> adversary_params_;
   std::unique_ptr<Optimizer> adversary_opt_;
-  double epoch_source_loss_sum_ = 0;  // not checkpointed: a resumed epoch reports its own part
-  std::string last_frozen_;           // "": every layer trains
+  std::optional<TeacherProbabilities> teacher_;  // TrainOptions::distill_from
+  double epoch_source_loss_sum_ = 0;             // not checkpointed: a resumed epoch reports its own part
+  std::string last_frozen_;                      // "": every layer trains
   std::unique_ptr<data::Loader> train_loader_, val_loader_;
   std::vector<double> class_weights_;
   std::string git_commit_;

@@ -108,6 +108,10 @@ struct TrainOptions {
   // the age group where both vary within a class, not to forget COVID-19.
   double adversary = 0;
   Selection select = Selection::macro_f1;
+  // Knowledge distillation: train toward these per-image class probabilities (a CSV,
+  // models/teacher_probabilities.h) with soft_target_cross_entropy instead of the
+  // labels; class weights do not apply. Validation and the kept epoch are unchanged.
+  std::optional<std::filesystem::path> distill_from;
 
   double learning_rate() const;
 };

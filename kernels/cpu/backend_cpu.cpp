@@ -14,6 +14,7 @@
 #include "kernels/cpu/pool.h"
 #include "kernels/cpu/resize.h"
 #include "kernels/cpu/segmentation_loss.h"
+#include "kernels/cpu/soft_target_loss.h"
 #include "kernels/cpu/softmax.h"
 
 #include <cstring>
@@ -69,6 +70,8 @@ constexpr Kernels<T> cpu_kernels() {
       .bce_with_logits_backward = cpu::bce_with_logits_backward<T>,
       .soft_dice_forward = cpu::soft_dice_forward<T>,
       .soft_dice_backward = cpu::soft_dice_backward<T>,
+      .soft_target_cross_entropy_forward = cpu::soft_target_cross_entropy_forward<T>,
+      .soft_target_cross_entropy_backward = cpu::soft_target_cross_entropy_backward<T>,
       .adamw_update = cpu::adamw_update<T>,
       .sgd_update = cpu::sgd_update<T>,
       .sum_of_squares = cpu::sum_of_squares<T>,

@@ -16,6 +16,7 @@
 #include "kernels/cuda/resize.h"
 #include "kernels/cuda/runtime.h"
 #include "kernels/cuda/segmentation_loss.h"
+#include "kernels/cuda/soft_target_loss.h"
 #include "kernels/cuda/softmax.h"
 
 namespace cxr {
@@ -69,6 +70,8 @@ constexpr Kernels<T> cuda_kernels() {
       .bce_with_logits_backward = cuda::bce_with_logits_backward<T>,
       .soft_dice_forward = cuda::soft_dice_forward<T>,
       .soft_dice_backward = cuda::soft_dice_backward<T>,
+      .soft_target_cross_entropy_forward = cuda::soft_target_cross_entropy_forward<T>,
+      .soft_target_cross_entropy_backward = cuda::soft_target_cross_entropy_backward<T>,
       .adamw_update = cuda::adamw_update<T>,
       .sgd_update = cuda::sgd_update<T>,
       .sum_of_squares = cuda::sum_of_squares<T>,

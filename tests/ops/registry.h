@@ -88,6 +88,7 @@ std::vector<OpSpec> resampling_ops();
 std::vector<OpSpec> activation_ops();
 std::vector<OpSpec> channel_ops();
 std::vector<OpSpec> segmentation_loss_ops();
+std::vector<OpSpec> soft_target_loss_ops();
 
 // Every op, in the order of engine/ops.h.
 const std::vector<OpSpec>& all_ops();

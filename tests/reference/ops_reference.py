@@ -334,6 +334,19 @@ for _suffix, _dtype in (("", torch.float32), ("_f64", torch.float64)):
          ["x"], smooth=1.0)(soft_dice)
 
 
+# ---- distillation loss ----------------------------------------------------------------------
+
+def teacher_probabilities(dtype):
+    """Rows that are distributions, as a teacher's softmax is."""
+    return torch.softmax(randn(6, 4, scale=2.0, dtype=dtype), dim=1)
+
+
+for _suffix, _dtype in (("", torch.float32), ("_f64", torch.float64)):
+    case("soft_target_cross_entropy" + _suffix, "soft_target_cross_entropy",
+         lambda d=_dtype: {"x": randn(6, 4, scale=3.0, dtype=d), "targets": teacher_probabilities(d)},
+         ["x"])(lambda t: (F.cross_entropy(t["x"], t["targets"]), {}))
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: ops_reference.py OUT_DIR")

@@ -343,6 +343,18 @@ async function main() {
     check(/ct\.png: 300×360 px/.test(await byId('ct-status').textContent()), 'CT status names the slice and its size');
     step(`CT slice segmented: ${areas.join(', ')}`);
 
+    // The training-set panel's GAN figure: the image is served and decoded, and its
+    // caption says the pictures are synthetic, not patients.
+    const synthetic = byId('synthetic-samples');
+    await synthetic.scrollIntoViewIfNeeded();
+    await page.waitForFunction(() => {
+      const img = document.querySelector('[data-testid="synthetic-samples"] img');
+      return img && img.complete && img.naturalWidth > 0;
+    }, null, { timeout: 10000 });
+    check(/^Synthetic images, not patients\./.test((await synthetic.locator('figcaption').textContent()).trim()),
+          'the GAN figure is labelled synthetic');
+    step('synthetic GAN samples shown, labelled');
+
     mkdirSync(outDir, { recursive: true });
     const shot = path.join(outDir, 'e2e-screenshot.png');
     await page.screenshot({ path: shot, fullPage: true });

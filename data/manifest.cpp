@@ -31,13 +31,16 @@ void write_manifest(const std::filesystem::path& path, const std::vector<Manifes
 }
 
 std::vector<ManifestRow> read_manifest(const std::filesystem::path& path, int num_classes) {
-  const CsvTable t = read_csv(path);
-  CXR_CHECK(t.issues.empty(), "manifest: {} line {}: {}", path.string(), t.issues.empty() ? 0 : t.issues[0].line,
+  return parse_manifest(read_csv(path), path.string(), num_classes);
+}
+
+std::vector<ManifestRow> parse_manifest(const CsvTable& t, const std::string& name, int num_classes) {
+  CXR_CHECK(t.issues.empty(), "manifest: {} line {}: {}", name, t.issues.empty() ? 0 : t.issues[0].line,
             t.issues.empty() ? "" : t.issues[0].message);
   int col[8];
   for (int i = 0; i < 8; ++i) {
     col[i] = t.column(kColumns[i]);
-    CXR_CHECK(col[i] >= 0, "manifest: {} has no '{}' column", path.string(), kColumns[i]);
+    CXR_CHECK(col[i] >= 0, "manifest: {} has no '{}' column", name, kColumns[i]);
   }
   // Absent from manifests written before ages were recorded: then unknown.
   const int c_age = t.column("age"), c_age_group = t.column("age_group");
@@ -46,7 +49,7 @@ std::vector<ManifestRow> read_manifest(const std::filesystem::path& path, int nu
   for (const auto& row : t.rows) {
     const auto& f = row.fields;
     auto bad = [&](std::string_view what) {
-      return Error(fmt::format("manifest: {} line {}: bad {}", path.string(), row.line, what));
+      return Error(fmt::format("manifest: {} line {}: bad {}", name, row.line, what));
     };
     ManifestRow r;
     const auto& id = f[col[0]];

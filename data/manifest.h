@@ -12,6 +12,7 @@
 #pragma once
 
 #include "data/records.h"
+#include "engine/data/csv.h"
 
 #include <cstdint>
 #include <filesystem>
@@ -39,5 +40,7 @@ void write_manifest(const std::filesystem::path& path, const std::vector<Manifes
 // Throws cxr::Error on any malformed row: a manifest is machine-written, so a bad
 // row means the file was damaged and nothing in it can be trusted.
 std::vector<ManifestRow> read_manifest(const std::filesystem::path& path, int num_classes);
+// The same on a table already parsed (engine/data/csv.h); `name` for the messages.
+std::vector<ManifestRow> parse_manifest(const CsvTable& table, const std::string& name, int num_classes);
 
 }  // namespace cxr::data

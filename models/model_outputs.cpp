@@ -30,6 +30,12 @@ void append_thumbnails(std::vector<double>& out, const Tensor& batch) {
       }
 }
 
+void append_statistics(std::vector<double>& out, const Tensor& batch) {
+  const Tensor x = batch.to(Device::cpu()).to(DType::F64).contiguous();
+  const std::int64_t n = x.size(0), h = x.size(2), w = x.size(3);
+  for (std::int64_t i = 0; i < n; ++i) append_image_statistics(out, x.data<double>() + i * h * w, h, w);
+}
+
 }  // namespace
 
 void ModelOutputs::append(const ModelOutputs& more) {
@@ -40,6 +46,7 @@ void ModelOutputs::append(const ModelOutputs& more) {
   probabilities.insert(probabilities.end(), more.probabilities.begin(), more.probabilities.end());
   thumbnail.insert(thumbnail.end(), more.thumbnail.begin(), more.thumbnail.end());
   pooled.insert(pooled.end(), more.pooled.begin(), more.pooled.end());
+  statistics.insert(statistics.end(), more.statistics.begin(), more.statistics.end());
 }
 
 ModelOutputs model_outputs(ClassifierNet& net, const Tensor& batch, double temperature) {
@@ -60,6 +67,7 @@ ModelOutputs model_outputs(ClassifierNet& net, const Tensor& batch, double tempe
   append_rows(out.probabilities, softmax(temperature == 1.0 ? logits : mul_scalar(logits, 1.0 / temperature)));
   append_rows(out.pooled, pooled);
   append_thumbnails(out.thumbnail, batch);
+  append_statistics(out.statistics, batch);
   return out;
 }
 

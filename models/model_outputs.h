@@ -5,11 +5,13 @@
 // probabilities are exactly those of predict_probabilities (models/inference.h).
 // Also the thumbnail: the input image itself (normalised, as the net sees it)
 // averaged over a kThumbnailSide x kThumbnailSide grid of cells, the layout of the
-// picture that global pooling discards (a lateral view, a gradient).
+// picture that global pooling discards (a lateral view, a gradient); and the input's
+// pixel statistics (models/image_statistics.h).
 #pragma once
 
 #include "data/dataset.h"
 #include "models/classifier_net.h"
+#include "models/image_statistics.h"
 #include "models/model_file.h"
 
 #include <cstdint>
@@ -27,6 +29,7 @@ struct ModelOutputs {
   std::vector<double> logits;         // row-major [n x classes]
   std::vector<double> probabilities;  // softmax(logits / T), row-major [n x classes]
   std::vector<double> pooled;         // row-major [n x features]
+  std::vector<double> statistics;     // row-major [n x kImageStatistics]
 
   std::int64_t size() const { return classes == 0 ? 0 : static_cast<std::int64_t>(logits.size()) / classes; }
   std::span<const double> logits_of(std::int64_t i) const {
@@ -41,6 +44,9 @@ struct ModelOutputs {
   }
   std::span<const double> pooled_of(std::int64_t i) const {
     return {pooled.data() + i * features, std::size_t(features)};
+  }
+  std::span<const double> statistics_of(std::int64_t i) const {
+    return {statistics.data() + i * kImageStatistics, std::size_t(kImageStatistics)};
   }
   void append(const ModelOutputs& more);
 };

@@ -3,6 +3,10 @@
 #include "data/labels.h"
 #include "models/metrics.h"
 
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
 namespace cxr {
 
 double calibration_error(std::span<const double> logits, std::span<const int> targets, int k, double temperature) {
@@ -20,6 +24,57 @@ double calibration_error(std::span<const double> logits, std::span<const int> ta
     correct.push_back(predicted[i] == scored_as[i]);
   }
   return expected_calibration_error(confidence, correct);
+}
+
+namespace {
+
+// The lowest common order statistic k of the parts' validation scores at which all
+// parts together accept at least accept_rate of the images: limit_p = k-th smallest
+// of part p.
+void fit_limits(OodGate& gate, const std::array<std::vector<double>, kOodScores.size()>& scores, double accept_rate) {
+  const auto parts = gate.parts();
+  const std::size_t n = scores[0].size();
+  std::array<std::vector<double>, kOodScores.size()> sorted = scores;
+  for (auto& v : sorted) std::sort(v.begin(), v.end());
+  const auto needed = static_cast<std::size_t>(std::ceil(accept_rate * static_cast<double>(n) - 1e-9));
+  for (std::size_t k = std::max<std::size_t>(needed, 1); k <= n; ++k) {
+    for (OodScore p : parts) gate.limits[static_cast<std::size_t>(p)] = sorted[static_cast<std::size_t>(p)][k - 1];
+    std::size_t accepted = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      bool all = true;
+      for (OodScore p : parts) all = all && scores[static_cast<std::size_t>(p)][i] <= gate.limit(p);
+      accepted += all;
+    }
+    if (accepted >= needed) return;
+  }
+}
+
+}  // namespace
+
+void calibrate_thresholds(OodGate& gate, const ModelOutputs& val, double accept_rate) {
+  CXR_CHECK(val.size() > 0, "OOD thresholds: no validation images");
+  gate.thresholds.fill(1.0);
+  gate.limits.fill(1.0);
+  for (int pass = 0; pass < 2; ++pass) {  // combined divides by the limits: it comes second
+    std::array<std::vector<double>, kOodScores.size()> scores;
+    for (std::int64_t i = 0; i < val.size(); ++i) {
+      const OodScores s = gate.scores(val, i);
+      for (std::size_t j = 0; j < kOodScores.size(); ++j) scores[j].push_back(s.values[j]);
+    }
+    if (pass == 0) fit_limits(gate, scores, accept_rate);
+    for (std::size_t j = 0; j < kOodScores.size(); ++j)
+      if ((kOodScores[j] == OodScore::combined) == (pass == 1))
+        gate.thresholds[j] = acceptance_threshold(scores[j], accept_rate);
+  }
+}
+
+std::vector<double> view_rows(const ModelOutputs& out, std::span<const std::int64_t> rows) {
+  std::vector<double> values;
+  for (auto i : rows) {
+    const auto row = view_inputs(out, i);
+    values.insert(values.end(), row.begin(), row.end());
+  }
+  return values;
 }
 
 OodFitResult fit_ood_gate(LoadedModel& model, const std::string& model_path, const data::Dataset& dataset,
@@ -54,23 +109,20 @@ OodFitResult fit_ood_gate(LoadedModel& model, const std::string& model_path, con
   OodGate& g = r.gate;
   g.mahalanobis = fit_mahalanobis(train_out.pooled, labels, classes);
   g.thumbnail = fit_mahalanobis(train_out.thumbnail, labels, classes);
+  g.statistics = fit_mahalanobis(train_out.statistics, labels, classes);
+  if (options.laterals.size() > 0) {
+    std::vector<std::int64_t> all_laterals(static_cast<std::size_t>(options.laterals.size()));
+    std::iota(all_laterals.begin(), all_laterals.end(), 0);
+    g.view =
+        fit_view_probe(view_rows(train_out, view_probe_frontals(train_out.size())),
+                       view_rows(options.laterals, all_laterals), train_out.features + kThumbnailSide * kThumbnailSide);
+  }
   g.decides = options.decides;
   g.accept_rate = options.accept_rate;
   g.fit_images = static_cast<std::int64_t>(train.size());
   g.calibration_images = static_cast<std::int64_t>(val.size());
   g.model_sha256 = file_sha256(model_path);
-  // Twice: combined divides by the other thresholds, so its own comes second.
-  g.thresholds.fill(1.0);
-  for (int pass = 0; pass < 2; ++pass) {
-    std::array<std::vector<double>, kOodScores.size()> scores;
-    for (std::int64_t i = 0; i < val_out.size(); ++i) {
-      const OodScores s = g.scores(val_out, i);
-      for (std::size_t j = 0; j < kOodScores.size(); ++j) scores[j].push_back(s.values[j]);
-    }
-    for (std::size_t j = 0; j < kOodScores.size(); ++j)
-      if ((kOodScores[j] == OodScore::combined) == (pass == 1))
-        g.thresholds[j] = acceptance_threshold(scores[j], options.accept_rate);
-  }
+  calibrate_thresholds(g, val_out, options.accept_rate);
 
   std::vector<std::uint32_t> allowed;
   std::vector<int> targets;

@@ -22,6 +22,8 @@ std::string ood_score_name(OodScore score) {
   switch (score) {
     case OodScore::mahalanobis: return "mahalanobis";
     case OodScore::thumbnail: return "thumbnail";
+    case OodScore::statistics: return "statistics";
+    case OodScore::view: return "view";
     case OodScore::combined: return "combined";
     case OodScore::energy: return "energy";
     case OodScore::max_softmax: return "max_softmax";
@@ -35,10 +37,7 @@ std::optional<OodScore> parse_ood_score(const std::string& name) {
   return std::nullopt;
 }
 
-namespace {
-
-// The inverse of a symmetric positive definite matrix a [n x n] by Cholesky
-// (a = L L^T, then L^T X = L^-1 column by column).
+// By Cholesky: a = L L^T, then L^T X = L^-1 column by column.
 std::vector<double> spd_inverse(std::vector<double> a, int n) {
   const auto at = [n](std::vector<double>& m, int i, int j) -> double& {
     return m[std::size_t(i) * n + j];
@@ -70,6 +69,8 @@ std::vector<double> spd_inverse(std::vector<double> a, int n) {
   }
   return inv;
 }
+
+namespace {
 
 double parse_number(const SafetensorsFile& file, const std::string& key) {
   const auto it = file.metadata.find(key);
@@ -196,11 +197,24 @@ OodScores OodGate::scores(const ModelOutputs& outputs, std::int64_t i) const {
   };
   set(OodScore::mahalanobis, mahalanobis_score(mahalanobis, outputs.pooled_of(i)));
   set(OodScore::thumbnail, mahalanobis_score(thumbnail, outputs.thumbnail_of(i)));
-  set(OodScore::combined, std::max(s[OodScore::mahalanobis] / threshold(OodScore::mahalanobis),
-                                   s[OodScore::thumbnail] / threshold(OodScore::thumbnail)));
+  set(OodScore::statistics, statistics.features > 0 ? mahalanobis_score(statistics, outputs.statistics_of(i)) : 0.0);
+  set(OodScore::view, view.empty() ? 0.0 : view_probability(view, view_inputs(outputs, i)));
+  double combined = 0;
+  for (OodScore part : parts()) {
+    const double ratio = s[part] / limit(part);
+    combined = std::isnan(ratio) || std::isnan(combined) ? NAN : std::max(combined, ratio);
+  }
+  set(OodScore::combined, combined);
   set(OodScore::energy, energy_score(outputs.logits_of(i)));
   set(OodScore::max_softmax, max_softmax_score(outputs.logits_of(i)));
   return s;
+}
+
+std::vector<OodScore> OodGate::parts() const {
+  std::vector<OodScore> out{OodScore::mahalanobis, OodScore::thumbnail};
+  if (statistics.features > 0) out.push_back(OodScore::statistics);
+  if (!view.empty()) out.push_back(OodScore::view);
+  return out;
 }
 
 OodVerdict OodGate::verdict(const ModelOutputs& outputs, std::int64_t i) const {
@@ -232,7 +246,7 @@ std::string file_sha256(const std::string& path) {
 void save_gate(const std::string& path, const OodGate& gate) {
   const auto& m = gate.mahalanobis;
   std::map<std::string, std::string> meta{{"format", kGateFormat},
-                                          {"format_version", "1"},
+                                          {"format_version", "2"},
                                           {"decides", ood_score_name(gate.decides)},
                                           {"accept_rate", number(gate.accept_rate)},
                                           {"temperature", number(gate.temperature)},
@@ -240,14 +254,50 @@ void save_gate(const std::string& path, const OodGate& gate) {
                                           {"calibration_images", std::to_string(gate.calibration_images)},
                                           {"model_sha256", gate.model_sha256}};
   for (OodScore s : kOodScores) meta["threshold." + ood_score_name(s)] = number(gate.threshold(s));
-  const auto& t = gate.thumbnail;
-  save_safetensors(path,
-                   {{"mahalanobis.means", Tensor::from_vector(m.means, {m.classes, m.features}, DType::F64)},
-                    {"mahalanobis.precision", Tensor::from_vector(m.precision, {m.features, m.features}, DType::F64)},
-                    {"thumbnail.means", Tensor::from_vector(t.means, {t.classes, t.features}, DType::F64)},
-                    {"thumbnail.precision", Tensor::from_vector(t.precision, {t.features, t.features}, DType::F64)}},
-                   meta);
+  for (OodScore part : gate.parts()) meta["limit." + ood_score_name(part)] = number(gate.limit(part));
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  auto add_stats = [&tensors](const std::string& prefix, const MahalanobisStats& st) {
+    tensors.emplace_back(prefix + ".means", Tensor::from_vector(st.means, {st.classes, st.features}, DType::F64));
+    tensors.emplace_back(prefix + ".precision",
+                         Tensor::from_vector(st.precision, {st.features, st.features}, DType::F64));
+  };
+  add_stats("mahalanobis", m);
+  add_stats("thumbnail", gate.thumbnail);
+  if (gate.statistics.features > 0) add_stats("statistics", gate.statistics);
+  if (!gate.view.empty()) {
+    const auto n = static_cast<std::int64_t>(gate.view.weights.size());
+    tensors.emplace_back("view.mean", Tensor::from_vector(gate.view.mean, {n}, DType::F64));
+    tensors.emplace_back("view.scale", Tensor::from_vector(gate.view.scale, {n}, DType::F64));
+    tensors.emplace_back("view.weights", Tensor::from_vector(gate.view.weights, {n}, DType::F64));
+    tensors.emplace_back("view.bias", Tensor::from_vector(std::vector<double>{gate.view.bias}, {1}, DType::F64));
+  }
+  save_safetensors(path, tensors, meta);
 }
+
+namespace {
+
+std::vector<double> read_vector(const SafetensorsFile& file, const std::string& name, std::int64_t n) {
+  const Tensor& t = file.at(name);
+  CXR_CHECK(t.dim() == 1 && t.size(0) == n, "'{}': OOD gate tensor {} of shape {}, expected [{}]", file.path, name,
+            shape_str(t.shape()), n);
+  const Tensor d = t.to(DType::F64).contiguous();
+  std::vector<double> v(d.data<double>(), d.data<double>() + n);
+  for (double x : v) CXR_CHECK(std::isfinite(x), "'{}': OOD gate tensor {} is not finite", file.path, name);
+  return v;
+}
+
+ViewProbe read_view(const SafetensorsFile& file, int features) {
+  ViewProbe v;
+  const std::int64_t n = features + kThumbnailSide * kThumbnailSide;
+  v.mean = read_vector(file, "view.mean", n);
+  v.scale = read_vector(file, "view.scale", n);
+  v.weights = read_vector(file, "view.weights", n);
+  v.bias = read_vector(file, "view.bias", 1)[0];
+  for (double x : v.scale) CXR_CHECK(x > 0, "'{}': OOD gate view.scale is not positive", file.path);
+  return v;
+}
+
+}  // namespace
 
 OodGate load_gate(const std::string& path) {
   const SafetensorsFile file = load_safetensors(path);
@@ -255,17 +305,32 @@ OodGate load_gate(const std::string& path) {
   CXR_CHECK(format != file.metadata.end() && format->second == kGateFormat, "'{}': not a CXR OOD gate (format {})",
             path, format == file.metadata.end() ? "missing" : "'" + format->second + "'");
   const auto version = file.metadata.find("format_version");
-  CXR_CHECK(version != file.metadata.end() && version->second == "1", "'{}': unknown OOD gate format version", path);
+  CXR_CHECK(version != file.metadata.end() && (version->second == "1" || version->second == "2"),
+            "'{}': unknown OOD gate format version", path);
+  const bool version1 = version->second == "1";  // before the statistics and view scores
   OodGate g;
   g.mahalanobis = read_stats(file, "mahalanobis");
   g.thumbnail = read_stats(file, "thumbnail");
   CXR_CHECK(g.thumbnail.features == kThumbnailSide * kThumbnailSide, "'{}': a thumbnail of {} cells, expected {}", path,
             g.thumbnail.features, kThumbnailSide * kThumbnailSide);
+  if (file.contains("statistics.means")) {
+    g.statistics = read_stats(file, "statistics");
+    CXR_CHECK(g.statistics.features == kImageStatistics, "'{}': {} image statistics, expected {}", path,
+              g.statistics.features, kImageStatistics);
+  }
+  if (file.contains("view.weights")) g.view = read_view(file, g.mahalanobis.features);
   const auto decides = parse_ood_score(file.metadata.count("decides") ? file.metadata.at("decides") : "");
   CXR_CHECK(decides.has_value(), "'{}': OOD gate without a known deciding score", path);
   g.decides = *decides;
-  for (OodScore s : kOodScores)
-    g.thresholds[static_cast<std::size_t>(s)] = parse_number(file, "threshold." + ood_score_name(s));
+  for (OodScore s : kOodScores) {
+    const bool absent = version1 && (s == OodScore::statistics || s == OodScore::view);
+    g.thresholds[static_cast<std::size_t>(s)] = absent ? 1.0 : parse_number(file, "threshold." + ood_score_name(s));
+  }
+  for (OodScore part : g.parts()) {
+    g.limits[static_cast<std::size_t>(part)] =
+        version1 ? g.threshold(part) : parse_number(file, "limit." + ood_score_name(part));
+    CXR_CHECK(g.limit(part) > 0, "'{}': combined's limit for {} is not positive", path, ood_score_name(part));
+  }
   g.accept_rate = parse_number(file, "accept_rate");
   g.temperature = parse_number(file, "temperature");
   CXR_CHECK(g.temperature > 0, "'{}': temperature {} is not positive", path, g.temperature);

@@ -23,6 +23,7 @@ void activate(App& app, const ModelRecord& record) {
 }
 
 Response get_models(App& app, const Request& req) {
+  require_token(app, req);  // the versions' metrics describe the private samples they were tuned on
   json::array models;
   for (const auto& m : require_store(app).models())
     models.push_back(json::object{{"id", m.id},

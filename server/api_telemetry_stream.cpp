@@ -88,6 +88,7 @@ class TelemetryStream : public EventStream {
 Reply get_job_telemetry_stream(App& app, const Request& req, const std::string& id) {
   if (!app.jobs)
     throw HttpError(http::status::service_unavailable, "no_training", "this server runs without fine-tuning");
+  require_token(app, req);
   std::int64_t job = 0;
   const auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), job);
   auto job_events = ec == std::errc() && end == id.data() + id.size() ? app.jobs->events(job) : nullptr;

@@ -107,6 +107,7 @@ Response post_train(App& app, const Request& req) {
 }
 
 Response get_jobs(App& app, const Request& req, const Target& target) {
+  require_token(app, req);  // a job names its parent model, its data and the samples' counts
   int limit = 20;
   if (const auto text = target.param("limit")) {
     const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
@@ -117,6 +118,7 @@ Response get_jobs(App& app, const Request& req, const Target& target) {
 }
 
 Response get_job(App& app, const Request& req, const std::string& id) {
+  require_token(app, req);
   const auto job = require_jobs(app).find(job_id(id));
   if (!job) throw HttpError(http::status::not_found, "not_found", fmt::format("no job {}", id));
   return json_response(req, http::status::ok, {{"job", *job}});
@@ -129,6 +131,7 @@ Response delete_job(App& app, const Request& req, const std::string& id) {
 }
 
 Reply get_job_events(App& app, const Request& req, const std::string& id) {
+  require_token(app, req);  // its first event is the whole job
   auto events = require_jobs(app).events(job_id(id));
   if (!events) throw HttpError(http::status::not_found, "not_found", fmt::format("no job {}", id));
   // The head only: no Content-Length, so the body is the events until the server closes.

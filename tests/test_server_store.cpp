@@ -154,7 +154,7 @@ TEST_F(ServerStore, ActivateAndRollBackAndRestartWithTheStoreIntact) {
     EXPECT_NE(after.json().at("probabilities").as_array()[0].at("probability").as_double(),
               before.json().at("probabilities").as_array()[0].at("probability").as_double());
 
-    const auto models = request(r.port, verb::get, "/api/v1/models");
+    const auto models = request(r.port, verb::get, "/api/v1/models", "", "", bearer(token));
     ASSERT_EQ(models.status, 200u) << models.body;
     const json::value models_json = models.json();
     const auto& list = models_json.at("models").as_array();

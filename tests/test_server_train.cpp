@@ -90,16 +90,17 @@ HttpResult post_train(unsigned short port, const std::string& token, const std::
   return request(port, verb::post, "/api/v1/train", body, "application/json", bearer(token));
 }
 
-json::object get_job(unsigned short port, std::int64_t id) {
-  const auto r = request(port, verb::get, fmt::format("/api/v1/jobs/{}", id));
+json::object get_job(unsigned short port, const std::string& token, std::int64_t id) {
+  const auto r = request(port, verb::get, fmt::format("/api/v1/jobs/{}", id), "", "", bearer(token));
   EXPECT_EQ(r.status, 200u) << r.body;
   return r.json().at("job").as_object();
 }
 
-json::object wait_for_end(unsigned short port, std::int64_t id, std::chrono::seconds limit = std::chrono::seconds(60)) {
+json::object wait_for_end(unsigned short port, const std::string& token, std::int64_t id,
+                          std::chrono::seconds limit = std::chrono::seconds(60)) {
   const auto deadline = Clock::now() + limit;
   for (;;) {
-    json::object job = get_job(port, id);
+    json::object job = get_job(port, token, id);
     const std::string state(job.at("state").as_string());
     if (state != "queued" && state != "running") return job;
     if (Clock::now() > deadline) {
@@ -111,9 +112,9 @@ json::object wait_for_end(unsigned short port, std::int64_t id, std::chrono::sec
 }
 
 // Waits until the job reports training progress (it is in its first epochs).
-void wait_for_progress(unsigned short port, std::int64_t id) {
+void wait_for_progress(unsigned short port, const std::string& token, std::int64_t id) {
   const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (!get_job(port, id).contains("progress")) {
+  while (!get_job(port, token, id).contains("progress")) {
     ASSERT_LT(Clock::now(), deadline) << "job " << id << " never made progress";
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -132,13 +133,16 @@ struct SseStream {
 };
 
 // Reads a text/event-stream response until the server closes it or `limit` passes.
-SseStream read_events(unsigned short port, const std::string& target, std::chrono::seconds limit) {
+SseStream read_events(unsigned short port, const std::string& token, const std::string& target,
+                      std::chrono::seconds limit) {
   namespace asio = boost::asio;
   asio::io_context ioc;
   asio::ip::tcp::socket socket(ioc);
   socket.connect({asio::ip::make_address("127.0.0.1"), port});
-  const std::string get =
-      fmt::format("GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n", target);
+  const std::string get = fmt::format(
+      "GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+      "Authorization: Bearer {}\r\n\r\n",
+      target, token);
   asio::write(socket, asio::buffer(get));
   std::string data;
   std::array<char, 4096> buffer{};
@@ -215,7 +219,8 @@ TEST_F(ServerTrain, JobEndsWithANewVersionAndBeforeAfterMetricsStreamedInOrder) 
   EXPECT_EQ(r.headers.at("Location"), fmt::format("/api/v1/jobs/{}", id));
   EXPECT_EQ(r.json().at("job").at("params").at("unfreeze").as_string(), "all");
 
-  const SseStream stream = read_events(s.port, fmt::format("/api/v1/jobs/{}/events", id), std::chrono::seconds(60));
+  const SseStream stream =
+      read_events(s.port, *s.token, fmt::format("/api/v1/jobs/{}/events", id), std::chrono::seconds(60));
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   ASSERT_TRUE(stream.ended) << "the stream did not end after the job";
   EXPECT_NE(stream.head.find("200 OK"), std::string::npos) << stream.head;
@@ -245,7 +250,7 @@ TEST_F(ServerTrain, JobEndsWithANewVersionAndBeforeAfterMetricsStreamedInOrder) 
       "test images: %.2f s from POST to done\n",
       seconds);
 
-  const json::object job = get_job(s.port, id);
+  const json::object job = get_job(s.port, *s.token, id);
   EXPECT_EQ(job.at("state").as_string(), "succeeded");
   EXPECT_EQ(job.at("model").as_string(), "v2");
   EXPECT_EQ(job.at("parent").as_string(), "v1");
@@ -263,7 +268,7 @@ TEST_F(ServerTrain, JobEndsWithANewVersionAndBeforeAfterMetricsStreamedInOrder) 
   }
   EXPECT_EQ(job, stream.events.back().data.as_object());
 
-  const auto models = request(s.port, verb::get, "/api/v1/models").json();
+  const auto models = request(s.port, verb::get, "/api/v1/models", "", "", bearer(*s.token)).json();
   ASSERT_EQ(models.at("models").as_array().size(), 2u);
   const auto& v2 = models.at("models").as_array()[1];
   EXPECT_EQ(v2.at("id").as_string(), "v2");
@@ -275,14 +280,15 @@ TEST_F(ServerTrain, JobEndsWithANewVersionAndBeforeAfterMetricsStreamedInOrder) 
   EXPECT_FALSE(std::filesystem::exists(dir_ / "store" / "jobs" / std::to_string(id)));
 
   // A late subscriber gets the finished job, then its final event, and the stream ends.
-  const SseStream late = read_events(s.port, fmt::format("/api/v1/jobs/{}/events", id), std::chrono::seconds(10));
+  const SseStream late =
+      read_events(s.port, *s.token, fmt::format("/api/v1/jobs/{}/events", id), std::chrono::seconds(10));
   ASSERT_TRUE(late.ended);
   ASSERT_EQ(late.events.size(), 2u);
   EXPECT_EQ(late.events[0].name, "state");
   EXPECT_EQ(late.events[0].data.at("state").as_string(), "succeeded");
   EXPECT_EQ(late.events[1].name, "done");
 
-  const auto list = request(s.port, verb::get, "/api/v1/jobs").json();
+  const auto list = request(s.port, verb::get, "/api/v1/jobs", "", "", bearer(*s.token)).json();
   ASSERT_EQ(list.at("jobs").as_array().size(), 1u);
   EXPECT_EQ(list.at("jobs").as_array()[0].at("state").as_string(), "succeeded");
 }
@@ -321,10 +327,11 @@ TEST_F(ServerTrain, TokenAndBadRequestsGetJsonErrors) {
          "unsupported_media_type");
   expect(request(s.port, verb::put, "/api/v1/train", good, "application/json", bearer(*s.token)), 405,
          "method_not_allowed");
-  expect(request(s.port, verb::get, "/api/v1/jobs/abc"), 404, "not_found");
-  expect(request(s.port, verb::get, "/api/v1/jobs/7"), 404, "not_found");
-  expect(request(s.port, verb::get, "/api/v1/jobs/7/events"), 404, "not_found");
-  expect(request(s.port, verb::get, "/api/v1/jobs?limit=0"), 400, "bad_parameter");
+  const auto token = bearer(*s.token);
+  expect(request(s.port, verb::get, "/api/v1/jobs/abc", "", "", token), 404, "not_found");
+  expect(request(s.port, verb::get, "/api/v1/jobs/7", "", "", token), 404, "not_found");
+  expect(request(s.port, verb::get, "/api/v1/jobs/7/events", "", "", token), 404, "not_found");
+  expect(request(s.port, verb::get, "/api/v1/jobs?limit=0", "", "", token), 400, "bad_parameter");
   expect(request(s.port, verb::delete_, "/api/v1/jobs/7", "", "", bearer(*s.token)), 404, "not_found");
   expect(request(s.port, verb::post, "/api/v1/jobs/7"), 405, "method_not_allowed");
 
@@ -341,7 +348,8 @@ TEST_F(ServerTrain, TokenAndBadRequestsGetJsonErrors) {
   expect(no_train, 409, "not_enough_samples");
   EXPECT_NE(no_train.json().at("error").at("message").as_string().find("0 training label"), std::string::npos)
       << no_train.body;
-  EXPECT_EQ(request(s.port, verb::get, "/api/v1/jobs").json().at("jobs").as_array().size(), 0u);
+  EXPECT_EQ(request(s.port, verb::get, "/api/v1/jobs", "", "", bearer(*s.token)).json().at("jobs").as_array().size(),
+            0u);
   EXPECT_EQ(request(s.port, verb::get, "/api/v1/health").status, 200u);
 }
 
@@ -366,10 +374,10 @@ TEST_F(ServerTrain, OneJobAtATimeCancellationAndPredictionsWhileTraining) {
   const auto second = post_train(s.port, *s.token, R"({"epochs": 1, "learning_rate": 0.001, "unfreeze": "head"})");
   EXPECT_EQ(second.status, 409u) << second.body;
   EXPECT_EQ(second.error_code(), "job_running");
-  wait_for_progress(s.port, id);
+  wait_for_progress(s.port, *s.token, id);
 
   auto stream = std::async(std::launch::async, [&] {
-    return read_events(s.port, fmt::format("/api/v1/jobs/{}/events", id), std::chrono::seconds(60));
+    return read_events(s.port, *s.token, fmt::format("/api/v1/jobs/{}/events", id), std::chrono::seconds(60));
   });
   std::vector<std::future<std::vector<double>>> clients;
   for (int c = 0; c < 4; ++c)
@@ -381,19 +389,20 @@ TEST_F(ServerTrain, OneJobAtATimeCancellationAndPredictionsWhileTraining) {
   std::vector<double> busy;
   for (auto& c : clients)
     for (double ms : c.get()) busy.push_back(ms);
-  EXPECT_EQ(get_job(s.port, id).at("state").as_string(), "running");  // the job trained all along
+  EXPECT_EQ(get_job(s.port, *s.token, id).at("state").as_string(), "running");  // the job trained all along
 
   EXPECT_EQ(request(s.port, verb::delete_, fmt::format("/api/v1/jobs/{}", id)).status, 401u);
   const auto cancel = request(s.port, verb::delete_, fmt::format("/api/v1/jobs/{}", id), "", "", bearer(*s.token));
   ASSERT_EQ(cancel.status, 202u) << cancel.body;
-  const json::object job = wait_for_end(s.port, id);
+  const json::object job = wait_for_end(s.port, *s.token, id);
   EXPECT_EQ(job.at("state").as_string(), "cancelled");
   EXPECT_TRUE(job.at("model").is_null());
   const SseStream events = stream.get();
   ASSERT_TRUE(events.ended);
   EXPECT_EQ(events.events.front().name, "state");
   EXPECT_EQ(events.events.back().name, "cancelled");
-  EXPECT_EQ(request(s.port, verb::get, "/api/v1/models").json().at("models").as_array().size(), 1u);
+  EXPECT_EQ(
+      request(s.port, verb::get, "/api/v1/models", "", "", bearer(*s.token)).json().at("models").as_array().size(), 1u);
   EXPECT_FALSE(std::filesystem::exists(dir_ / "store" / "jobs" / std::to_string(id)));
   EXPECT_EQ(request(s.port, verb::delete_, fmt::format("/api/v1/jobs/{}", id), "", "", bearer(*s.token)).error_code(),
             "job_finished");
@@ -410,7 +419,8 @@ TEST_F(ServerTrain, OneJobAtATimeCancellationAndPredictionsWhileTraining) {
   // The next job may start once this one has ended.
   const auto next = post_train(s.port, *s.token, R"({"epochs": 1, "learning_rate": 0.001, "unfreeze": "head"})");
   ASSERT_EQ(next.status, 202u) << next.body;
-  EXPECT_EQ(wait_for_end(s.port, next.json().at("job").at("id").as_int64()).at("state").as_string(), "succeeded");
+  EXPECT_EQ(wait_for_end(s.port, *s.token, next.json().at("job").at("id").as_int64()).at("state").as_string(),
+            "succeeded");
 }
 
 TEST_F(ServerTrain, ActivateRollBackAndRestartKeepEverything) {
@@ -429,7 +439,7 @@ TEST_F(ServerTrain, ActivateRollBackAndRestartKeepEverything) {
                               R"({"epochs": 2, "learning_rate": 0.01, "unfreeze": "last_3_blocks", "activate": true})");
     ASSERT_EQ(r.status, 202u) << r.body;
     id = r.json().at("job").at("id").as_int64();
-    finished = wait_for_end(s.port, id);
+    finished = wait_for_end(s.port, *s.token, id);
     ASSERT_EQ(finished.at("state").as_string(), "succeeded") << json::serialize(finished);
     EXPECT_TRUE(finished.at("activated").as_bool());
     EXPECT_EQ(request(s.port, verb::get, "/api/v1/model").json().at("version").as_string(), "v2");
@@ -452,8 +462,9 @@ TEST_F(ServerTrain, ActivateRollBackAndRestartKeepEverything) {
   for (const auto& sample : samples.at("samples").as_array())
     EXPECT_EQ(sample.at("split").as_string(),
               server::sample_split(std::string(sample.at("patient_id").as_string()), ""));
-  EXPECT_EQ(request(s.port, verb::get, "/api/v1/models").json().at("models").as_array().size(), 2u);
-  EXPECT_EQ(get_job(s.port, id), finished);
+  EXPECT_EQ(request(s.port, verb::get, "/api/v1/models", "", "", bearer(token)).json().at("models").as_array().size(),
+            2u);
+  EXPECT_EQ(get_job(s.port, token, id), finished);
   EXPECT_EQ(post_train(s.port, token, "{}").error_code(), "bad_parameter");  // the token still works
 }
 
@@ -516,27 +527,29 @@ TEST_F(ServerTrain, KilledMidJobTheStoreStaysConsistentAndTheJobShowsInterrupted
       "--store", store.string(), "--port", "0",     "--data", (dir_ / "base").string(), "--train-threads",
       "1",       "--threads",    "1",      "--web", web};
   std::int64_t id = 0;
+  std::string token;  // printed by the first start only, which creates the store
   {
     auto args = common;
     args.insert(args.end(), {"--model", model_file_});
     ServeProcess serve(args, dir_ / "serve1.log");
     ASSERT_EQ(serve.token().size(), 64u) << read_file(dir_ / "serve1.log");
+    token = serve.token();
     const auto r =
         post_train(serve.port(), serve.token(), R"({"epochs": 50, "learning_rate": 0.001, "unfreeze": "all"})");
     ASSERT_EQ(r.status, 202u) << r.body;
     id = r.json().at("job").at("id").as_int64();
-    wait_for_progress(serve.port(), id);
+    wait_for_progress(serve.port(), serve.token(), id);
     const int status = serve.stop(SIGKILL);
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
   }
   ASSERT_TRUE(std::filesystem::exists(store / "jobs" / std::to_string(id)));  // what the killed job left
 
   ServeProcess serve(common, dir_ / "serve2.log");  // no --model: the store's active version
-  const json::object job = get_job(serve.port(), id);
+  const json::object job = get_job(serve.port(), token, id);
   EXPECT_EQ(job.at("state").as_string(), "interrupted");
   EXPECT_TRUE(job.at("model").is_null());
   EXPECT_EQ(request(serve.port(), verb::get, "/api/v1/model").json().at("version").as_string(), "v1");
-  const auto models = request(serve.port(), verb::get, "/api/v1/models").json();
+  const auto models = request(serve.port(), verb::get, "/api/v1/models", "", "", bearer(token)).json();
   ASSERT_EQ(models.at("models").as_array().size(), 1u);
   EXPECT_FALSE(std::filesystem::exists(store / "jobs" / std::to_string(id)));  // work files removed at start
   for (const auto& entry : std::filesystem::recursive_directory_iterator(store))
@@ -574,10 +587,10 @@ TEST_F(ServerTrain, TelemetryStreamSendsTheJobsTelemetryFileRecordByRecord) {
   const std::int64_t id = r.json().at("job").at("id").as_int64();
   const std::string target = fmt::format("/api/v1/jobs/{}/telemetry/stream", id);
 
-  const SseStream live = read_events(s.port, target, std::chrono::seconds(60));
+  const SseStream live = read_events(s.port, *s.token, target, std::chrono::seconds(60));
   ASSERT_TRUE(live.ended) << "the stream did not end after the job";
   EXPECT_NE(live.head.find("text/event-stream"), std::string::npos) << live.head;
-  EXPECT_EQ(wait_for_end(s.port, id).at("state").as_string(), "succeeded");
+  EXPECT_EQ(wait_for_end(s.port, *s.token, id).at("state").as_string(), "succeeded");
   std::ifstream file(dir_ / "store" / "telemetry" / std::to_string(id) / "telemetry.jsonl");
   std::vector<json::value> records;
   for (std::string line; std::getline(file, line);) records.push_back(json::parse(line));
@@ -589,14 +602,37 @@ TEST_F(ServerTrain, TelemetryStreamSendsTheJobsTelemetryFileRecordByRecord) {
   }
   EXPECT_EQ(live.events.back().name, "end");
 
-  const SseStream late = read_events(s.port, target, std::chrono::seconds(10));
+  const SseStream late = read_events(s.port, *s.token, target, std::chrono::seconds(10));
   ASSERT_TRUE(late.ended);
   EXPECT_EQ(late.events.size(), live.events.size());
   auto expect = [](const HttpResult& r, unsigned status, const std::string& code) {
     EXPECT_EQ(r.status, status) << r.body;
     EXPECT_EQ(r.error_code(), code) << r.body;
   };
-  expect(request(s.port, verb::get, "/api/v1/jobs/99/telemetry/stream"), 404, "not_found");
-  expect(request(s.port, verb::get, "/api/v1/jobs/x/telemetry/stream"), 404, "not_found");
+  const auto token = bearer(*s.token);
+  expect(request(s.port, verb::get, "/api/v1/jobs/99/telemetry/stream", "", "", token), 404, "not_found");
+  expect(request(s.port, verb::get, "/api/v1/jobs/x/telemetry/stream", "", "", token), 404, "not_found");
   expect(request(s.port, verb::post, target), 405, "method_not_allowed");
+}
+
+// The jobs and the model versions name the private data and describe it (sample counts,
+// metrics per class): without the token every read of them is refused, streams too.
+TEST_F(ServerTrain, JobsAndModelsAreReadOnlyWithTheToken) {
+  Served s(dir_ / "store", model_file_);
+  const std::vector<std::string> targets{"/api/v1/jobs",
+                                         "/api/v1/jobs?limit=1",
+                                         "/api/v1/jobs/1",
+                                         "/api/v1/jobs/1/events",
+                                         "/api/v1/jobs/1/telemetry/stream",
+                                         "/api/v1/models"};
+  for (const auto& target : targets) {
+    const auto missing = request(s.port, verb::get, target);
+    EXPECT_EQ(missing.status, 401u) << target << ": " << missing.body;
+    EXPECT_EQ(missing.error_code(), "missing_token") << target;
+    const auto wrong = request(s.port, verb::get, target, "", "", bearer(std::string(64, 'f')));
+    EXPECT_EQ(wrong.status, 401u) << target << ": " << wrong.body;
+    EXPECT_EQ(wrong.error_code(), "invalid_token") << target;
+  }
+  EXPECT_EQ(request(s.port, verb::get, "/api/v1/jobs", "", "", bearer(*s.token)).status, 200u);
+  EXPECT_EQ(request(s.port, verb::get, "/api/v1/models", "", "", bearer(*s.token)).status, 200u);
 }

@@ -385,33 +385,34 @@ function followJob(job) {
   setRunning(true);
   setStatus($('train-state'), `Job ${job.id}: ${phases[job.phase] || job.state}…`);
   drawChart();
-  const events = new EventSource(`${api}/jobs/${job.id}/events`);
-  train.events = events;
-  events.addEventListener('state', (m) => {
-    const j = JSON.parse(m.data);
-    train.job = j;
-    train.epochs = j.history.slice();
-    // Epochs before this page followed the job: their mean training loss.
-    train.loss = j.history.map((e) => ({ x: e.epoch, loss: e.train_loss }));
-    if (j.progress) showProgress(j.progress, j);
-    else setStatus($('train-state'), `Job ${j.id}: ${phases[j.phase] || j.state}…`);
-    drawChart();
-  });
-  events.addEventListener('progress', (m) => showProgress(JSON.parse(m.data), train.job));
-  events.addEventListener('epoch', (m) => {
-    const e = JSON.parse(m.data);
-    train.epochs.push(e);
-    drawChart();
-    setStatus($('train-state'), `Job ${train.job.id}: epoch ${e.epoch} validated: accuracy ${pct(e.val_accuracy)}, ` +
-      `macro F1 ${pct(e.val_macro_f1)}${e.best ? ' (best so far)' : ''}`);
-  });
+  const handlers = {
+    state: (j) => {
+      train.job = j;
+      train.epochs = j.history.slice();
+      // Epochs before this page followed the job: their mean training loss.
+      train.loss = j.history.map((e) => ({ x: e.epoch, loss: e.train_loss }));
+      if (j.progress) showProgress(j.progress, j);
+      else setStatus($('train-state'), `Job ${j.id}: ${phases[j.phase] || j.state}…`);
+      drawChart();
+    },
+    progress: (p) => showProgress(p, train.job),
+    epoch: (e) => {
+      train.epochs.push(e);
+      drawChart();
+      setStatus($('train-state'), `Job ${train.job.id}: epoch ${e.epoch} validated: accuracy ${pct(e.val_accuracy)}, ` +
+        `macro F1 ${pct(e.val_macro_f1)}${e.best ? ' (best so far)' : ''}`);
+    },
+  };
   for (const name of ['done', 'failed', 'cancelled', 'interrupted']) {
-    events.addEventListener(name, (m) => {
-      events.close();
+    handlers[name] = (j) => {
       train.events = null;
-      jobEnded(JSON.parse(m.data));
-    });
+      jobEnded(j);
+    };
   }
+  // The stream needs the token (the job describes the private samples): see event_stream.js.
+  train.events = openEventStream(`${api}/jobs/${job.id}/events`, authHeaders(),
+    (name, data) => { if (handlers[name]) handlers[name](JSON.parse(data)); },
+    (error) => { if (error) setStatus($('train-state'), `Job ${job.id}: ${error.message}`, true); });
 }
 
 function showProgress(p, job) {
@@ -554,8 +555,12 @@ function drawChart() {
 // A job that runs (started in another tab or before a reload) is followed again;
 // the last finished one is summarised.
 async function loadLastJob() {
+  if (!$('token').value.trim()) {  // jobs are private: read only with the token
+    setStatus($('train-state'), 'enter the API token to see the fine-tune jobs');
+    return;
+  }
   try {
-    const r = await call('/jobs?limit=1');
+    const r = await call('/jobs?limit=1', { headers: authHeaders() });
     const job = r.jobs[0];
     if (!job) return;
     if (job.state === 'queued' || job.state === 'running') {
@@ -611,9 +616,15 @@ function withBaseline(value, baseline) {
 
 async function loadModels() {
   const body = $('models').querySelector('tbody');
-  try {
-    const r = await call('/models');
+  if (!$('token').value.trim()) {  // the versions' metrics describe the private samples
     body.replaceChildren();
+    setStatus($('models-status'), 'enter the API token to see the model versions');
+    return;
+  }
+  try {
+    const r = await call('/models', { headers: authHeaders() });
+    body.replaceChildren();
+    setStatus($('models-status'), '');
     const number = (id) => Number(String(id).replace(/^v/, ''));
     for (const m of r.models) {
       const metrics = m.metrics || {};
@@ -719,6 +730,8 @@ function init() {
   $('token').addEventListener('change', () => {
     localStorage.setItem('cxr-token', $('token').value.trim());
     loadSamples();
+    loadModels();
+    loadLastJob();
   });
   $('add-sample').addEventListener('submit', addSample);
   $('filter-label').addEventListener('change', () => { state.page = 1; loadSamples(); });

@@ -1,7 +1,8 @@
 // The Inside page's section 5: a fine-tune job's per-layer telemetry, live, over
 // GET /api/v1/jobs/{id}/telemetry/stream (docs/openapi.yaml), drawn as two SVG
 // line charts on a log scale: each layer's gradient norm and update/weight ratio
-// against the optimizer step. Uses inside.js (loaded first): byId, insideApi, svgElement.
+// against the optimizer step. Uses inside.js (loaded first): byId, insideApi, svgElement,
+// and event_stream.js: openEventStream.
 'use strict';
 
 const live = { source: null, records: [] };
@@ -49,6 +50,12 @@ function drawLive() {
     : 'waiting for the first record (one every 10 steps)';
 }
 
+// The jobs are private: the token the main page keeps (its Access token field).
+function tokenHeaders() {
+  const token = localStorage.getItem('cxr-token') || '';
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
 function follow() {
   const id = byId('inside-live-job').value.trim();
   if (!/^[0-9]+$/.test(id)) {
@@ -58,25 +65,21 @@ function follow() {
   if (live.source) live.source.close();
   live.records = [];
   drawLive();
-  live.source = new EventSource(`${insideApi}/jobs/${id}/telemetry/stream`);
-  live.source.addEventListener('telemetry', (e) => {
-    live.records.push(JSON.parse(e.data));
+  const status = byId('inside-live-status');
+  live.source = openEventStream(`${insideApi}/jobs/${id}/telemetry/stream`, tokenHeaders(), (name, data) => {
+    if (name !== 'telemetry') return;
+    live.records.push(JSON.parse(data));
     drawLive();
-  });
-  live.source.addEventListener('end', () => {
-    live.source.close();  // else EventSource reconnects and replays the run
+  }, (error) => {
     live.source = null;
-    byId('inside-live-status').textContent += ' — the job has ended';
+    status.textContent = error ? `no telemetry for job ${id}: ${error.message}` : `${status.textContent} — the job has ended`;
   });
-  live.source.onerror = () => {
-    if (live.source && live.source.readyState === EventSource.CLOSED)
-      byId('inside-live-status').textContent = `no telemetry for job ${id}`;
-  };
 }
 
 async function latestJob() {
+  if (!localStorage.getItem('cxr-token')) return;  // jobs are listed only with the token
   try {
-    const res = await fetch(`${insideApi}/jobs?limit=1`);
+    const res = await fetch(`${insideApi}/jobs?limit=1`, { headers: tokenHeaders() });
     const jobs = res.ok ? (await res.json()).jobs : [];
     if (jobs.length > 0) byId('inside-live-job').value = jobs[0].id;
   } catch (e) { /* a server without fine-tuning: the field stays empty */ }

@@ -185,7 +185,8 @@ void http_seeds() {
                 "Content-Type: application/json",
                 R"({"epochs":1,"learning_rate":0.001,"unfreeze":"head"})"));
   write("http", "jobs-models",
-        request("GET /api/v1/jobs?limit=5 HTTP/1.1") + request("GET /api/v1/models HTTP/1.1") +
+        request("GET /api/v1/jobs?limit=5 HTTP/1.1\r\nAuthorization: Bearer @token@") +
+            request("GET /api/v1/models HTTP/1.1\r\nAuthorization: Bearer @token@") +
             request("POST /api/v1/models/v1/activate HTTP/1.1\r\nAuthorization: bearer @token@"));
   write("http", "bad-method-host",
         request("PUT /api/v1/health HTTP/1.1") + "GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n");

@@ -197,7 +197,8 @@ GanEvaluation evaluate_gan(GanTrainer& gan, const data::Dataset& dataset, Loaded
       {"+ generated " + options.class_name, &f_generated},
       {"+ shrunk real " + options.class_name + " (blur control)", &control}};
   for (const auto& [name, extra] : extras) {
-    AugmentationArm arm{name};
+    AugmentationArm arm;
+    arm.name = name;
     FeatureRows rows = f_all_train;
     std::vector<int> labels = train_labels;
     if (extra != nullptr)

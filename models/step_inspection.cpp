@@ -17,10 +17,6 @@ namespace json = boost::json;
 
 namespace {
 
-double numel_of(const Shape& s) {
-  return static_cast<double>(shape_numel(s));
-}
-
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }

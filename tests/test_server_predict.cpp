@@ -86,9 +86,14 @@ TEST_F(ServerPredict, ConcurrentExplanationsEachGetTheirOwnImagesHeatmap) {
   for (int i = 0; i < kRequests; ++i)
     answers.push_back(std::async(std::launch::async, [&, i] { return predict(images[i], query(i)); }));
 
+  // Every answer first: the reference below runs the served network on this thread, and
+  // the service's thread must be done with it (a module's train/eval flag is not atomic).
+  std::vector<HttpResult> results;
+  for (auto& answer : answers) results.push_back(answer.get());
+
   int batched = 0;
   for (int i = 0; i < kRequests; ++i) {
-    const HttpResult r = answers[i].get();
+    const HttpResult& r = results[i];
     ASSERT_EQ(r.status, 200u) << r.body;
     const json::value body = r.json();
     batched = std::max(batched, static_cast<int>(body.at("batch_size").as_int64()));

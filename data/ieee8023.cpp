@@ -89,9 +89,9 @@ constexpr std::string_view kFrontalViews[] = {"PA", "AP", "AP Supine", "AP semi 
 }  // namespace
 
 std::optional<FindingRule> finding_rule(std::string_view finding) {
-  const std::string key = lower(trim(finding));
+  const std::string_view key = trim(finding);
   for (const auto& e : kFindings)
-    if (lower(e.finding) == key) return e.rule;
+    if (iequals(e.finding, key)) return e.rule;
   return std::nullopt;
 }
 

@@ -59,6 +59,15 @@ TEST(DataLabels, FindingTableKnowsBothSpellings) {
   EXPECT_FALSE(finding_rule("COVID-19?"));
 }
 
+TEST(DataText, CaseInsensitiveEqualityIsAsciiAndWholeString) {
+  EXPECT_TRUE(iequals("X-ray", "x-RAY"));
+  EXPECT_TRUE(iequals("", ""));
+  EXPECT_FALSE(iequals("X-ray", "X-ray "));  // no trimming: callers trim first
+  EXPECT_FALSE(iequals("PA", "P"));
+  EXPECT_FALSE(iequals("[", "{"));  // '[' + 32 is '{': only A-Z fold
+  EXPECT_EQ(lower("AP Supine"), "ap supine");
+}
+
 TEST(DataLabels, SchemesMapDiagnosesToTargets) {
   EXPECT_EQ(class_names(4), (std::vector<std::string>{"covid", "normal", "bacterial", "viral"}));
   EXPECT_EQ(class_names(3), (std::vector<std::string>{"covid", "normal", "other_pneumonia"}));

@@ -16,15 +16,23 @@ inline std::string_view trim(std::string_view s) {
   return s.substr(begin, end - begin + 1);
 }
 
+// ASCII only, like every name these files hold; std::tolower would consult the locale.
+inline char lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
 inline std::string lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  for (char& c : out) c = lower(c);
   return out;
 }
 
+// Without copying: metadata readers call it for every field against every table entry.
 inline bool iequals(std::string_view a, std::string_view b) {
-  return lower(a) == lower(b);
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
 }
 
 // A file name must stay inside its folder.

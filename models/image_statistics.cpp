@@ -77,4 +77,15 @@ void append_image_statistics(std::vector<double>& out, const double* x, std::int
   out.push_back(sd > 0 ? std::log10((curvature / std::max(inner, 1.0) + 1e-6) / (slope / positions + 1e-6)) : 0.0);
 }
 
+std::vector<double> log_shares(std::span<const double> statistics) {
+  CXR_CHECK(statistics.size() % kImageStatistics == 0, "image statistics: {} values are not rows of {}",
+            statistics.size(), kImageStatistics);
+  std::vector<double> out(statistics.begin(), statistics.end());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const auto column = static_cast<int>(i % kImageStatistics);
+    if (column >= kSharesBegin && column < kSharesEnd) out[i] = std::log10(out[i] + kShareFloor);
+  }
+  return out;
+}
+
 }  // namespace cxr

@@ -109,7 +109,7 @@ OodFitResult fit_ood_gate(LoadedModel& model, const std::string& model_path, con
   OodGate& g = r.gate;
   g.mahalanobis = fit_mahalanobis(train_out.pooled, labels, classes);
   g.thumbnail = fit_mahalanobis(train_out.thumbnail, labels, classes);
-  g.statistics = fit_mahalanobis(train_out.statistics, labels, classes);
+  g.statistics = fit_mahalanobis(g.statistics_input(train_out.statistics), labels, classes);
   if (options.laterals.size() > 0) {
     std::vector<std::int64_t> all_laterals(static_cast<std::size_t>(options.laterals.size()));
     std::iota(all_laterals.begin(), all_laterals.end(), 0);

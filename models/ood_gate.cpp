@@ -3,6 +3,7 @@
 #include "base/check.h"
 #include "engine/data/sha256.h"
 #include "engine/io/safetensors.h"
+#include "models/image_statistics.h"
 #include "models/temperature.h"
 
 #include <fmt/format.h>
@@ -197,7 +198,8 @@ OodScores OodGate::scores(const ModelOutputs& outputs, std::int64_t i) const {
   };
   set(OodScore::mahalanobis, mahalanobis_score(mahalanobis, outputs.pooled_of(i)));
   set(OodScore::thumbnail, mahalanobis_score(thumbnail, outputs.thumbnail_of(i)));
-  set(OodScore::statistics, statistics.features > 0 ? mahalanobis_score(statistics, outputs.statistics_of(i)) : 0.0);
+  set(OodScore::statistics,
+      statistics.features > 0 ? mahalanobis_score(statistics, statistics_input(outputs.statistics_of(i))) : 0.0);
   set(OodScore::view, view.empty() ? 0.0 : view_probability(view, view_inputs(outputs, i)));
   double combined = 0;
   for (OodScore part : parts()) {
@@ -208,6 +210,10 @@ OodScores OodGate::scores(const ModelOutputs& outputs, std::int64_t i) const {
   set(OodScore::energy, energy_score(outputs.logits_of(i)));
   set(OodScore::max_softmax, max_softmax_score(outputs.logits_of(i)));
   return s;
+}
+
+std::vector<double> OodGate::statistics_input(std::span<const double> rows) const {
+  return statistics_log_shares ? log_shares(rows) : std::vector<double>(rows.begin(), rows.end());
 }
 
 std::vector<OodScore> OodGate::parts() const {
@@ -246,7 +252,7 @@ std::string file_sha256(const std::string& path) {
 void save_gate(const std::string& path, const OodGate& gate) {
   const auto& m = gate.mahalanobis;
   std::map<std::string, std::string> meta{{"format", kGateFormat},
-                                          {"format_version", "2"},
+                                          {"format_version", gate.statistics_log_shares ? "3" : "2"},
                                           {"decides", ood_score_name(gate.decides)},
                                           {"accept_rate", number(gate.accept_rate)},
                                           {"temperature", number(gate.temperature)},
@@ -305,10 +311,13 @@ OodGate load_gate(const std::string& path) {
   CXR_CHECK(format != file.metadata.end() && format->second == kGateFormat, "'{}': not a CXR OOD gate (format {})",
             path, format == file.metadata.end() ? "missing" : "'" + format->second + "'");
   const auto version = file.metadata.find("format_version");
-  CXR_CHECK(version != file.metadata.end() && (version->second == "1" || version->second == "2"),
-            "'{}': unknown OOD gate format version", path);
+  CXR_CHECK(
+      version != file.metadata.end() && (version->second == "1" || version->second == "2" || version->second == "3"),
+      "'{}': OOD gate format version {} is not one this build reads (1 to 3): refit it with cxr ood fit", path,
+      version == file.metadata.end() ? "missing" : "'" + version->second + "'");
   const bool version1 = version->second == "1";  // before the statistics and view scores
   OodGate g;
+  g.statistics_log_shares = version->second == "3";
   g.mahalanobis = read_stats(file, "mahalanobis");
   g.thumbnail = read_stats(file, "thumbnail");
   CXR_CHECK(g.thumbnail.features == kThumbnailSide * kThumbnailSide, "'{}': a thumbnail of {} cells, expected {}", path,

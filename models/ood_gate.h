@@ -14,9 +14,9 @@
 //                the picture's layout, which global pooling throws away (a lateral
 //                view has one lung field, not two; a gradient has none)
 //   statistics   the same on the input's pixel statistics (models/image_statistics.h:
-//                intensity, gradient-magnitude and local-variance histograms): what a
-//                radiograph's pixels look like, which synthetic patterns (a smooth
-//                gradient, an XOR pattern) are not
+//                intensity, gradient-magnitude and local-variance histograms, their
+//                shares on a log scale, log_shares): what a radiograph's pixels look
+//                like, which synthetic patterns (a smooth gradient, an XOR pattern) are not
 //   view         P(lateral) of a logistic probe on the features and thumbnail
 //                (models/view_probe.h), fitted on training frontals and lateral views
 //                (`cxr ood fit --covid`); absent (0, never refuses) without laterals
@@ -35,7 +35,7 @@
 // decides (chosen at fit time, combined by default: docs/evaluation.md).
 //
 // The gate is stored beside its model, <dir>/<stem>.ood.safetensors (written
-// atomically), format version 2: tensors "mahalanobis.means" [targets, features],
+// atomically), format version 3: tensors "mahalanobis.means" [targets, features],
 // "mahalanobis.precision" [features, features], "thumbnail.means" [targets, 256],
 // "thumbnail.precision" [256, 256], "statistics.means" [targets, kImageStatistics],
 // "statistics.precision", and with a view probe "view.mean", "view.scale",
@@ -46,6 +46,8 @@
 // fitted for another model file, is a cxr::Error. A version-1 sidecar (before the
 // statistics and view scores) still loads: those two scores are 0 and never refuse,
 // and combined's limits are its two parts' thresholds (as version 1 combined them).
+// A version-2 sidecar (statistics on linear shares) still loads and scores them
+// linearly, as it was fitted; version 3 fits and scores them as log_shares.
 #pragma once
 
 #include "models/model_outputs.h"
@@ -110,6 +112,7 @@ struct OodGate {
   MahalanobisStats mahalanobis;                        // on the pooled features
   MahalanobisStats thumbnail;                          // on the input's thumbnail
   MahalanobisStats statistics;                         // on the input's pixel statistics (empty: version 1)
+  bool statistics_log_shares = true;                   // false: a version-2 sidecar's linear shares
   ViewProbe view;                                      // frontal vs lateral (empty: fitted without laterals)
   std::array<double, kOodScores.size()> thresholds{};  // indexed by OodScore
   std::array<double, kOodScores.size()> limits{1, 1, 1, 1, 1, 1, 1};  // combined's, per part (by OodScore)
@@ -121,6 +124,8 @@ struct OodGate {
 
   // Image i of outputs.
   OodScores scores(const ModelOutputs& outputs, std::int64_t i) const;
+  // The statistics rows as the statistics score reads them (log_shares or linear).
+  std::vector<double> statistics_input(std::span<const double> rows) const;
   OodVerdict verdict(const ModelOutputs& outputs, std::int64_t i) const;
   double threshold(OodScore s) const { return thresholds[static_cast<std::size_t>(s)]; }
   double limit(OodScore part) const { return limits[static_cast<std::size_t>(part)]; }

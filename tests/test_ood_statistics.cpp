@@ -134,6 +134,28 @@ TEST(ImageStatistics, ConstantImageAndLinearRamp) {
   EXPECT_LT(st[35], -4.0);  // no curvature: log10(1e-6 / step)
 }
 
+// The gate's form of the statistics (format version 3): every share s of the three
+// histograms as log10(s + 0.01), the other four statistics as they are.
+TEST(ImageStatistics, LogSharesOfTwoRows) {
+  const int s = 32;
+  auto rows = statistics_of(std::vector<double>(s * s, 0.7), s, s);
+  std::vector<double> ramp(s * s);
+  for (int i = 0; i < s * s; ++i) ramp[i] = i % s;
+  const auto second = statistics_of(ramp, s, s);
+  rows.insert(rows.end(), second.begin(), second.end());
+  const auto logged = log_shares(rows);
+  ASSERT_EQ(logged.size(), rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto column = static_cast<int>(i % kImageStatistics);
+    const bool share = column >= 2 && column < 35;
+    // one log10 of a double: a few ulps
+    EXPECT_NEAR(logged[i], share ? std::log10(rows[i] + 0.01) : rows[i], 1e-15) << "value " << i;
+  }
+  EXPECT_NEAR(logged[2 + 8], std::log10(1.01), 1e-15);  // the blank image's one intensity bin
+  EXPECT_NEAR(logged[2], -2.0, 1e-15);                  // an empty bin: the floor
+  cxr::testing::expect_error_mentioning([&] { (void)log_shares(std::vector<double>(35, 0.0)); }, {"rows of 36"});
+}
+
 TEST(ImageStatistics, RefuseTinyImages) {
   std::vector<double> out;
   const std::vector<double> one(4, 0.0);
@@ -244,7 +266,9 @@ TEST(OodGate, SidecarWithStatisticsAndViewAndAVersionOneSidecar) {
   out.probabilities = {0.7, 0.3};
   out.pooled = cloud(1, features);
   out.thumbnail = cloud(1, cells);
-  out.statistics = cloud(1, kImageStatistics);
+  std::vector<double> image(32 * 32);
+  for (double& v : image) v = gen.normal();
+  out.statistics = statistics_of(image, 32, 32);  // shares in [0, 1], as log_shares expects
   const OodScores s = loaded->scores(out, 0);
   double largest = 0;
   for (OodScore part : {OodScore::mahalanobis, OodScore::thumbnail, OodScore::statistics, OodScore::view})
@@ -252,6 +276,8 @@ TEST(OodGate, SidecarWithStatisticsAndViewAndAVersionOneSidecar) {
   EXPECT_EQ(s[OodScore::combined], largest);
   EXPECT_GT(s[OodScore::statistics], 0.0);
   EXPECT_GT(s[OodScore::view], 0.0);
+  EXPECT_TRUE(loaded->statistics_log_shares);  // written as version 3
+  EXPECT_EQ(s[OodScore::statistics], mahalanobis_score(loaded->statistics, log_shares(out.statistics)));
 
   // A sidecar written before the two scores (format version 1) loads without them.
   const auto& m = gate.mahalanobis;
@@ -283,6 +309,53 @@ TEST(OodGate, SidecarWithStatisticsAndViewAndAVersionOneSidecar) {
   EXPECT_EQ(o[OodScore::statistics], 0.0);
   EXPECT_EQ(o[OodScore::view], 0.0);
   EXPECT_EQ(o[OodScore::combined], std::max(o[OodScore::mahalanobis] / 10, o[OodScore::thumbnail] / 300));
+  fs::remove_all(dir);
+}
+
+// A version-2 sidecar was fitted on linear shares and keeps being scored on them; a
+// version this build does not know is refused with what to do.
+TEST(OodGate, VersionTwoSidecarScoresLinearSharesAndAnUnknownVersionIsRefused) {
+  const fs::path dir = fs::temp_directory_path() / fmt::format("cxr-ood-v2-{}", ::getpid());
+  fs::create_directories(dir);
+  const std::string model = (dir / "m.safetensors").string();
+  write_file_atomically(model, "model bytes");
+  Generator gen(8);
+  auto cloud = [&gen](int n, int d) {
+    std::vector<double> x;
+    for (int i = 0; i < n * d; ++i) x.push_back(gen.normal());
+    return x;
+  };
+  OodGate gate;
+  gate.mahalanobis = fit_mahalanobis(cloud(20, 3), std::vector<int>(20, 0), 1);
+  gate.thumbnail = fit_mahalanobis(cloud(300, kThumbnailSide * kThumbnailSide), std::vector<int>(300, 0), 1);
+  gate.statistics = fit_mahalanobis(cloud(60, kImageStatistics), std::vector<int>(60, 0), 1);
+  gate.model_sha256 = file_sha256(model);
+  const std::string path = gate_path_for(model);
+  save_gate(path, gate);
+  auto rewrite_version = [&path](const std::string& version) {
+    SafetensorsFile f = load_safetensors(path);
+    f.metadata["format_version"] = version;
+    save_safetensors(path, {f.tensors.begin(), f.tensors.end()}, f.metadata);
+  };
+  rewrite_version("2");
+  const OodGate v2 = load_gate(path);
+  EXPECT_FALSE(v2.statistics_log_shares);
+  std::vector<double> image(32 * 32);
+  for (double& v : image) v = gen.normal();
+  ModelOutputs out;
+  out.classes = 1;
+  out.features = 3;
+  out.logits = {0.0};
+  out.probabilities = {1.0};
+  out.pooled = cloud(1, 3);
+  out.thumbnail = cloud(1, kThumbnailSide * kThumbnailSide);
+  out.statistics = statistics_of(image, 32, 32);
+  EXPECT_EQ(v2.scores(out, 0)[OodScore::statistics], mahalanobis_score(v2.statistics, out.statistics));
+  save_gate(path, v2);  // stays version 2: its statistics are linear
+  EXPECT_FALSE(load_gate(path).statistics_log_shares);
+  rewrite_version("4");
+  cxr::testing::expect_error_mentioning([&] { (void)load_gate(path); },
+                                        {path, "format version '4'", "1 to 3", "cxr ood fit"});
   fs::remove_all(dir);
 }
 

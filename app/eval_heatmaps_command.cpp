@@ -18,6 +18,8 @@
 //                 randomisation: rho with the map of a model of the same
 //                 architecture trained on permuted labels (scripts/label-randomisation).
 //   runtime       milliseconds per image of each method, on --device
+// The images are measured in draw order (the faithfulness ones, then the other boxed
+// ones); --max-seconds stops a long run between images and reports those done.
 // Every measure is a mean over images with a 95% bootstrap interval (models/explain/
 // mean_interval.h) and its standard error.
 // Every map explains the predicted class (the CAM methods at the last convolutional
@@ -79,6 +81,7 @@ struct EvalHeatmapsOptions {
   int gallery_images = 3;
   bool stratify = false;
   std::string label_random_model;  // a model trained on permuted labels (label randomisation)
+  double max_seconds = 0;          // > 0: start no image after this long; report the ones done
 };
 
 // Mean, standard error of the mean and a 95% bootstrap interval.
@@ -169,9 +172,13 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
     if (row.source == data::Source::ieee8023 && boxes.count(name) && static_cast<int>(boxed_set.size()) < opt.limit)
       boxed_set.push_back(i);
   }
-  std::set<std::int64_t> todo(faithful_set.begin(), faithful_set.end());
-  todo.insert(boxed_set.begin(), boxed_set.end());
   const std::set<std::int64_t> faithful(faithful_set.begin(), faithful_set.end());
+  // In draw order: the faithfulness images, then the boxed ones not among them, so
+  // that a run stopped by --max-seconds has measured a prefix of the draw (each
+  // image's numbers do not depend on the order: its noise is seeded by its id).
+  std::vector<std::int64_t> todo = faithful_set;
+  for (std::int64_t i : boxed_set)
+    if (!faithful.count(i)) todo.push_back(i);
   const std::set<std::int64_t> boxed(boxed_set.begin(), boxed_set.end());
   const std::set<std::int64_t> sanity(faithful_set.begin(),
                                       faithful_set.begin() + std::min<std::size_t>(faithful_set.size(), opt.sanity));
@@ -192,8 +199,16 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
   json::array per_image;
   Progress progress;
   const auto start = std::chrono::steady_clock::now();
-  std::int64_t done = 0, aspect_mismatches = 0;
+  std::int64_t done = 0, aspect_mismatches = 0, faithful_done = 0, sanity_done = 0;
+  bool out_of_time = false;
   for (std::int64_t i : todo) {
+    if (opt.max_seconds > 0 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > opt.max_seconds) {
+      out_of_time = true;
+      break;
+    }
+    faithful_done += static_cast<std::int64_t>(faithful.count(i));
+    sanity_done += static_cast<std::int64_t>(sanity.count(i));
     const auto& row = dataset.row(i);
     const Tensor input = normalised_input(dataset.pixels(i), size, model.info);
     const ScoredImage scored = predict_one(net, input, -1);
@@ -292,10 +307,13 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   fmt::print("cxr eval-heatmaps: {} on the {} split of {} ({:.0f} s)\n\n", opt.model, opt.split, opt.data, seconds);
+  if (out_of_time)
+    fmt::print("stopped after --max-seconds {}: {} of {} images measured, in draw order\n\n", opt.max_seconds, done,
+               todo.size());
   fmt::print(
       "faithfulness on {} images (blur: {} steps, sigma {} px; ROAD: noisy linear imputation at {} of the "
       "pixels; mean [95% bootstrap interval])\n",
-      faithful_set.size(), opt.steps, opt.blur_sigma, fmt::join(road_settings.fractions, "/"));
+      faithful_done, opt.steps, opt.blur_sigma, fmt::join(road_settings.fractions, "/"));
   fmt::print("  {:<22}{:>24}{:>24}{:>24}{:>24}{:>12}\n", "map", "deletion (low)", "insertion (high)", "ROAD MoRF (low)",
              "ROAD LeRF (high)", "ms / image");
   for (std::size_t m = 0; m < num_maps; ++m)
@@ -304,7 +322,7 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
   fmt::print(
       "\nsanity on {} images: Spearman rho with the trained model's map (low: the map depends on the model; "
       "n: images where both maps vary)\n",
-      sanity.size());
+      sanity_done);
   fmt::print("  {:<22}{:>34}{:>34}{:>34}\n", "map", "all weights random", "classifier random", "permuted labels");
   for (std::size_t m = 0; m < kRandom; ++m)
     fmt::print("  {:<22}{:>34}{:>34}{:>34}\n", names[m],
@@ -357,8 +375,11 @@ void run_eval_heatmaps(const EvalHeatmapsOptions& opt) {
                      {"seed", opt.seed},
                      {"stratified", opt.stratify},
                      {"label_random_model", label_random ? json::value(opt.label_random_model) : json::value(nullptr)},
-                     {"faithfulness_images", faithful_set.size()},
-                     {"sanity_images", sanity.size()},
+                     {"faithfulness_images", faithful_done},
+                     {"sanity_images", sanity_done},
+                     {"max_seconds", opt.max_seconds},
+                     {"stopped_after_max_seconds", out_of_time},
+                     {"images_planned", todo.size()},
                      {"localisation_images", area.values.size()},
                      {"skipped_aspect_mismatch", aspect_mismatches},
                      {"boxes", boxes.empty() ? json::value(nullptr) : json::value(boxes_path)},
@@ -420,6 +441,11 @@ void add_eval_heatmaps_command(CLI::App& app) {
                   "write a PNG: the first --gallery-images faithfulness images (rows) through every method (columns)");
   cmd->add_option("--gallery-images", opt->gallery_images, "rows of the gallery")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-seconds", opt->max_seconds,
+                  "start no new image after this many seconds and report the images done, a prefix of the draw "
+                  "(0: no limit)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--json", opt->json, "write the summary and per-image values to this JSON file");
   cmd->add_option("--threads", opt->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);

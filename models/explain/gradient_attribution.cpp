@@ -67,19 +67,36 @@ std::vector<double> raw_attribution(ClassifierNet& net, const Tensor& image, int
                                     const ExplainSettings& settings,
                                     std::vector<std::pair<std::string, double>>* facts) {
   if (method == GradientMethod::IntegratedGradients) return integrated_gradients(net, image, target, settings, facts);
-  const std::int64_t in = image.size(1), H = image.size(2), W = image.size(3);
-  const std::vector<double> g = input_gradients(net, image, {target}).to_vector();
-  const std::vector<double> x = image.to(Device::cpu()).to_vector();
-  std::vector<double> attribution(static_cast<std::size_t>(H * W), 0.0);
-  for (std::int64_t c = 0; c < in; ++c)
-    for (std::int64_t j = 0; j < H * W; ++j) {
-      const double gj = g[c * H * W + j];
-      if (method == GradientMethod::Saliency)
-        attribution[j] = std::max(attribution[j], std::abs(gj));
-      else
-        attribution[j] += x[c * H * W + j] * gj;
-    }
-  return attribution;
+  return raw_attributions(net, image, target, method, settings).front();
+}
+
+std::vector<std::vector<double>> raw_attributions(ClassifierNet& net, const Tensor& images, int target,
+                                                  GradientMethod method, const ExplainSettings& settings) {
+  const std::int64_t n = images.size(0), in = images.size(1), H = images.size(2), W = images.size(3);
+  if (method == GradientMethod::IntegratedGradients) {
+    std::vector<std::vector<double>> out;
+    for (std::int64_t i = 0; i < n; ++i)
+      out.push_back(integrated_gradients(net, images.slice_rows(i, i + 1).contiguous(), target, settings, nullptr));
+    return out;
+  }
+  const std::vector<double> g =
+      input_gradients(net, images, std::vector<int>(static_cast<std::size_t>(n), target)).to_vector();
+  const std::vector<double> x = images.to(Device::cpu()).to_vector();
+  std::vector<std::vector<double>> out(static_cast<std::size_t>(n),
+                                       std::vector<double>(static_cast<std::size_t>(H * W), 0.0));
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::vector<double>& attribution = out[i];
+    const std::int64_t first = i * in * H * W;
+    for (std::int64_t c = 0; c < in; ++c)
+      for (std::int64_t j = 0; j < H * W; ++j) {
+        const double gj = g[first + c * H * W + j];
+        if (method == GradientMethod::Saliency)
+          attribution[j] = std::max(attribution[j], std::abs(gj));
+        else
+          attribution[j] += x[first + c * H * W + j] * gj;
+      }
+  }
+  return out;
 }
 
 Explanation gradient_explanation(ClassifierNet& net, const Tensor& image, int target, GradientMethod method,
@@ -102,12 +119,20 @@ Explanation gradient_explanation(ClassifierNet& net, const Tensor& image, int ta
     const double sd = settings.smoothgrad_sigma * (*hi - *lo);
     Generator gen(settings.seed);
     attribution.assign(static_cast<std::size_t>(H * W), 0.0);
-    for (int s = 0; s < settings.smoothgrad_samples; ++s) {
-      std::vector<double> noisy = clean;
-      for (double& v : noisy) v += sd * gen.normal();
-      const Tensor sample = Tensor::from_vector(noisy, x.shape(), x.dtype());
-      const std::vector<double> a = raw_attribution(net, sample, scored.target, method, settings);
-      for (std::int64_t j = 0; j < H * W; ++j) attribution[j] += a[j] / settings.smoothgrad_samples;
+    // The noisy copies are drawn in order and, but for Integrated Gradients (batched
+    // inside), go through the net `settings.batch` at a time.
+    const int samples = settings.smoothgrad_samples;
+    const int batch = method == GradientMethod::IntegratedGradients ? 1 : settings.batch;
+    CXR_CHECK(batch >= 1, "explain: batch size {} (expected at least 1)", batch);
+    const std::int64_t per_image = static_cast<std::int64_t>(clean.size());
+    for (int first = 0; first < samples; first += batch) {
+      const int n = std::min(batch, samples - first);
+      std::vector<double> noisy(static_cast<std::size_t>(n * per_image));
+      for (int i = 0; i < n; ++i)
+        for (std::int64_t j = 0; j < per_image; ++j) noisy[i * per_image + j] = clean[j] + sd * gen.normal();
+      const Tensor copies = Tensor::from_vector(noisy, {n, x.size(1), H, W}, x.dtype());
+      for (const std::vector<double>& a : raw_attributions(net, copies, scored.target, method, settings))
+        for (std::int64_t j = 0; j < H * W; ++j) attribution[j] += a[j] / samples;
     }
     e.facts.emplace_back("smoothgrad_samples", settings.smoothgrad_samples);
     e.facts.emplace_back("smoothgrad_sigma", settings.smoothgrad_sigma);

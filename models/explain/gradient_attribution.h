@@ -12,7 +12,8 @@
 //       "completeness_error" (|sum - difference|), "score_difference" and "ig_steps".
 //   SmoothGrad (Smilkov et al. 2017), over any of the three: the mean of the raw
 //       attribution over settings.smoothgrad_samples copies of x with Gaussian noise
-//       of sd settings.smoothgrad_sigma * (max(x) - min(x)) (seeded).
+//       of sd settings.smoothgrad_sigma * (max(x) - min(x)) (seeded), settings.batch
+//       copies a pass.
 // The per-pixel (channel-summed) attribution is then rectified (explanation.h): the
 // map shows evidence for the class, not against it.
 #pragma once
@@ -27,6 +28,12 @@ enum class GradientMethod { Saliency, InputXGradient, IntegratedGradients };
 std::vector<double> raw_attribution(ClassifierNet& net, const Tensor& image, int target, GradientMethod method,
                                     const ExplainSettings& settings,
                                     std::vector<std::pair<std::string, double>>* facts = nullptr);
+
+// The same for each image of a batch [N, in, H, W], all for class `target`: one
+// forward and backward pass for saliency and Input x Gradient (the images do not
+// interact in evaluation mode), one Integrated Gradients run per image.
+std::vector<std::vector<double>> raw_attributions(ClassifierNet& net, const Tensor& images, int target,
+                                                  GradientMethod method, const ExplainSettings& settings);
 
 // The explanation, with SmoothGrad when settings.smoothgrad_samples > 0.
 Explanation gradient_explanation(ClassifierNet& net, const Tensor& image, int target, GradientMethod method,

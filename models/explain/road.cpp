@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace cxr {
 
@@ -32,6 +33,11 @@ Tensor noisy_linear_imputation(const Tensor& image, const std::vector<std::uint8
   std::vector<double> kept(static_cast<std::size_t>(H * W));
   for (std::int64_t j = 0; j < H * W; ++j) kept[j] = removed[j] ? 0.0 : 1.0;
   const std::vector<double> kept_blur = blurred(kept, H, W, 4.0);
+  // The removed pixels in raster order: the sweeps visit only them, in the same order.
+  std::vector<std::pair<std::int64_t, std::int64_t>> holes;
+  for (std::int64_t y = 0; y < H; ++y)
+    for (std::int64_t xx = 0; xx < W; ++xx)
+      if (removed[y * W + xx]) holes.emplace_back(y, xx);
   for (std::int64_t c = 0; c < in; ++c) {
     double* v = x.data() + c * H * W;
     std::vector<double> known(v, v + H * W);
@@ -41,20 +47,18 @@ Tensor noisy_linear_imputation(const Tensor& image, const std::vector<std::uint8
       if (removed[j]) v[j] = kept_blur[j] > 1e-6 ? start[j] / kept_blur[j] : 0.0;
     for (int sweep = 0; sweep < max_sweeps; ++sweep) {
       double moved = 0;
-      for (std::int64_t y = 0; y < H; ++y)
-        for (std::int64_t xx = 0; xx < W; ++xx) {
-          if (!removed[y * W + xx]) continue;
-          double sum = 0, weight = 0;
-          for (int n = 0; n < 8; ++n) {
-            const std::int64_t ny = y + kDy[n], nx = xx + kDx[n];
-            if (ny < 0 || ny >= H || nx < 0 || nx >= W) continue;
-            sum += kWeight[n] * v[ny * W + nx];
-            weight += kWeight[n];
-          }
-          const double next = v[y * W + xx] + 1.8 * (sum / weight - v[y * W + xx]);
-          moved = std::max(moved, std::abs(next - v[y * W + xx]));
-          v[y * W + xx] = next;
+      for (const auto& [y, xx] : holes) {
+        double sum = 0, weight = 0;
+        for (int n = 0; n < 8; ++n) {
+          const std::int64_t ny = y + kDy[n], nx = xx + kDx[n];
+          if (ny < 0 || ny >= H || nx < 0 || nx >= W) continue;
+          sum += kWeight[n] * v[ny * W + nx];
+          weight += kWeight[n];
         }
+        const double next = v[y * W + xx] + 1.8 * (sum / weight - v[y * W + xx]);
+        moved = std::max(moved, std::abs(next - v[y * W + xx]));
+        v[y * W + xx] = next;
+      }
       if (moved < tolerance) break;
     }
     for (std::int64_t j = 0; j < H * W; ++j)

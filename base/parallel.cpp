@@ -174,7 +174,20 @@ void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain,
   grain = std::max<std::int64_t>(1, grain);
   const int parts = static_cast<int>(std::min<std::int64_t>(num_threads(), (n + grain - 1) / grain));
   if (parts <= 1 || t_inside_parallel) {
-    fn(begin, end);
+    if (t_inside_parallel || !yielding_on_this_thread()) {
+      fn(begin, end);
+      return;
+    }
+    // Background work (an inspection, serial on its own thread) runs the kernel in
+    // up to kYieldPieces pieces of at least a grain with a yield point between them, so
+    // that a prediction arriving mid-kernel waits for one piece, not the kernel.
+    // fn must accept any chunking already (its split follows the thread count).
+    constexpr std::int64_t kYieldPieces = 16;
+    const std::int64_t piece = std::max(grain, (n + kYieldPieces - 1) / kYieldPieces);
+    for (std::int64_t b = begin; b < end; b += piece) {
+      if (b > begin) yield_to_urgent_work();
+      fn(b, std::min(end, b + piece));
+    }
     return;
   }
   run_parts(parts, [&](int part) {

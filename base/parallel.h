@@ -45,7 +45,8 @@ class ThreadPoolScope {
 };
 
 // Calls fn(chunk_begin, chunk_end) on up to num_threads() disjoint chunks covering
-// [begin, end); chunks hold at least `grain` items (except the last).
+// [begin, end); chunks hold at least `grain` items (except the last). Serially under
+// a YieldScope (base/priority_gate.h): up to 16 chunks with a yield point between.
 void parallel_for(std::int64_t begin, std::int64_t end, std::int64_t grain,
                   const std::function<void(std::int64_t, std::int64_t)>& fn);
 

@@ -63,6 +63,10 @@ void yield_to_urgent_work() {
   scope->waited_ += scope->gate_.wait_while_urgent(std::min(scope->max_wait_, scope->max_total_ - scope->waited_));
 }
 
+bool yielding_on_this_thread() {
+  return t_scope != nullptr;
+}
+
 std::chrono::steady_clock::duration yielded_on_this_thread() {
   return t_scope != nullptr ? t_scope->waited_ : std::chrono::steady_clock::duration{};
 }

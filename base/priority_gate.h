@@ -7,7 +7,8 @@
 // The waits are bounded, so background work always finishes: each wait ends when no
 // ticket is held or after `max_wait`, and once a scope has waited `max_total` in all
 // it stops waiting. Between two predictions the background work runs (at most one
-// kernel, then it checks again), which is what keeps it going under a steady stream.
+// piece of a kernel, then it checks again), which is what keeps it going under a
+// steady stream.
 #pragma once
 
 #include <atomic>
@@ -71,6 +72,10 @@ class YieldScope {
 
 // The yield point: a no-op unless a YieldScope is alive on the calling thread.
 void yield_to_urgent_work();
+
+// Whether a YieldScope is alive on the calling thread (base/parallel.cpp then runs a
+// serial kernel in pieces, with a yield point between them).
+bool yielding_on_this_thread();
 
 // How long the calling thread's YieldScope has waited so far (0 without one): timers
 // of the work subtract it (engine/graph_trace.h).

@@ -69,6 +69,7 @@ void GraphTrace::on_record(const Node* node, const Tensor& output) {
   n.sample_output = values_at(output, n.sample_index);
   if (!node->inputs.empty() && node->inputs[0].defined() && node->inputs[0].numel() == numel)
     n.sample_input = values_at(node->inputs[0], n.sample_index);
+  if (keeper_) n.whole_output = keeper_->keep(output);
   last_event_ = work_time();
 }
 
@@ -79,6 +80,7 @@ void GraphTrace::on_backward(const Node* node, const Tensor& output_grad, double
   n.backward_seconds += seconds;
   n.backward_ran = true;
   n.sample_gradient = values_at(output_grad, n.sample_index);
+  if (keeper_) n.whole_gradient = keeper_->keep(output_grad);
 }
 
 }  // namespace cxr

@@ -18,10 +18,13 @@
 // output's at evenly spaced flat indices, its first input's at the same indices
 // (when that input has as many elements: an elementwise op's before and after),
 // and, when the sweep reaches it, the gradient of its output there. Reading them
-// happens outside both timings.
+// happens outside both timings. With keep_whole_tensors(), the output and its
+// gradient are also kept whole, as far as the keeper's caps allow
+// (engine/kept_tensor.h), outside both timings too.
 #pragma once
 
 #include "engine/autograd.h"
+#include "engine/kept_tensor.h"
 
 #include <chrono>
 #include <cstdint>
@@ -54,6 +57,8 @@ struct TracedNode {
   std::vector<double> sample_output;    // the output's values there
   std::vector<double> sample_input;     // input 0's there; empty unless numel(input 0) == numel(output)
   std::vector<double> sample_gradient;  // d root / d output there; empty until the sweep reaches it
+  // Whole, with keep_whole_tensors(): the output, and d root / d output once the sweep reaches it.
+  KeptTensor whole_output, whole_gradient;
 };
 
 inline constexpr std::int64_t kTracedValues = 8;  // per node: ~18 KB of JSON for cxr-small's 38 ops
@@ -68,6 +73,10 @@ class GraphTrace {
   // what the trace's timings are differences of.
   static std::chrono::steady_clock::time_point work_time();
 
+  // Keep each node's output and gradient whole in `keeper` (which must outlive the
+  // recording), in the order they arise; call before the GraphTraceScope.
+  void keep_whole_tensors(TensorKeeper& keeper) { keeper_ = &keeper; }
+
   // Called by autograd (engine/autograd.cpp) while the trace is active.
   void on_record(const Node* node, const Tensor& output);
   // output_grad: the gradient the node's backward closure was called with.
@@ -77,6 +86,7 @@ class GraphTrace {
   friend class GraphTraceScope;
   using Clock = std::chrono::steady_clock;
   Clock::time_point last_event_;
+  TensorKeeper* keeper_ = nullptr;
   std::vector<TracedNode> nodes_;
   std::vector<std::shared_ptr<TensorImpl>> leaves_;
   // Kept alive while tracing so that no address is reused for another tensor.

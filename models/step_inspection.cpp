@@ -41,6 +41,38 @@ json::object sampled_values(const TracedNode& n) {
   return values;
 }
 
+// Per leaf of the trace: a parameter's value before the update, gradient and value
+// after, in the parameters' dtype (the float64 copies hold them exactly); any other
+// leaf's (the input batch) value alone.
+void keep_leaf_tensors(StepInspection& step, TensorKeeper& keeper, ParameterSet& params, const Tensor& before,
+                       const Tensor& grads, const Tensor& after) {
+  for (std::size_t i = 0; i < step.trace.leaves().size(); ++i) {
+    const Tensor leaf(step.trace.leaves()[i]);
+    auto& kept = step.leaf_tensors.emplace_back();
+    const auto& entries = params.parameters();
+    const auto p =
+        std::find_if(entries.begin(), entries.end(), [&](const auto& e) { return e.name == step.leaf_names[i]; });
+    if (p == entries.end()) {
+      kept.value = keeper.keep(leaf);
+      kept.gradient = kept.after = TensorKeeper::none("not a parameter: no gradient, no update");
+      continue;
+    }
+    const auto part = [&](const Tensor& flat) {
+      return flat.view_of_storage(p->offset, leaf.shape()).to(leaf.dtype());
+    };
+    kept.value = keeper.keep(part(before));
+    kept.gradient = keeper.keep(part(grads));
+    kept.after = keeper.keep(part(after));
+  }
+  step.bytes_kept = keeper.bytes_kept();
+}
+
+json::object kept_json(const KeptTensor& t) {
+  json::object o{{"kept", t.kept()}};
+  if (!t.kept()) o["reason"] = t.reason.empty() ? "not recorded (the backward sweep did not reach it)" : t.reason;
+  return o;
+}
+
 }  // namespace
 
 NodeRoofline node_roofline(const StepInspection& step, const TracedNode& node) {
@@ -51,11 +83,14 @@ NodeRoofline node_roofline(const StepInspection& step, const TracedNode& node) {
 
 StepInspection inspect_training_step(ClassifierNet& net, ParameterSet& params, const Tensor& images,
                                      const std::vector<int>& labels, const std::vector<std::string>& class_names,
-                                     double lr, double weight_decay) {
+                                     double lr, double weight_decay, TensorCaps keep) {
   check_dim("inspect step", "images", images, 4);
   CXR_CHECK(images.size(0) == static_cast<std::int64_t>(labels.size()) && !labels.empty(),
             "inspect step: {} images and {} labels", images.size(0), labels.size());
   StepInspection step;
+  step.caps = keep;
+  TensorKeeper keeper(keep);
+  if (step.keeps_tensors()) step.trace.keep_whole_tensors(keeper);
   step.lr = lr;
   step.weight_decay = weight_decay;
   // The CPU's roof means nothing to GPU kernels (launch times, unsynchronised): none there.
@@ -96,6 +131,7 @@ StepInspection inspect_training_step(ClassifierNet& net, ParameterSet& params, c
   }
   const Tensor values_after = params.values().to(Device::cpu()).to(DType::F64);
   const Tensor grads = params.grads().to(Device::cpu()).to(DType::F64);
+  if (step.keeps_tensors()) keep_leaf_tensors(step, keeper, params, values_before, grads, values_after);
   for (const auto& p : params.parameters()) {
     ParameterUpdate& u = step.updates.emplace_back();
     u.name = p.name;
@@ -158,10 +194,19 @@ json::object to_json(const StepInspection& step) {
                      {"roofline_forward", to_json(roof.forward)},
                      {"roofline_backward", to_json(roof.backward)},
                      {"values", sampled_values(n)}});
+    if (step.keeps_tensors())
+      nodes.back().as_object()["whole"] = {{"output", kept_json(n.whole_output)},
+                                           {"gradient", kept_json(n.whole_gradient)}};
   }
-  for (std::size_t i = 0; i < step.trace.leaves().size(); ++i)
+  for (std::size_t i = 0; i < step.trace.leaves().size(); ++i) {
     leaves.push_back(json::object{
         {"id", i}, {"name", step.leaf_names[i]}, {"shape", json::value_from(step.trace.leaves()[i]->shape)}});
+    if (step.keeps_tensors()) {
+      const auto& kept = step.leaf_tensors[i];
+      leaves.back().as_object()["whole"] = {
+          {"value", kept_json(kept.value)}, {"gradient", kept_json(kept.gradient)}, {"after", kept_json(kept.after)}};
+    }
+  }
   for (const ParameterUpdate& u : step.updates)
     updates.push_back(json::object{{"name", u.name},
                                    {"shape", json::value_from(u.shape)},
@@ -174,7 +219,7 @@ json::object to_json(const StepInspection& step) {
                                      {"before", json::value_from(u.shown_before)},
                                      {"gradient", json::value_from(u.shown_gradient)},
                                      {"after", json::value_from(u.shown_after)}}}});
-  return {
+  json::object out{
       {"loss", step.loss},
       {"lr", step.lr},
       {"weight_decay", step.weight_decay},
@@ -186,6 +231,11 @@ json::object to_json(const StepInspection& step) {
       {"nodes", std::move(nodes)},
       {"leaves", std::move(leaves)},
       {"updates", std::move(updates)}};
+  if (step.keeps_tensors())
+    out["whole_tensors"] = {{"max_elements", step.caps.max_elements},
+                            {"max_total_bytes", step.caps.max_total_bytes},
+                            {"bytes_kept", step.bytes_kept}};
+  return out;
 }
 
 std::string to_dot(const StepInspection& step) {

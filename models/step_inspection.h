@@ -7,6 +7,11 @@
 // Each node's estimated cost (models/op_cost.h: FLOPs and bytes from its shapes)
 // is set against the roofline measured on the step's kernel threads
 // (models/roofline.h): intensity, attainable FLOP/s and the share of it reached.
+//
+// Asked to (a TensorCaps), the step also keeps its tensors whole for the web view
+// (engine/kept_tensor.h): every op's output and output gradient as they arise, then
+// every leaf's value before the update and, for parameters, its gradient and its
+// value after the update; a tensor over a cap is reported with the reason instead.
 #pragma once
 
 #include "engine/graph_trace.h"
@@ -46,6 +51,15 @@ struct StepInspection {
   double forward_seconds = 0, backward_seconds = 0, optimizer_seconds = 0;
   std::vector<ParameterUpdate> updates;
   Roofline roofline;  // of the threads the step's kernels ran on; zeros on a GPU
+  // Whole tensors, when asked for (caps.max_total_bytes > 0): per trace leaf its value
+  // before the update and, for a parameter, its gradient and its value after.
+  struct LeafTensors {
+    KeptTensor value, gradient, after;
+  };
+  std::vector<LeafTensors> leaf_tensors;
+  TensorCaps caps;
+  std::int64_t bytes_kept = 0;
+  bool keeps_tensors() const { return caps.max_total_bytes > 0; }
 };
 
 // A node's forward and backward kernels under the step's roofline.
@@ -58,22 +72,27 @@ NodeRoofline node_roofline(const StepInspection& step, const TracedNode& node);
 // training mode for the step (batch statistics, dropout: the running statistics
 // and the parameters change, as in training) and left in evaluation mode. The
 // roofline is measured_roofline() (measured on the first step of the process) on
-// the CPU, all zeros (no node placed) on a GPU.
+// the CPU, all zeros (no node placed) on a GPU. keep: the caps on the whole
+// tensors kept (none by default).
 StepInspection inspect_training_step(ClassifierNet& net, ParameterSet& params, const Tensor& images,
                                      const std::vector<int>& labels, const std::vector<std::string>& class_names,
-                                     double lr, double weight_decay);
+                                     double lr, double weight_decay, TensorCaps keep = {});
 
 // {"loss", "lr", "weight_decay", "labels", "seconds": {forward, backward, optimizer},
 //  "nodes": [{"id", "op", "inputs": [{"node" | "leaf", "shape"}], "shape", "dtype", "device",
 //             "bytes", "forward_ms", "backward_ms", "flops_forward", "flops_backward",
 //             "bytes_forward", "bytes_backward", "cost_rule",
 //             "roofline_forward", "roofline_backward": point or null (models/roofline.h),
-//             "values": {"index", "output", "input" (when kept), "gradient"} (engine/graph_trace.h)}],
+//             "values": {"index", "output", "input" (when kept), "gradient"} (engine/graph_trace.h),
+//             "whole": {"output", "gradient": kept}}],
 //  "roofline": {"peak_flops", "bandwidth", "threads", "isa", "ridge_intensity"},
 //  "cost_rules": {rule name: what it counts},
-//  "leaves": [{"id", "name", "shape"}], "updates": [{"name", "shape", "weight_norm",
-//  "grad_norm", "update_norm", "update_ratio",
-//  "values": {"index", "before", "gradient", "after"}}]}
+//  "leaves": [{"id", "name", "shape", "whole": {"value", "gradient", "after": kept}}],
+//  "updates": [{"name", "shape", "weight_norm", "grad_norm", "update_norm", "update_ratio",
+//  "values": {"index", "before", "gradient", "after"}}],
+//  "whole_tensors": {"max_elements", "max_total_bytes", "bytes_kept"}}
+// where kept = {"kept": true} or {"kept": false, "reason"}; "whole" and
+// "whole_tensors" only when the step kept whole tensors.
 boost::json::object to_json(const StepInspection& step);
 
 // The graph in Graphviz DOT: leaves as ellipses ("l<i>"), ops as boxes ("n<id>")

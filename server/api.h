@@ -15,6 +15,8 @@ Response get_model(App& app, const Request& req);
 Response post_predict(App& app, const Request& req, const Target& target);
 Response post_inspect(App& app, const Request& req, const Target& target);
 Response post_inspect_step(App& app, const Request& req, const Target& target);
+// api_inspect_tensor.cpp: one whole tensor (a range of its values) of a kept step.
+Response get_inspect_tensor(App& app, const Request& req, const std::string& step_id, const Target& target);
 Response get_explain_methods(App& app, const Request& req);
 Response post_segment(App& app, const Request& req);  // api_segment.cpp: CT infection segmentation
 

@@ -19,7 +19,8 @@
 // active model on the uploaded image with that true class (models/step_inspection.h):
 // the autograd graph with times and FLOPs, and each parameter's AdamW update. Same
 // bounds; the answer is about 90 KB for cxr-small (8 values of each parameter and of
-// each op's tensors, the roofline shares).
+// each op's tensors, the roofline shares). The step's tensors are kept whole
+// (server/inspected_steps.h) under "step_id" for GET .../step/{id}/tensor.
 #include "server/api.h"
 
 #include "server/base64.h"
@@ -38,9 +39,11 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <span>
 #include <thread>
+#include <utility>
 
 #include <pthread.h>
 #include <sched.h>
@@ -184,12 +187,15 @@ Response post_inspect_step(App& app, const Request& req, const Target& target) {
       preprocess(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), served, app.decodes);
 
   InspectionSlot slot;
-  json::object body = run_at_lowest_priority(app.inference->urgency(), [&] {
+  auto [step, body] = run_at_lowest_priority(app.inference->urgency(), [&] {
     ModelCopy copy = copy_of(*served);
-    return to_json(inspect_training_step(*copy.net, *copy.params, image.image.input, {y}, info.class_names,
-                                         kInspectStepLr, kInspectStepWeightDecay));
+    auto kept = std::make_shared<const StepInspection>(inspect_training_step(*copy.net, *copy.params, image.image.input,
+                                                                             {y}, info.class_names, kInspectStepLr,
+                                                                             kInspectStepWeightDecay, kStepTensorCaps));
+    return std::pair(kept, to_json(*kept));
   });
   body["model"] = served->version;
+  body["step_id"] = app.inspected_steps.add(std::move(step));
   return json_response(req, http::status::ok, body);
 }
 

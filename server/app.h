@@ -5,6 +5,7 @@
 #include "server/decode_gate.h"
 #include "server/host_check.h"
 #include "server/inference.h"
+#include "server/inspected_steps.h"
 #include "server/store.h"
 
 #include <chrono>
@@ -29,6 +30,7 @@ struct App {
   std::vector<std::string> allowed_hosts = default_allowed_hosts();  // Host names answered (cxr serve --allowed-host)
   Device device = Device::cpu();                                     // where served models compute (cxr serve --device)
   DecodeGate decodes;                                                // the cap on uploads decoded at once
+  InspectedSteps inspected_steps;  // the Inside page's last training steps, whole (server/inspected_steps.h)
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 

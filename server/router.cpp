@@ -58,6 +58,10 @@ Reply route(App& app, const Request& req) {
       if (method != http::verb::post) method_not_allowed(req, "POST");
       return {post_predict(app, req, *target), nullptr};
     }
+    if (resource == "inspect" && s.size() == 6 && s[3] == "step" && s[5] == "tensor") {
+      if (method != http::verb::get) method_not_allowed(req, "GET");
+      return {get_inspect_tensor(app, req, s[4], *target), nullptr};
+    }
     if (resource == "inspect" && (s.size() == 3 || (s.size() == 4 && s[3] == "step"))) {
       if (method != http::verb::post) method_not_allowed(req, "POST");
       return {s.size() == 3 ? post_inspect(app, req, *target) : post_inspect_step(app, req, *target), nullptr};

@@ -11,7 +11,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <thread>
+#include <utility>
+#include <vector>
 
 using namespace cxr;
 using namespace std::chrono_literals;
@@ -89,4 +92,42 @@ TEST(PriorityGate, NothingWaitsWithoutAScopeOrWithoutATicket) {
     EXPECT_THROW(YieldScope nested(gate, 1h, 1h), Error);
   }
   EXPECT_EQ(gate.waits(), 0);
+}
+
+// Inside a kernel too: under a YieldScope a serial kernel runs in pieces (at most 16,
+// each of at least a grain) with a yield point between them, so a prediction that
+// arrives mid-kernel waits for one piece.
+TEST(PriorityGate, ALongKernelYieldsBetweenItsPieces) {
+  PriorityGate gate;
+  std::vector<std::pair<std::int64_t, std::int64_t>> pieces;
+  {
+    const ThreadPoolScope one_thread(1);
+    const YieldScope yield(gate, 1h, 1h);
+    parallel_for(0, 100, 3, [&](std::int64_t b, std::int64_t e) { pieces.emplace_back(b, e); });
+  }
+  ASSERT_EQ(pieces.size(), 15u);  // pieces of ceil(100 / 16) = 7
+  std::int64_t next = 0;
+  for (const auto& [b, e] : pieces) {
+    EXPECT_EQ(b, next);
+    EXPECT_GE(e - b, e == 100 ? 1 : 3);
+    next = e;
+  }
+  EXPECT_EQ(next, 100);
+
+  std::unique_ptr<PriorityGate::Ticket> prediction;
+  std::atomic<int> ran{0};
+  std::thread background([&] {
+    const ThreadPoolScope one_thread(1);
+    const YieldScope yield(gate, 1h, 1h);
+    parallel_for(0, 4, 1, [&](std::int64_t b, std::int64_t) {
+      if (b == 0) prediction = std::make_unique<PriorityGate::Ticket>(gate);  // arrives during piece 0
+      ++ran;
+    });
+  });
+  wait_until([&] { return gate.waiting() == 1; });
+  EXPECT_EQ(ran, 1);  // it waits after the first piece
+  prediction.reset();
+  background.join();
+  EXPECT_EQ(ran, 4);
+  EXPECT_EQ(gate.waits(), 1);
 }

@@ -234,6 +234,7 @@ async function runStep() {
     drawGraph(step);
     listNodes(step);
     showUpdates(step);
+    showStepTensors(step);  // inside_tensor.js
     const s = step.seconds;
     byId('inside-step-status').textContent = `loss ${fmt(step.loss)}; ${step.nodes.length} ops; forward `
       + `${(1e3 * s.forward).toFixed(0)} ms, backward ${(1e3 * s.backward).toFixed(0)} ms, AdamW `

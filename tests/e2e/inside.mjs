@@ -126,6 +126,20 @@ async function main() {
     await page.locator('#inside-updates summary').first().click();
     const values = await page.locator('#inside-updates details[open] table.values tbody tr').count();
     check(values === 8, `the first parameter shows ${values} values before and after`);
+    // The whole-tensor view: the first op's output, channel 1 drawn, a value read by pointing.
+    await page.waitForFunction(() => document.querySelector('#inside-tensor-caption').textContent.includes('channel'),
+      null, { timeout: 60000 });
+    await byId('inside-tensor-plane').fill('1');
+    await byId('inside-tensor-plane').dispatchEvent('change');
+    await page.waitForFunction(() => document.querySelector('#inside-tensor-caption').textContent.startsWith('channel 1 of'),
+      null, { timeout: 60000 });
+    const canvasWidth = await page.locator('#inside-tensor-canvas').evaluate((c) => c.width);
+    check(canvasWidth === 96, `the stem's channel is drawn ${canvasWidth} values wide`);
+    const tensorBars = await page.locator('#inside-tensor-histogram rect').count();
+    check(tensorBars === 32, `the tensor histogram has ${tensorBars} bars`);
+    await page.locator('#inside-tensor-canvas').hover({ position: { x: 2, y: 2 } });
+    const pointed = await byId('inside-tensor-value').textContent();
+    check(/^flat index 9216 \(row 0, column 0\): -?[0-9.e-]+$/.test(pointed), `pointing reads a value: ${pointed}`);
     console.log(`e2e inside: a training step of ${ops} ops drawn`);
 
     // Live telemetry charts: a canned stream of two records (the server's stream is

@@ -2,9 +2,13 @@
 // ieee8023 folder: mask/image pairing, the patient split that follows a classifier's
 // manifest, skipped masks, the mask resize; and the lung-fields task's names. The
 // real masks are scored by `cxr lungs train|eval` (docs/evaluation.md), not here.
+// Also the predicted masks that replace the lung prior (models/lung_mask_prediction.h).
 #include "data_fixtures.h"
 #include "expect_error.h"
 
+#include "data/dataset.h"
+#include "engine/data/cache_file.h"
+#include "models/lung_mask_prediction.h"
 #include "models/lung_seg_data.h"
 
 #include <gtest/gtest.h>
@@ -101,6 +105,53 @@ TEST(LungSegData, BadFoldersGiveClearErrors) {
   test::write_file(dir / "metadata.csv", "patient,file\n1,a.jpg\n");
   expect_error_mentioning([&] { find_lung_mask_pairs(dir.path(), {}, {}, 1); }, {"patientid", "filename"});
   expect_error_mentioning([] { resize_mask({}, 4, 4); }, {"resize_mask"});
+}
+
+// A built dataset of two 16 x 16 images: a Kermany one with a bright left half, and a black one.
+data::Dataset two_image_dataset(const TempDir& dir) {
+  data::CacheWriter cache(dir / "data" / "cache.bin", {2, 16, 4, 0.5f, 0.25f});
+  std::vector<std::uint8_t> half(256, 0);
+  for (int y = 0; y < 16; ++y)
+    for (int x = 0; x < 8; ++x) half[y * 16 + x] = 200;
+  cache.write(half.data());
+  cache.write(std::vector<std::uint8_t>(256, 0).data());
+  cache.close();
+  std::vector<data::ManifestRow> rows(2);
+  for (int i = 0; i < 2; ++i)
+    rows[i] = {i,    data::Source::kermany, "NORMAL/x.jpeg", "p" + std::to_string(i), 1, data::Split::test,
+               "PA", std::string(64, '0')};
+  data::write_manifest(dir / "data" / "manifest.csv", rows, 4);
+  return data::Dataset::open(dir / "data");
+}
+
+TEST(LungMaskPrediction, PredictedMasksReplaceThePriorForTheImagesGiven) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "data");
+  const data::Dataset ds = two_image_dataset(dir);
+  SegNetConfig config;
+  config.input_size = 16;
+  config.widths = {4, 8};
+  SegModel lungs = make_seg_model(SegTask::lung_fields, config, 3);
+  LungFields fields;
+  EXPECT_EQ(fields.mask(0), nullptr);
+  const std::vector<std::int64_t> first = {0};
+  add_predicted_lung_masks(fields, lungs, ds, first, 10);
+  ASSERT_NE(fields.mask(0), nullptr);
+  EXPECT_TRUE(fields.predicted(0));
+  EXPECT_FALSE(fields.predicted(1));
+  EXPECT_EQ(fields.mask(1), nullptr) << "only the images given";
+  const std::vector<std::uint8_t>& mask = *fields.mask(0);
+  ASSERT_EQ(mask.size(), 100u);
+  EXPECT_TRUE(std::all_of(mask.begin(), mask.end(), [](std::uint8_t v) { return v <= 1; }));
+  // The same as segmenting the cached square by hand and resizing it.
+  data::GreyImage square{16, 16, std::vector<std::uint8_t>(ds.pixels(0), ds.pixels(0) + 256)};
+  SegPrediction by_hand = predict_seg(lungs, square);
+  for (auto& v : by_hand.labels) v = v ? 255 : 0;
+  EXPECT_EQ(mask, resize_mask({16, 16, by_hand.labels}, 10, 10));
+
+  SegModel ct = make_seg_model(SegTask::infection, config, 3);
+  expect_error_mentioning([&] { add_predicted_lung_masks(fields, ct, ds, first, 10); }, {"lung-fields", "infection"});
+  expect_error_mentioning([&] { predict_lung_map(lungs, ds, 2, 10); }, {"image 2 of 2"});
 }
 
 }  // namespace

@@ -4,6 +4,9 @@
 //   train --covid DIR --out FILE [--split-from DATASET]: trains on the train
 //         patients, then prints Dice and IoU on the val and test patients
 //   eval  --covid DIR --model FILE [--split-from DATASET] [--split test] [--json FILE]
+//   apply --data DATASET --out DIR --model FILE --view crop[:M]|mask[:M]: the dataset
+//         seen through a lung view, for training a classifier that only sees the lungs
+//         (models/lung_view_dataset.h)
 // Predictions on any image (Kermany, NIH, uploads): `cxr seg predict --model FILE`.
 #include "app/commands.h"
 #include "base/check.h"
@@ -13,6 +16,7 @@
 #include "engine/io/atomic_file.h"
 #include "models/device_choice.h"
 #include "models/lung_seg_data.h"
+#include "models/lung_view_dataset.h"
 #include "models/seg_model.h"
 
 #include <fmt/format.h>
@@ -32,7 +36,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct LungsOptions {
-  std::string covid, split_from, model, out, split = "test", json, device = "cpu";
+  std::string covid, split_from, model, out, split = "test", json, device = "cpu", data, view = "crop:0.1";
   int epochs = 40, batch = 8, size = 96, threads = 0;
   double lr = 3e-3;
   std::uint64_t seed = 1, split_seed = 42;
@@ -144,6 +148,26 @@ void run_eval(const LungsOptions& opt) {
   if (!opt.json.empty()) write_file_atomically(opt.json, boost::json::serialize(result));
 }
 
+void run_apply(const LungsOptions& opt) {
+  if (opt.threads > 0) set_num_threads(opt.threads);
+  SegModel model = load_seg_model(opt.model);
+  model.params->to(resolve_device(opt.device));
+  const LungView view = LungView::parse(opt.view);
+  const auto start = std::chrono::steady_clock::now();
+  const LungViewDatasetReport r =
+      write_lung_view_dataset(opt.data, opt.out, model, opt.model, view, [&](std::int64_t done, std::int64_t total) {
+        if (done % 500 == 0 || done == total) {
+          fmt::print("{} / {} images\n", done, total);
+          std::fflush(stdout);
+        }
+      });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fmt::print(
+      "wrote {}: {} images seen through the lung view {} ({} left as they were: no lungs found); train "
+      "pixels mean {:.4f}, std {:.4f}; {:.0f} s\n",
+      opt.out, r.images, view.str(), r.unchanged, r.mean, r.stddev, seconds);
+}
+
 void add_split_options(CLI::App* cmd, LungsOptions& opt) {
   cmd->add_option("--covid", opt.covid, "the ieee8023 folder (metadata.csv, annotations/lungVAE-masks)")
       ->required()
@@ -182,6 +206,16 @@ void add_lungs_command(CLI::App& app) {
   eval->add_option("--model", opt->model, "model file")->required()->check(CLI::ExistingFile);
   eval->add_option("--split", opt->split)->check(CLI::IsMember({"train", "val", "test"}))->capture_default_str();
   eval->callback([opt] { run_eval(*opt); });
+
+  CLI::App* apply = lungs->add_subcommand("apply", "a built dataset cut to the lungs (crop or mask), for training");
+  apply->add_option("--data", opt->data, "a `cxr data build` folder")->required()->check(CLI::ExistingDirectory);
+  apply->add_option("--out", opt->out, "the folder to write (a dataset)")->required();
+  apply->add_option("--model", opt->model, "a `cxr lungs train` model")->required()->check(CLI::ExistingFile);
+  apply->add_option("--view", opt->view, "crop[:MARGIN] or mask[:MARGIN] (margin: a share of the box or square)")
+      ->capture_default_str();
+  apply->add_option("--threads", opt->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
+  apply->add_option("--device", opt->device, kDeviceHelp)->capture_default_str();
+  apply->callback([opt] { run_apply(*opt); });
 }
 
 }  // namespace cxr::cli

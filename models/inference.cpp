@@ -44,6 +44,13 @@ PreparedImage prepare(std::span<const std::uint8_t> bytes, const ModelInfo& info
     throw ImageError(name, "image_too_small",
                      fmt::format("{}x{}, a chest X-ray needs at least {} px a side", p.source.width, p.source.height,
                                  kMinImageSide));
+  // A model trained on lung-cut images (models/lung_view_dataset.h) must see its input cut
+  // alike; single-image prediction does not run the segmenter yet, so it refuses.
+  if (const auto view = info.extra.find("lung_view"); view != info.extra.end() && view->second != "none")
+    throw Error(
+        fmt::format("this model was trained on lung-cut images (lung view {}); predicting single images "
+                    "with it is not supported yet: evaluate it with `cxr eval` on a `cxr lungs apply` dataset",
+                    view->second));
   const int size = info.fit_size();
   const data::Fit fit = info.fit_or_pad();
   p.geometry = data::fit_geometry(p.source.width, p.source.height, size, fit);

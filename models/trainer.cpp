@@ -15,6 +15,7 @@
 #include "models/dataset_settings.h"
 #include "models/device_choice.h"
 #include "models/inference.h"
+#include "models/lung_view_dataset.h"
 #include "models/metrics.h"
 #include "models/model_card.h"
 #include "models/model_file.h"
@@ -357,6 +358,8 @@ class Run {
       params_ = std::make_unique<ParameterSet>(*net_, o.seed);
     }
     info_.split_seed = dataset_split_seed(o.data_dir);  // a fine-tune's too: the data it trained on
+    // The lung view the images were cut to (models/lung_view_dataset.h): prediction must cut alike.
+    for (const auto& [key, value] : dataset_lung_view_metadata(o.data_dir)) info_.extra[key] = value;
     params_->to(device_);  // before the optimizer: its state is made where the parameters are
     last_frozen_ = net_->last_frozen_layer(o.unfreeze);
     first_trainable_ = net_->first_trainable_offset(*params_, o.unfreeze);

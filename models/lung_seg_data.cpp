@@ -65,7 +65,8 @@ LungMaskPairs find_lung_mask_pairs(const fs::path& covid_dir, const std::vector<
   std::vector<LungMaskPair>& pairs = found.pairs;
   std::vector<std::pair<std::string, std::string>> same_patient;
   for (const auto& entry : fs::directory_iterator(masks)) {
-    const std::string stem = entry.path().stem().string();
+    std::string stem = entry.path().stem().string();
+    if (stem.ends_with(".png")) stem.resize(stem.size() - 4);  // a few upstream files are <name>_mask.png.png
     if (entry.path().extension() != ".png" || !stem.ends_with(kMaskSuffix)) continue;
     const std::string id = stem.substr(0, stem.size() - kMaskSuffix.size());
     const auto it = images.find(id);

@@ -1,6 +1,7 @@
 // Chest X-rays with lung-field masks for the lung segmenter: the ieee8023 images that
-// have a lungVAE mask (annotations/lungVAE-masks/<stem>_mask.png; 210 masks predicted
-// by lungVAE (Selvan et al. 2020), not drawn by hand), split by patient.
+// have a lungVAE mask (annotations/lungVAE-masks/<stem>_mask.png, four of them
+// <stem>_mask.png.png; 209 masks predicted by lungVAE (Selvan et al. 2020), not drawn
+// by hand), split by patient.
 //
 // The split follows the classifier's: a mask image whose patient is in a built
 // dataset's manifest goes to that patient's split there, so no classifier test

@@ -35,8 +35,10 @@ void write_folder(const TempDir& dir) {
   test::write_png(dir / "images/b.png", 8, 6, 1, test::pattern(8, 6, 1, 2));
   std::vector<std::uint8_t> mask(4 * 3, 0);
   mask[0] = 255;  // top-left quarter-cell only
-  for (const char* stem : {"a", "b", "c", "d", "e", "f", "gone"})
+  for (const char* stem : {"a", "b", "c", "d", "f", "gone"})
     test::write_png(dir / "annotations/lungVAE-masks" / (std::string(stem) + "_mask.png"), 4, 3, 1, mask);
+  test::write_png(dir / "annotations/lungVAE-masks/e_mask.png.png", 4, 3, 1, mask);  // as four upstream files
+  test::write_file(dir / "annotations/lungVAE-masks/README.md", "not a mask");
 }
 
 data::ManifestRow manifest_row(const std::string& patient, data::Split split) {

@@ -7,6 +7,7 @@
 #include "models/dataset_settings.h"
 #include "models/ood_gate.h"
 
+#include <fmt/format.h>
 #include <boost/json.hpp>
 
 #include <cmath>
@@ -38,6 +39,9 @@ LungViewDatasetReport write_lung_view_dataset(const fs::path& in_dir, const fs::
   CXR_CHECK(view.mode != LungViewMode::none, "a lung-view dataset needs a view (crop or mask), not none");
   CXR_CHECK(fs::weakly_canonical(in_dir) != fs::weakly_canonical(out_dir), "the output folder {} is the input",
             out_dir.string());
+  if (const auto earlier = dataset_lung_view_metadata(in_dir); !earlier.empty())
+    throw Error(fmt::format("{} is already seen through the lung view {}: apply a view to the original build",
+                            in_dir.string(), earlier.at("lung_view")));
   const data::Dataset dataset = data::Dataset::open(in_dir);
   json::object stats = read_stats(in_dir / "stats.json");
   const int size = dataset.image_size();

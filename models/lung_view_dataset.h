@@ -27,7 +27,8 @@ struct LungViewDatasetReport {
   float mean = 0, stddev = 1;              // of the train split after the view
 };
 
-// Reads in_dir, writes out_dir (created; its files written atomically). segmenter_file
+// Reads in_dir (a build without a lung view: views do not stack), writes out_dir
+// (created; its files written atomically). segmenter_file
 // is copied as out_dir/lung-model.safetensors. progress(done, total) after each image.
 LungViewDatasetReport write_lung_view_dataset(const std::filesystem::path& in_dir, const std::filesystem::path& out_dir,
                                               SegModel& segmenter, const std::filesystem::path& segmenter_file,

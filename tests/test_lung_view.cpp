@@ -150,6 +150,9 @@ TEST(LungViewDataset, HoldsTheViewOfEveryImageAndNamesIt) {
   expect_error_mentioning(
       [&] { write_lung_view_dataset(dir / "in", dir / "in", lungs, dir / "lungs.safetensors", view); },
       {"is the input"});
+  expect_error_mentioning(
+      [&] { write_lung_view_dataset(dir / "out", dir / "twice", lungs, dir / "lungs.safetensors", view); },
+      {"already seen through the lung view mask:0.1"});
 }
 
 TEST(LungViewDataset, SingleImagePredictionRefusesALungViewModel) {

@@ -38,7 +38,7 @@ std::string LungView::str() const {
 
 namespace {
 
-data::GreyImage crop_to_lungs(const data::GreyImage& square, const std::vector<std::uint8_t>& lungs, double margin) {
+LungViewResult crop_to_lungs(const data::GreyImage& square, const std::vector<std::uint8_t>& lungs, double margin) {
   const int size = square.width;
   int x0 = size, y0 = size, x1 = -1, y1 = -1;
   for (int y = 0; y < size; ++y)
@@ -48,7 +48,7 @@ data::GreyImage crop_to_lungs(const data::GreyImage& square, const std::vector<s
       }
   const int box = std::max(x1 - x0 + 1, y1 - y0 + 1);
   const int side = std::min(size, static_cast<int>(std::lround(box * (1 + 2 * margin))));
-  if (side == size) return square;  // the whole square (a resize to itself would still filter it)
+  if (side == size) return {square, true, 0, 0, size};  // the whole square (a resize to itself would still filter it)
   // Centred on the box, then moved inside the square.
   const int left = std::clamp((x0 + x1 + 1 - side) / 2, 0, size - side);
   const int top = std::clamp((y0 + y1 + 1 - side) / 2, 0, size - side);
@@ -58,7 +58,7 @@ data::GreyImage crop_to_lungs(const data::GreyImage& square, const std::vector<s
                 crop.pixels.begin() + static_cast<std::ptrdiff_t>(y) * side);
   data::GreyImage out{size, size, std::vector<std::uint8_t>(static_cast<std::size_t>(size) * size)};
   data::fit_square(out.pixels.data(), size, crop, data::Fit::pad);  // square to square: a plain resize
-  return out;
+  return {std::move(out), true, left, top, side};
 }
 
 // Max filter of radius r along rows, then columns (a square structuring element).
@@ -90,7 +90,7 @@ LungViewResult apply_lung_view(const LungView& view, const data::GreyImage& squa
             square.width, square.height, lungs.size());
   const bool empty = std::none_of(lungs.begin(), lungs.end(), [](std::uint8_t v) { return v != 0; });
   if (view.mode == LungViewMode::none || empty) return {square, false};
-  if (view.mode == LungViewMode::crop) return {crop_to_lungs(square, lungs, view.margin), true};
+  if (view.mode == LungViewMode::crop) return crop_to_lungs(square, lungs, view.margin);
   const int size = square.width;
   const std::vector<std::uint8_t> keep = dilate(lungs, size, static_cast<int>(std::lround(view.margin * size)));
   data::GreyImage out = square;
@@ -105,6 +105,33 @@ LungViewResult lung_view_of_square(SegModel& segmenter, const LungView& view, co
   if (view.mode == LungViewMode::none) return {square, false};
   const SegPrediction lungs = predict_seg(segmenter, square);
   return apply_lung_view(view, square, lungs.labels);
+}
+
+data::FitGeometry cut_geometry(const data::FitGeometry& fitted, const LungViewResult& view, int size) {
+  if (view.crop_side <= 0) return fitted;
+  const double scale = static_cast<double>(size) / view.crop_side;
+  data::FitGeometry g = fitted;
+  g.dst_x = static_cast<int>(std::lround((fitted.dst_x - view.crop_left) * scale));
+  g.dst_y = static_cast<int>(std::lround((fitted.dst_y - view.crop_top) * scale));
+  g.dst_w = std::max(1, static_cast<int>(std::lround(fitted.dst_w * scale)));
+  g.dst_h = std::max(1, static_cast<int>(std::lround(fitted.dst_h * scale)));
+  return g;
+}
+
+LungViewStage::LungViewStage(LungView view, SegModel segmenter) : view_(view), segmenter_(std::move(segmenter)) {
+  CXR_CHECK(segmenter_.task == SegTask::lung_fields, "a lung view needs a lung-fields segmenter, not a {} one",
+            seg_task_name(segmenter_.task));
+}
+
+LungViewResult LungViewStage::apply(const data::GreyImage& square) {
+  const std::lock_guard lock(mutex_);
+  return lung_view_of_square(segmenter_, view_, square);
+}
+
+std::filesystem::path lung_segmenter_path_for(const std::filesystem::path& model_path) {
+  std::filesystem::path p = model_path;
+  if (p.extension() == ".safetensors") p.replace_extension();
+  return p.string() + ".lungs.safetensors";
 }
 
 }  // namespace cxr

@@ -17,6 +17,8 @@
 #include "models/seg_model.h"
 
 #include <cstdint>
+#include <filesystem>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -37,11 +39,37 @@ struct LungView {
 struct LungViewResult {
   data::GreyImage image;
   bool changed = false;
+  int crop_left = 0, crop_top = 0, crop_side = 0;  // the crop's square on the input; side 0: no crop
 };
+
+// The fit geometry of the cut square: `fitted` (source -> input square) followed by the
+// crop of `view` (input square -> cut square), so heatmaps land on the source where the
+// cut square's pixels came from. Unchanged without a crop. Rounded to whole pixels of
+// the square (the geometry holds integers): off by at most half a pixel.
+data::FitGeometry cut_geometry(const data::FitGeometry& fitted, const LungViewResult& view, int size);
 LungViewResult apply_lung_view(const LungView& view, const data::GreyImage& square,
                                const std::vector<std::uint8_t>& lungs);
 
 // The same with the mask predicted by a lung-fields segmenter on the square.
 LungViewResult lung_view_of_square(SegModel& segmenter, const LungView& view, const data::GreyImage& square);
+
+// A classifier's lung view with its segmenter, as load_model finds them: inference
+// (models/inference.cpp) passes every fitted square through it before normalisation,
+// exactly as `cxr lungs apply` did to the squares the classifier trained on. One
+// segmenter serves every thread, one square at a time.
+class LungViewStage {
+ public:
+  LungViewStage(LungView view, SegModel segmenter);
+  LungViewResult apply(const data::GreyImage& square);
+  const LungView& view() const { return view_; }
+
+ private:
+  LungView view_;
+  SegModel segmenter_;
+  std::mutex mutex_;
+};
+
+// Where a classifier's segmenter lives: model.safetensors -> model.lungs.safetensors.
+std::filesystem::path lung_segmenter_path_for(const std::filesystem::path& model_path);
 
 }  // namespace cxr

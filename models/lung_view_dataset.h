@@ -6,7 +6,8 @@
 // stats.json) plus the segmenter (lung-model.safetensors). Its cache header carries
 // the train split's new pixel mean and deviation; stats.json's settings gain
 // lung_view ("crop:0.1") and lung_model ({"file", "sha256"}), which `cxr train`
-// copies into the model file, so a model names the view it was trained with.
+// copies into the model file (and the segmenter beside it), so a model names the view
+// it was trained with and prediction applies it (models/model_file.h, inference.cpp).
 #pragma once
 
 #include "models/lung_view.h"

@@ -12,6 +12,9 @@
 #include "models/inference.h"
 #include "models/lung_view.h"
 #include "models/lung_view_dataset.h"
+#include "models/model_file.h"
+#include "models/ood_gate.h"
+#include "models/presets.h"
 
 #include <gtest/gtest.h>
 
@@ -155,17 +158,119 @@ TEST(LungViewDataset, HoldsTheViewOfEveryImageAndNamesIt) {
       {"already seen through the lung view mask:0.1"});
 }
 
-TEST(LungViewDataset, SingleImagePredictionRefusesALungViewModel) {
-  ModelInfo info;
-  info.config.input_size = 32;
-  info.extra["lung_view"] = "crop:0.1";
-  const std::vector<std::uint8_t> px = test::pattern(40, 40, 1, 1);
+std::vector<std::uint8_t> png_bytes(int w, int h, const std::vector<std::uint8_t>& px) {
   std::string png;
   stbi_write_png_to_func(
       [](void* ctx, void* data, int n) { static_cast<std::string*>(ctx)->append(static_cast<char*>(data), n); }, &png,
-      40, 40, 1, px.data(), 40);
-  const std::vector<std::uint8_t> bytes(png.begin(), png.end());
-  expect_error_mentioning([&] { prepare_image(bytes, info); }, {"lung view crop:0.1", "cxr lungs apply"});
+      w, h, 1, px.data(), w);
+  return {png.begin(), png.end()};
+}
+
+// A 40 x 40 dark image with a bright 16 x 14 block at (x, y), the block labelled lungs.
+SegSlice block_slice(int x, int y) {
+  SegSlice s{"block", {40, 40, std::vector<std::uint8_t>(40 * 40, 30)}, std::vector<std::uint8_t>(40 * 40, 0)};
+  for (int r = y; r < y + 14; ++r)
+    for (int c = x; c < x + 16; ++c) s.image.pixels[r * 40 + c] = 200, s.labels[r * 40 + c] = 1;
+  return s;
+}
+
+// Train, eval and serve see the same pixels: a dataset written through the view holds,
+// for an image, exactly the square prediction makes of the same file with the model
+// that load_model returns (its segmenter found beside it), for both views.
+TEST(LungViewDataset, PredictionCutsLikeTheDatasetItTrainedOn) {
+  for (const char* text : {"mask:0.1", "crop:0.1"}) {
+    test::TempDir dir;
+    std::filesystem::create_directories(dir / "in");
+    // One 40 x 40 source image, fitted (pad) to the 16 px square as `cxr data build` does.
+    const SegSlice bright = block_slice(12, 8);
+    const std::vector<std::uint8_t>& source = bright.image.pixels;
+    std::vector<std::uint8_t> square(256);
+    data::fit_square(square.data(), 16, {40, 40, source}, data::Fit::pad);
+    data::CacheWriter cache(dir / "in" / "cache.bin", {1, 16, 4, 0.5f, 0.25f});
+    cache.write(square.data());
+    cache.close();
+    data::write_manifest(dir / "in" / "manifest.csv",
+                         {{0, data::Source::kermany, "x.png", "p0", 1, data::Split::train, "PA", std::string(64, '0')}},
+                         4);
+    test::write_file(dir / "in" / "stats.json", R"({"settings": {"size": 16, "fit": "pad"}})");
+    SegNetConfig seg_config;
+    seg_config.input_size = 32;
+    seg_config.widths = {8, 16, 16};
+    SegModel lungs = make_seg_model(SegTask::lung_fields, seg_config, 2);
+    // Taught that the bright block is the lungs, so its mask covers part of the square.
+    std::vector<SegSlice> blocks;
+    for (int k = 0; k < 8; ++k) blocks.push_back(block_slice(2 + 3 * k, 20 - 2 * k));
+    train_seg(lungs, blocks, {.epochs = 30, .batch_size = 4, .lr = 1e-2, .seed = 3, .augment = false});
+    save_seg_model((dir / "lungs.safetensors").string(), lungs);
+    write_lung_view_dataset(dir / "in", dir / "out", lungs, dir / "lungs.safetensors", LungView::parse(text));
+    const data::Dataset trained_on = data::Dataset::open(dir / "out");
+    ASSERT_NE(std::vector<std::uint8_t>(trained_on.pixels(0), trained_on.pixels(0) + 256), square)
+        << text << ": the view must change the square, or this test proves nothing";
+
+    // A classifier saved as the trainer saves it: the view in its metadata, the segmenter beside it.
+    ModelInfo info;
+    info.preset = "cxr-small";
+    info.config = preset_config("cxr-small", 4, 16).narrowed(0.125);
+    info.class_names = {"covid", "normal", "bacterial", "viral"};
+    info.fit = data::Fit::pad;
+    info.dataset_size = 16;
+    info.extra = dataset_lung_view_metadata(dir / "out");
+    auto net = make_net(info.config, 1);
+    ParameterSet params(*net, 2);
+    save_model((dir / "m.safetensors").string(), *net, info);
+    std::filesystem::copy_file(dir / "out" / kLungModelFile, lung_segmenter_path_for(dir / "m.safetensors"));
+    const LoadedModel served = load_model((dir / "m.safetensors").string());
+    ASSERT_NE(served.info.lung_view, nullptr) << text;
+    EXPECT_EQ(served.info.lung_view->view().str(), text);
+
+    check_dataset_matches_model(trained_on, served.info, (dir / "out").string(), "m.safetensors");
+    expect_error_mentioning(
+        [&] {
+          check_dataset_matches_model(data::Dataset::open(dir / "in"), served.info, (dir / "in").string(),
+                                      "m.safetensors");
+        },
+        {"lung view none", std::string("trained with the lung view ") + text});
+    const PreparedImage p = prepare_image(png_bytes(40, 40, source), served.info);
+    EXPECT_EQ(p.fitted.pixels, std::vector<std::uint8_t>(trained_on.pixels(0), trained_on.pixels(0) + 256)) << text;
+  }
+}
+
+TEST(LungViewDataset, CropGeometryMapsTheCutSquareBackToTheSource) {
+  // A 100 x 50 source padded into a 20 px square: rows 5..15 of the square hold it.
+  const data::FitGeometry fitted = data::fit_geometry(100, 50, 20, data::Fit::pad);
+  LungViewResult cut;
+  cut.crop_left = 4, cut.crop_top = 4, cut.crop_side = 10;  // square x 4..14 -> cut square x 0..20
+  const data::FitGeometry g = cut_geometry(fitted, cut, 20);
+  // Cut-square x 0 is square x 4 is source x 20; cut-square x 20 is square x 14, source x 70.
+  EXPECT_NEAR(g.to_source_x(0), fitted.to_source_x(4), 1e-9);
+  EXPECT_NEAR(g.to_source_x(20), fitted.to_source_x(14), 1e-9);
+  EXPECT_NEAR(g.to_source_y(0), fitted.to_source_y(4), 1e-9);
+  cut.crop_side = 0;
+  const data::FitGeometry same = cut_geometry(fitted, cut, 20);
+  EXPECT_EQ(same.dst_w, fitted.dst_w);
+}
+
+TEST(LungViewDataset, ALungViewModelNeedsItsOwnSegmenter) {
+  test::TempDir dir;
+  ModelInfo info;
+  info.preset = "cxr-small";
+  info.config = preset_config("cxr-small", 4, 16).narrowed(0.125);
+  info.class_names = {"covid", "normal", "bacterial", "viral"};
+  info.extra = {{"lung_view", "crop:0.1"}, {"lung_model_sha256", std::string(64, '0')}};
+  auto net = make_net(info.config, 1);
+  ParameterSet params(*net, 2);
+  const std::string path = (dir / "m.safetensors").string();
+  save_model(path, *net, info);
+  expect_error_mentioning([&] { load_model(path); }, {"crop:0.1", "m.lungs.safetensors", "missing"});
+  SegNetConfig seg_config;
+  seg_config.input_size = 16;
+  seg_config.widths = {4, 8};
+  SegModel lungs = make_seg_model(SegTask::lung_fields, seg_config, 11);
+  save_seg_model(lung_segmenter_path_for(path).string(), lungs);
+  expect_error_mentioning([&] { load_model(path); }, {"not the lung segmenter", "SHA-256"});
+  // Metadata without a loaded segmenter (a ModelInfo built by hand): refused, not guessed.
+  expect_error_mentioning([&] { prepare_image(png_bytes(40, 40, test::pattern(40, 40, 1, 1)), info); },
+                          {"lung view crop:0.1", "not loaded"});
 }
 
 }  // namespace

@@ -17,5 +17,6 @@ void add_inspect_command(CLI::App& app);
 void add_ood_command(CLI::App& app);
 void add_seg_command(CLI::App& app);
 void add_gan_command(CLI::App& app);
+void add_lungs_command(CLI::App& app);
 
 }  // namespace cxr::cli

@@ -18,6 +18,7 @@
 #include "models/inference.h"
 #include "models/lung_energy.h"
 #include "models/lung_fields.h"
+#include "models/lung_mask_prediction.h"
 #include "models/metrics.h"
 #include "models/ood_fit.h"
 #include "models/shortcut_report.h"
@@ -45,6 +46,7 @@ namespace fs = std::filesystem;
 
 struct EvalOptions {
   std::string data, model, split = "test", json, covid;
+  std::string lung_model;  // a lung-fields segmenter: its masks replace the prior (models/lung_mask_prediction.h)
   int batch = 32;
   int threads = 0;
   int probe_images = 2000;
@@ -172,11 +174,16 @@ void run_eval(const EvalOptions& opt) {
     const fs::path boxes_path = default_lung_boxes(covid);
     std::map<std::string, AnnotatedImage> boxes;
     if (!covid.empty() && fs::exists(boxes_path)) boxes = read_coco_boxes(boxes_path.string());
-    const LungFields fields = LungFields::build(dataset, boxes, covid, model.info.config.input_size);
+    LungFields fields = LungFields::build(dataset, boxes, covid, model.info.config.input_size);
     const auto measured = sample(indices, opt.heatmap_images, 0x6c756e67ULL);
-    energy = lung_energy(*model.net, model.info, dataset, measured, fields, 16, [&](std::int64_t done) {
-      progress.update("heatmaps", done, static_cast<std::int64_t>(measured.size()));
-    });
+    if (!opt.lung_model.empty()) {
+      SegModel lungs = load_seg_model(opt.lung_model);
+      add_predicted_lung_masks(fields, lungs, dataset, measured, model.info.config.input_size);
+    }
+    energy = lung_energy(
+        *model.net, model.info, dataset, measured, fields, 16,
+        [&](std::int64_t done) { progress.update("heatmaps", done, static_cast<std::int64_t>(measured.size())); },
+        opt.lung_model);
     fmt::print("{}\n", format_lung_energy(*energy));
   }
   // softmax(log p / T) = softmax(z / T): the evaluated probabilities give the scaled ones.
@@ -241,6 +248,10 @@ void add_eval_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--covid", opt->covid, "the ieee8023 folder with the lung boxes (default: the dataset's stats.json)");
+  cmd->add_option("--lung-model", opt->lung_model,
+                  "a `cxr lungs train` segmenter: images without lung boxes are measured against its mask, "
+                  "not the adult prior")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--batch", opt->batch, "images per forward pass")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--threads", opt->threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--device", opt->device, kDeviceHelp)->capture_default_str();

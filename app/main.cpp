@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   cxr::cli::add_inspect_command(app);
   cxr::cli::add_ood_command(app);
   cxr::cli::add_seg_command(app);
+  cxr::cli::add_lungs_command(app);
   cxr::cli::add_gan_command(app);
 
   try {

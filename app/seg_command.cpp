@@ -153,7 +153,7 @@ int run_predict(const SegOptions& opt) {
             (std::filesystem::path(opt.overlay_dir) / (std::filesystem::path(path).stem().string() + ".seg.png"))
                 .string();
         write_file_atomically(out,
-                              encode_png(render_seg_overlay(decoded.image, p.labels, model.task == SegTask::infection),
+                              encode_png(render_seg_overlay(decoded.image, p.labels, seg_class_count(model.task) == 1),
                                          {{"Software", "cxr seg predict"}}));
         line["overlay"] = out;
       }

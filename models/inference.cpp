@@ -4,6 +4,8 @@
 #include "engine/data/augment.h"
 #include "engine/ops.h"
 #include "models/bundled_files.h"
+#include "models/lung_view.h"
+#include "models/lung_view_dataset.h"
 
 #include <fmt/ranges.h>
 
@@ -44,11 +46,24 @@ PreparedImage prepare(std::span<const std::uint8_t> bytes, const ModelInfo& info
     throw ImageError(name, "image_too_small",
                      fmt::format("{}x{}, a chest X-ray needs at least {} px a side", p.source.width, p.source.height,
                                  kMinImageSide));
+  // A model trained on lung-cut images sees its input cut alike (models/lung_view.h).
+  const auto view = info.extra.find("lung_view");
+  const bool lung_view = view != info.extra.end() && view->second != "none";
+  if (lung_view && !info.lung_view)
+    throw Error(
+        fmt::format("this model was trained on lung-cut images (lung view {}), but its lung segmenter is "
+                    "not loaded: load it with load_model, which finds <model>.lungs.safetensors",
+                    view->second));
   const int size = info.fit_size();
   const data::Fit fit = info.fit_or_pad();
   p.geometry = data::fit_geometry(p.source.width, p.source.height, size, fit);
   p.fitted = {size, size, std::vector<std::uint8_t>(static_cast<std::size_t>(size) * size)};
   data::fit_square(p.fitted.pixels.data(), size, p.source, fit);
+  if (lung_view) {
+    LungViewResult cut = info.lung_view->apply(p.fitted);
+    p.geometry = cut_geometry(p.geometry, cut, size);
+    p.fitted = std::move(cut.image);
+  }
   p.input = normalised_input(p.fitted.pixels.data(), size, info);
   return p;
 }
@@ -83,6 +98,13 @@ void check_dataset_matches_model(const data::Dataset& dataset, const ModelInfo& 
   CXR_CHECK(dataset.image_size() == size,
             "{} holds {}x{} images but {} was trained from {}x{}: rebuild the dataset with --size {}", data_dir,
             dataset.image_size(), dataset.image_size(), model_path, size, size, size);
+  const auto model_view = info.extra.find("lung_view");
+  const auto data_view = dataset_lung_view_metadata(data_dir);
+  const std::string want = model_view != info.extra.end() ? model_view->second : "none";
+  const std::string have = data_view.contains("lung_view") ? data_view.at("lung_view") : "none";
+  CXR_CHECK(want == have,
+            "{} is seen through the lung view {} but {} was trained with the lung view {} (cxr lungs apply)", data_dir,
+            have, model_path, want);
   CXR_CHECK(dataset.class_names() == info.class_names, "{} has the classes [{}] but {} predicts [{}]", data_dir,
             fmt::join(dataset.class_names(), ", "), model_path, fmt::join(info.class_names, ", "));
 }

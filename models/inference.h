@@ -7,6 +7,8 @@
 // model was trained at another size than the dataset's (`cxr train --size`), a
 // bilinear resize to the model's input size, as the trainer does. The fit and the
 // dataset's size come from the model's metadata (ModelInfo::fit_or_pad, fit_size).
+// A model trained on a lung-view dataset also has its fitted square cut to the lungs
+// (ModelInfo::lung_view, models/lung_view.h) before normalisation.
 //
 // An image under kMinImageSide pixels a side is refused: it
 // holds no radiograph worth classifying (the smallest image in the two datasets
@@ -67,8 +69,8 @@ PreparedImage prepare_image_file(const std::string& path, const ModelInfo& info)
 // (pixel / 255 - mean) / std, then resized to S when size differs.
 Tensor normalised_input(const std::uint8_t* pixels, int size, const ModelInfo& info);
 
-// Throws cxr::Error when the dataset's class names differ from the model's, or its
-// image size from the one the model was trained from.
+// Throws cxr::Error when the dataset's class names differ from the model's, its image
+// size from the one the model was trained from, or its lung view from the model's.
 void check_dataset_matches_model(const data::Dataset& dataset, const ModelInfo& info, const std::string& data_dir,
                                  const std::string& model_path);
 

@@ -25,6 +25,7 @@ namespace cxr {
 struct EnergyCell {
   std::string source, predicted;           // predicted "" in the per-source rows
   std::int64_t images = 0, own_masks = 0;  // own_masks: measured against the image's own boxes
+  std::int64_t predicted_masks = 0;        // measured against the lung segmenter's mask for it
   double mean_outside = 0;
   double mean_chance = 0;  // mean share of the square outside the masks used
 };
@@ -34,12 +35,15 @@ struct LungEnergyReport {
   EnergyCell all;
   double prior_share = 0;             // the prior's share of the square
   std::int64_t annotated_images = 0;  // images of the dataset with their own boxes
+  std::string lung_model;             // the segmenter of the predicted masks ("" when none)
 };
 
 // Nothing is measured for images without a mask (no boxes at all: an empty report).
+// `lung_model` only names the segmenter in the report when fields hold predicted masks.
 LungEnergyReport lung_energy(ClassifierNet& net, const ModelInfo& info, const data::Dataset& dataset,
                              std::span<const std::int64_t> indices, const LungFields& fields, int batch = 16,
-                             const std::function<void(std::int64_t done)>& progress = {});
+                             const std::function<void(std::int64_t done)>& progress = {},
+                             const std::string& lung_model = "");
 
 std::string format_lung_energy(const LungEnergyReport& report);
 boost::json::object lung_energy_to_json(const LungEnergyReport& report);

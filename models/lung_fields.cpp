@@ -48,9 +48,14 @@ LungFields LungFields::build(const data::Dataset& dataset, const std::map<std::s
   return fields;
 }
 
+void LungFields::set_predicted(std::int64_t index, std::vector<std::uint8_t> mask) {
+  CXR_CHECK(!annotated(index), "image {} has its own lung boxes; a predicted mask would hide them", index);
+  predicted_[index] = std::move(mask);
+}
+
 const std::vector<std::uint8_t>* LungFields::mask(std::int64_t index) const {
-  const auto it = own_.find(index);
-  if (it != own_.end()) return &it->second;
+  if (const auto it = own_.find(index); it != own_.end()) return &it->second;
+  if (const auto it = predicted_.find(index); it != predicted_.end()) return &it->second;
   return prior_.empty() ? nullptr : &prior_;
 }
 

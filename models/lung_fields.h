@@ -9,7 +9,9 @@
 // image uses a prior: the pixels inside the lung boxes of at least half of the
 // annotated images of the dataset. That prior is an average of adult hospital films;
 // on children (Kermany) and on films framed otherwise it is an approximation, and the
-// reports say which images were measured against it.
+// reports say which images were measured against it. As an option, images without
+// boxes take a mask predicted for them by the lung segmenter instead of the prior
+// (models/lung_mask_prediction.h); the reports count those separately.
 #pragma once
 
 #include "data/dataset.h"
@@ -37,15 +39,21 @@ class LungFields {
   static LungFields build(const data::Dataset& dataset, const std::map<std::string, AnnotatedImage>& boxes,
                           const std::filesystem::path& covid_dir, int map_size);
 
-  // The image's own mask, else the prior; nullptr when there is neither.
+  // Image `index` (not annotated) is measured against `mask` (map_size squared, 0/1)
+  // instead of the prior.
+  void set_predicted(std::int64_t index, std::vector<std::uint8_t> mask);
+
+  // The image's own mask, else its predicted one, else the prior; nullptr when there
+  // is none of them.
   const std::vector<std::uint8_t>* mask(std::int64_t index) const;
   bool annotated(std::int64_t index) const { return own_.count(index) > 0; }
+  bool predicted(std::int64_t index) const { return predicted_.count(index) > 0; }
   std::int64_t annotated_images() const { return static_cast<std::int64_t>(own_.size()); }
   bool has_prior() const { return !prior_.empty(); }
   double prior_share() const;  // the share of the square the prior covers
 
  private:
-  std::map<std::int64_t, std::vector<std::uint8_t>> own_;
+  std::map<std::int64_t, std::vector<std::uint8_t>> own_, predicted_;
   std::vector<std::uint8_t> prior_;
 };
 

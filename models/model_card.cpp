@@ -47,6 +47,8 @@ void write_model_card(const std::filesystem::path& path, const ModelCard& c) {
       {"data", json::object{{"dir", c.data_dir.string()},
                             {"manifest_sha256", c.manifest_sha256},
                             {"split_seed", c.info.split_seed ? json::value(*c.info.split_seed) : json::value(nullptr)},
+                            {"lung_view", c.info.extra.contains("lung_view") ? json::value(c.info.extra.at("lung_view"))
+                                                                             : json::value("none")},
                             {"images", counts}}},
       {"training", json::object{{"options", to_json(c.options)},
                                 {"threads", c.threads},

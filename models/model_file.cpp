@@ -2,12 +2,15 @@
 
 #include "engine/io/checkpoint.h"
 #include "engine/io/safetensors.h"
+#include "models/lung_view.h"
+#include "models/ood_gate.h"
 #include "models/presets.h"
 
 #include <boost/json.hpp>
 
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <set>
 
 namespace cxr {
@@ -134,6 +137,18 @@ LoadedModel load_model(const std::string& path) {
   m.params = std::make_unique<ParameterSet>(*m.net, 0);
   load_checkpoint(file, *m.net);
   m.net->eval();
+  if (const auto view = m.info.extra.find("lung_view"); view != m.info.extra.end() && view->second != "none") {
+    const std::filesystem::path segmenter = lung_segmenter_path_for(path);
+    CXR_CHECK(std::filesystem::exists(segmenter),
+              "model file '{}' was trained on the lung view {}, but its lung segmenter {} is missing", path,
+              view->second, segmenter.string());
+    if (const auto sha = m.info.extra.find("lung_model_sha256"); sha != m.info.extra.end())
+      CXR_CHECK(file_sha256(segmenter.string()) == sha->second,
+                "{} is not the lung segmenter model file '{}' was trained with (SHA-256 differs)", segmenter.string(),
+                path);
+    m.info.lung_view =
+        std::make_shared<LungViewStage>(LungView::parse(view->second), load_seg_model(segmenter.string()));
+  }
   return m;
 }
 

@@ -15,6 +15,9 @@
 //   dataset_size    the side of that square, decimal (optional; it differs from
 //                   input_size when the model was trained at another size)
 //   split_seed      the seed of the dataset's patient-level split, decimal (optional)
+//   lung_view       (in extra) "crop:0.1" / "mask:0.05" when trained on a lung-view
+//                   dataset; its segmenter is <model>.lungs.safetensors beside the file,
+//                   with the SHA-256 in extra "lung_model_sha256"
 //   anything else   ModelInfo::extra (free-form, e.g. a model card summary)
 // The optional keys are written only when known, so a file without them re-saves
 // with the same header.
@@ -33,6 +36,8 @@
 
 namespace cxr {
 
+class LungViewStage;
+
 inline constexpr const char* kModelFormat = "cxr-model";
 inline constexpr int kModelFormatVersion = 1;
 
@@ -45,6 +50,9 @@ struct ModelInfo {
   std::optional<int> dataset_size;           // the side of that square; absent: config.input_size
   std::optional<std::uint64_t> split_seed;   // the training dataset's split seed, when known
   std::map<std::string, std::string> extra;  // free-form metadata (model card summary, ...)
+  // The lung view the model was trained with and its segmenter (models/lung_view.h),
+  // loaded by load_model when the metadata names one (extra "lung_view"); else null.
+  std::shared_ptr<LungViewStage> lung_view;
 
   // Inference fits and resizes an image exactly as the training dataset did
   // (models/inference.h): by fit_or_pad() to fit_size(), then to the input size.

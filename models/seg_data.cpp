@@ -19,13 +19,6 @@ std::vector<std::uint8_t> read_bytes(const std::filesystem::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-data::GreyImage decode_file(const std::filesystem::path& path) {
-  const std::vector<std::uint8_t> bytes = read_bytes(path);
-  data::DecodeResult decoded = data::decode_grey(bytes, data::DecodeLimits{});
-  CXR_CHECK(decoded.ok(), "{}: {} ({})", path.string(), decoded.error, decoded.detail);
-  return std::move(decoded.image);
-}
-
 // Where output pixel (u, v) of the S x S square samples the source of width x height:
 // the square's centred coordinates in [-1, 1], flipped, rotated, scaled and shifted,
 // then stretched onto the source. Returns source pixel coordinates (centres at i + 0.5).
@@ -55,27 +48,42 @@ struct Warp {
 
 }  // namespace
 
+data::GreyImage read_grey_image(const std::filesystem::path& path) {
+  const std::vector<std::uint8_t> bytes = read_bytes(path);
+  data::DecodeResult decoded = data::decode_grey(bytes, data::DecodeLimits{});
+  CXR_CHECK(decoded.ok(), "{}: {} ({})", path.string(), decoded.error, decoded.detail);
+  return std::move(decoded.image);
+}
+
 int seg_class_count(SegTask task) {
-  return task == SegTask::infection ? 1 : 2;
+  return task == SegTask::multiclass ? 2 : 1;
 }
 
 std::string seg_task_name(SegTask task) {
-  return task == SegTask::infection ? "infection" : "multiclass";
+  switch (task) {
+    case SegTask::infection: return "infection";
+    case SegTask::multiclass: return "multiclass";
+    case SegTask::lung_fields: return "lung-fields";
+  }
+  return "?";
 }
 
 SegTask parse_seg_task(const std::string& name) {
   if (name == "infection") return SegTask::infection;
   if (name == "multiclass") return SegTask::multiclass;
-  throw Error("unknown segmentation task '" + name + "' (expected infection or multiclass)");
+  if (name == "lung-fields") return SegTask::lung_fields;
+  throw Error("unknown segmentation task '" + name +
+              "' (expected infection or multiclass for CT slices, lung-fields for chest X-rays)");
 }
 
 std::vector<std::string> seg_class_names(SegTask task) {
   if (task == SegTask::infection) return {"infection"};
+  if (task == SegTask::lung_fields) return {"lungs"};
   return {"ground-glass", "consolidation"};
 }
 
 bool seg_target(SegTask task, int channel, std::uint8_t label) {
-  return task == SegTask::infection ? label > 0 : label == channel + 1;
+  return task == SegTask::multiclass ? label == channel + 1 : label > 0;
 }
 
 std::vector<SegSlice> load_seg_split(const std::string& root, const std::string& split) {
@@ -97,8 +105,8 @@ std::vector<SegSlice> load_seg_split(const std::string& root, const std::string&
   for (const auto& [number, id] : ids) {
     SegSlice s;
     s.id = id;
-    s.image = decode_file(images / (id + ".jpg"));
-    const data::GreyImage mask = decode_file(fs::path(root) / split / "multiclass" / (id + ".png"));
+    s.image = read_grey_image(images / (id + ".jpg"));
+    const data::GreyImage mask = read_grey_image(fs::path(root) / split / "multiclass" / (id + ".png"));
     CXR_CHECK(mask.width == s.image.width && mask.height == s.image.height, "slice {}: mask is {}x{}, image {}x{}", id,
               mask.width, mask.height, s.image.width, s.image.height);
     for (std::uint8_t v : mask.pixels)

@@ -15,19 +15,24 @@
 #include "engine/tensor.h"
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 namespace cxr {
 
-// Which labels the network learns: the binary infection mask (1 output channel) or
-// ground-glass opacity and consolidation (2 channels).
-enum class SegTask { infection, multiclass };
+// Which labels the network learns: the binary infection mask (1 output channel),
+// ground-glass opacity and consolidation (2 channels), or the lung fields of a chest
+// X-ray (1 channel; models/lung_seg_data.h).
+enum class SegTask { infection, multiclass, lung_fields };
 int seg_class_count(SegTask task);
 std::string seg_task_name(SegTask task);
-SegTask parse_seg_task(const std::string& name);  // "infection" or "multiclass"; else a cxr::Error
-// The names of the output channels: {"infection"} or {"ground-glass", "consolidation"}.
+SegTask parse_seg_task(const std::string& name);  // "infection", "multiclass", "lung-fields"; else a cxr::Error
+// The names of the output channels: {"infection"}, {"ground-glass", "consolidation"} or {"lungs"}.
 std::vector<std::string> seg_class_names(SegTask task);
+
+// A JPEG or PNG file decoded to grey; a cxr::Error naming the file when it cannot be.
+data::GreyImage read_grey_image(const std::filesystem::path& path);
 
 struct SegSlice {
   std::string id;
@@ -41,8 +46,8 @@ struct SegSlice {
 // so the multi-class file serves both tasks.
 std::vector<SegSlice> load_seg_split(const std::string& root, const std::string& split);
 
-// Pixel value of class channel c (0-based) for a label: infection: label > 0;
-// multiclass: label == c + 1.
+// Pixel value of class channel c (0-based) for a label: infection and lung fields:
+// label > 0; multiclass: label == c + 1.
 bool seg_target(SegTask task, int channel, std::uint8_t label);
 
 // A random warp of the square and intensity jitter; identity() does nothing.

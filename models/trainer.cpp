@@ -15,6 +15,7 @@
 #include "models/dataset_settings.h"
 #include "models/device_choice.h"
 #include "models/inference.h"
+#include "models/lung_view_dataset.h"
 #include "models/metrics.h"
 #include "models/model_card.h"
 #include "models/model_file.h"
@@ -357,6 +358,9 @@ class Run {
       params_ = std::make_unique<ParameterSet>(*net_, o.seed);
     }
     info_.split_seed = dataset_split_seed(o.data_dir);  // a fine-tune's too: the data it trained on
+    // The lung view the images were cut to (models/lung_view_dataset.h): prediction must cut alike.
+    for (const auto& [key, value] : dataset_lung_view_metadata(o.data_dir)) info_.extra[key] = value;
+    if (info_.extra.contains("lung_view")) lung_segmenter_ = o.data_dir / kLungModelFile;
     params_->to(device_);  // before the optimizer: its state is made where the parameters are
     last_frozen_ = net_->last_frozen_layer(o.unfreeze);
     first_trainable_ = net_->first_trainable_offset(*params_, o.unfreeze);
@@ -426,6 +430,9 @@ class Run {
         s_.best_epoch = record.epoch;
         s_.bad_epochs = 0;
         save_model(o.out.string(), *net_, info_);
+        // Its lung segmenter beside it, where load_model looks (models/lung_view.h).
+        if (!lung_segmenter_.empty())
+          fs::copy_file(lung_segmenter_, lung_segmenter_path_for(o.out), fs::copy_options::overwrite_existing);
       } else {
         ++s_.bad_epochs;
       }
@@ -739,6 +746,7 @@ class Run {
   std::vector<std::int64_t> train_idx_;
   int size_ = 0;
   ModelInfo info_;
+  fs::path lung_segmenter_;  // of a lung-view dataset: copied beside every saved model
   Device device_;
   std::unique_ptr<ClassifierNet> net_;
   std::unique_ptr<ParameterSet> params_;

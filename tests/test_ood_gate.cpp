@@ -34,7 +34,7 @@ struct Sample {
 // Correlated features around class-dependent centres.
 Sample sample(int n, int d, int k, std::uint64_t seed) {
   Generator gen(seed);
-  Sample s{n, d, k};
+  Sample s{n, d, k, {}, {}};
   for (int i = 0; i < n; ++i) {
     const int c = i % k;
     s.y.push_back(c);

@@ -137,8 +137,9 @@ TEST(ServeMemory, SixteenWorstCaseUploadsStayBounded) {
   // as 512 MiB. Without the budget and the gate the issue measured 6.3 GB for sixteen
   // 8000 x 8000 uploads and 1.1 GB per 16-bit bomb.
   const std::int64_t bound = baseline + (std::int64_t{512} << 20);
-  if (!kSanitized)
+  if (!kSanitized) {
     EXPECT_LT(peak, bound) << "peak RSS " << (peak >> 20) << " MiB, baseline " << (baseline >> 20) << " MiB";
+  }
   std::printf("peak RSS %lld MiB (baseline %lld MiB), %d of 8 big images decoded\n", static_cast<long long>(peak >> 20),
               static_cast<long long>(baseline >> 20), decoded);
 

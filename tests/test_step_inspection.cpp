@@ -154,7 +154,9 @@ TEST(StepInspection, ShownValuesAreTheParametersBeforeAndAfterTheStep) {
     for (std::size_t j = 0; j < u.shown_index.size(); ++j) {
       const std::int64_t i = u.shown_index[j];
       ASSERT_TRUE(i >= 0 && i < n);
-      if (j > 0) EXPECT_GT(i, u.shown_index[j - 1]);
+      if (j > 0) {
+        EXPECT_GT(i, u.shown_index[j - 1]);
+      }
       const auto flat = static_cast<std::size_t>(p.offset + i);
       // float32 values widened to double: equal exactly.
       EXPECT_EQ(u.shown_before[j], before[flat]);

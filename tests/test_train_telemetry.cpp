@@ -215,7 +215,10 @@ TEST(TrainTelemetry, LinesRoundTripAndATornLastLineIsSkipped) {
   r.lr = 5e-4;
   r.loss = NAN;
   r.layers.push_back({"stem", true, 1.5, 2.5, 0.01, 0.004, 0.5, 0.25, 0.1, 0.9});
-  r.layers.push_back({"head", false, 3.0});
+  LayerTelemetry head;  // only a gradient norm: every other figure absent
+  head.name = "head";
+  head.grad_norm = 3.0;
+  r.layers.push_back(head);
   const TelemetryRecord back = parse_telemetry_line(telemetry_json_line(r));
   EXPECT_EQ(back.step, 40);
   EXPECT_EQ(back.epoch, 2);

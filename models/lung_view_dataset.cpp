@@ -3,9 +3,9 @@
 #include "base/check.h"
 #include "data/dataset.h"
 #include "engine/data/cache_file.h"
+#include "engine/data/sha256.h"
 #include "engine/io/atomic_file.h"
 #include "models/dataset_settings.h"
-#include "models/ood_gate.h"
 
 #include <fmt/format.h>
 #include <boost/json.hpp>
@@ -84,8 +84,9 @@ LungViewDatasetReport write_lung_view_dataset(const fs::path& in_dir, const fs::
   json::value& settings = stats["settings"];
   if (!settings.is_object()) settings = json::object{};
   settings.as_object()["lung_view"] = view.str();
-  settings.as_object()["lung_model"] = {
-      {"file", kLungModelFile}, {"sha256", file_sha256(segmenter_file.string())}, {"source_dataset", in_dir.string()}};
+  settings.as_object()["lung_model"] = {{"file", kLungModelFile},
+                                        {"sha256", data::file_sha256(segmenter_file.string())},
+                                        {"source_dataset", in_dir.string()}};
   write_file_atomically((out_dir / "stats.json").string(), json::serialize(stats));
   return report;
 }

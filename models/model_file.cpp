@@ -1,9 +1,9 @@
 #include "models/model_file.h"
 
+#include "engine/data/sha256.h"
 #include "engine/io/checkpoint.h"
 #include "engine/io/safetensors.h"
 #include "models/lung_view.h"
-#include "models/ood_gate.h"
 #include "models/presets.h"
 
 #include <boost/json.hpp>
@@ -143,7 +143,7 @@ LoadedModel load_model(const std::string& path) {
               "model file '{}' was trained on the lung view {}, but its lung segmenter {} is missing", path,
               view->second, segmenter.string());
     if (const auto sha = m.info.extra.find("lung_model_sha256"); sha != m.info.extra.end())
-      CXR_CHECK(file_sha256(segmenter.string()) == sha->second,
+      CXR_CHECK(data::file_sha256(segmenter.string()) == sha->second,
                 "{} is not the lung segmenter model file '{}' was trained with (SHA-256 differs)", segmenter.string(),
                 path);
     m.info.lung_view =

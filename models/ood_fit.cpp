@@ -1,6 +1,7 @@
 #include "models/ood_fit.h"
 
 #include "data/labels.h"
+#include "engine/data/sha256.h"
 #include "models/metrics.h"
 
 #include <algorithm>
@@ -121,7 +122,7 @@ OodFitResult fit_ood_gate(LoadedModel& model, const std::string& model_path, con
   g.accept_rate = options.accept_rate;
   g.fit_images = static_cast<std::int64_t>(train.size());
   g.calibration_images = static_cast<std::int64_t>(val.size());
-  g.model_sha256 = file_sha256(model_path);
+  g.model_sha256 = data::file_sha256(model_path);
   calibrate_thresholds(g, val_out, options.accept_rate);
 
   std::vector<std::uint32_t> allowed;

@@ -12,7 +12,6 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 
 namespace cxr {
@@ -239,16 +238,6 @@ std::string gate_path_for(const std::string& model_path) {
   return model_path + ".ood.safetensors";
 }
 
-std::string file_sha256(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  CXR_CHECK(in.good(), "cannot read '{}'", path);
-  data::Sha256 hasher;
-  std::vector<char> buffer(1 << 16);
-  while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0)
-    hasher.update({reinterpret_cast<const std::uint8_t*>(buffer.data()), static_cast<std::size_t>(in.gcount())});
-  return data::to_hex(hasher.finish());
-}
-
 void save_gate(const std::string& path, const OodGate& gate) {
   const auto& m = gate.mahalanobis;
   std::map<std::string, std::string> meta{{"format", kGateFormat},
@@ -356,7 +345,7 @@ std::optional<OodGate> load_gate_for(const std::string& model_path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return std::nullopt;
   OodGate gate = load_gate(path);
-  CXR_CHECK(gate.model_sha256 == file_sha256(model_path),
+  CXR_CHECK(gate.model_sha256 == data::file_sha256(model_path),
             "'{}' was fitted for another model file than '{}': refit it (cxr ood fit) or remove it", path, model_path);
   return gate;
 }

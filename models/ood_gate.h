@@ -143,6 +143,4 @@ OodGate load_gate(const std::string& path);
 // the sidecar is corrupt or was fitted for another model file.
 std::optional<OodGate> load_gate_for(const std::string& model_path);
 
-std::string file_sha256(const std::string& path);
-
 }  // namespace cxr

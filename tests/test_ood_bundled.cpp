@@ -3,6 +3,7 @@
 // XOR and checker patterns (models/ood_probes.h) are refused, and so are blank and
 // gradient images made here; real frontal X-rays from the shared data (when present),
 // among them test-split images of every source and class, are accepted.
+#include "engine/data/sha256.h"
 #include "models/gated_prediction.h"
 #include "models/inference.h"
 #include "models/ood_probes.h"
@@ -144,7 +145,7 @@ TEST(OodBundled, TestSplitXraysOfEverySourceAreAccepted) {
   for (const Xray& xray : xrays) {
     const fs::path file = root / xray.folder / xray.path;
     if (!fs::is_regular_file(file)) GTEST_SKIP() << "real data not found: " << file.string();
-    ASSERT_TRUE(file_sha256(file.string()).starts_with(xray.sha256_prefix)) << file.string() << " has changed";
+    ASSERT_TRUE(data::file_sha256(file.string()).starts_with(xray.sha256_prefix)) << file.string() << " has changed";
     const OodVerdict v = verdict_of(prepare_image_file(file.string(), bundled().model.info));
     EXPECT_FALSE(v.refused) << file.string() << ": score " << v.value << " > " << v.threshold;
   }

@@ -4,6 +4,7 @@
 // the Cholesky inverse the gate stores), the energy and max-softmax scores by their
 // textbook formulas, the temperature's NLL by its definition and its minimum on a grid;
 // and the sidecar: round trip, missing, corrupt, fitted for another model.
+#include "engine/data/sha256.h"
 #include "expect_error.h"
 
 #include "engine/io/atomic_file.h"
@@ -248,7 +249,7 @@ TEST(OodGate, SidecarRoundTripMissingCorruptAndForeign) {
   gate.temperature = 1.75;
   gate.fit_images = 50;
   gate.calibration_images = 7;
-  gate.model_sha256 = file_sha256(model);
+  gate.model_sha256 = data::file_sha256(model);
   save_gate(gate_path_for(model), gate);
   const auto loaded = load_gate_for(model);
   ASSERT_TRUE(loaded.has_value());

@@ -3,6 +3,7 @@
 // images whose values are known (constant, linear ramp); the view probe's fit at the
 // minimum of its objective (gradient recomputed here, in double); the sidecar with
 // both, and a version-1 sidecar (without them) still loading.
+#include "engine/data/sha256.h"
 #include "expect_error.h"
 
 #include "engine/io/atomic_file.h"
@@ -244,7 +245,7 @@ TEST(OodGate, SidecarWithStatisticsAndViewAndAVersionOneSidecar) {
   gate.view = fit_view_probe(cloud(40, features + cells), cloud(10, features + cells), features + cells, 1.0);
   gate.thresholds = {10, 300, 40, 0.5, 1.25, -2, 0.5};
   gate.limits = {12, 350, 45, 0.75, 1, 1, 1};
-  gate.model_sha256 = file_sha256(model);
+  gate.model_sha256 = data::file_sha256(model);
   save_gate(gate_path_for(model), gate);
   const auto loaded = load_gate_for(model);
   ASSERT_TRUE(loaded.has_value());
@@ -329,7 +330,7 @@ TEST(OodGate, VersionTwoSidecarScoresLinearSharesAndAnUnknownVersionIsRefused) {
   gate.mahalanobis = fit_mahalanobis(cloud(20, 3), std::vector<int>(20, 0), 1);
   gate.thumbnail = fit_mahalanobis(cloud(300, kThumbnailSide * kThumbnailSide), std::vector<int>(300, 0), 1);
   gate.statistics = fit_mahalanobis(cloud(60, kImageStatistics), std::vector<int>(60, 0), 1);
-  gate.model_sha256 = file_sha256(model);
+  gate.model_sha256 = data::file_sha256(model);
   const std::string path = gate_path_for(model);
   save_gate(path, gate);
   auto rewrite_version = [&path](const std::string& version) {

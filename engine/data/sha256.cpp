@@ -4,6 +4,9 @@
 
 #include <openssl/evp.h>
 
+#include <fstream>
+#include <vector>
+
 namespace cxr::data {
 
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
@@ -40,6 +43,16 @@ std::string to_hex(const Digest& d) {
     s += kHex[b & 15];
   }
   return s;
+}
+
+std::string file_sha256(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  CXR_CHECK(in.good(), "cannot read '{}'", path);
+  Sha256 hasher;
+  std::vector<char> buffer(1 << 16);
+  while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0)
+    hasher.update({reinterpret_cast<const std::uint8_t*>(buffer.data()), static_cast<std::size_t>(in.gcount())});
+  return to_hex(hasher.finish());
 }
 
 }  // namespace cxr::data

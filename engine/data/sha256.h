@@ -1,5 +1,6 @@
 // SHA-256 (FIPS 180-4) through OpenSSL's libcrypto (SHA-NI where the CPU has it):
-// the manifest's file checksums and the exact-duplicate test on decoded pixels.
+// the manifest's file checksums, the exact-duplicate test on decoded pixels, and the
+// model files a sidecar (OOD gate, lung segmenter) is tied to.
 #pragma once
 
 #include <array>
@@ -30,5 +31,7 @@ class Sha256 {
 
 Digest sha256(std::span<const std::uint8_t> bytes);
 std::string to_hex(const Digest& d);
+// The file's digest in hex, read in 64 KiB pieces; a cxr::Error when it cannot be read.
+std::string file_sha256(const std::string& path);
 
 }  // namespace cxr::data

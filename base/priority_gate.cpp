@@ -3,6 +3,7 @@
 #include "base/check.h"
 
 #include <algorithm>
+#include <thread>
 
 namespace cxr {
 
@@ -59,7 +60,9 @@ YieldScope::~YieldScope() {
 
 void yield_to_urgent_work() {
   YieldScope* scope = t_scope;
-  if (scope == nullptr || scope->waited_ >= scope->max_total_) return;
+  if (scope == nullptr) return;
+  std::this_thread::yield();
+  if (scope->waited_ >= scope->max_total_) return;
   scope->waited_ += scope->gate_.wait_while_urgent(std::min(scope->max_wait_, scope->max_total_ - scope->waited_));
 }
 

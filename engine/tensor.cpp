@@ -130,6 +130,10 @@ double Tensor::item() const {
 std::vector<double> Tensor::to_vector() const {
   if (!device().is_cpu()) return download_view(*this).to_vector();
   std::vector<double> out(static_cast<std::size_t>(numel()));
+  if (is_contiguous()) {  // one typed pass (at() finds the dtype and the offset per element)
+    dispatch_float(dtype(), "to_vector", [&]<class T>() { std::copy_n(data<T>(), numel(), out.begin()); });
+    return out;
+  }
   for (std::int64_t i = 0; i < numel(); ++i) out[i] = at(i);
   return out;
 }
@@ -245,6 +249,14 @@ void Tensor::copy_(const Tensor& src) {
       staged.copy_(host_src);
       copy_(staged);
     }
+    return;
+  }
+  if (is_contiguous() && src.is_contiguous()) {  // a dtype conversion: one typed pass
+    dispatch_float(dtype(), "copy_", [&]<class T>() {
+      dispatch_float(src.dtype(), "copy_", [&]<class S>() {
+        std::transform(src.data<S>(), src.data<S>() + numel(), data<T>(), [](S v) { return static_cast<T>(v); });
+      });
+    });
     return;
   }
   dispatch_float(dtype(), "copy_", [&]<class T>() {

@@ -5,15 +5,14 @@
 // that layer's activations and gradients (PNG data URLs).
 //
 // Read-only and bounded: the inspection runs on a private copy of the model (the
-// served one is never written, not even its gradient buffer), on one kernel thread
-// of its own in Linux's SCHED_IDLE class (any normal thread, such as a prediction's
-// kernel threads on the shared pool, preempts it at once: it only uses otherwise idle
-// cores), yielding to predictions before each kernel (base/priority_gate.h: while
-// one is queued or computed, for at most 50 ms a wait and 10 s in all), one at a
-// time (a second request meanwhile gets
-// 503 inspection_busy); the answer holds statistics and 32-bin
-// histograms, never raw tensors, and montages of at most kInspectMontageChannels
-// channels of one layer.
+// served one is never written, not even its gradient buffer); everything from the
+// upload's decoding to the answer's bytes runs on one kernel thread of its own at
+// the lowest priority (SCHED_BATCH, nice 19: it gets ~1.5 % of a core a prediction
+// wants, and otherwise idle cores), yielding to predictions before each kernel (base/priority_gate.h: while one is
+// queued or computed, for at most 50 ms a wait and 10 s in all); one at a time (a
+// second request meanwhile gets 503 inspection_busy); the answer holds statistics and
+// 32-bin histograms, never raw tensors, and montages of at most
+// kInspectMontageChannels channels of one layer.
 //
 // POST /api/v1/inspect/step?label=NAME|INDEX: one training step of (a copy of) the
 // active model on the uploaded image with that true class (models/step_inspection.h):
@@ -24,6 +23,7 @@
 #include "server/api.h"
 
 #include "server/base64.h"
+#include "server/decode_gate.h"
 
 #include "base/parallel.h"
 #include "base/priority_gate.h"
@@ -77,8 +77,8 @@ class InspectionSlot {
 };
 
 // Puts the calling thread in SCHED_IDLE (sched(7): it runs only when no normal
-// thread wants the core, and a waking normal thread preempts it at once); where
-// that is refused, nice 19. Best effort: a failure only costs prediction speed.
+// thread wants the core); where that is refused, nice 19. Best effort: a failure
+// only costs prediction speed.
 void lower_to_idle_priority() {
   const sched_param no_priority{};  // SCHED_IDLE takes priority 0
   if (::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &no_priority) != 0)
@@ -107,6 +107,17 @@ auto run_at_lowest_priority(PriorityGate& predictions, F fn) -> decltype(fn()) {
   worker.join();
   if (error) std::rethrow_exception(error);
   return std::move(*result);
+}
+
+// The upload of an inspection, decoded on the inspection's low-priority thread. Not
+// through the predictions' decode slots (app.decodes): a starved low-priority decode
+// must not hold one of them. A gate of its own with one slot instead, never waited
+// for (InspectionSlot lets one inspection run at a time), so the decodes in flight
+// are bounded by kDecodeSlots + 1.
+Preprocessed preprocess_for_inspection(std::string_view bytes, std::shared_ptr<const ServedModel> served) {
+  static DecodeGate inspection_decodes(1);
+  return preprocess(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), std::move(served),
+                    inspection_decodes);
 }
 
 std::string montage_url(const Tensor& maps, MontageColours colours) {
@@ -148,12 +159,13 @@ Response post_inspect(App& app, const Request& req, const Target& target) {
   const auto layers = served->model.net->layer_names();
   if (layer && std::find(layers.begin(), layers.end(), *layer) == layers.end())
     throw HttpError(http::status::bad_request, "unknown_layer", fmt::format("no layer '{}' in the model", *layer));
-  const Preprocessed image =
-      preprocess(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), served, app.decodes);
 
   InspectionSlot slot;
-  // The montages' PNG encoding too runs at the low priority.
-  json::object body = run_at_lowest_priority(app.inference->urgency(), [&] {
+  // Everything from the upload's decoding to the answer's bytes (montage PNGs, JSON)
+  // runs at the low priority: only the socket's reads and writes are left at the
+  // normal one, beside the predictions.
+  std::string answer = run_at_lowest_priority(app.inference->urgency(), [&] {
+    const Preprocessed image = preprocess_for_inspection(bytes, served);
     ModelCopy copy = copy_of(*served);
     const Inspection r = inspect(*copy.net, *copy.params, image.image.input, what, kInspectHistogramBins);
     json::object out = to_json(r, info.class_names);
@@ -164,11 +176,11 @@ Response post_inspect(App& app, const Request& req, const Target& target) {
                          {"activation_png", montage_url(l.activation_maps, MontageColours::magnitude)},
                          {"gradient_png", montage_url(l.gradient_maps, MontageColours::signed_values)}};
     }
-    return out;
+    out["model"] = served->version;
+    out["layer_names"] = json::value_from(layers);
+    return json::serialize(out);
   });
-  body["model"] = served->version;
-  body["layer_names"] = json::value_from(layers);
-  return json_response(req, http::status::ok, body);
+  return text_response(req, http::status::ok, "application/json", std::move(answer));
 }
 
 }  // namespace cxr::server
@@ -183,20 +195,20 @@ Response post_inspect_step(App& app, const Request& req, const Target& target) {
   const auto label = target.param("label");
   if (!label) throw HttpError(http::status::bad_request, "missing_label", "label=NAME|INDEX: the image's true class");
   const int y = parse_class(info, *label);
-  const Preprocessed image =
-      preprocess(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()), served, app.decodes);
 
   InspectionSlot slot;
-  auto [step, body] = run_at_lowest_priority(app.inference->urgency(), [&] {
+  std::string answer = run_at_lowest_priority(app.inference->urgency(), [&] {
+    const Preprocessed image = preprocess_for_inspection(bytes, served);
     ModelCopy copy = copy_of(*served);
     auto kept = std::make_shared<const StepInspection>(inspect_training_step(*copy.net, *copy.params, image.image.input,
                                                                              {y}, info.class_names, kInspectStepLr,
                                                                              kInspectStepWeightDecay, kStepTensorCaps));
-    return std::pair(kept, to_json(*kept));
+    json::object out = to_json(*kept);
+    out["model"] = served->version;
+    out["step_id"] = app.inspected_steps.add(std::move(kept));
+    return json::serialize(out);
   });
-  body["model"] = served->version;
-  body["step_id"] = app.inspected_steps.add(std::move(step));
-  return json_response(req, http::status::ok, body);
+  return text_response(req, http::status::ok, "application/json", std::move(answer));
 }
 
 }  // namespace cxr::server

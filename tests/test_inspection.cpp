@@ -3,6 +3,7 @@
 // tensors, and every gradient equals central differences of the objective.
 #include "random_tensors.h"
 
+#include "base/priority_gate.h"
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "models/depthwise_net.h"
@@ -16,6 +17,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -137,6 +139,26 @@ TEST(ValueStats, ConstantAndEmptyTensorsHaveOneBin) {
   const ValueStats e = value_stats(Tensor::zeros({0}, DType::F32), 8);
   EXPECT_EQ(e.count, 0);
   EXPECT_EQ(e.histogram.counts, std::vector<std::int64_t>{0});
+}
+
+// An inspection computes these on a background thread: over a large tensor each of
+// the three passes offers the core to predictions every 16,384 values, and the
+// statistics do not depend on it.
+TEST(ValueStats, LongPassesYieldToPredictionsWithoutChangingTheResult) {
+  Generator gen(5);
+  const Tensor t = random_tensor({100000}, gen, DType::F64, -3.0, 3.0);
+  const ValueStats alone = value_stats(t, 32);
+  PriorityGate gate;
+  const PriorityGate::Ticket prediction(gate);  // held throughout: every yield point waits (1 ms at most)
+  ValueStats yielding;
+  {
+    const YieldScope yield(gate, std::chrono::milliseconds(1), std::chrono::hours(1));
+    yielding = value_stats(t, 32);
+  }
+  EXPECT_EQ(gate.waits(), 3 * 6);  // 3 passes x (ceil(100000 / 16384) - 1) yield points
+  EXPECT_EQ(yielding.mean, alone.mean);
+  EXPECT_EQ(yielding.std, alone.std);
+  EXPECT_EQ(yielding.histogram.counts, alone.histogram.counts);
 }
 
 TEST_F(Inspect, LayerStatisticsAndGradientsOfAClassScore) {

@@ -69,6 +69,7 @@ TEST_F(ServerLoad, SixteenClientsGetWellFormedAnswersComputedInBatches) {
   // 16 clients on one inference worker: requests that arrive while it computes
   // wait together and must share a pass.
   EXPECT_GT(explained.batch_sizes.rbegin()->first, 1) << explained.summary();
+  EXPECT_EQ(explained.server.size(), explained.latencies_ms.size());
   EXPECT_EQ(request(server_->port(), http::verb::get, "/api/v1/health").status, 200u);
 }
 
@@ -76,7 +77,7 @@ TEST_F(ServerLoad, SixteenClientsGetWellFormedAnswersComputedInBatches) {
 TEST(LoadChecker, RejectsMalformedAnswers) {
   const std::string good = R"({"model":"v1","label":"normal","label_index":1,
     "probabilities":[{"class":"covid","probability":0.25},{"class":"normal","probability":0.75}],
-    "batch_size":2,"timings_ms":{},
+    "batch_size":2,"timings_ms":{"decode":1.5,"queue":0.25,"compute":3,"total":5},
     "explanation":{"method":"gradcam","class":"normal","class_index":1,
       "grid":{"height":1,"width":2,"values":[0.5,1.0]},
       "overlay_png":"data:image/png;base64,iVBORw0KGgo=","heatmap_png":"data:image/png;base64,iVBORw0KGgo="}})";
@@ -100,6 +101,9 @@ TEST(LoadChecker, RejectsMalformedAnswers) {
           broken("image/png;base64,iVBORw0KGgo=\",\"heat", "image/jpeg;base64,iVBORw0KGgo=\",\"heat"), true, classes),
       "");
   EXPECT_NE(load::check_prediction(broken("\"batch_size\":2", "\"batch_size\":0"), true, classes), "");
+  EXPECT_NE(load::check_prediction(broken("\"compute\":3,", ""), true, classes), "");         // a stage missing
+  EXPECT_NE(load::check_prediction(broken("\"total\":5", "\"total\":4.7"), true, classes), "");  // stages > total
+  EXPECT_NE(load::check_prediction(broken("\"queue\":0.25", "\"queue\":-0.25"), true, classes), "");
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 using namespace cxr;
 
 TEST(Tensor, CreationShapeAndStrides) {
@@ -44,6 +46,27 @@ TEST(Tensor, DtypeConversionIsExplicit) {
   EXPECT_FLOAT_EQ(static_cast<float>(f.at(1)), 0.2f);
   EXPECT_TRUE(t.to(DType::F64).same(t));     // no copy when nothing changes
   EXPECT_TRUE(t.to(Device::cpu()).same(t));  // without a GPU, to(cuda) throws: test_cuda_tensor
+}
+
+// to_vector and copy_ read a contiguous tensor in one typed pass; it must give what
+// at() gives element by element, also for a view that starts inside its storage.
+TEST(Tensor, OnePassReadsAndConversionsMatchElementReads) {
+  std::vector<double> values;
+  for (int i = 0; i < 4 * 7; ++i) values.push_back(std::ldexp(1.0, -i) + i * 0.1);  // not exact in float32
+  const Tensor f64 = Tensor::from_vector(values, {4, 7}, DType::F64);
+  const Tensor rows = f64.slice_rows(1, 3);  // offset 7 into the storage
+  std::vector<double> expected;
+  for (std::int64_t i = 0; i < rows.numel(); ++i) expected.push_back(rows.at(i));
+  EXPECT_EQ(rows.to_vector(), expected);
+  EXPECT_EQ(expected.front(), values[7]);
+
+  Tensor f32 = Tensor::zeros({2, 7}, DType::F32);
+  f32.copy_(rows);  // float64 -> float32, rounded to nearest as static_cast
+  for (std::int64_t i = 0; i < f32.numel(); ++i)
+    EXPECT_EQ(f32.at(i), static_cast<double>(static_cast<float>(expected[static_cast<std::size_t>(i)])));
+  Tensor back = Tensor::zeros({2, 7}, DType::F64);
+  back.copy_(f32);
+  EXPECT_EQ(back.to_vector(), f32.to_vector());
 }
 
 TEST(Tensor, RejectsNegativeExtents) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "base/parallel.h"
+#include "base/priority_gate.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -63,7 +64,12 @@ void reduce_over_tasks(T* out, std::int64_t size, std::int64_t task_count, const
       partials[t].resize(static_cast<std::size_t>(size));
       partial = partials[t].data();
     }
-    for (std::int64_t task = b; task < e; ++task) accumulate(partial, task, task == b);
+    for (std::int64_t task = b; task < e; ++task) {
+      // A background inspection runs this serially on one thread (one part); let it
+      // step aside for predictions between tasks (base/priority_gate.h; else a no-op).
+      if (task > b) yield_to_urgent_work();
+      accumulate(partial, task, task == b);
+    }
     used[t] = 1;
   });
   if (!used[0]) std::fill(out, out + size, T(0));  // no tasks at all

@@ -44,7 +44,16 @@ bool is_base64(std::string_view s) {
 struct Checked {
   std::string error;  // "" when the answer is well-formed
   int batch_size = 0;
+  ServerTimings server;
 };
+
+// The nearest-rank percentile p of values (0 when empty).
+double nearest_rank(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(p / 100 * static_cast<double>(values.size())));
+  return values[std::clamp<std::size_t>(rank, 1, values.size()) - 1];
+}
 
 std::string check_explanation(const json::object& e, std::size_t classes) {
   if (!e.contains("method") || !e.at("method").is_string()) return "explanation without a method";
@@ -116,7 +125,17 @@ Checked inspect(const std::string& body, bool explained, const std::vector<std::
     if (!o->at("model").is_string()) return {"model is not a string", 0};
     out.batch_size = static_cast<int>(o->at("batch_size").as_int64());
     if (out.batch_size < 1) return {fmt::format("batch_size {}", out.batch_size), 0};
-    if (!o->at("timings_ms").is_object()) return {"timings_ms is not an object", 0};
+    const json::object& timings = o->at("timings_ms").as_object();
+    out.server = {timings.at("decode").to_number<double>(), timings.at("queue").to_number<double>(),
+                  timings.at("compute").to_number<double>(), timings.at("total").to_number<double>()};
+    const ServerTimings& t = out.server;
+    // The stages follow each other inside the total (server/api_predict.cpp); 1e-6 ms
+    // covers the rounding of adding three doubles.
+    if (!(t.decode_ms >= 0 && t.queue_ms >= 0 && t.compute_ms >= 0 &&
+          t.decode_ms + t.queue_ms + t.compute_ms <= t.total_ms + 1e-6))
+      return {fmt::format("timings_ms decode {} + queue {} + compute {} exceed total {}", t.decode_ms, t.queue_ms,
+                          t.compute_ms, t.total_ms),
+              0};
     if (explained != o->contains("explanation"))
       return {explained ? "no explanation" : "an explanation that was not asked for", 0};
     if (explained) out.error = check_explanation(o->at("explanation").as_object(), probs.size());
@@ -138,6 +157,7 @@ struct Shared {
     ++report.requests;
     if (checked.error.empty()) {
       report.latencies_ms.push_back(ms);
+      report.server.push_back(checked.server);
       ++report.batch_sizes[checked.batch_size];
       return;
     }
@@ -201,11 +221,14 @@ void client(Shared& shared) {
 }  // namespace
 
 double LoadReport::percentile(double p) const {
-  if (latencies_ms.empty()) return 0;
-  std::vector<double> sorted = latencies_ms;
-  std::sort(sorted.begin(), sorted.end());
-  const auto rank = static_cast<std::size_t>(std::ceil(p / 100 * static_cast<double>(sorted.size())));
-  return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
+  return nearest_rank(latencies_ms, p);
+}
+
+double LoadReport::server_percentile(double ServerTimings::*stage, double p) const {
+  std::vector<double> values;
+  values.reserve(server.size());
+  for (const ServerTimings& t : server) values.push_back(t.*stage);
+  return nearest_rank(std::move(values), p);
 }
 
 std::string LoadReport::summary() const {
@@ -217,6 +240,11 @@ std::string LoadReport::summary() const {
       "max {:.1f} ms; batch size:count{}",
       requests, errors, wall_s, throughput(), percentile(50), percentile(90), percentile(95), percentile(99),
       percentile(100), batches);
+  out += "; server p50/p95";
+  for (const auto& [name, stage] : {std::pair{"decode", &ServerTimings::decode_ms}, std::pair{"queue", &ServerTimings::queue_ms},
+                                    std::pair{"compute", &ServerTimings::compute_ms}, std::pair{"total", &ServerTimings::total_ms}})
+    out += fmt::format(" {} {:.1f}/{:.1f}", name, server_percentile(stage, 50), server_percentile(stage, 95));
+  out += " ms";
   for (const auto& e : error_samples) out += "\n  error: " + e;
   return out;
 }

@@ -27,15 +27,23 @@ struct LoadOptions {
   std::chrono::seconds timeout{60};  // per request
 };
 
+// The server's own account of one answer (its timings_ms): where the time went.
+struct ServerTimings {
+  double decode_ms = 0, queue_ms = 0, compute_ms = 0, total_ms = 0;
+};
+
 struct LoadReport {
   int requests = 0;  // answers received (or failed)
   int errors = 0;
   std::vector<std::string> error_samples;  // the first few, for the log
   std::vector<double> latencies_ms;        // of the answers that passed, in completion order
+  std::vector<ServerTimings> server;       // the same answers' timings_ms, in the same order
   std::map<int, int> batch_sizes;          // batch_size of the answers -> how many
   double wall_s = 0;
 
   double percentile(double p) const;  // of latencies_ms (nearest rank), 0 when empty
+  // The same percentile of one stage of the server's timings (e.g. &ServerTimings::queue_ms).
+  double server_percentile(double ServerTimings::*stage, double p) const;
   double throughput() const { return wall_s > 0 ? (requests - errors) / wall_s : 0.0; }
   std::string summary() const;  // one human-readable paragraph
 };

@@ -101,7 +101,7 @@ TEST(LoadChecker, RejectsMalformedAnswers) {
           broken("image/png;base64,iVBORw0KGgo=\",\"heat", "image/jpeg;base64,iVBORw0KGgo=\",\"heat"), true, classes),
       "");
   EXPECT_NE(load::check_prediction(broken("\"batch_size\":2", "\"batch_size\":0"), true, classes), "");
-  EXPECT_NE(load::check_prediction(broken("\"compute\":3,", ""), true, classes), "");         // a stage missing
+  EXPECT_NE(load::check_prediction(broken("\"compute\":3,", ""), true, classes), "");            // a stage missing
   EXPECT_NE(load::check_prediction(broken("\"total\":5", "\"total\":4.7"), true, classes), "");  // stages > total
   EXPECT_NE(load::check_prediction(broken("\"queue\":0.25", "\"queue\":-0.25"), true, classes), "");
 }

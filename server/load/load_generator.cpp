@@ -241,8 +241,9 @@ std::string LoadReport::summary() const {
       requests, errors, wall_s, throughput(), percentile(50), percentile(90), percentile(95), percentile(99),
       percentile(100), batches);
   out += "; server p50/p95";
-  for (const auto& [name, stage] : {std::pair{"decode", &ServerTimings::decode_ms}, std::pair{"queue", &ServerTimings::queue_ms},
-                                    std::pair{"compute", &ServerTimings::compute_ms}, std::pair{"total", &ServerTimings::total_ms}})
+  for (const auto& [name, stage] :
+       {std::pair{"decode", &ServerTimings::decode_ms}, std::pair{"queue", &ServerTimings::queue_ms},
+        std::pair{"compute", &ServerTimings::compute_ms}, std::pair{"total", &ServerTimings::total_ms}})
     out += fmt::format(" {} {:.1f}/{:.1f}", name, server_percentile(stage, 50), server_percentile(stage, 95));
   out += " ms";
   for (const auto& e : error_samples) out += "\n  error: " + e;

@@ -6,12 +6,13 @@
 //
 // Read-only and bounded: the inspection runs on a private copy of the model (the
 // served one is never written, not even its gradient buffer); everything from the
-// upload's decoding to the answer's bytes runs on one kernel thread of its own at
-// the lowest priority (SCHED_BATCH, nice 19: it gets ~1.5 % of a core a prediction
-// wants, and otherwise idle cores), yielding to predictions before each kernel (base/priority_gate.h: while one is
-// queued or computed, for at most 50 ms a wait and 10 s in all); one at a time (a
-// second request meanwhile gets 503 inspection_busy); the answer holds statistics and
-// 32-bin histograms, never raw tensors, and montages of at most
+// upload's decoding to the answer's bytes runs on one kernel thread of its own in
+// Linux's SCHED_IDLE class (it runs when no normal thread wants the core), yielding
+// to predictions before each kernel and inside long loops (base/priority_gate.h:
+// each yield point gives the core back to a waiting thread, and while a prediction
+// is queued or computed it waits, at most 50 ms a wait and 10 s in all); one at a
+// time (a second request meanwhile gets 503 inspection_busy); the answer holds
+// statistics and 32-bin histograms, never raw tensors, and montages of at most
 // kInspectMontageChannels channels of one layer.
 //
 // POST /api/v1/inspect/step?label=NAME|INDEX: one training step of (a copy of) the
